@@ -1,0 +1,223 @@
+"""Model matrices: the fixed-effects matrix X and the random-effects terms Z.
+
+X comes from patsy, so column names match statsmodels' for the same formula.
+Each random term ``(expr | g)`` becomes a :class:`RandomBlock`: the n x q
+matrix of ``expr`` and the integer group code of every row.  Nothing here
+knows about likelihoods; the engine only sees arrays.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import patsy
+import scipy.linalg
+
+from .formula import eval_env
+
+__all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks"]
+
+
+@dataclass
+class FixedDesign:
+    """Fixed-effects model matrix.
+
+    Attributes
+    ----------
+    X : ndarray (n, p)
+        Columns kept (full rank).
+    names : list of str
+        Term names of the kept columns, statsmodels-style.
+    design_info : patsy.DesignInfo
+        Builds the same columns for new data (all columns, including dropped ones).
+    keep : ndarray of int
+        Indices of kept columns within ``design_info.column_names``.
+    dropped : list of str
+        Names of columns dropped for rank deficiency.
+    """
+
+    X: np.ndarray
+    names: list
+    design_info: object
+    keep: np.ndarray
+    dropped: list
+
+    def matrix_for(self, data):
+        """Model matrix of ``data`` with the kept columns, in the same coding."""
+        (mat,) = patsy.build_design_matrices([self.design_info], data, eval_env=eval_env(),
+                                             NA_action="raise")
+        return np.asarray(mat)[:, self.keep]
+
+
+def _categorise(data):
+    """Treat text columns as categorical with levels in order of first sort.
+
+    patsy already does this for strings; making it explicit keeps level order
+    identical between X, Z and the interpretation helpers.
+    """
+    out = data.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                out[col] = pd.Categorical(s)
+    return out
+
+
+def fixed_design(rhs, data):
+    """Build the fixed-effects matrix, dropping aliased columns like lme4.
+
+    Parameters
+    ----------
+    rhs : str
+        Right-hand side of the fixed part in patsy syntax.
+    data : pandas.DataFrame
+
+    Returns
+    -------
+    FixedDesign
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"g": ["a", "b", "a", "b"], "x": [1.0, 2.0, 3.0, 5.0]})
+    >>> fixed_design("g + x", d).names
+    ['Intercept', 'g[T.b]', 'x']
+    """
+    try:
+        mat = patsy.dmatrix(rhs, _categorise(data), eval_env=eval_env(), NA_action="raise")
+    except patsy.PatsyError as err:
+        raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
+    names = list(mat.design_info.column_names)
+    X = np.asarray(mat, dtype=float)
+    if X.shape[1] == 0:
+        return FixedDesign(X, [], mat.design_info, np.arange(0), [])
+    keep = _full_rank_columns(X)
+    dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
+    if dropped:
+        warnings.warn(
+            f"The fixed-effects matrix is rank deficient, so {len(dropped)} column(s) were dropped: "
+            f"{', '.join(dropped)} (often an empty combination of factor levels, e.g. a gene with no "
+            "drug measurements).",
+            UserWarning,
+            stacklevel=3,
+        )
+    keep = np.asarray(keep, dtype=int)
+    return FixedDesign(X[:, keep], [names[i] for i in keep], mat.design_info, keep, dropped)
+
+
+def _full_rank_columns(X):
+    """Indices of a maximal set of independent columns, earliest first (as lme4 keeps them)."""
+    scale = np.sqrt((X**2).sum(axis=0))
+    scale[scale == 0] = 1.0
+    _, r, piv = scipy.linalg.qr(X / scale, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    tol = diag.max() * max(X.shape) * np.finfo(float).eps * 10 if diag.size else 0
+    rank = int((diag > tol).sum())
+    if rank == X.shape[1]:
+        return list(range(X.shape[1]))
+    # Pivoting picks by norm; lme4 instead keeps columns in formula order, dropping later aliases.
+    keep = []
+    for j in range(X.shape[1]):
+        trial = keep + [j]
+        sub = X[:, trial] / scale[trial]
+        if np.linalg.matrix_rank(sub, tol=tol) == len(trial):
+            keep.append(j)
+        if len(keep) == rank:
+            break
+    return keep
+
+
+@dataclass
+class RandomBlock:
+    """One random-effects term: its model matrix and grouping.
+
+    Attributes
+    ----------
+    term : RandomTerm
+    Z : ndarray (n, q)
+        The columns of the term's expression for every row.
+    codes : ndarray of int (n,)
+        Group index of each row, 0..m-1.
+    levels : list of str
+        Group labels in code order.
+    names : list of str
+        Column names of Z (patsy naming, e.g. 'Intercept', 'Days').
+    """
+
+    term: object
+    Z: np.ndarray
+    codes: np.ndarray
+    levels: list
+    names: list
+
+    @property
+    def q(self):
+        return self.Z.shape[1]
+
+    @property
+    def m(self):
+        return len(self.levels)
+
+
+def random_blocks(terms, data):
+    """Build a :class:`RandomBlock` for each random term.
+
+    Parameters
+    ----------
+    terms : sequence of RandomTerm
+    data : pandas.DataFrame
+
+    Returns
+    -------
+    list of RandomBlock
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from lmmedu.formula import parse_formula
+    >>> d = pd.DataFrame({"y": [1., 2, 3, 4], "x": [0., 1, 0, 1], "g": list("aabb")})
+    >>> [b.names for b in random_blocks(parse_formula("y ~ x + (x|g)").random, d)]
+    [['Intercept', 'x']]
+    """
+    cat = _categorise(data)
+    blocks = []
+    n = len(data)
+    for term in terms:
+        try:
+            mat = patsy.dmatrix(term.expr, cat, eval_env=eval_env(), NA_action="raise")
+        except patsy.PatsyError as err:
+            raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
+        Z = np.asarray(mat, dtype=float)
+        if Z.shape[1] == 0:
+            raise ValueError(f"The random-effects term '{term}' has no columns; write (1 | {term.group}) for a random intercept.")
+        cols = [data[g] for g in term.group_vars]
+        if len(cols) == 1:
+            codes, uniques = pd.factorize(cols[0], sort=True)
+            levels = [str(u) for u in uniques]
+        else:
+            keys = pd.MultiIndex.from_arrays(cols)
+            codes, uniques = pd.factorize(keys, sort=True)
+            levels = [":".join(map(str, u)) for u in uniques]
+        codes = np.asarray(codes, dtype=np.int64)
+        m = len(levels)
+        if m < 2:
+            raise ValueError(
+                f"The grouping factor '{term.group}' has only {m} level in the data; a random effect needs at "
+                "least 2 groups (with fewer, drop the random term or use a fixed effect)."
+            )
+        if m * Z.shape[1] >= n:
+            raise ValueError(
+                f"The term '{term}' has {m * Z.shape[1]} random effects ({m} groups x {Z.shape[1]} columns) but "
+                f"there are only {n} observations; a model needs fewer random effects than observations."
+            )
+        blocks.append(RandomBlock(term, Z, codes, levels, list(mat.design_info.column_names)))
+    if blocks and sum(b.m * b.q for b in blocks) >= n:
+        raise ValueError(
+            f"The random terms together have {sum(b.m * b.q for b in blocks)} random effects but there are "
+            f"only {n} observations; simplify the random part."
+        )
+    return blocks

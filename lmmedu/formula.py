@@ -1,0 +1,439 @@
+"""lme4 formula syntax -> a fixed-effects formula plus random-effects terms.
+
+Learners bring formulas written for R (``log(length) ~ treatment*gene +
+(1|replicate)``).  This module splits such a formula into
+
+* the response (a column, possibly wrapped in a transform such as ``log``),
+* the fixed-effects right-hand side, handed to patsy so that term names are
+  exactly those statsmodels prints for the same formula, and
+* the random-effects terms ``(expr | group)``, with ``||`` and nesting
+  (``g1/g2``) expanded the way lme4 expands them.
+
+It also builds the model frame: it checks that every column exists, drops
+incomplete rows with a warning, and applies the response transform with a
+clear message when it cannot be applied.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import keyword
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import patsy
+
+__all__ = [
+    "ParsedFormula",
+    "RandomTerm",
+    "parse_formula",
+    "ModelFrame",
+    "model_frame",
+    "TRANSFORMS",
+]
+
+# Response transforms a learner may write, lme4-style or numpy-style, with the
+# condition their argument must satisfy.
+TRANSFORMS = {
+    "log": (np.log, "positive", lambda v: v > 0),
+    "log2": (np.log2, "positive", lambda v: v > 0),
+    "log10": (np.log10, "positive", lambda v: v > 0),
+    "log1p": (np.log1p, "greater than -1", lambda v: v > -1),
+    "sqrt": (np.sqrt, "zero or positive", lambda v: v >= 0),
+    "exp": (np.exp, "finite", np.isfinite),
+}
+
+# Names that may appear in a fixed-effects formula without being columns.
+_FORMULA_FUNCTIONS = {
+    "C", "I", "Q", "Treatment", "Sum", "Diff", "Poly", "Helmert", "Poly",
+    "center", "standardize", "scale", "np", "log", "log2", "log10", "log1p",
+    "exp", "sqrt", "abs", "levels", "reference", "True", "False", "None",
+}
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term ``(expr | group)`` after expansion.
+
+    Attributes
+    ----------
+    expr : str
+        Right-hand side (patsy syntax) of the random-effects model matrix,
+        e.g. ``"1"``, ``"1 + Days"`` or ``"0 + Days"``.
+    group : str
+        The grouping factor as written, e.g. ``"Subject"`` or
+        ``"recipe:replicate"``.
+    group_vars : tuple of str
+        The data columns whose combination defines the groups.
+    """
+
+    expr: str
+    group: str
+    group_vars: tuple
+
+    def __str__(self):
+        return f"({self.expr} | {self.group})"
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A split lme4-style formula.
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given.
+    response : str
+        The left-hand side as written, e.g. ``"log(length)"``.
+    response_var : str
+        The column the response is computed from, e.g. ``"length"``.
+    transform : str or None
+        Name of the transform applied to the response (a key of
+        ``TRANSFORMS``), or None.
+    fixed : str
+        Right-hand side of the fixed part in patsy syntax.
+    random : tuple of RandomTerm
+        The random-effects terms, expanded.
+    """
+
+    formula: str
+    response: str
+    response_var: str
+    transform: str | None
+    fixed: str
+    random: tuple = field(default_factory=tuple)
+
+    @property
+    def fixed_formula(self):
+        """The fixed-effects formula as statsmodels would take it."""
+        lhs = self.response_var
+        if self.transform is not None:
+            lhs = f"np.{self.transform}({self.response_var})"
+        return f"{lhs} ~ {self.fixed}"
+
+
+def _split_top(text, sep):
+    """Split ``text`` at ``sep`` characters that are outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"The formula has an unmatched ')' near '{text[: i + 1]}'; check the parentheses.")
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise ValueError(f"The formula '{text}' has an unmatched '('; check the parentheses.")
+    parts.append(text[start:])
+    return parts
+
+
+def _strip_outer(text):
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")"):
+        inner = text[1:-1]
+        try:
+            _split_top(inner, "|")
+        except ValueError:
+            break
+        # Only strip when the parentheses enclose the whole text.
+        depth = 0
+        whole = True
+        for i, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(text) - 1:
+                whole = False
+                break
+        if not whole:
+            break
+        text = inner.strip()
+    return text
+
+
+def _r_to_patsy(expr):
+    """Translate the few R spellings patsy does not understand."""
+    expr = re.sub(r"\bfactor\s*\(", "C(", expr)
+    expr = re.sub(r"\bas\.factor\s*\(", "C(", expr)
+    return expr
+
+
+def _expand_groups(group):
+    """``g1/g2`` -> [``g1``, ``g1:g2``]; anything else -> [group]."""
+    group = group.strip()
+    if "/" not in group:
+        return [group]
+    parts = [p.strip() for p in group.split("/")]
+    if any(not p for p in parts):
+        raise ValueError(f"The nested grouping '{group}' has an empty part; write it like (1 | plate/sample).")
+    return [":".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _expr_terms(expr):
+    """Split a random-effects expression into its '+' terms and intercept flag."""
+    pieces = [p.strip() for p in _split_top(expr, "+")]
+    has_intercept = True
+    terms = []
+    for piece in pieces:
+        if piece in ("", "1"):
+            continue
+        if piece in ("0", "-1") or piece.endswith("- 1") or piece.endswith("-1"):
+            has_intercept = False
+            rest = re.sub(r"-\s*1$", "", piece).strip()
+            if rest and rest != "0":
+                terms.append(rest)
+            continue
+        terms.append(piece)
+    return has_intercept, terms
+
+
+def _parse_random(inner, formula):
+    if "||" in inner:
+        lhs, _, group = inner.partition("||")
+        uncorrelated = True
+    else:
+        pieces = _split_top(inner, "|")
+        if len(pieces) != 2:
+            raise ValueError(
+                f"The random-effects term '({inner})' in '{formula}' must have exactly one '|', "
+                "like (1 | replicate) or (1 + treatment | replicate)."
+            )
+        lhs, group = pieces
+        uncorrelated = False
+    lhs, group = lhs.strip(), group.strip()
+    if not lhs or not group:
+        raise ValueError(
+            f"The random-effects term '({inner})' needs an expression before '|' and a grouping "
+            "factor after it, like (1 | replicate)."
+        )
+    if not re.fullmatch(r"[A-Za-z_.][\w.]*(\s*[:/]\s*[A-Za-z_.][\w.]*)*", group):
+        raise ValueError(
+            f"The grouping factor '{group}' in '({inner})' must be a column name, or columns joined "
+            "by ':' (interaction) or '/' (nesting)."
+        )
+    lhs = _r_to_patsy(lhs)
+    out = []
+    for g in _expand_groups(group):
+        gvars = tuple(v.strip() for v in g.split(":"))
+        gname = ":".join(gvars)
+        if uncorrelated:
+            has_intercept, terms = _expr_terms(lhs)
+            if has_intercept:
+                out.append(RandomTerm("1", gname, gvars))
+            out.extend(RandomTerm(f"0 + {t}", gname, gvars) for t in terms)
+        else:
+            out.append(RandomTerm(lhs, gname, gvars))
+    return out
+
+
+def parse_formula(formula):
+    """Split an lme4-style formula into response, fixed part and random terms.
+
+    Parameters
+    ----------
+    formula : str
+        For example ``"log(length) ~ treatment*gene + (1|replicate)"``.
+
+    Returns
+    -------
+    ParsedFormula
+
+    Examples
+    --------
+    >>> p = parse_formula("log(length) ~ treatment*gene + (1 + treatment | replicate)")
+    >>> p.response_var, p.transform, p.fixed
+    ('length', 'log', 'treatment*gene')
+    >>> [str(t) for t in p.random]
+    ['(1 + treatment | replicate)']
+    >>> [str(t) for t in parse_formula("y ~ x + (x || g)").random]
+    ['(1 | g)', '(0 + x | g)']
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise ValueError(
+            f"The formula {formula!r} must be a string with a '~', like 'log(length) ~ treatment + (1|replicate)'."
+        )
+    lhs, _, rhs = formula.partition("~")
+    lhs, rhs = lhs.strip(), rhs.strip()
+    if not lhs:
+        raise ValueError(f"The formula '{formula}' has no response before '~'.")
+    if "~" in rhs:
+        raise ValueError(f"The formula '{formula}' has more than one '~'.")
+    response_var, transform = _parse_response(lhs, formula)
+
+    fixed_parts, random_terms = [], []
+    for piece in _split_top(rhs, "+"):
+        piece_s = piece.strip()
+        if not piece_s:
+            raise ValueError(f"The formula '{formula}' has an empty term (two '+' in a row, or a trailing '+').")
+        stripped = _strip_outer(piece_s) if piece_s.startswith("(") else None
+        if stripped is not None and "|" in stripped:
+            random_terms.extend(_parse_random(stripped, formula))
+        elif "|" in piece_s:
+            raise ValueError(
+                f"The random-effects term '{piece_s}' must be in parentheses, like (1 | replicate)."
+            )
+        else:
+            fixed_parts.append(piece_s)
+    fixed = " + ".join(fixed_parts) if fixed_parts else "1"
+    fixed = _r_to_patsy(fixed)
+    return ParsedFormula(formula, lhs, response_var, transform, fixed, tuple(random_terms))
+
+
+def _parse_response(lhs, formula):
+    name = r"[A-Za-z_][\w.]*"
+    m = re.fullmatch(rf"({name})", lhs)
+    if m:
+        return m.group(1), None
+    m = re.fullmatch(rf"(?:np\.|numpy\.)?({name})\s*\(\s*({name})\s*\)", lhs)
+    if m and m.group(1) in TRANSFORMS:
+        return m.group(2), m.group(1)
+    known = ", ".join(f"{k}(column)" for k in TRANSFORMS)
+    raise ValueError(
+        f"The response '{lhs}' in '{formula}' is not understood: write a column name or one of {known}."
+    )
+
+
+def _formula_names(text):
+    """Identifiers used in a formula that should be data columns."""
+    names = []
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError) as err:
+        raise ValueError(f"The formula part '{text}' could not be read ({err}).") from None
+    prev = None
+    for i, tok in enumerate(tokens):
+        if tok.type == tokenize.NAME and not keyword.iskeyword(tok.string):
+            nxt = tokens[i + 1].string if i + 1 < len(tokens) else ""
+            is_call = nxt == "("
+            is_attr = prev is not None and prev.string == "."
+            is_kwarg = nxt == "=" and not (i + 2 < len(tokens) and tokens[i + 2].string == "=")
+            if not (is_call or is_attr or is_kwarg) and tok.string not in _FORMULA_FUNCTIONS:
+                names.append(tok.string)
+        if tok.type == tokenize.STRING:
+            prev = tok
+            continue
+        prev = tok
+    # String literals (e.g. Treatment("B")) are tokens of type STRING and never reach `names`.
+    return names
+
+
+def _check_column(name, data, role):
+    if name in data.columns:
+        return
+    close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    cols = ", ".join(map(str, data.columns[:12])) + (", ..." if len(data.columns) > 12 else "")
+    raise ValueError(
+        f"The {role} column '{name}' is not in the data (columns: {cols}).{hint}"
+    )
+
+
+@dataclass
+class ModelFrame:
+    """The rows and columns a model uses, with the response already transformed.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        The complete rows used by the model (original columns).
+    y : numpy.ndarray
+        The (transformed) response.
+    n_dropped : int
+        How many rows were dropped because of missing values.
+    """
+
+    parsed: ParsedFormula
+    data: pd.DataFrame
+    y: np.ndarray
+    n_dropped: int
+
+
+def model_frame(parsed, data):
+    """Check columns, drop incomplete rows and compute the response.
+
+    Parameters
+    ----------
+    parsed : ParsedFormula
+    data : pandas.DataFrame
+
+    Returns
+    -------
+    ModelFrame
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"length": [1.0, 2.0, None], "g": ["a", "b", "b"]})
+    >>> mf = model_frame(parse_formula("log(length) ~ 1 + (1|g)"), d)  # doctest: +SKIP
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"The data must be a pandas DataFrame, not {type(data).__name__}.")
+    if len(data) == 0:
+        raise ValueError("The data has no rows.")
+    _check_column(parsed.response_var, data, "response")
+    used = [parsed.response_var]
+    for name in _formula_names(parsed.fixed):
+        _check_column(name, data, "fixed-effect")
+        used.append(name)
+    for term in parsed.random:
+        for name in _formula_names(term.expr):
+            _check_column(name, data, "random-effect")
+            used.append(name)
+        for g in term.group_vars:
+            _check_column(g, data, "grouping")
+            used.append(g)
+    used = list(dict.fromkeys(used))
+
+    sub = data[used]
+    complete = sub.notna().all(axis=1).to_numpy()
+    n_dropped = int((~complete).sum())
+    if n_dropped:
+        if n_dropped == len(data):
+            raise ValueError(
+                f"Every row has a missing value in one of the columns {used}; nothing is left to fit."
+            )
+        warnings.warn(
+            f"{n_dropped} of {len(data)} rows have missing values in {used} and were dropped.",
+            UserWarning,
+            stacklevel=3,
+        )
+        sub = sub.loc[complete]
+    sub = sub.reset_index(drop=True)
+    # Drop categories that no longer occur so that no empty level enters the design.
+    for col in sub.columns:
+        if isinstance(sub[col].dtype, pd.CategoricalDtype):
+            sub[col] = sub[col].cat.remove_unused_categories()
+
+    raw = sub[parsed.response_var]
+    if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        raise ValueError(
+            f"The response column '{parsed.response_var}' must be numeric, but it has dtype {raw.dtype}."
+        )
+    values = raw.to_numpy(dtype=float)
+    if parsed.transform is not None:
+        func, wanted, ok = TRANSFORMS[parsed.transform]
+        bad = ~ok(values)
+        if bad.any():
+            raise ValueError(
+                f"{parsed.transform}({parsed.response_var}) needs {wanted} values, but {int(bad.sum())} of "
+                f"{len(values)} rows are not (e.g. {values[bad][0]:g}); remove or correct those rows first."
+            )
+        values = func(values)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"The response '{parsed.response}' has infinite values; remove those rows first.")
+    return ModelFrame(parsed, sub, values, n_dropped)
+
+
+def eval_env():
+    """The namespace formulas are evaluated in (R-style function names)."""
+    ns = {"np": np, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
+          "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
+    return patsy.EvalEnvironment([ns])
