@@ -1,0 +1,80 @@
+# Two commands for a fresh Linux machine with Python 3.11+ and pip (no root):
+#
+#   make lab    create .venv, install lmmedu and the notebook stack pinned by
+#               constraints.txt, open JupyterLab on the start notebook
+#   make test   install the test tools into the same .venv, run tests/ and
+#               execute every notebook in notebooks/ (nbmake)
+#
+# Without make, the same steps by hand are:
+#   python3 -m venv .venv
+#   .venv/bin/python -m pip install --upgrade -c constraints.txt pip
+#   .venv/bin/python -m pip install -c constraints.txt -e ".[test]"
+#   .venv/bin/python -m pytest tests --nbmake --nbmake-timeout=300 notebooks/*.ipynb
+#   .venv/bin/jupyter lab notebooks/00_start_here.ipynb
+#
+# Installs are remembered by stamp files inside .venv that depend on
+# pyproject.toml and constraints.txt, so re-running only reinstalls after one
+# of them changed. `make clean` removes .venv to start over.
+
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+PIP := $(VPY) -m pip
+STAMP_LAB := $(VENV)/.lmmedu-lab.stamp
+STAMP_TEST := $(VENV)/.lmmedu-test.stamp
+START_NOTEBOOK ?= notebooks/00_start_here.ipynb
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+NBMAKE_TIMEOUT ?= 300
+# Extra arguments, e.g. make lab LAB_ARGS="--no-browser --port 8899"
+LAB_ARGS ?=
+# e.g. make test PYTEST_ARGS="-x -k pins"
+PYTEST_ARGS ?=
+
+# No prompts and no nagging about pip's own version (CI has no stdin).
+export PIP_NO_INPUT := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Kernels started by nbmake must be the ones installed in .venv.
+export JUPYTER_PREFER_ENV_PATH := 1
+
+.PHONY: lab test install install-test pins strip clean help
+
+help:
+	@echo "make lab    - install into $(VENV) and open JupyterLab on $(START_NOTEBOOK)"
+	@echo "make test   - install test tools into $(VENV) and run tests + notebooks"
+	@echo "make pins   - regenerate constraints.txt from environment.yml"
+	@echo "make strip  - remove outputs from notebooks/*.ipynb before committing"
+	@echo "make clean  - delete $(VENV)"
+
+lab: install
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(START_NOTEBOOK)
+
+test: install-test
+	$(VPY) -m pytest tests --nbmake --nbmake-timeout=$(NBMAKE_TIMEOUT) $(NOTEBOOKS) $(PYTEST_ARGS)
+
+install: $(STAMP_LAB)
+
+install-test: $(STAMP_TEST)
+
+$(VPY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lmmedu needs Python 3.11 or newer; run make with PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_LAB): pyproject.toml constraints.txt | $(VPY)
+	$(PIP) install --upgrade -c constraints.txt pip
+	$(PIP) install -c constraints.txt -e ".[lab]"
+	touch $@
+
+# The test extra includes the lab extra, so a test install also satisfies `make lab`.
+$(STAMP_TEST): pyproject.toml constraints.txt | $(VPY)
+	$(PIP) install --upgrade -c constraints.txt pip
+	$(PIP) install -c constraints.txt -e ".[test]"
+	touch $@ $(STAMP_LAB)
+
+pins:
+	$(PYTHON) scripts/pins.py
+
+strip: install
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace $(sort $(wildcard notebooks/*.ipynb notebooks/**/*.ipynb))
+
+clean:
+	rm -rf $(VENV)
