@@ -1,0 +1,296 @@
+"""The environment is pinned in one place and what runs is what is pinned.
+
+environment.yml is the source of truth (Binder reads it); constraints.txt is
+generated from it by scripts/pins.py for pip (the Makefile uses it). These
+tests fail when the two drift apart, when the running interpreter has other
+versions than the pins, when code imports a package nobody declared, or when
+nbmake would execute notebooks in a kernel from another environment.
+
+Set LMMEDU_ALLOW_UNPINNED=1 only to try the package against other versions on
+purpose: it turns the installed-version check into a skip.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.metadata as metadata
+import importlib.util
+import os
+import re
+import stat
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENT = ROOT / "environment.yml"
+CONSTRAINTS = ROOT / "constraints.txt"
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+def _load_pins_module():
+    spec = importlib.util.spec_from_file_location("_lmmedu_pins", ROOT / "scripts" / "pins.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pins = _load_pins_module()
+ENV_TEXT = ENVIRONMENT.read_text(encoding="utf-8")
+ENV_PINS = pins.pins_from_environment(ENV_TEXT)
+TEST_PINS = {pins.normalize(k): v for k, v in pins.TEST_PINS.items()}
+ALL_PINS = {**ENV_PINS, **TEST_PINS}
+
+
+def _pyproject_requirements() -> dict[str, list[Requirement]]:
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    groups = {"dependencies": project.get("dependencies", [])}
+    groups.update(project.get("optional-dependencies", {}))
+    return {group: [Requirement(r) for r in reqs] for group, reqs in groups.items()}
+
+
+PYPROJECT_REQS = _pyproject_requirements()
+PYPROJECT_NAMES = {
+    pins.normalize(req.name) for reqs in PYPROJECT_REQS.values() for req in reqs if pins.normalize(req.name) != "lmmedu"
+}
+
+
+# --- environment.yml <-> constraints.txt ------------------------------------
+
+
+def test_constraints_txt_is_generated_from_environment_yml():
+    expected = pins.render(ENV_TEXT)
+    actual = CONSTRAINTS.read_text(encoding="utf-8")
+    assert actual == expected, "constraints.txt is stale: run `python3 scripts/pins.py` and commit the result"
+
+
+def test_pins_parser_reads_environment_yml_like_yaml_does():
+    # scripts/pins.py parses YAML by hand so it runs before any venv exists;
+    # check it against a real YAML parser on the real file.
+    data = yaml.safe_load(ENV_TEXT)
+    conda = [d for d in data["dependencies"] if isinstance(d, str)]
+    pip = [p for d in data["dependencies"] if isinstance(d, dict) for p in d.get("pip", [])]
+    assert pins.read_dependencies(ENV_TEXT) == (conda, pip)
+
+
+def test_pins_script_rejects_unpinned_specs_and_detects_stale_file(tmp_path, monkeypatch, capsys):
+    with pytest.raises(ValueError, match="numpy"):
+        pins.conda_to_pip("numpy>=2")
+    with pytest.raises(ValueError, match="scipy"):
+        pins.conda_to_pip("scipy=1.17")
+    assert pins.conda_to_pip("matplotlib-base==3.11.2") == ("matplotlib", "3.11.2")
+
+    env = tmp_path / "environment.yml"
+    env.write_text("channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy==2.4.6\n")
+    out = tmp_path / "constraints.txt"
+    monkeypatch.setattr(pins, "ENVIRONMENT", env)
+    monkeypatch.setattr(pins, "CONSTRAINTS", out)
+    monkeypatch.setattr(pins, "ROOT", tmp_path)
+    assert pins.main(["--check"]) == 1
+    assert pins.main([]) == 0
+    assert "numpy==2.4.6" in out.read_text().splitlines()
+    assert pins.main(["--check"]) == 0
+    env.write_text(env.read_text().replace("2.4.6", "2.4.7"))
+    assert pins.main(["--check"]) == 1
+
+
+# --- what environment.yml must contain ---------------------------------------
+
+
+def test_environment_yml_uses_conda_forge_only_and_python_311():
+    data = yaml.safe_load(ENV_TEXT)
+    assert data["channels"] == ["conda-forge"]
+    conda, _ = pins.read_dependencies(ENV_TEXT)
+    assert "python=3.11" in conda
+
+
+@pytest.mark.parametrize(
+    "name, major",
+    [
+        ("jupyterlab", 4),
+        ("ipywidgets", 8),
+        ("jupyterlab-widgets", 3),
+        ("ipykernel", None),
+        ("statsmodels", None),
+        ("pandas", None),
+        ("seaborn", None),
+        ("numpy", None),
+        ("scipy", None),
+        ("matplotlib", None),
+        ("patsy", None),
+        ("tqdm", None),
+    ],
+)
+def test_environment_yml_pins_the_teaching_stack(name, major):
+    assert name in ENV_PINS, f"{name} is not pinned in environment.yml"
+    if major is not None:
+        assert Version(ENV_PINS[name]).major == major, f"{name} must be version {major}.x, not {ENV_PINS[name]}"
+
+
+def test_every_pyproject_requirement_is_pinned_and_the_pin_fits_its_range():
+    for group, reqs in PYPROJECT_REQS.items():
+        for req in reqs:
+            name = pins.normalize(req.name)
+            if name == "lmmedu":
+                continue
+            assert name in ALL_PINS, f"pyproject {group} requirement {req} has no pin in environment.yml or TEST_PINS"
+            assert req.specifier.contains(ALL_PINS[name], prereleases=True), (
+                f"pin {name}=={ALL_PINS[name]} is outside pyproject's range {req} ({group})"
+            )
+
+
+# --- the running environment is the pinned one -----------------------------
+
+
+@pytest.mark.parametrize("name", sorted(ALL_PINS))
+def test_installed_version_matches_pin(name):
+    if os.environ.get("LMMEDU_ALLOW_UNPINNED") == "1":
+        pytest.skip("LMMEDU_ALLOW_UNPINNED=1: running against versions other than the pins on purpose")
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pytest.fail(f"{name} is pinned but not installed in {sys.prefix}; run `make test` to install from the pins")
+    assert installed == ALL_PINS[name], (
+        f"{name} {installed} is installed in {sys.prefix} but the pin is {ALL_PINS[name]}; "
+        "run `make test` (it reinstalls from constraints.txt)"
+    )
+
+
+def test_python_is_recent_enough():
+    assert sys.version_info >= (3, 11)
+
+
+def test_python3_kernel_runs_in_this_environment():
+    # nbmake starts the notebook's "python3" kernel through jupyter_client; a
+    # kernelspec from another environment would test other package versions.
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
+    try:
+        chunks = []
+
+        def _collect(msg):
+            if msg["msg_type"] == "stream":
+                chunks.append(msg["content"]["text"])
+
+        reply = kc.execute_interactive("import sys; print(sys.prefix)", output_hook=_collect, timeout=60)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert Path("".join(chunks).strip()).resolve() == Path(sys.prefix).resolve()
+
+
+# --- every third-party import is declared ------------------------------------
+
+# Import names whose distribution has another name, for packages that may not
+# be installed where this runs (installed ones are looked up in metadata).
+_IMPORT_TO_DIST = {
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+    "IPython": "ipython",
+    "PIL": "pillow",
+    "mpl_toolkits": "matplotlib",
+    "dateutil": "python-dateutil",
+    "skimage": "scikit-image",
+    "bs4": "beautifulsoup4",
+}
+
+
+def _top_level_imports(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _notebook_source(path: Path) -> str:
+    # Cells may hold IPython magics (%matplotlib, !pip): turn them into Python first.
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    nb = nbformat.read(path, as_version=4)
+    transform = TransformerManager().transform_cell
+    return "\n".join(transform(cell.source) for cell in nb.cells if cell.cell_type == "code")
+
+
+@functools.cache
+def _import_sources() -> dict[str, str]:
+    sources = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in sorted((ROOT / "lmmedu").rglob("*.py"))}
+    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" not in path.parts:
+            sources[str(path.relative_to(ROOT))] = _notebook_source(path)
+    return sources
+
+
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def _distributions(import_name: str) -> set[str]:
+    found = _packages_distributions().get(import_name, [])
+    dists = {pins.normalize(d) for d in found}
+    if import_name in _IMPORT_TO_DIST:
+        dists.add(pins.normalize(_IMPORT_TO_DIST[import_name]))
+    if not dists:
+        dists.add(pins.normalize(import_name))
+    return dists
+
+
+def test_top_level_imports_finds_third_party_names():
+    src = "import numpy as np\nfrom scipy.stats import t\nfrom . import engine\nimport os.path\n"
+    assert _top_level_imports(src) == {"numpy", "scipy", "os"}
+
+
+@pytest.mark.parametrize("source_name", sorted(_import_sources()))
+def test_imports_are_declared_in_environment_yml_and_pyproject(source_name):
+    source = _import_sources()[source_name]
+    third_party = {
+        name
+        for name in _top_level_imports(source)
+        if name not in sys.stdlib_module_names and name not in {"lmmedu", "__future__"}
+    }
+    for name in sorted(third_party):
+        dists = _distributions(name)
+        assert dists & set(ENV_PINS), (
+            f"{source_name} imports {name!r} (distribution {'/'.join(sorted(dists))}) "
+            "which environment.yml does not pin; add it there and run `python3 scripts/pins.py`"
+        )
+        assert dists & PYPROJECT_NAMES, (
+            f"{source_name} imports {name!r} (distribution {'/'.join(sorted(dists))}) "
+            "which pyproject.toml does not list in dependencies or an extra"
+        )
+
+
+# --- Binder and CI entry points ----------------------------------------------
+
+
+def _is_executable(path: Path) -> bool:
+    return bool(path.stat().st_mode & stat.S_IXUSR)
+
+
+def test_postbuild_installs_lmmedu_without_dependencies():
+    path = ROOT / "postBuild"
+    text = path.read_text(encoding="utf-8")
+    assert _is_executable(path), "postBuild must be executable for repo2docker to run it"
+    assert text.startswith("#!/bin/bash\n")
+    assert "set -euo pipefail" in text
+    assert re.search(r"pip install .*--no-deps", text), "postBuild must not let pip change the conda pins"
+
+
+def test_ci_script_runs_make_test():
+    path = ROOT / ".ci" / "run"
+    text = path.read_text(encoding="utf-8")
+    assert "set -euo pipefail" in text
+    commands = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert "make test" in commands
