@@ -288,6 +288,9 @@ emm_table <- function(call, fit, label) {
   tab <- as.data.frame(s)
   for (nm in names(tab)) if (is.factor(tab[[nm]])) tab[[nm]] <- as.character(tab[[nm]])
   notes <- attr(s, "mesg")
+  if (grepl('type = "response"', call, fixed = TRUE) && !("ratio" %in% names(tab))) {
+    stop("emmeans did not back-transform to ratios for ", label)
+  }
   if ("df" %in% names(tab)) {
     if (any(!is.finite(tab$df))) {
       stop("emmeans df is not finite for ", label, ": Satterthwaite was not used.")
@@ -305,7 +308,10 @@ fit_model <- function(id, dataset, formula_text, REML, description, emmeans_call
   d <- ds$data
   f <- as.formula(formula_text)
   call <- sprintf("lmerTest::lmer(%s, data = d, REML = %s)", formula_text, REML)
-  cf <- capture(lmerTest::lmer(f, data = d, REML = REML), id)
+  # The formula is spliced into the call (not passed as a variable) because
+  # emmeans reads the response transformation, log(length), from fit@call;
+  # with a variable there, type = "response" silently stays on the log scale.
+  cf <- capture(eval(bquote(lmerTest::lmer(.(f), data = d, REML = .(REML)))), id)
   fit <- cf$value
   if (!inherits(fit, "lmerModLmerTest")) {
     stop("lmerTest could not add Satterthwaite df to ", id)
