@@ -1,0 +1,757 @@
+"""The two experiments of lmmedu, simulated with a known truth.
+
+Each simulator returns a tidy :class:`pandas.DataFrame` (one row per measurement) and stores
+what generated it in ``df.attrs["truth"]``, a frozen dataclass; :func:`truth` fetches it.
+Fitting a model to the frame and comparing its estimates with the truth is the core exercise
+of the notebooks.
+
+- :func:`simulate_replicates` -- seed thread 000: the length of a gene modification for
+  several genes, control vs drug, measured many times in a few unbalanced replicates.
+- :func:`simulate_expression` -- seed thread 001: whole expression profiles (one per mouse
+  and array) at several ages in two mouse strains, with a few profiles dropped.
+
+Random numbers come from :func:`numpy.random.default_rng` seeded by ``seed``. Each source of
+randomness has its own child stream and every random effect is drawn as a standard normal
+and then multiplied by its SD, so with a fixed seed, moving one slider (an SD, an effect,
+the number of probesets) rescales the same draws instead of producing an unrelated data set.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ReplicatesTruth",
+    "ExpressionTruth",
+    "simulate_replicates",
+    "simulate_expression",
+    "truth",
+    "DEFAULT_OBS_PER_REPLICATE",
+    "DEFAULT_GENE_EFFECTS",
+    "DEFAULT_TREATMENT_EFFECTS",
+    "DEFAULT_FIXED_EFFECTS",
+]
+
+#: Measurements per gene in each of the 4 default replicates (unbalanced, as in seed 000).
+DEFAULT_OBS_PER_REPLICATE = (1000, 1200, 1800, 3500)
+#: Default gene effects on log(length), relative to gene A.
+DEFAULT_GENE_EFFECTS = {"A": 0.0, "B": 0.13, "C": -0.07}
+#: Default drug effects on log(length) per gene; gene C is truly unaffected.
+DEFAULT_TREATMENT_EFFECTS = {"A": 0.22, "B": 0.09, "C": 0.0}
+#: Default fixed effects of ``values ~ week * genotype`` (seed 001); the true interaction is 0.
+DEFAULT_FIXED_EFFECTS = {"Intercept": 6.57, "week": -0.015, "genotype": 0.24, "week:genotype": 0.0}
+
+_TREATMENTS = ("control", "drug")
+_DESIGNS = ("within", "between")
+
+
+# --------------------------------------------------------------------------------------
+# Truth containers
+# --------------------------------------------------------------------------------------
+
+# eq=False: the truth holds DataFrames, whose == is element-wise; a generated __eq__ would
+# raise "truth value is ambiguous" whenever pandas compares attrs (for example in concat).
+@dataclass(frozen=True, eq=False)
+class ReplicatesTruth:
+    """What generated a :func:`simulate_replicates` data set.
+
+    The model, on the log scale, for a measurement of gene ``g`` in replicate ``r``::
+
+        log(length) = baseline + gene_effects[g] + b0[r]
+                      + drug * (treatment_effects[g] + b_treat[r]) + e
+
+    with ``drug`` 1 for the drug arm and 0 for control.
+
+    Attributes
+    ----------
+    design : str
+        ``"within"`` (every replicate has both arms) or ``"between"`` (each replicate is one arm).
+    genes : tuple of str
+        Gene names in level order; the first is the reference level.
+    n_replicates : int
+        Number of replicates (levels ``"R1"`` ... ``"Rn"``).
+    obs_per_replicate : tuple of int
+        Measurements per gene in each replicate (split between the arms in the within design).
+    baseline : float
+        Mean log(length) of the reference gene under control, averaged over replicates.
+    gene_effects : dict
+        Gene -> difference in mean log(length) under control relative to ``baseline``.
+    treatment_effects : dict
+        Gene -> population drug effect on log(length) (drug minus control).
+    replicate_sd : float
+        SD of the replicate intercepts ``b0`` (log scale).
+    replicate_treatment_sd : float
+        SD of the replicate deviations ``b_treat`` of the drug effect (log scale).
+    residual_sd : float
+        SD of the measurement-level error ``e`` (log scale).
+    cell_means : pandas.DataFrame
+        One row per gene x treatment cell: ``gene``, ``treatment``, ``mean_log`` (the true
+        population mean of log(length)) and ``median_length`` (``exp(mean_log)``, the
+        population median, i.e. geometric mean, of length in that cell).
+    replicate_effects : pandas.DataFrame
+        One row per replicate: ``replicate``, ``arm`` (``"both"``, ``"control"`` or
+        ``"drug"``), ``n_obs`` (rows of that replicate, all genes), and the realised ``b0``
+        and ``b_treat``. ``b_treat`` of a control-only replicate is drawn but never used.
+    n_obs : int
+        Number of rows of the data set.
+    seed : object
+        The ``seed`` the data set was simulated from.
+    """
+
+    design: str
+    genes: tuple[str, ...]
+    n_replicates: int
+    obs_per_replicate: tuple[int, ...]
+    baseline: float
+    gene_effects: dict[str, float]
+    treatment_effects: dict[str, float]
+    replicate_sd: float
+    replicate_treatment_sd: float
+    residual_sd: float
+    cell_means: pd.DataFrame = field(repr=False)
+    replicate_effects: pd.DataFrame = field(repr=False)
+    n_obs: int
+    seed: Any = None
+
+    @property
+    def percent_change(self) -> dict[str, float]:
+        """True drug effect per gene as a percent change of the median length.
+
+        ``100 * (exp(effect) - 1)``: an effect of 0.22 on the log scale lengthens by 24.6 %.
+
+        Examples
+        --------
+        >>> t = truth(simulate_replicates(n_replicates=2, obs_per_replicate=10))
+        >>> round(t.percent_change["A"], 1)
+        24.6
+        """
+        return {g: 100.0 * math.expm1(b) for g, b in self.treatment_effects.items()}
+
+    @property
+    def coefficients(self) -> pd.Series:
+        """True coefficients of ``np.log(length) ~ treatment * gene`` (treatment coding).
+
+        Named and ordered as patsy/statsmodels name them, e.g. ``treatment[T.drug]:gene[T.B]``.
+        ``treatment[T.drug]`` is the drug effect in the reference gene only, and each
+        interaction is a difference of differences: the drug effect in that gene minus the
+        drug effect in the reference gene.
+
+        Examples
+        --------
+        >>> t = truth(simulate_replicates(n_replicates=2, obs_per_replicate=10))
+        >>> round(float(t.coefficients["treatment[T.drug]:gene[T.B]"]), 2)
+        -0.13
+        """
+        ref = self.genes[0]
+        ge, te = self.gene_effects, self.treatment_effects
+        coef = {"Intercept": self.baseline + ge[ref], "treatment[T.drug]": te[ref]}
+        for g in self.genes[1:]:
+            coef[f"gene[T.{g}]"] = ge[g] - ge[ref]
+        for g in self.genes[1:]:
+            coef[f"treatment[T.drug]:gene[T.{g}]"] = te[g] - te[ref]
+        return pd.Series(coef, name="truth", dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class ExpressionTruth:
+    """What generated a :func:`simulate_expression` data set.
+
+    The model for probeset ``p`` in sample (mouse and array) ``j``::
+
+        values = b0 + b1*week + b2*[CSB] + b3*week*[CSB]
+                 + u0[p] + u1[p]*week + s[j] + e
+
+    where ``b0..b3`` are ``fixed_effects["Intercept"]``, ``["week"]``, ``["genotype"]``,
+    ``["week:genotype"]``, and ``[CSB]`` is 1 for the second genotype.
+
+    Attributes
+    ----------
+    n_probesets : int
+        Number of probesets (levels ``"ps00001"`` ...).
+    weeks : tuple of int
+        Distinct ages in weeks, in increasing order.
+    genotypes : tuple of str
+        The two genotypes; the first is the reference level.
+    n_replicates : int
+        Profiles per week x genotype before dropping.
+    n_dropped : int
+        Number of profiles removed.
+    fixed_effects : dict
+        Keys ``"Intercept"``, ``"week"``, ``"genotype"``, ``"week:genotype"``.
+    probeset_sd, probeset_week_sd : float
+        SDs of the probeset intercepts ``u0`` and slopes ``u1`` (per unit of scaled week).
+    probeset_corr : float
+        Correlation of ``u0`` and ``u1``.
+    sample_sd : float
+        SD of the sample effect ``s`` shared by all probesets of one profile.
+    residual_sd : float
+        SD of ``e``.
+    week_center, week_scale : float
+        Mean and SD (``ddof=1``) of the distinct ``weeks``; ``week = (weeks - week_center) /
+        week_scale``.
+    dropped : tuple of str
+        Labels of the removed profiles (absent from the data).
+    sample_effects : pandas.Series
+        Realised ``s`` of each kept sample, indexed by sample label.
+    probeset_effects : pandas.DataFrame
+        Realised ``u0`` (column ``"Intercept"``) and ``u1`` (column ``"week"``), indexed by
+        probeset.
+    n_obs : int
+        Number of rows (``n_probesets * n_samples``).
+    n_samples : int
+        Number of kept profiles.
+    seed : object
+        The ``seed`` the data set was simulated from.
+    """
+
+    n_probesets: int
+    weeks: tuple[int, ...]
+    genotypes: tuple[str, str]
+    n_replicates: int
+    n_dropped: int
+    fixed_effects: dict[str, float]
+    probeset_sd: float
+    probeset_week_sd: float
+    probeset_corr: float
+    sample_sd: float
+    residual_sd: float
+    week_center: float
+    week_scale: float
+    dropped: tuple[str, ...]
+    sample_effects: pd.Series = field(repr=False)
+    probeset_effects: pd.DataFrame = field(repr=False)
+    n_obs: int
+    n_samples: int
+    seed: Any = None
+
+    @property
+    def coefficients(self) -> pd.Series:
+        """True coefficients of ``values ~ week * genotype``, named and ordered as patsy does.
+
+        Examples
+        --------
+        >>> t = truth(simulate_expression(n_probesets=5))
+        >>> list(t.coefficients.index)
+        ['Intercept', 'genotype[T.CSB]', 'week', 'week:genotype[T.CSB]']
+        """
+        fe, alt = self.fixed_effects, self.genotypes[1]
+        return pd.Series(
+            {
+                "Intercept": fe["Intercept"],
+                f"genotype[T.{alt}]": fe["genotype"],
+                "week": fe["week"],
+                f"week:genotype[T.{alt}]": fe["week:genotype"],
+            },
+            name="truth",
+            dtype=float,
+        )
+
+
+def truth(df: pd.DataFrame) -> ReplicatesTruth | ExpressionTruth:
+    """Return the truth stored by a simulator in ``df.attrs["truth"]``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A frame returned by :func:`simulate_replicates` or :func:`simulate_expression`.
+
+    Returns
+    -------
+    ReplicatesTruth or ExpressionTruth
+
+    Examples
+    --------
+    >>> df = simulate_replicates(n_replicates=2, obs_per_replicate=10)
+    >>> truth(df).design
+    'within'
+    """
+    attrs = getattr(df, "attrs", None)
+    if not isinstance(attrs, dict) or "truth" not in attrs:
+        raise ValueError(
+            "df has no simulation truth in df.attrs['truth']; pass a frame returned by "
+            "simulate_replicates() or simulate_expression() (some pandas operations drop attrs)."
+        )
+    return attrs["truth"]
+
+
+# --------------------------------------------------------------------------------------
+# Argument checks: each raises one ValueError sentence naming the argument.
+# --------------------------------------------------------------------------------------
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _finite(name: str, value: Any) -> float:
+    if not _is_real(value) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def _sd(name: str, value: Any) -> float:
+    if not _is_real(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0 (a standard deviation), got {value!r}.")
+    return float(value)
+
+
+def _count(name: str, value: Any, minimum: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _names(name: str, values: Any, minimum: int) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"{name} must be a list or tuple of names, got {values!r}.")
+    out = tuple(values)
+    if len(out) < minimum:
+        raise ValueError(f"{name} must hold at least {minimum} name(s), got {len(out)}.")
+    if not all(isinstance(v, str) and v for v in out):
+        raise ValueError(f"{name} must hold non-empty strings only, got {values!r}.")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a name, got {values!r}.")
+    return out
+
+
+def _per_gene(name: str, values: Any, genes: tuple[str, ...], default: Mapping[str, float],
+              allow_scalar: bool) -> dict[str, float]:
+    if values is None:
+        # Genes beyond the defaults get no effect, so any gene list works out of the box.
+        return {g: float(default.get(g, 0.0)) for g in genes}
+    if allow_scalar and _is_real(values):
+        v = _finite(name, values)
+        return {g: v for g in genes}
+    if not isinstance(values, Mapping):
+        kinds = "a number or a dict" if allow_scalar else "a dict"
+        raise ValueError(f"{name} must be {kinds} keyed by gene, got {values!r}.")
+    if set(values) != set(genes):
+        raise ValueError(
+            f"{name} must have exactly one entry per gene {list(genes)}, got keys {list(values)}."
+        )
+    return {g: _finite(f"{name}[{g!r}]", values[g]) for g in genes}
+
+
+def _rngs(seed: Any, n: int) -> list[np.random.Generator]:
+    try:
+        return np.random.default_rng(seed).spawn(n)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"seed must be a non-negative integer, None or a numpy Generator, got {seed!r}."
+        ) from exc
+
+
+def _categorical(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=list(categories))
+
+
+# --------------------------------------------------------------------------------------
+# Seed 000: replicates
+# --------------------------------------------------------------------------------------
+
+def _obs_counts(obs_per_replicate: Any, n_replicates: int, minimum: int) -> tuple[int, ...]:
+    if obs_per_replicate is None:
+        if n_replicates == len(DEFAULT_OBS_PER_REPLICATE):
+            return DEFAULT_OBS_PER_REPLICATE
+        # Unbalanced on purpose: a slider moving n_replicates must not produce a balanced design.
+        return tuple(int(v) for v in np.linspace(1000, 5000, n_replicates).round())
+    if isinstance(obs_per_replicate, numbers.Integral) and not isinstance(obs_per_replicate, bool):
+        return (_count("obs_per_replicate", obs_per_replicate, minimum),) * n_replicates
+    if isinstance(obs_per_replicate, str) or not isinstance(obs_per_replicate, (Sequence, np.ndarray)):
+        raise ValueError(
+            f"obs_per_replicate must be an integer or a sequence of integers, got {obs_per_replicate!r}."
+        )
+    counts = tuple(obs_per_replicate)
+    if len(counts) != n_replicates:
+        raise ValueError(
+            f"obs_per_replicate must have one count per replicate ({n_replicates}), got {len(counts)}."
+        )
+    for c in counts:
+        if not isinstance(c, numbers.Integral) or isinstance(c, bool) or c < minimum:
+            raise ValueError(
+                f"obs_per_replicate must hold integers >= {minimum}, got {obs_per_replicate!r}."
+            )
+    return tuple(int(c) for c in counts)
+
+
+def simulate_replicates(
+    genes: Sequence[str] = ("A", "B", "C"),
+    n_replicates: int = 4,
+    obs_per_replicate: int | Sequence[int] | None = None,
+    design: str = "within",
+    baseline: float = 4.3,
+    gene_effects: Mapping[str, float] | None = None,
+    treatment_effects: float | Mapping[str, float] | None = None,
+    replicate_sd: float = 0.2,
+    replicate_treatment_sd: float = 0.0,
+    residual_sd: float = 0.5,
+    seed: Any = 0,
+) -> pd.DataFrame:
+    """Simulate the imaging experiment of seed 000: lengths of a gene modification.
+
+    Several genes, control vs drug, many measurements in each of a few unbalanced
+    replicates. On the log scale::
+
+        log(length) = baseline + gene_effects[gene] + b0[replicate]
+                      + drug * (treatment_effects[gene] + b_treat[replicate]) + e
+
+    with ``b0 ~ N(0, replicate_sd**2)``, ``b_treat ~ N(0, replicate_treatment_sd**2)`` (the
+    drug effect varying between replicates) and ``e ~ N(0, residual_sd**2)``.
+
+    Parameters
+    ----------
+    genes : sequence of str, default ("A", "B", "C")
+        Gene names; the first is the reference level.
+    n_replicates : int, default 4
+        Number of replicates, at least 2.
+    obs_per_replicate : int or sequence of int, optional
+        Measurements of EACH gene in each replicate (one count per replicate, or one int for
+        all). Default: (1000, 1200, 1800, 3500) for 4 replicates (7,500 per gene, 22,500
+        rows), otherwise ``numpy.linspace(1000, 5000, n_replicates)`` rounded, so the design
+        stays unbalanced. The within design needs at least 2 (one per arm).
+    design : {"within", "between"}, default "within"
+        ``"within"``: every replicate has both arms; each replicate x gene's measurements are
+        split half control, half drug (an odd one goes to drug). ``"between"``: each replicate
+        is one arm, alternating: R1, R3, ... control and R2, R4, ... drug, so both arms get
+        small and large replicates.
+    baseline : float, default 4.3
+        Mean log(length) of the reference gene under control.
+    gene_effects : dict, optional
+        Gene -> effect on log(length) relative to ``baseline``, one entry per gene. Default
+        ``{"A": 0.0, "B": 0.13, "C": -0.07}``; other genes get 0.
+    treatment_effects : float or dict, optional
+        Drug effect on log(length), per gene (dict) or the same for all genes (number).
+        Default ``{"A": 0.22, "B": 0.09, "C": 0.0}`` (gene C truly unaffected); other genes
+        get 0.
+    replicate_sd : float, default 0.2
+        SD of the replicate intercepts.
+    replicate_treatment_sd : float, default 0.0
+        SD of the replicate-to-replicate variation of the drug effect.
+    residual_sd : float, default 0.5
+        SD of the measurement-level error on the log scale.
+    seed : int, None or numpy.random.Generator, default 0
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``replicate`` (categorical "R1".."Rn"), ``gene`` (categorical, given order),
+        ``treatment`` (categorical "control", "drug") and ``length`` (float, > 0), sorted by
+        replicate, gene, treatment. ``df.attrs["truth"]`` holds a :class:`ReplicatesTruth`.
+
+    Examples
+    --------
+    >>> df = simulate_replicates(seed=1)
+    >>> df.shape
+    (22500, 4)
+    >>> df.groupby("replicate", observed=True).size().tolist()
+    [3000, 3600, 5400, 10500]
+    >>> truth(df).treatment_effects["C"]
+    0.0
+    """
+    genes = _names("genes", genes, 1)
+    n_replicates = _count("n_replicates", n_replicates, 2)
+    if design not in _DESIGNS:
+        raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
+    obs = _obs_counts(obs_per_replicate, n_replicates, 2 if design == "within" else 1)
+    baseline = _finite("baseline", baseline)
+    ge = _per_gene("gene_effects", gene_effects, genes, DEFAULT_GENE_EFFECTS, allow_scalar=False)
+    te = _per_gene("treatment_effects", treatment_effects, genes, DEFAULT_TREATMENT_EFFECTS,
+                   allow_scalar=True)
+    replicate_sd = _sd("replicate_sd", replicate_sd)
+    replicate_treatment_sd = _sd("replicate_treatment_sd", replicate_treatment_sd)
+    residual_sd = _sd("residual_sd", residual_sd)
+    rng_b0, rng_bt, rng_e = _rngs(seed, 3)
+
+    n_rep, n_gene = n_replicates, len(genes)
+    obs_arr = np.asarray(obs, dtype=np.int64)
+    counts = np.zeros((n_rep, n_gene, 2), dtype=np.int64)
+    if design == "within":
+        counts[:, :, 0] = (obs_arr // 2)[:, None]
+        counts[:, :, 1] = (obs_arr - obs_arr // 2)[:, None]
+        arms = ["both"] * n_rep
+    else:
+        drug_arm = np.arange(n_rep) % 2  # R1 control, R2 drug, R3 control, ...
+        counts[np.arange(n_rep), :, drug_arm] = obs_arr[:, None]
+        arms = [_TREATMENTS[a] for a in drug_arm]
+
+    # + 0.0 turns the -0.0 of a zero SD into 0.0 for display.
+    b0 = rng_b0.standard_normal(n_rep) * replicate_sd + 0.0
+    b_treat = rng_bt.standard_normal(n_rep) * replicate_treatment_sd + 0.0
+    ge_arr = np.array([ge[g] for g in genes])
+    te_arr = np.array([te[g] for g in genes])
+    drug = np.array([0.0, 1.0])
+    # Mean log(length) of every replicate x gene x treatment cell, in row order.
+    cell_mu = (baseline + ge_arr[None, :, None] + b0[:, None, None]
+               + drug[None, None, :] * (te_arr[None, :, None] + b_treat[:, None, None]))
+
+    flat = counts.ravel()
+    n_obs = int(flat.sum())
+    cell_r, cell_g, cell_t = np.indices(counts.shape).reshape(3, -1)
+    mu = np.repeat(cell_mu.ravel(), flat)
+    length = np.exp(mu + rng_e.standard_normal(n_obs) * residual_sd)
+
+    rep_names = [f"R{i + 1}" for i in range(n_rep)]
+    df = pd.DataFrame(
+        {
+            "replicate": _categorical(np.repeat(cell_r, flat).astype(np.int16), rep_names),
+            "gene": _categorical(np.repeat(cell_g, flat).astype(np.int16), genes),
+            "treatment": _categorical(np.repeat(cell_t, flat).astype(np.int8), _TREATMENTS),
+            "length": length,
+        }
+    )
+
+    cell_g2, cell_t2 = np.repeat(np.arange(n_gene), 2), np.tile([0, 1], n_gene)
+    mean_log = baseline + ge_arr[cell_g2] + cell_t2 * te_arr[cell_g2]
+    cell_means = pd.DataFrame(
+        {
+            "gene": _categorical(cell_g2, genes),
+            "treatment": _categorical(cell_t2, _TREATMENTS),
+            "mean_log": mean_log,
+            "median_length": np.exp(mean_log),
+        }
+    )
+    replicate_effects = pd.DataFrame(
+        {
+            "replicate": rep_names,
+            "arm": arms,
+            "n_obs": counts.sum(axis=(1, 2)),
+            "b0": b0,
+            "b_treat": b_treat,
+        }
+    )
+    df.attrs["truth"] = ReplicatesTruth(
+        design=design,
+        genes=genes,
+        n_replicates=n_rep,
+        obs_per_replicate=tuple(obs),
+        baseline=baseline,
+        gene_effects=ge,
+        treatment_effects=te,
+        replicate_sd=replicate_sd,
+        replicate_treatment_sd=replicate_treatment_sd,
+        residual_sd=residual_sd,
+        cell_means=cell_means,
+        replicate_effects=replicate_effects,
+        n_obs=n_obs,
+        seed=seed,
+    )
+    return df
+
+
+# --------------------------------------------------------------------------------------
+# Seed 001: expression profiles
+# --------------------------------------------------------------------------------------
+
+def _weeks(weeks: Any) -> tuple[int, ...]:
+    if isinstance(weeks, str) or not isinstance(weeks, (Sequence, np.ndarray)):
+        raise ValueError(f"weeks must be a sequence of integer ages in weeks, got {weeks!r}.")
+    out = tuple(weeks)
+    if len(out) < 2 or len(set(out)) != len(out):
+        raise ValueError(f"weeks must hold at least 2 distinct ages, got {weeks!r}.")
+    if not all(isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 0 for w in out):
+        raise ValueError(f"weeks must hold integers >= 0, got {weeks!r}.")
+    return tuple(sorted(int(w) for w in out))
+
+
+def _fixed_effects(values: Any) -> dict[str, float]:
+    if values is None:
+        return dict(DEFAULT_FIXED_EFFECTS)
+    if not isinstance(values, Mapping):
+        raise ValueError(f"fixed_effects must be a dict with keys {list(DEFAULT_FIXED_EFFECTS)}, got {values!r}.")
+    unknown = [k for k in values if k not in DEFAULT_FIXED_EFFECTS]
+    if unknown:
+        raise ValueError(
+            f"fixed_effects has unknown key(s) {unknown}; use only {list(DEFAULT_FIXED_EFFECTS)}."
+        )
+    out = dict(DEFAULT_FIXED_EFFECTS)
+    out.update({k: _finite(f"fixed_effects[{k!r}]", v) for k, v in values.items()})
+    return out
+
+
+def _drop_profiles(rng: np.random.Generator, cell: np.ndarray, n_dropped: int) -> np.ndarray:
+    """Boolean mask of kept profiles after removing ``n_dropped`` at random.
+
+    Profiles are visited in a random order and removed unless that would empty their
+    week x genotype cell. The order depends only on the seed and the number of profiles, so
+    dropping one more profile keeps the earlier choices (nested designs).
+    """
+    keep = np.ones(cell.size, dtype=bool)
+    left = np.bincount(cell).astype(np.int64)
+    dropped = 0
+    for j in rng.permutation(cell.size):  # loop over ~30 profiles, not rows
+        if dropped == n_dropped:
+            break
+        if left[cell[j]] > 1:
+            keep[j] = False
+            left[cell[j]] -= 1
+            dropped += 1
+    return keep
+
+
+def simulate_expression(
+    n_probesets: int = 18015,
+    weeks: Sequence[int] = (2, 4, 8, 12, 16),
+    genotypes: Sequence[str] = ("B6", "CSB"),
+    n_replicates: int = 3,
+    n_dropped: int = 7,
+    fixed_effects: Mapping[str, float] | None = None,
+    probeset_sd: float = 2.27,
+    probeset_week_sd: float = 0.071,
+    probeset_corr: float = -0.23,
+    sample_sd: float = 0.02,
+    residual_sd: float = 0.217,
+    seed: Any = 0,
+) -> pd.DataFrame:
+    """Simulate the microarray experiment of seed 001: expression profiles over age.
+
+    One profile (a mouse and its array, called a "sample") per replicate of each age x
+    genotype, every profile measuring all probesets; ``n_dropped`` profiles are removed at
+    random, never emptying an age x genotype cell, so the design is unbalanced::
+
+        values = b0 + b1*week + b2*[CSB] + b3*week*[CSB]
+                 + u0[probeset] + u1[probeset]*week + s[sample] + e
+
+    ``(u0, u1)`` is bivariate normal (SDs ``probeset_sd``, ``probeset_week_sd``, correlation
+    ``probeset_corr``); ``s ~ N(0, sample_sd**2)`` is shared by all probesets of a profile --
+    the experimental unit that a model with only ``(week | probeset)`` ignores; and
+    ``e ~ N(0, residual_sd**2)``. The defaults mimic the fit printed in seed 001.
+
+    Parameters
+    ----------
+    n_probesets : int, default 18015
+        Number of probesets, at least 2.
+    weeks : sequence of int, default (2, 4, 8, 12, 16)
+        Distinct ages in weeks (at least 2).
+    genotypes : sequence of 2 str, default ("B6", "CSB")
+        The two strains; the first is the reference level.
+    n_replicates : int, default 3
+        Profiles per week x genotype before dropping, at least 1.
+    n_dropped : int, default 7
+        Profiles removed at random; at most ``len(weeks) * 2 * (n_replicates - 1)`` so that
+        every cell keeps at least one profile.
+    fixed_effects : dict, optional
+        Any of the keys ``"Intercept"``, ``"week"``, ``"genotype"``, ``"week:genotype"``;
+        missing keys take the defaults ``{"Intercept": 6.57, "week": -0.015, "genotype": 0.24,
+        "week:genotype": 0.0}`` (no true interaction). ``"week"`` is per unit of scaled week.
+    probeset_sd, probeset_week_sd : float, default 2.27, 0.071
+        SDs of the probeset intercepts and week slopes.
+    probeset_corr : float, default -0.23
+        Correlation of probeset intercepts and slopes, in [-1, 1].
+    sample_sd : float, default 0.02
+        SD of the per-profile effect shared by all its probesets.
+    residual_sd : float, default 0.217
+        SD of the residual error.
+    seed : int, None or numpy.random.Generator, default 0
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``probeset`` (categorical "ps00001"...), ``sample`` (categorical, e.g.
+        "B6_w02_r1"), ``genotype`` (categorical), ``weeks`` (int, age in weeks), ``week``
+        (float, age scaled to mean 0 and SD 1 over the distinct ages) and ``values``
+        (float). Rows are ordered by sample (genotype, age, replicate), then probeset.
+        ``df.attrs["truth"]`` holds an :class:`ExpressionTruth`.
+
+    Examples
+    --------
+    >>> df = simulate_expression(n_probesets=500)
+    >>> df.shape, df["sample"].nunique()
+    ((11500, 6), 23)
+    >>> len(truth(df).dropped)
+    7
+    """
+    n_probesets = _count("n_probesets", n_probesets, 2)
+    weeks = _weeks(weeks)
+    genotypes = _names("genotypes", genotypes, 2)
+    if len(genotypes) != 2:
+        raise ValueError(f"genotypes must hold exactly 2 names (reference first), got {list(genotypes)}.")
+    n_replicates = _count("n_replicates", n_replicates, 1)
+    n_dropped = _count("n_dropped", n_dropped, 0)
+    max_drop = len(weeks) * 2 * (n_replicates - 1)
+    if n_dropped > max_drop:
+        raise ValueError(
+            f"n_dropped must be at most {max_drop} so that every week x genotype cell keeps a "
+            f"profile, got {n_dropped}."
+        )
+    fe = _fixed_effects(fixed_effects)
+    probeset_sd = _sd("probeset_sd", probeset_sd)
+    probeset_week_sd = _sd("probeset_week_sd", probeset_week_sd)
+    if not _is_real(probeset_corr) or not -1.0 <= probeset_corr <= 1.0:
+        raise ValueError(f"probeset_corr must be a number between -1 and 1, got {probeset_corr!r}.")
+    probeset_corr = float(probeset_corr)
+    sample_sd = _sd("sample_sd", sample_sd)
+    residual_sd = _sd("residual_sd", residual_sd)
+    rng_drop, rng_u, rng_s, rng_e = _rngs(seed, 4)
+
+    # All profiles before dropping, ordered genotype, week, replicate.
+    n_weeks = len(weeks)
+    n_total = 2 * n_weeks * n_replicates
+    prof_g, prof_w, prof_r = np.indices((2, n_weeks, n_replicates)).reshape(3, -1)
+    weeks_arr = np.asarray(weeks, dtype=np.int64)
+    center, scale = float(weeks_arr.mean()), float(weeks_arr.std(ddof=1))
+    week_scaled = (weeks_arr - center) / scale
+    wd = max(2, len(str(weeks[-1])))
+    labels = np.array([f"{genotypes[g]}_w{weeks[w]:0{wd}d}_r{r + 1}"
+                       for g, w, r in zip(prof_g, prof_w, prof_r)])
+
+    keep = _drop_profiles(rng_drop, prof_g * n_weeks + prof_w, n_dropped)
+    z = rng_u.standard_normal((2, n_probesets))
+    u0 = probeset_sd * z[0]
+    u1 = probeset_week_sd * (probeset_corr * z[0] + math.sqrt(1.0 - probeset_corr**2) * z[1])
+    # Drawn for every profile, then subset, so a kept profile's data do not depend on which
+    # others were dropped.
+    s_all = rng_s.standard_normal(n_total) * sample_sd
+    e_all = rng_e.standard_normal((n_total, n_probesets))
+
+    g_k, w_k, s_k = prof_g[keep], week_scaled[prof_w[keep]], s_all[keep]
+    fixed = fe["Intercept"] + fe["week"] * w_k + fe["genotype"] * g_k + fe["week:genotype"] * w_k * g_k
+    values = e_all[keep]
+    values *= residual_sd
+    values += (fixed + s_k)[:, None] + u0[None, :] + u1[None, :] * w_k[:, None]
+
+    n_samples = int(keep.sum())
+    n_obs = n_samples * n_probesets
+    pd_width = max(5, len(str(n_probesets)))
+    ps_names = [f"ps{i:0{pd_width}d}" for i in range(1, n_probesets + 1)]
+    ps_codes = np.arange(n_probesets, dtype=np.int16 if n_probesets < 2**15 else np.int32)
+    sample_codes = np.arange(n_samples, dtype=np.int16)
+    df = pd.DataFrame(
+        {
+            "probeset": _categorical(np.tile(ps_codes, n_samples), ps_names),
+            "sample": _categorical(np.repeat(sample_codes, n_probesets), labels[keep]),
+            "genotype": _categorical(np.repeat(g_k.astype(np.int8), n_probesets), genotypes),
+            "weeks": np.repeat(weeks_arr[prof_w[keep]], n_probesets),
+            "week": np.repeat(w_k, n_probesets),
+            "values": values.ravel(),
+        }
+    )
+    df.attrs["truth"] = ExpressionTruth(
+        n_probesets=n_probesets,
+        weeks=weeks,
+        genotypes=(genotypes[0], genotypes[1]),
+        n_replicates=n_replicates,
+        n_dropped=n_dropped,
+        fixed_effects=fe,
+        probeset_sd=probeset_sd,
+        probeset_week_sd=probeset_week_sd,
+        probeset_corr=probeset_corr,
+        sample_sd=sample_sd,
+        residual_sd=residual_sd,
+        week_center=center,
+        week_scale=scale,
+        dropped=tuple(labels[~keep].tolist()),
+        sample_effects=pd.Series(s_k, index=pd.Index(labels[keep].tolist(), name="sample"), name="effect"),
+        probeset_effects=pd.DataFrame({"Intercept": u0, "week": u1},
+                                      index=pd.Index(ps_names, name="probeset")),
+        n_obs=n_obs,
+        n_samples=n_samples,
+        seed=seed,
+    )
+    return df
