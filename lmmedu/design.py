@@ -47,9 +47,9 @@ class FixedDesign:
 
     def matrix_for(self, data):
         """Model matrix of ``data`` with the kept columns, in the same coding."""
-        (mat,) = patsy.build_design_matrices([self.design_info], data, eval_env=eval_env(),
+        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data), eval_env=eval_env(),
                                              NA_action="raise")
-        return np.asarray(mat)[:, self.keep]
+        return np.asarray(mat, dtype=float)[:, self.keep]
 
 
 def _categorise(data):
@@ -64,6 +64,19 @@ def _categorise(data):
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             if not isinstance(s.dtype, pd.CategoricalDtype):
                 out[col] = pd.Categorical(s)
+    return out
+
+
+def _plain(data):
+    """New data for an existing design: categoricals as plain values.
+
+    patsy matches plain values against the levels stored at fit time, while a
+    Categorical with a different set of categories would be rejected.
+    """
+    out = data.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object)
     return out
 
 
@@ -146,6 +159,8 @@ class RandomBlock:
         Group labels in code order.
     names : list of str
         Column names of Z (patsy naming, e.g. 'Intercept', 'Days').
+    design_info : patsy.DesignInfo
+        Builds the same columns of Z for new data.
     """
 
     term: object
@@ -153,6 +168,19 @@ class RandomBlock:
     codes: np.ndarray
     levels: list
     names: list
+    design_info: object = None
+
+    def matrix_for(self, data):
+        """Z columns of this term for ``data`` (same coding as the fit)."""
+        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data), eval_env=eval_env(),
+                                             NA_action="raise")
+        return np.asarray(mat, dtype=float)
+
+    def codes_for(self, data):
+        """Group index of each row of ``data``; -1 for groups not in the fit."""
+        labels = group_labels(data, self.term.group_vars)
+        lookup = {lev: i for i, lev in enumerate(self.levels)}
+        return np.array([lookup.get(v, -1) for v in labels], dtype=np.int64)
 
     @property
     def q(self):
@@ -161,6 +189,25 @@ class RandomBlock:
     @property
     def m(self):
         return len(self.levels)
+
+
+def _group_codes(data, group_vars):
+    cols = [data[g] for g in group_vars]
+    if len(cols) == 1:
+        codes, uniques = pd.factorize(cols[0], sort=True)
+        levels = [str(u) for u in uniques]
+    else:
+        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays(cols), sort=True)
+        levels = [":".join(map(str, u)) for u in uniques]
+    return np.asarray(codes, dtype=np.int64), levels
+
+
+def group_labels(data, group_vars):
+    """String label of each row's group (columns joined by ':')."""
+    labels = data[group_vars[0]].astype(str)
+    for g in group_vars[1:]:
+        labels = labels + ":" + data[g].astype(str)
+    return labels.to_numpy()
 
 
 def random_blocks(terms, data):
@@ -194,15 +241,7 @@ def random_blocks(terms, data):
         Z = np.asarray(mat, dtype=float)
         if Z.shape[1] == 0:
             raise ValueError(f"The random-effects term '{term}' has no columns; write (1 | {term.group}) for a random intercept.")
-        cols = [data[g] for g in term.group_vars]
-        if len(cols) == 1:
-            codes, uniques = pd.factorize(cols[0], sort=True)
-            levels = [str(u) for u in uniques]
-        else:
-            keys = pd.MultiIndex.from_arrays(cols)
-            codes, uniques = pd.factorize(keys, sort=True)
-            levels = [":".join(map(str, u)) for u in uniques]
-        codes = np.asarray(codes, dtype=np.int64)
+        codes, levels = _group_codes(data, term.group_vars)
         m = len(levels)
         if m < 2:
             raise ValueError(
@@ -214,7 +253,7 @@ def random_blocks(terms, data):
                 f"The term '{term}' has {m * Z.shape[1]} random effects ({m} groups x {Z.shape[1]} columns) but "
                 f"there are only {n} observations; a model needs fewer random effects than observations."
             )
-        blocks.append(RandomBlock(term, Z, codes, levels, list(mat.design_info.column_names)))
+        blocks.append(RandomBlock(term, Z, codes, levels, list(mat.design_info.column_names), mat.design_info))
     if blocks and sum(b.m * b.q for b in blocks) >= n:
         raise ValueError(
             f"The random terms together have {sum(b.m * b.q for b in blocks)} random effects but there are "

@@ -109,6 +109,11 @@ class ParsedFormula:
     random: tuple = field(default_factory=tuple)
 
     @property
+    def fixed_formula_r(self):
+        """The fixed part as the learner wrote it, random terms dropped."""
+        return f"{self.response} ~ {self.fixed}"
+
+    @property
     def fixed_formula(self):
         """The fixed-effects formula as statsmodels would take it."""
         lhs = self.response_var

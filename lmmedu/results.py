@@ -1,0 +1,385 @@
+"""Fit results: coefficient tables, variance components, predictions, summary().
+
+Both result classes share one contract, which the interpretation layer relies
+on: ``beta``, ``vcov``, ``names``, ``design`` (builds X for new data),
+``df_for(L)`` (denominator df of any contrast) and ``coefs``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .inference import t_table
+
+__all__ = ["LmFit", "MixedFit", "Summary", "COEF_COLUMNS"]
+
+#: Columns of every ``coefs`` table.
+COEF_COLUMNS = ["estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
+
+
+class Summary(str):
+    """Text that shows itself unquoted at the prompt and in notebooks."""
+
+    def __repr__(self):
+        return str(self)
+
+    def _repr_html_(self):
+        import html
+
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+
+class _FitBase:
+    """What lm and mixed-model fits have in common."""
+
+    kind = "base"
+
+    def _finish_coefs(self, df):
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        tab = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"))
+        self.coefs = tab[COEF_COLUMNS]
+
+    @property
+    def response(self):
+        """The response as written in the formula, e.g. ``'log(length)'``."""
+        return self.parsed.response
+
+    @property
+    def transform(self):
+        """Name of the response transform (e.g. ``'log'``) or None."""
+        return self.parsed.transform
+
+    def model_matrix(self, newdata=None):
+        """Fixed-effects model matrix of the fit data, or of ``newdata``."""
+        if newdata is None:
+            return self.X
+        return self.design.matrix_for(newdata)
+
+    def contrast(self, L, names=None, level=0.95):
+        """Estimate, SE, df, t, p and CI for each row of the contrast matrix L.
+
+        Parameters
+        ----------
+        L : array_like (c, p) or pandas.DataFrame with columns named like ``names``
+        names : list of str, optional
+            Row labels.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns as in :data:`COEF_COLUMNS`.
+
+        Examples
+        --------
+        >>> import lmmedu
+        >>> fit = lmmedu.fit_lm("log(length) ~ treatment", lmmedu.simulate_replicates(genes=("A",)))
+        >>> fit.contrast([[0, 1]], names=["drug - control"]).columns.tolist()
+        ['estimate', 'se', 'df', 't', 'p', 'ci_low', 'ci_high']
+        """
+        if isinstance(L, pd.DataFrame):
+            names = list(L.index) if names is None else names
+            L = L.reindex(columns=self.names, fill_value=0.0).to_numpy(dtype=float)
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[1] != len(self.names):
+            raise ValueError(f"The contrast has {L.shape[1]} columns but the model has {len(self.names)} coefficients.")
+        est = L @ self.beta
+        se = np.sqrt(np.einsum("ck,kl,cl->c", L, self.vcov.to_numpy(), L))
+        tab = pd.DataFrame(t_table(est, se, self.df_for(L), level=level))
+        if names is not None:
+            tab.index = pd.Index(names, name="contrast")
+        return tab[COEF_COLUMNS]
+
+    def fitted(self):
+        """Fitted values on the (transformed) response scale."""
+        return self.predict()
+
+    def residuals(self):
+        """Response minus fitted values (conditional on random effects for mixed fits)."""
+        return self.y - self.fitted()
+
+
+class LmFit(_FitBase):
+    """Ordinary least squares fit of the fixed part of a formula.
+
+    Attributes
+    ----------
+    coefs : pandas.DataFrame
+        One row per term: estimate, se, df (residual df), t, p, ci_low, ci_high.
+    vcov : pandas.DataFrame
+        Covariance matrix of the estimates.
+    sigma : float
+        Residual standard deviation.
+    df_resid : int
+        n - p.
+    loglik, aic, bic : float
+        Maximum-likelihood log-likelihood and information criteria.
+    """
+
+    kind = "lm"
+
+    def __init__(self, formula, parsed, frame, design):
+        self.formula = formula
+        self.parsed = parsed
+        self.data = frame.data
+        self.y = frame.y
+        self.design = design
+        self.X = design.X
+        self.names = list(design.names)
+        self.nobs, p = self.X.shape
+        self.df_resid = self.nobs - p
+        if self.df_resid <= 0:
+            raise ValueError(
+                f"The model has {p} coefficients but only {self.nobs} observations; it needs more observations "
+                "than coefficients."
+            )
+        self.beta, *_ = np.linalg.lstsq(self.X, self.y, rcond=None)
+        resid = self.y - self.X @ self.beta
+        self.rss = float(resid @ resid)
+        self.sigma = float(np.sqrt(self.rss / self.df_resid))
+        xtx_inv = np.linalg.inv(self.X.T @ self.X)
+        self.vcov = pd.DataFrame(self.sigma**2 * xtx_inv, index=self.names, columns=self.names)
+        self._finish_coefs(np.full(p, float(self.df_resid)))
+        n = self.nobs
+        self.loglik = float(-0.5 * n * (np.log(2 * np.pi * self.rss / n) + 1))
+        k = p + 1
+        self.aic = -2 * self.loglik + 2 * k
+        self.bic = -2 * self.loglik + np.log(n) * k
+        self.reml = False
+
+    def df_for(self, L):
+        """Residual df for every contrast: OLS has a single error stratum."""
+        L = np.atleast_2d(L)
+        return np.full(L.shape[0], float(self.df_resid))
+
+    def predict(self, newdata=None):
+        """Predictions on the (transformed) response scale."""
+        return self.model_matrix(newdata) @ self.beta
+
+    def summary(self):
+        """A text summary laid out like R's ``summary(lm(...))``."""
+        lines = [f"Ordinary least squares (lm) fit", f"Formula: {self.parsed.fixed_formula_r}", ""]
+        lines += _coef_lines(self.coefs, "Coefficients:")
+        lines += ["", f"Residual standard error: {self.sigma:.4g} on {self.df_resid} degrees of freedom",
+                  f"Number of obs: {self.nobs}"]
+        return Summary("\n".join(lines))
+
+    def __repr__(self):
+        return f"<LmFit {self.parsed.fixed_formula_r!r}: n={self.nobs}, sigma={self.sigma:.4g}>"
+
+
+class MixedFit(_FitBase):
+    """A linear mixed model fitted by REML or ML.
+
+    Attributes
+    ----------
+    coefs : pandas.DataFrame
+        One row per fixed-effect term (statsmodels names): estimate, se, df
+        (Satterthwaite, as lmerTest), t, p, ci_low, ci_high (95%, t-based).
+    vcov : pandas.DataFrame
+        Covariance matrix of the fixed effects.
+    varcomp : pandas.DataFrame
+        Variance components: group, term, term2 (for covariances), variance,
+        sd, corr; the last row is the residual.
+    sigma : float
+        Residual standard deviation.
+    loglik : float
+        Log-likelihood (the REML log-likelihood for REML fits, as lme4).
+    deviance : float
+        -2 loglik (the REML criterion for REML fits).
+    aic, bic : float
+        Information criteria from ``loglik``.
+    nobs : int
+        Observations used.
+    ngroups : dict
+        Number of levels of each grouping factor.
+    ranef : dict of pandas.DataFrame
+        Conditional modes of the random effects, one table per grouping factor.
+    theta : ndarray
+        Relative covariance parameters (lme4's theta).
+    converged : bool
+    singular : bool
+        True when a variance is estimated at (or next to) zero.
+    singular_message : str
+        Plain-language explanation when ``singular``.
+    """
+
+    kind = "lmm"
+
+    def __init__(self, formula, parsed, frame, design, blocks, problem, opt, reml):
+        from .inference import Satterthwaite
+
+        self.formula = formula
+        self.parsed = parsed
+        self.data = frame.data
+        self.y = frame.y
+        self.design = design
+        self.X = design.X
+        self.names = list(design.names)
+        self.blocks = blocks
+        self.problem = problem
+        self.reml = bool(reml)
+        self.opt = opt
+        self.theta = np.asarray(opt.x, dtype=float)
+        self.nobs = problem.n
+        sol = problem.solve(self.theta)
+        self._solution = sol
+        self.sigma = problem.sigma(sol)
+        self.beta = sol.beta
+        self.vcov = pd.DataFrame(self.sigma**2 * np.linalg.inv(sol.RXtRX), index=self.names, columns=self.names)
+        self.deviance = float(problem._profiled(sol))
+        self.loglik = -0.5 * self.deviance
+        k = len(self.names) + problem.n_theta + 1
+        self.aic = self.deviance + 2 * k
+        self.bic = self.deviance + np.log(self.nobs) * k
+        self.ngroups = {}
+        for b in blocks:
+            self.ngroups[b.term.group] = len(b.levels)
+        self.converged = bool(opt.success)
+        self.varcomp = self._varcomp()
+        self.ranef = self._ranef(problem.conditional_modes(sol))
+        self.singular, self.singular_message = self._singularity()
+        self.satterthwaite = Satterthwaite(problem, self.theta, self.sigma)
+        self._finish_coefs(self.df_for(np.eye(len(self.names))))
+
+    # ------------------------------------------------------------------
+    def df_for(self, L):
+        """Satterthwaite denominator df for each row of the contrast matrix ``L``."""
+        return self.satterthwaite.df(L)
+
+    def _varcomp(self):
+        rows = []
+        for i, b in enumerate(self.blocks):
+            T = self.problem.factor(self.theta, i)
+            cov = self.sigma**2 * T @ T.T
+            sd = np.sqrt(np.diag(cov))
+            for a, name in enumerate(b.names):
+                rows.append({"group": b.term.group, "term": name, "term2": None,
+                             "variance": cov[a, a], "sd": sd[a], "corr": np.nan})
+            for a in range(len(b.names)):
+                for c in range(a + 1, len(b.names)):
+                    corr = cov[a, c] / (sd[a] * sd[c]) if sd[a] > 0 and sd[c] > 0 else np.nan
+                    rows.append({"group": b.term.group, "term": b.names[a], "term2": b.names[c],
+                                 "variance": cov[a, c], "sd": np.nan, "corr": corr})
+        rows.append({"group": "Residual", "term": None, "term2": None,
+                     "variance": self.sigma**2, "sd": self.sigma, "corr": np.nan})
+        return pd.DataFrame(rows, columns=["group", "term", "term2", "variance", "sd", "corr"])
+
+    def _ranef(self, modes):
+        out = {}
+        for b, vals in zip(self.blocks, modes):
+            frame = pd.DataFrame(vals, index=pd.Index(b.levels, name=b.term.group), columns=b.names)
+            if b.term.group in out:
+                out[b.term.group] = out[b.term.group].join(frame, rsuffix="_2")
+            else:
+                out[b.term.group] = frame
+        return out
+
+    def _singularity(self):
+        # lme4's isSingular: a diagonal element of theta (bounded at 0) below 1e-4.
+        lows = []
+        for i, b in enumerate(self.blocks):
+            T = self.problem.factor(self.theta, i)
+            for a, name in enumerate(b.names):
+                if abs(T[a, a]) < 1e-4:
+                    lows.append((b.term.group, name, len(b.names) > 1 and a > 0))
+        if not lows:
+            return False, ""
+        parts = []
+        for group, name, maybe_corr in lows:
+            what = "random intercept" if name == "Intercept" else f"random slope of {name}"
+            extra = " (or its correlation is estimated at +/-1)" if maybe_corr else ""
+            parts.append(f"the {what} for '{group}' has variance (nearly) zero{extra}")
+        msg = (
+            "Singular fit: " + "; ".join(parts) + ". The data carry no detectable variation of that kind "
+            "beyond residual noise, so the model is at the edge of its parameter space; consider dropping that "
+            "term, and do not read its zero as proof that the variation does not exist."
+        )
+        return True, msg
+
+    # ------------------------------------------------------------------
+    def predict(self, newdata=None, include_random=True):
+        """Predictions on the (transformed) response scale.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Defaults to the data the model was fitted on.
+        include_random : bool
+            Add the conditional modes of the groups (unknown groups get 0,
+            i.e. the population-level prediction).
+
+        Returns
+        -------
+        ndarray
+        """
+        data = self.data if newdata is None else newdata
+        X = self.X if newdata is None else self.design.matrix_for(data)
+        pred = X @ self.beta
+        if include_random:
+            modes = self.problem.conditional_modes(self._solution)
+            for b, vals in zip(self.blocks, modes):
+                if newdata is None:
+                    Z, codes = b.Z, b.codes
+                else:
+                    Z, codes = b.matrix_for(data), b.codes_for(data)
+                known = codes >= 0
+                contrib = np.zeros(len(pred))
+                contrib[known] = (Z[known] * vals[codes[known]]).sum(axis=1)
+                pred = pred + contrib
+        return pred
+
+    def summary(self):
+        """A text summary laid out like lme4's ``summary(lmer(...))`` with lmerTest df."""
+        crit = "REML" if self.reml else "maximum likelihood"
+        lines = [f"Linear mixed model fit by {crit} (lmmedu; Satterthwaite df as lmerTest)",
+                 f"Formula: {self.formula}", ""]
+        if self.reml:
+            lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
+        else:
+            lines.append(f"     AIC      BIC   logLik deviance df.resid")
+            lines.append(f"{self.aic:8.1f} {self.bic:8.1f} {self.loglik:8.1f} {self.deviance:8.1f} "
+                         f"{self.nobs - len(self.names) - self.problem.n_theta - 1:8d}")
+        res = self.residuals() / self.sigma
+        qs = np.quantile(res, [0, 0.25, 0.5, 0.75, 1])
+        lines += ["", "Scaled residuals:", "     Min       1Q   Median       3Q      Max",
+                  " ".join(f"{v:8.4f}" for v in qs), "", "Random effects:"]
+        lines.append(f" {'Groups':<10} {'Name':<18} {'Variance':>10} {'Std.Dev.':>9}  Corr")
+        vc = self.varcomp
+        for group in dict.fromkeys(vc["group"]):
+            sub = vc[vc["group"] == group]
+            diag = sub[sub["term2"].isna()]
+            first = True
+            for _, row in diag.iterrows():
+                name = "" if group == "Residual" else ("(Intercept)" if row["term"] == "Intercept" else row["term"])
+                corrs = sub[(sub["term2"] == row["term"])]["corr"]
+                corr_txt = " ".join(f"{c:5.2f}" for c in corrs)
+                lines.append(f" {group if first else '':<10} {name:<18} {row['variance']:10.4g} {row['sd']:9.4g}  {corr_txt}")
+                first = False
+        groups = ", ".join(f"{g}, {n}" for g, n in self.ngroups.items())
+        lines += [f"Number of obs: {self.nobs}, groups:  {groups}", ""]
+        lines += _coef_lines(self.coefs, "Fixed effects:")
+        if self.singular:
+            lines += ["", self.singular_message]
+        if not self.converged:
+            lines += ["", f"The optimizer reported a problem: {self.opt.message}"]
+        return Summary("\n".join(lines))
+
+    def __repr__(self):
+        crit = "REML" if self.reml else "ML"
+        return f"<MixedFit {self.formula!r} by {crit}: n={self.nobs}, loglik={self.loglik:.4f}>"
+
+
+def _coef_lines(coefs, title):
+    lines = [title]
+    width = max(12, max(len(str(i)) for i in coefs.index) + 1)
+    lines.append(f"{'':<{width}} {'Estimate':>10} {'Std. Error':>10} {'df':>10} {'t value':>8} {'Pr(>|t|)':>10}")
+    for name, row in coefs.iterrows():
+        p = row["p"]
+        ptxt = "< 2e-16" if p < 2e-16 else f"{p:.3g}"
+        stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""
+        lines.append(f"{str(name):<{width}} {row['estimate']:10.4g} {row['se']:10.4g} {row['df']:10.4g} "
+                     f"{row['t']:8.3f} {ptxt:>10} {stars}")
+    lines.append("---")
+    lines.append("Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1")
+    return lines
