@@ -10,7 +10,7 @@
 #   .venv/bin/python -m pip install --upgrade -c constraints.txt pip
 #   .venv/bin/python -m pip install -c constraints.txt -e ".[test]"
 #   .venv/bin/python -m pytest tests --nbmake --nbmake-timeout=300 notebooks/*.ipynb
-#   .venv/bin/jupyter lab notebooks/00_start_here.ipynb
+#   .venv/bin/jupyter lab --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 #
 # Installs are remembered by stamp files inside .venv that depend on
 # pyproject.toml and constraints.txt, so re-running only reinstalls after one
@@ -45,8 +45,10 @@ help:
 	@echo "make strip  - remove outputs from notebooks/*.ipynb before committing"
 	@echo "make clean  - delete $(VENV)"
 
+# Serve the whole repository (data/, README) but open on the start notebook;
+# passing the notebook as an argument would make notebooks/ the root instead.
 lab: install
-	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(START_NOTEBOOK)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(START_NOTEBOOK) $(LAB_ARGS)
 
 test: install-test
 	$(VPY) -m pytest tests --nbmake --nbmake-timeout=$(NBMAKE_TIMEOUT) $(NOTEBOOKS) $(PYTEST_ARGS)
