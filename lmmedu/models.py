@@ -8,7 +8,7 @@ Data flow: DataFrame -> :mod:`lmmedu.formula` (parse, model frame) ->
 from __future__ import annotations
 
 from .design import fixed_design, random_blocks
-from .engine import LmmProblem, optimize_theta
+from .engine import LmmProblem, optimize_theta, single_threaded_blas
 from .formula import model_frame, parse_formula
 from .results import LmFit, MixedFit
 
@@ -52,9 +52,10 @@ def fit(formula, data, reml=True):
     frame = model_frame(parsed, data)
     design = fixed_design(parsed.fixed, frame.data)
     blocks = random_blocks(parsed.random, frame.data)
-    problem = LmmProblem(design.X, frame.y, blocks, reml=reml)
-    opt = optimize_theta(problem)
-    return MixedFit(formula, parsed, frame, design, blocks, problem, opt, reml)
+    with single_threaded_blas():
+        problem = LmmProblem(design.X, frame.y, blocks, reml=reml)
+        opt = optimize_theta(problem)
+        return MixedFit(formula, parsed, frame, design, blocks, problem, opt, reml)
 
 
 def fit_lm(formula, data):
