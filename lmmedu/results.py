@@ -270,7 +270,7 @@ class MixedFit(_FitBase):
         for b, vals in zip(self.blocks, modes):
             frame = pd.DataFrame(vals, index=pd.Index(b.levels, name=b.term.group), columns=b.names)
             if b.term.group in out:
-                out[b.term.group] = out[b.term.group].join(frame, rsuffix="_2")
+                out[b.term.group] = pd.concat([out[b.term.group], frame], axis=1)
             else:
                 out[b.term.group] = frame
         return out
