@@ -47,7 +47,7 @@ class FixedDesign:
 
     def matrix_for(self, data):
         """Model matrix of ``data`` with the kept columns, in the same coding."""
-        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data), eval_env=eval_env(),
+        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data),
                                              NA_action="raise")
         return np.asarray(mat, dtype=float)[:, self.keep]
 
@@ -172,7 +172,7 @@ class RandomBlock:
 
     def matrix_for(self, data):
         """Z columns of this term for ``data`` (same coding as the fit)."""
-        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data), eval_env=eval_env(),
+        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data),
                                              NA_action="raise")
         return np.asarray(mat, dtype=float)
 
