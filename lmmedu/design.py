@@ -126,6 +126,12 @@ def _full_rank_columns(X):
     """Indices of a maximal set of independent columns, earliest first (as lme4 keeps them)."""
     scale = np.sqrt((X**2).sum(axis=0))
     scale[scale == 0] = 1.0
+    # Fast path: a well-conditioned scaled Gram matrix means full rank (aliasing
+    # from an empty cell makes it exactly singular); QR only when in doubt.
+    gram = (X.T @ X) / np.outer(scale, scale)
+    ev = np.linalg.eigvalsh(gram)
+    if ev.size and ev[0] > 1e-8 * ev[-1]:
+        return list(range(X.shape[1]))
     _, r, piv = scipy.linalg.qr(X / scale, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
     tol = diag.max() * max(X.shape) * np.finfo(float).eps * 10 if diag.size else 0

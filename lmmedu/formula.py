@@ -381,6 +381,12 @@ def model_frame(parsed, data):
     """
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"The data must be a pandas DataFrame, not {type(data).__name__}.")
+    if data.attrs:
+        # pandas deep-copies attrs (here: the simulation truth) into every column
+        # it hands out; a shallow view without them keeps model building fast.
+        view = data.copy(deep=False)
+        view.attrs = {}
+        data = view
     if len(data) == 0:
         raise ValueError("The data has no rows.")
     _check_column(parsed.response_var, data, "response")
@@ -415,7 +421,9 @@ def model_frame(parsed, data):
     # Drop categories that no longer occur so that no empty level enters the design.
     for col in sub.columns:
         if isinstance(sub[col].dtype, pd.CategoricalDtype):
-            sub[col] = sub[col].cat.remove_unused_categories()
+            codes = sub[col].cat.codes.to_numpy()
+            if not np.bincount(codes[codes >= 0], minlength=len(sub[col].cat.categories)).all():
+                sub[col] = sub[col].cat.remove_unused_categories()
 
     raw = sub[parsed.response_var]
     if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):

@@ -1,0 +1,166 @@
+"""Command line: fit a formula to a CSV file, or compare the lm and the mixed model.
+
+Usage::
+
+    python -m lmmedu compare DATA.csv "log(length) ~ treatment*gene + (1|replicate)" [--ml]
+    python -m lmmedu fit DATA.csv "log(length) ~ treatment*gene + (1|replicate)" [--ml]
+    python -m lmmedu --help
+
+The same commands are installed as the ``lmmedu`` console script.  Problems
+with the input (a missing file, a formula naming a missing column, ...) are
+reported as one line ``error: <message>`` on stderr with exit status 2.
+
+Text columns of the CSV become factors with their levels in sorted order, so
+the first level alphabetically is the reference (e.g. ``control`` before
+``drug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+__all__ = ["main"]
+
+_EXAMPLE = 'python -m lmmedu compare data/replicates_within.csv "log(length) ~ treatment*gene + (1|replicate)"'
+
+
+class _InputError(Exception):
+    """A problem with what the user gave us, reported without a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints usage plus a message; keep to the one-line error contract.
+    def error(self, message):
+        raise _InputError(f"{message} (see --help)")
+
+
+def _build_parser():
+    from . import __version__
+
+    parser = _Parser(
+        prog="lmmedu",
+        description="Fit linear mixed models written in lme4 syntax to a CSV file, and compare them with the "
+                    "ordinary linear model of the same formula.",
+        epilog=f"Example: {_EXAMPLE}",
+    )
+    parser.add_argument("--version", action="version", version=f"lmmedu {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p):
+        p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row, one row per measurement")
+        p.add_argument("formula", metavar="FORMULA",
+                       help="lme4-style formula in quotes, e.g. \"log(length) ~ treatment*gene + (1|replicate)\"")
+        p.add_argument("--ml", action="store_true",
+                       help="fit the mixed model by maximum likelihood instead of REML")
+
+    p_cmp = sub.add_parser("compare", help="lm and mixed model side by side, with why their SEs differ",
+                           description="Fit the lm (random terms dropped) and the mixed model, print both "
+                                       "coefficient tables, the variance components, ICC, design effect and a "
+                                       "short interpretation.")
+    common(p_cmp)
+    p_fit = sub.add_parser("fit", help="fit one model and print its summary (like R's summary(lmer(...)))",
+                           description="Fit the mixed model (or the lm if the formula has no random term) and "
+                                       "print its summary.")
+    common(p_fit)
+    return parser
+
+
+def _read_csv(path):
+    import pandas as pd
+
+    try:
+        data = pd.read_csv(path)
+    except FileNotFoundError:
+        raise _InputError(f"cannot read '{path}': no such file") from None
+    except IsADirectoryError:
+        raise _InputError(f"cannot read '{path}': it is a directory, not a CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise _InputError(f"cannot read '{path}': the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise _InputError(f"cannot read '{path}' as CSV: {err}") from None
+    except OSError as err:
+        raise _InputError(f"cannot read '{path}': {err.strerror or err}") from None
+    if data.empty:
+        raise _InputError(f"'{path}' has a header but no data rows")
+    return data
+
+
+def _run(args, out):
+    from .formula import parse_formula
+
+    data = _read_csv(args.data)
+    reml = not args.ml
+    if args.command == "compare":
+        from .compare import compare
+
+        out.write(str(compare(args.formula, data, reml=reml).summary()) + "\n")
+    else:
+        from .models import fit, fit_lm
+
+        if parse_formula(args.formula).random:
+            model = fit(args.formula, data, reml=reml)
+        else:
+            out.write("The formula has no random term such as (1|replicate), so this is an ordinary linear "
+                      "model.\n\n")
+            model = fit_lm(args.formula, data)
+        out.write(str(model.summary()) + "\n")
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input (with one ``error:`` line on stderr).
+
+    Examples
+    --------
+    >>> main(["fit", "no-such-file.csv", "y ~ x + (1|g)"])  # doctest: +SKIP
+    error: cannot read 'no-such-file.csv': no such file
+    2
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        args = _build_parser().parse_args(argv)
+        if args.command is None:
+            raise _InputError(f"no command given; use 'compare' or 'fit', e.g. {_EXAMPLE}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _run(args, sys.stdout)
+        # Warnings (rows dropped, rank deficiency) are part of the answer: one line each.
+        for w in caught:
+            if issubclass(w.category, (UserWarning, RuntimeWarning)):
+                print(f"warning: {_one_line(w.message)}", file=sys.stderr)
+        return 0
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    except (_InputError, ValueError, KeyError) as err:
+        if debug:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {_one_line(message)}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - the command line never shows a traceback
+        if debug:
+            raise
+        print(f"error: unexpected {type(err).__name__}: {_one_line(err)} (rerun with --debug for details)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""Simulation studies: how often does each analysis find an effect that is not there?
+
+The pseudo-replication machine of notebook 01 runs here. It simulates many imaging
+experiments with **no true drug effect** (:func:`lmmedu.simulate.simulate_replicates` with one
+gene and ``treatment_effects=0``), analyses each one three ways and counts the false positives:
+
+- ``"naive lm"``: ``log(length) ~ treatment`` on every measurement, as if each were an
+  independent unit (pseudo-replication);
+- ``"t-test on replicate means"``: one number per replicate and arm, then an ordinary t-test
+  (independent samples in the between design, paired drug-minus-control in the within design);
+- ``"mixed model"``: ``log(length) ~ treatment + (1|replicate)`` with Satterthwaite df.
+
+A correct test rejects a true null hypothesis in about ``alpha`` of the experiments; the
+binomial confidence interval of each rate says how far from ``alpha`` chance alone can take it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .models import fit, fit_lm
+from .simulate import simulate_replicates
+
+__all__ = [
+    "METHODS",
+    "simulate_p_values",
+    "false_positive_rates",
+    "binomial_ci",
+    "true_icc",
+    "true_design_effect",
+    "design_problem",
+]
+
+#: The three analyses, in display order.
+METHODS = ("naive lm", "t-test on replicate means", "mixed model")
+
+_LM_FORMULA = "log(length) ~ treatment"
+_LMM_FORMULA = "log(length) ~ treatment + (1|replicate)"
+_TERM = "treatment[T.drug]"
+_DESIGNS = ("within", "between")
+
+
+def _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd,
+                    replicate_treatment_sd):
+    if design not in _DESIGNS:
+        raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
+    if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 2:
+        raise ValueError(f"n_replicates must be an integer of at least 2, got {n_replicates!r}.")
+    minimum = 2 if design == "within" else 1
+    if (not isinstance(obs_per_replicate, (int, np.integer)) or isinstance(obs_per_replicate, bool)
+            or obs_per_replicate < minimum):
+        raise ValueError(
+            f"obs_per_replicate must be an integer of at least {minimum} in the {design} design, "
+            f"got {obs_per_replicate!r}."
+        )
+    for name, value in (("replicate_sd", replicate_sd), ("residual_sd", residual_sd),
+                        ("replicate_treatment_sd", replicate_treatment_sd)):
+        if not isinstance(value, (int, float, np.number)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if residual_sd == 0:
+        raise ValueError("residual_sd must be greater than 0, so that measurements within a replicate differ.")
+
+
+def design_problem(n_replicates: int, design: str) -> str:
+    """Explain why a design cannot support an honest test of the drug effect, or return "".
+
+    Parameters
+    ----------
+    n_replicates : int
+        Number of replicates.
+    design : {"within", "between"}
+        ``"between"`` alternates replicates between the arms (R1 control, R2 drug, ...).
+
+    Returns
+    -------
+    str
+        One sentence when the between-replicate comparison has no degrees of freedom left for
+        the replicate-to-replicate variation, otherwise the empty string.
+
+    Examples
+    --------
+    >>> design_problem(2, "between")[:29]
+    'With 2 replicates, each arm h'
+    >>> design_problem(4, "between")
+    ''
+    """
+    if design == "between" and n_replicates < 3:
+        return (
+            f"With {n_replicates} replicates, each arm has a single replicate: nothing is left to "
+            "estimate how much replicates differ, so no honest test of the drug exists (the naive lm "
+            "still reports a p-value, which is the problem)."
+        )
+    return ""
+
+
+def true_icc(replicate_sd: float, residual_sd: float = 0.5) -> float:
+    """Intra-class correlation of the simulation: the share of variance between replicates.
+
+    Parameters
+    ----------
+    replicate_sd, residual_sd : float
+        SDs of the replicate intercepts and of the measurement-level error (log scale).
+
+    Returns
+    -------
+    float
+        ``replicate_sd**2 / (replicate_sd**2 + residual_sd**2)``.
+
+    Examples
+    --------
+    >>> round(true_icc(0.2, 0.5), 3)
+    0.138
+    """
+    between, within = float(replicate_sd) ** 2, float(residual_sd) ** 2
+    if between + within == 0:
+        raise ValueError("replicate_sd and residual_sd cannot both be 0; give at least one a positive value.")
+    return between / (between + within)
+
+
+def true_design_effect(replicate_sd: float, obs_per_replicate: int, residual_sd: float = 0.5) -> float:
+    """Design effect ``1 + (m - 1) * ICC`` of a replicate-level comparison with ``m`` rows per replicate.
+
+    It is the factor by which clustering inflates the variance of a mean (or of a comparison
+    between whole replicates) relative to the same number of independent rows. It applies to
+    the between design; in the within design the replicate intercepts cancel from the
+    drug-minus-control difference.
+
+    Examples
+    --------
+    >>> round(true_design_effect(0.2, 1000), 1)
+    138.8
+    """
+    return 1.0 + (float(obs_per_replicate) - 1.0) * true_icc(replicate_sd, residual_sd)
+
+
+def binomial_ci(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion.
+
+    Parameters
+    ----------
+    successes, trials : int
+        Number of rejections and of simulated experiments.
+    level : float, default 0.95
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound; ``(nan, nan)`` when ``trials`` is 0.
+
+    Examples
+    --------
+    >>> low, high = binomial_ci(10, 200)
+    >>> round(low, 3), round(high, 3)
+    (0.027, 0.09)
+    """
+    if trials == 0:
+        return (math.nan, math.nan)
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be between 0 and trials ({trials}), got {successes}.")
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=level, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def _replicate_means_test(df: pd.DataFrame, design: str) -> tuple[float, float]:
+    """p-value and df of the t-test on per-replicate means of log(length)."""
+    logs = df.assign(log_length=np.log(df["length"]))
+    means = logs.groupby(["replicate", "treatment"], observed=True)["log_length"].mean().unstack("treatment")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # too few replicates: scipy warns and returns nan
+        if design == "within":
+            diff = (means["drug"] - means["control"]).to_numpy()
+            res = stats.ttest_1samp(diff, 0.0)
+            dof = len(diff) - 1
+        else:
+            control = means["control"].dropna().to_numpy()
+            drug = means["drug"].dropna().to_numpy()
+            res = stats.ttest_ind(drug, control)
+            dof = len(control) + len(drug) - 2
+    p = float(res.pvalue)
+    return (p if math.isfinite(p) else math.nan, float(dof))
+
+
+def _one_experiment(df: pd.DataFrame, design: str) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        lm = fit_lm(_LM_FORMULA, df)
+        rows.append({"method": "naive lm", "p": float(lm.coefs.loc[_TERM, "p"]),
+                     "df": float(lm.coefs.loc[_TERM, "df"]), "singular": False, "error": ""})
+    except Exception as exc:  # a tiny design can defeat any fit: record it, keep going
+        rows.append({"method": "naive lm", "p": math.nan, "df": math.nan, "singular": False, "error": str(exc)})
+    p, dof = _replicate_means_test(df, design)
+    rows.append({"method": "t-test on replicate means", "p": p, "df": dof, "singular": False,
+                 "error": "" if math.isfinite(p) else "too few replicates for a t-test"})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mm = fit(_LMM_FORMULA, df)
+        p = float(mm.coefs.loc[_TERM, "p"])
+        rows.append({"method": "mixed model", "p": p if math.isfinite(p) else math.nan,
+                     "df": float(mm.coefs.loc[_TERM, "df"]), "singular": bool(mm.singular), "error": ""})
+    except Exception as exc:
+        rows.append({"method": "mixed model", "p": math.nan, "df": math.nan, "singular": False, "error": str(exc)})
+    return rows
+
+
+def _progress_callback(progress, total):
+    """Turn ``progress`` (None, True, or a callable) into a function of the number done."""
+    if progress is None or progress is False:
+        return (lambda done: None), (lambda: None)
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="simulated experiments")
+
+        def _update(done):
+            bar.update(done - bar.n)
+
+        return _update, bar.close
+    if callable(progress):
+        return (lambda done: progress(done, total)), (lambda: None)
+    raise ValueError(f"progress must be None, True (a tqdm bar) or a function progress(done, total), got {progress!r}.")
+
+
+def simulate_p_values(
+    n_replicates: int = 4,
+    obs_per_replicate: int = 100,
+    replicate_sd: float = 0.2,
+    design: str = "between",
+    n_sims: int = 200,
+    seed: int = 0,
+    residual_sd: float = 0.5,
+    replicate_treatment_sd: float = 0.0,
+    progress: bool | Callable[[int, int], Any] | None = None,
+) -> pd.DataFrame:
+    """Simulate experiments without a drug effect and record each analysis's p-value.
+
+    Parameters
+    ----------
+    n_replicates : int, default 4
+        Replicates per experiment (at least 2). In the between design they alternate
+        between the arms: R1 control, R2 drug, R3 control, ...
+    obs_per_replicate : int, default 100
+        Measurements per replicate (split half and half between the arms in the within design).
+    replicate_sd : float, default 0.2
+        SD of the replicate intercepts on the log scale.
+    design : {"within", "between"}, default "between"
+        Whether every replicate has both arms or each replicate is one arm.
+    n_sims : int, default 200
+        Number of simulated experiments.
+    seed : int, default 0
+        Seed of the whole study; experiment ``i`` uses the ``i``-th child stream, so a larger
+        ``n_sims`` extends the same sequence of experiments.
+    residual_sd : float, default 0.5
+        SD of the measurement-level error on the log scale.
+    replicate_treatment_sd : float, default 0.0
+        SD of the replicate-to-replicate variation of the drug effect (its mean stays 0).
+    progress : None, True or callable, optional
+        True shows a tqdm bar; a callable is called as ``progress(done, total)`` after each
+        experiment (the widget's progress bar).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per experiment and method: ``sim``, ``method``, ``p``, ``df`` (the test's
+        degrees of freedom), ``singular`` (mixed model at the boundary) and ``error`` (why
+        ``p`` is missing, else "").
+
+    Examples
+    --------
+    >>> out = simulate_p_values(n_sims=2, obs_per_replicate=10)
+    >>> out["method"].unique().tolist()
+    ['naive lm', 't-test on replicate means', 'mixed model']
+    """
+    _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd, replicate_treatment_sd)
+    if not isinstance(n_sims, (int, np.integer)) or isinstance(n_sims, bool) or n_sims < 1:
+        raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}.")
+    children = np.random.SeedSequence(seed).spawn(int(n_sims))
+    update, close = _progress_callback(progress, int(n_sims))
+    rows = []
+    try:
+        for i, child in enumerate(children):
+            df = simulate_replicates(
+                genes=("A",), n_replicates=int(n_replicates), obs_per_replicate=int(obs_per_replicate),
+                design=design, treatment_effects=0.0, replicate_sd=float(replicate_sd),
+                replicate_treatment_sd=float(replicate_treatment_sd), residual_sd=float(residual_sd),
+                seed=np.random.default_rng(child),
+            )
+            for row in _one_experiment(df, design):
+                rows.append({"sim": i, **row})
+            update(i + 1)
+    finally:
+        close()
+    out = pd.DataFrame(rows, columns=["sim", "method", "p", "df", "singular", "error"])
+    out.attrs["settings"] = {
+        "n_replicates": int(n_replicates), "obs_per_replicate": int(obs_per_replicate),
+        "replicate_sd": float(replicate_sd), "design": design, "n_sims": int(n_sims), "seed": seed,
+        "residual_sd": float(residual_sd), "replicate_treatment_sd": float(replicate_treatment_sd),
+    }
+    return out
+
+
+def false_positive_rates(
+    n_replicates: int = 4,
+    obs_per_replicate: int = 100,
+    replicate_sd: float = 0.2,
+    design: str = "between",
+    n_sims: int = 200,
+    seed: int = 0,
+    progress: bool | Callable[[int, int], Any] | None = None,
+    *,
+    residual_sd: float = 0.5,
+    replicate_treatment_sd: float = 0.0,
+    alpha: float = 0.05,
+    p_values: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """False-positive rate of the naive lm, the t-test on replicate means and the mixed model.
+
+    Every simulated experiment has no drug effect, so every rejection at level ``alpha`` is a
+    false positive. A correct method rejects in about ``alpha`` of the experiments.
+
+    Parameters
+    ----------
+    n_replicates, obs_per_replicate, replicate_sd, design, n_sims, seed, progress
+        As in :func:`simulate_p_values`.
+    residual_sd, replicate_treatment_sd : float
+        As in :func:`simulate_p_values`.
+    alpha : float, default 0.05
+        Significance level.
+    p_values : pandas.DataFrame, optional
+        Output of :func:`simulate_p_values` to summarise instead of simulating again.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method in :data:`METHODS` order: ``method``, ``n_sims`` (experiments with
+        a usable p-value), ``rejections``, ``rate``, ``ci_low``, ``ci_high`` (95% Wilson
+        interval of the rate), ``n_missing`` (experiments the method could not analyse),
+        ``median_df`` (the test's typical degrees of freedom) and ``n_singular`` (mixed-model
+        fits at the boundary). ``attrs["settings"]`` keeps the simulation settings and
+        ``attrs["problem"]`` a sentence from :func:`design_problem` (or "").
+
+    Examples
+    --------
+    >>> rates = false_positive_rates(n_sims=20, obs_per_replicate=20, seed=1)
+    >>> rates["method"].tolist()
+    ['naive lm', 't-test on replicate means', 'mixed model']
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")
+    if p_values is None:
+        p_values = simulate_p_values(
+            n_replicates=n_replicates, obs_per_replicate=obs_per_replicate, replicate_sd=replicate_sd,
+            design=design, n_sims=n_sims, seed=seed, residual_sd=residual_sd,
+            replicate_treatment_sd=replicate_treatment_sd, progress=progress,
+        )
+    rows = []
+    for method in METHODS:
+        sub = p_values[p_values["method"] == method]
+        usable = sub["p"].notna()
+        n = int(usable.sum())
+        k = int((sub.loc[usable, "p"] < alpha).sum())
+        low, high = binomial_ci(k, n)
+        rows.append({
+            "method": method, "n_sims": n, "rejections": k, "rate": k / n if n else math.nan,
+            "ci_low": low, "ci_high": high, "n_missing": int((~usable).sum()),
+            "median_df": float(sub["df"].median()) if sub["df"].notna().any() else math.nan,
+            "n_singular": int(sub["singular"].sum()),
+        })
+    out = pd.DataFrame(rows)
+    settings = dict(p_values.attrs.get("settings", {}))
+    settings["alpha"] = alpha
+    out.attrs["settings"] = settings
+    out.attrs["problem"] = design_problem(settings.get("n_replicates", n_replicates),
+                                          settings.get("design", design))
+    return out
