@@ -96,6 +96,9 @@ def _run(args, out):
     if args.command == "compare":
         from .compare import compare
 
+        if not parse_formula(args.formula).random:
+            raise _InputError("compare needs a random term such as (1|replicate) in the formula; without one there "
+                              "is no mixed model to set beside the lm (use 'fit' for an lm alone)")
         out.write(str(compare(args.formula, data, reml=reml).summary()) + "\n")
     else:
         from .models import fit, fit_lm
@@ -143,7 +146,7 @@ def main(argv=None):
             _run(args, sys.stdout)
         # Warnings (rows dropped, rank deficiency) are part of the answer: one line each.
         for w in caught:
-            if issubclass(w.category, (UserWarning, RuntimeWarning)):
+            if issubclass(w.category, UserWarning):
                 print(f"warning: {_one_line(w.message)}", file=sys.stderr)
         return 0
     except SystemExit as exc:  # --help and --version

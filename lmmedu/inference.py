@@ -54,7 +54,7 @@ class Satterthwaite:
     array([395.])
     """
 
-    def __init__(self, problem, theta, sigma, levels=3):
+    def __init__(self, problem, theta, sigma, levels=2):
         self.problem = problem
         self.theta = np.asarray(theta, dtype=float)
         self.sigma = float(sigma)

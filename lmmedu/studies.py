@@ -201,9 +201,13 @@ def _one_experiment(df: pd.DataFrame, design: str) -> list[dict[str, Any]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mm = fit(_LMM_FORMULA, df)
-        p = float(mm.coefs.loc[_TERM, "p"])
-        rows.append({"method": "mixed model", "p": p if math.isfinite(p) else math.nan,
-                     "df": float(mm.coefs.loc[_TERM, "df"]), "singular": bool(mm.singular), "error": ""})
+        p, dof = float(mm.coefs.loc[_TERM, "p"]), float(mm.coefs.loc[_TERM, "df"])
+        error = ""
+        # Below one denominator df (one replicate per arm) the t reference is degenerate and
+        # p is about 1 whatever the data: "not testable" is the honest record, not "no effect".
+        if not (math.isfinite(p) and math.isfinite(dof) and dof >= 1):
+            p, error = math.nan, f"no usable test: {dof:.2g} denominator df"
+        rows.append({"method": "mixed model", "p": p, "df": dof, "singular": bool(mm.singular), "error": error})
     except Exception as exc:
         rows.append({"method": "mixed model", "p": math.nan, "df": math.nan, "singular": False, "error": str(exc)})
     return rows
