@@ -228,6 +228,20 @@ for (name in sim_datasets) {
                            levels = c(list(replicate = rep_lev), sim_levels))
 }
 
+# The reduced seed-001 design (400 probesets x 23 arrays): exercises crossed
+# random effects where one factor has many levels, the engine's Schur path.
+expr_path <- file.path("data", "expression_small.csv")
+if (file.exists(expr_path)) {
+  d <- read.csv(expr_path, colClasses = c(probeset = "character", sample = "character",
+                                          genotype = "character"))
+  expr_levels <- list(genotype = c("B6", "CSB"), probeset = sort(unique(d$probeset)),
+                      sample = sort(unique(d$sample)))
+  for (v in names(expr_levels)) d[[v]] <- factor(d[[v]], levels = expr_levels[[v]])
+  datasets[["expression_small"]] <- list(data = d, path = expr_path, levels = expr_levels)
+} else {
+  cat("NOTE:", expr_path, "not found; skipping its models\n")
+}
+
 # ---------------------------------------------------------------------------
 # Helpers for fits and tables.
 # ---------------------------------------------------------------------------
@@ -461,6 +475,15 @@ for (name in sim_datasets) {
       "log(length) ~ treatment * gene + (1 + treatment | replicate)", TRUE,
       "Treatment x gene, correlated random intercept and treatment slope per replicate, REML.",
       sim_emm)
+}
+
+if (!is.null(datasets[["expression_small"]])) {
+  add("expression_small_probeset_ml", "expression_small",
+      "values ~ week * genotype + (week | probeset)", FALSE,
+      "Seed-001 design, reduced: probeset random intercept and week slope only (the thread's model), ML.")
+  add("expression_small_sample_ml", "expression_small",
+      "values ~ week * genotype + (week | probeset) + (1 | sample)", FALSE,
+      "Seed-001 design, reduced: plus a random intercept per array (the experimental unit), ML.")
 }
 
 write_json_file(list(
