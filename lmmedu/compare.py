@@ -21,6 +21,7 @@ summary of the same idea.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -529,3 +530,18 @@ def _interpretation(cmp):
         lines.append(f"For {', '.join(down)} the mixed model is more precise than the lm: it removes group "
                      "differences that the lm leaves in its residual noise.")
     return lines
+
+
+# ----------------------------------------------------------------------
+# This module and its main function share the name ``compare``.  Importing
+# ``lmmedu.compare`` (e.g. ``from lmmedu.compare import icc``) makes Python
+# bind the *module* to ``lmmedu.compare``, shadowing the package's lazy
+# lookup of the function.  Making the module callable keeps
+# ``lmmedu.compare(formula, data)`` working whatever was imported first.
+# ----------------------------------------------------------------------
+class _CallableModule(type(sys.modules[__name__])):
+    def __call__(self, *args, **kwargs):
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

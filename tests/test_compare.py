@@ -1,0 +1,212 @@
+"""lmmedu.compare: the lm and the mixed model side by side.
+
+Classification (within/between) is checked against an independent groupby on
+the model matrix, the lm half against statsmodels OLS, ICC and design effect
+against their formulas, and the SE/estimate behaviour against what the
+designs imply (between terms lose precision, balanced data give identical
+estimates).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+import lmmedu
+from lmmedu.compare import Comparison, compare, design_effect, icc
+
+FORMULA = "log(length) ~ treatment*gene + (1|replicate)"
+WITHIN_TERMS = ["treatment[T.drug]", "gene[T.B]", "gene[T.C]",
+                "treatment[T.drug]:gene[T.B]", "treatment[T.drug]:gene[T.C]"]
+
+
+@pytest.fixture(scope="module")
+def within():
+    return compare(FORMULA, lmmedu.load_replicates("within"))
+
+
+@pytest.fixture(scope="module")
+def between():
+    return compare(FORMULA, lmmedu.load_replicates("between"))
+
+
+@pytest.fixture(scope="module")
+def expression():
+    df = lmmedu.simulate_expression(n_probesets=150, seed=5)
+    return compare("values ~ week*genotype + (week|probeset) + (1|sample)", df)
+
+
+def _groupby_class(cmp, group_col):
+    """Independent classification: does the column take >1 value inside some group?"""
+    X = pd.DataFrame(cmp.lmm.X, columns=cmp.lmm.names)
+    X["_g"] = cmp.lmm.data[group_col].to_numpy()
+    n_values = X.groupby("_g", observed=True).nunique()
+    return {t: ("within" if (n_values[t] > 1).any() else "between") for t in cmp.lmm.names}
+
+
+def test_public_names_resolve():
+    # This file imported the submodule lmmedu.compare first, which binds the
+    # module to the package attribute; it must still be callable as the function.
+    df = lmmedu.simulate_replicates(genes=("A",), obs_per_replicate=50, seed=2)
+    assert isinstance(lmmedu.compare("log(length) ~ treatment + (1|replicate)", df), Comparison)
+    assert lmmedu.icc is icc
+    assert lmmedu.design_effect is design_effect
+
+
+def test_table_layout(within):
+    assert isinstance(within, Comparison)
+    tab = within.table
+    assert list(tab.index) == within.lmm.names
+    assert list(tab.columns) == ["estimate_lm", "se_lm", "df_lm", "p_lm", "estimate_lmm", "se_lmm", "df_lmm",
+                                 "p_lmm", "se_ratio", "varies_replicate", "reason"]
+    np.testing.assert_allclose(tab["se_ratio"], tab["se_lmm"] / tab["se_lm"], rtol=1e-14)
+    np.testing.assert_allclose(tab["se_lmm"], within.lmm.coefs["se"], rtol=1e-14)
+    np.testing.assert_allclose(tab["df_lm"], within.lm.df_resid)
+
+
+def test_within_design_classification(within):
+    tab = within.table
+    assert tab.loc["Intercept", "varies_replicate"] == "between"
+    for t in WITHIN_TERMS:
+        assert tab.loc[t, "varies_replicate"] == "within"
+    assert tab["varies_replicate"].to_dict() == _groupby_class(within, "replicate")
+
+
+def test_between_design_classification(between):
+    tab = between.table
+    assert tab.loc["Intercept", "varies_replicate"] == "between"
+    assert tab.loc["treatment[T.drug]", "varies_replicate"] == "between"
+    for t in ["gene[T.B]", "gene[T.C]"]:
+        assert tab.loc[t, "varies_replicate"] == "within"
+    assert tab["varies_replicate"].to_dict() == _groupby_class(between, "replicate")
+
+
+def test_se_ratio_direction(within, between):
+    for cmp in (within, between):
+        tab = cmp.table
+        b = tab["varies_replicate"] == "between"
+        assert (tab.loc[b, "se_ratio"] > 1.5).all()
+        # With 4 replicates the Satterthwaite df of a between term are near 4 - 1.
+        assert (tab.loc[b, "df_lmm"] < 4).all()
+        assert (tab.loc[~b, "se_ratio"] < 1.02).all()
+        assert (tab.loc[~b, "df_lmm"] > 20000).all()
+
+
+def test_reasons_follow_the_numbers(within, between):
+    r = between.table.loc["treatment[T.drug]"]
+    assert "between replicates" in r["reason"]
+    assert "the 4 replicates" in r["reason"]
+    assert f"SE x{r['se_ratio']:.2f}" in r["reason"]
+    assert f"df {r['df_lmm']:.1f}" in r["reason"]
+    w = within.table.loc["treatment[T.drug]"]
+    assert "within replicates" in w["reason"] and "cancel" in w["reason"]
+    assert f"SE x{w['se_ratio']:.2f}" in w["reason"]
+    for reason in within.table["reason"]:
+        assert reason[0].isupper() and reason.endswith(".") and "\n" not in reason
+
+
+def test_balanced_data_give_lm_estimates():
+    for design in ("within", "between"):
+        df = lmmedu.simulate_replicates(design=design, obs_per_replicate=300, replicate_sd=0.3, seed=11)
+        cmp = compare(FORMULA, df)
+        np.testing.assert_allclose(cmp.table["estimate_lmm"], cmp.table["estimate_lm"], rtol=0, atol=1e-8)
+        assert not any("estimate differs" in r for r in cmp.table["reason"])
+
+
+def test_unbalanced_between_effect_shifts_estimate():
+    df = lmmedu.simulate_replicates(design="between", replicate_sd=0.3, seed=11)
+    assert df.groupby("replicate", observed=True).size().nunique() > 1
+    cmp = compare(FORMULA, df)
+    row = cmp.table.loc["treatment[T.drug]"]
+    diff = abs(row["estimate_lmm"] - row["estimate_lm"])
+    # Different weighting of unequal replicates: visible, but well inside the mixed model's SE.
+    assert 1e-6 < diff < 2 * row["se_lmm"]
+    assert "unbalanced" in row["reason"] and "GLS" in row["reason"]
+    # Contrasts inside replicates are balanced in every replicate, so GLS = OLS for them.
+    for t in ["gene[T.B]", "gene[T.C]"]:
+        assert abs(cmp.table.loc[t, "estimate_lmm"] - cmp.table.loc[t, "estimate_lm"]) < 1e-8
+
+
+def test_lm_part_matches_statsmodels_ols(between):
+    df = lmmedu.load_replicates("between")
+    ols = smf.ols(between.lm.parsed.fixed_formula, data=df).fit()
+    tab = between.table
+    assert list(ols.params.index) == list(tab.index)
+    np.testing.assert_allclose(tab["estimate_lm"], ols.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(tab["se_lm"], ols.bse, rtol=1e-8)
+    np.testing.assert_allclose(tab["p_lm"], ols.pvalues, rtol=1e-6, atol=1e-300)
+    assert tab["df_lm"].iloc[0] == ols.df_resid
+
+
+def test_icc_formula(within, expression):
+    for cmp in (within, expression):
+        vc = cmp.varcomp
+        resid = float(vc.loc[vc["group"] == "Residual", "variance"].iloc[0])
+        icpt = vc[(vc["term"] == "Intercept") & vc["term2"].isna()].set_index("group")["variance"]
+        total = icpt.sum() + resid
+        np.testing.assert_allclose(cmp.icc.loc[icpt.index, "icc"], icpt / total, rtol=1e-12)
+        np.testing.assert_allclose(cmp.icc["total"], total, rtol=1e-12)
+        pd.testing.assert_frame_equal(icc(cmp.lmm), cmp.icc)
+    assert list(expression.icc.index) == ["probeset", "sample"]
+
+
+def test_design_effect_formula(within):
+    d = within.design_effect.loc["replicate"]
+    sizes = within.lmm.data.groupby("replicate", observed=True).size().to_numpy(dtype=float)
+    n = sizes.sum()
+    rho = within.icc.loc["replicate", "icc"]
+    assert d["n_groups"] == 4 and d["n"] == n == within.lmm.nobs
+    np.testing.assert_allclose(d["mean_size"], n / 4)
+    np.testing.assert_allclose(d["kish_size"], (sizes**2).sum() / n)
+    np.testing.assert_allclose(d["deff"], 1 + (n / 4 - 1) * rho)
+    np.testing.assert_allclose(d["deff_kish"], 1 + ((sizes**2).sum() / n - 1) * rho)
+    np.testing.assert_allclose(d["n_eff"], n / d["deff"])
+    np.testing.assert_allclose(d["n_eff_kish"], n / d["deff_kish"])
+    # Unbalanced replicates: the size-weighted cluster size exceeds the plain mean.
+    assert d["kish_size"] > d["mean_size"]
+
+
+def test_expression_between_samples_within_probesets(expression):
+    tab = expression.table
+    for t in ["week", "genotype[T.CSB]", "week:genotype[T.CSB]"]:
+        assert tab.loc[t, "varies_sample"] == "between"
+        assert tab.loc[t, "varies_probeset"] == "within"
+    assert tab.loc["Intercept", "varies_sample"] == "between"
+    assert tab.loc["Intercept", "varies_probeset"] == "between"
+    assert tab["varies_sample"].to_dict() == _groupby_class(expression, "sample")
+    assert tab["varies_probeset"].to_dict() == _groupby_class(expression, "probeset")
+    # week has a random slope over probesets; the reason says so.
+    assert "random slope" in tab.loc["week", "reason"]
+    assert "random slope" not in tab.loc["genotype[T.CSB]", "reason"]
+    assert "the 23 samples" in tab.loc["genotype[T.CSB]", "reason"]
+
+
+def test_summary_repr_and_html(between):
+    text = between.summary()
+    for piece in ["treatment[T.drug]", "between", "Variance components", "Intraclass correlation",
+                  "Design effect", between.table.loc["treatment[T.drug]", "reason"]]:
+        assert piece in text
+    assert "treatment[T.drug]" in repr(between)
+    html = between._repr_html_()
+    assert "<table" in html and "treatment[T.drug]" in html
+
+
+def test_singular_message_carried():
+    df = lmmedu.load_replicates("within")
+    cmp = compare("log(length) ~ treatment*gene + (1+treatment|replicate)", df)
+    assert cmp.lmm.singular
+    assert cmp.lmm.singular_message in cmp.notes
+    assert cmp.lmm.singular_message in cmp.summary()
+
+
+def test_reml_keyword():
+    df = lmmedu.simulate_replicates(genes=("A",), obs_per_replicate=50, seed=2)
+    assert compare("log(length) ~ treatment + (1|replicate)", df).lmm.reml
+    assert not compare("log(length) ~ treatment + (1|replicate)", df, reml=False).lmm.reml
+
+
+def test_helpers_refuse_an_lm(within):
+    with pytest.raises(ValueError, match="lmmedu.fit"):
+        icc(within.lm)
+    with pytest.raises(ValueError, match="lmmedu.fit"):
+        design_effect(within.lm)
