@@ -118,3 +118,13 @@ def test_fit_without_random_term_gives_lm(capsys):
     assert main(["fit", str(DATA), "log(length) ~ treatment*gene"]) == 0
     out = capsys.readouterr().out
     assert "Ordinary least squares" in out and "no random term" in out
+
+
+def test_dropped_rows_are_reported_as_one_warning_line(tmp_path, capsys):
+    holes = tmp_path / "holes.csv"
+    holes.write_text(DATA.read_text().replace("\nR1,A,control,68.3715\n", "\nR1,A,control,\n", 1))
+    assert main(["fit", str(holes), FORMULA]) == 0
+    captured = capsys.readouterr()
+    assert "Number of obs: 22499" in captured.out
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: ")
