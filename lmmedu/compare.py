@@ -422,6 +422,10 @@ def _reason(term, row, info, n, lm, lmm):
         clauses.append(f"{lead} {_plural(g0)} but its effect may differ from {g0} to {g0} (random slope), so it is "
                        f"{'also ' if between_icpt else ''}judged against how much that effect varies across {counts}")
     text = "; ".join(clauses) + f": {numbers}"
+    if between_icpt and not within_plain and not slope_groups and ratio < 1.1 and lm.sigma > lmm.sigma:
+        # Not a contradiction of "judged against the groups": the lm's residual SD is itself inflated.
+        text += (f", about the lm's only because the lm's residual SD ({lm.sigma:.3g}) already contains the "
+                 f"{' and '.join(between_icpt)} differences (mixed-model residual SD {lmm.sigma:.3g})")
     cancelled = [g for g in within if info[g]["intercept"]]
     if ratio < 0.98 and cancelled:
         text += (f", smaller than the lm's because the lm counts the {' and '.join(cancelled)} differences as noise "

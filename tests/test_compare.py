@@ -210,3 +210,20 @@ def test_helpers_refuse_an_lm(within):
         icc(within.lm)
     with pytest.raises(ValueError, match="lmmedu.fit"):
         design_effect(within.lm)
+
+
+def test_sleepstudy_random_slope_reasons():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "fixtures" / "data" / "sleepstudy.csv"
+    d = pd.read_csv(path, dtype={"Subject": str})
+    cmp = compare("Reaction ~ Days + (Days|Subject)", d)
+    tab = cmp.table
+    assert tab["varies_Subject"].tolist() == ["between", "within"]
+    # A random slope makes a within term pay for the spread of slopes: SE up, df about subjects - 1.
+    assert tab.loc["Days", "se_ratio"] > 1.1 and tab.loc["Days", "df_lmm"] < 18
+    assert "random slope" in tab.loc["Days", "reason"] and "the 18 Subjects" in tab.loc["Days", "reason"]
+    # A between term whose SE barely moves: the reason says the lm's residual SD carries the subject differences.
+    assert tab.loc["Intercept", "se_ratio"] < 1.1
+    assert "already contains the Subject differences" in tab.loc["Intercept", "reason"]
+    assert f"{cmp.lm.sigma:.3g}" in tab.loc["Intercept", "reason"]
