@@ -5,8 +5,8 @@ of every *cell* (one gene under one treatment); a coefficient table is only one 
 writing those cell means down, and the *coding* (which level is the reference, or sum
 coding) chooses the way. This module makes that concrete:
 
-- :func:`cell_table`, :func:`model_matrix_table` and :func:`coefficient_weights` show the
-  model matrix row of every cell and how each coefficient is a combination of cell means;
+- :func:`cell_table` and :func:`model_matrix_table` show the cell means and the model matrix
+  row of every cell (what each coefficient *means* comes from :func:`lmmedu.explain`);
 - :class:`CodingExplorer` refits one data set under every coding: the coefficients change,
   the cell means and fitted values do not;
 - :func:`replicate_weighting` shows why a mixed model and ``lm`` estimate a cell mean
@@ -28,13 +28,13 @@ import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .interpret import explain, set_reference
 from .models import fit, fit_lm
 from .simulate import DEFAULT_TREATMENT_EFFECTS, simulate_replicates, truth
 
@@ -42,7 +42,6 @@ __all__ = [
     "CODINGS",
     "cell_table",
     "model_matrix_table",
-    "coefficient_weights",
     "CodingView",
     "CodingExplorer",
     "ReplicateWeighting",
@@ -115,22 +114,6 @@ def _sd(name: str, value: Any) -> float:
     if value < 0:
         raise ValueError(f"{name} must be >= 0 (a standard deviation), got {value!r}.")
     return value
-
-
-def _with_reference(data: pd.DataFrame, column: str, level: Any) -> pd.DataFrame:
-    """Copy of ``data`` whose ``column`` is categorical with ``level`` first.
-
-    Only the order of the categories changes, never the rows, so fitted values of two
-    codings line up row by row.
-    """
-    out = data.copy()
-    col = out[column]
-    if not isinstance(col.dtype, pd.CategoricalDtype):
-        col = pd.Categorical(col)
-        out[column] = col
-    cats = list(out[column].cat.categories)
-    out[column] = out[column].cat.reorder_categories([level] + [c for c in cats if c != level])
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -210,57 +193,6 @@ def model_matrix_table(model, factors: Sequence[str] = ("gene", "treatment")) ->
     return pd.concat([cells.reset_index(drop=True), mat], axis=1)
 
 
-def coefficient_weights(model, factors: Sequence[str] = ("gene", "treatment")) -> pd.DataFrame:
-    """How each coefficient is built from the cell means (the inverse of the cell model matrix).
-
-    In a saturated model (one coefficient per cell, e.g. ``treatment*gene``) the fitted cell
-    means are ``X_cells @ beta``, so ``beta = inv(X_cells) @ cell_means``: row ``k`` of the
-    returned table holds the weight of every cell mean in coefficient ``k``. Under treatment
-    coding the intercept row is 1 for the reference cell and 0 elsewhere; an interaction row
-    has +1, -1, -1, +1 on four cells (a difference of differences).
-
-    Parameters
-    ----------
-    model : LmFit or MixedFit
-        A saturated model of the cells defined by ``factors``.
-    factors : sequence of str, default ("gene", "treatment")
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index: coefficient names; columns: cells labelled ``"gene, treatment"``.
-
-    Examples
-    --------
-    >>> import lmmedu
-    >>> df = lmmedu.simulate_replicates(obs_per_replicate=20)
-    >>> lm = lmmedu.fit_lm("log(length) ~ treatment*gene", df)
-    >>> w = coefficient_weights(lm)
-    >>> w.loc["Intercept"].tolist()
-    [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    """
-    cells = cell_table(model, factors)
-    X = model.design.matrix_for(cells[list(factors)])
-    if X.shape[0] != X.shape[1] or np.linalg.matrix_rank(X) < X.shape[1]:
-        raise ValueError(
-            f"model must have exactly one coefficient per cell of {list(factors)} (a saturated model such "
-            f"as treatment*gene); it has {X.shape[1]} coefficients for {X.shape[0]} cells."
-        )
-    W = np.linalg.inv(X)
-    W[np.abs(W) < 1e-12] = 0.0
-    labels = [", ".join(str(v) for v in row) for row in cells[list(factors)].itertuples(index=False)]
-    return pd.DataFrame(W + 0.0, index=pd.Index(model.names, name="term"), columns=labels)
-
-
-def _fraction_text(value: float) -> str:
-    if value == 0:
-        return "·"
-    frac = Fraction(value).limit_denominator(24)
-    if abs(float(frac) - value) > 1e-9:
-        return f"{value:.3g}"
-    return str(frac)
-
-
 # --------------------------------------------------------------------------------------
 # Coding explorer (notebook 03)
 # --------------------------------------------------------------------------------------
@@ -284,8 +216,8 @@ class CodingView:
         order whatever the reference, so two views can be compared row by row.
     model_matrix : pandas.DataFrame
         One model matrix row per cell (see :func:`model_matrix_table`).
-    weights : pandas.DataFrame
-        Cell-mean weights of each coefficient (see :func:`coefficient_weights`).
+    meanings : pandas.DataFrame
+        ``term``, ``meaning``, ``cell_mean_formula``, ``check_ok`` from :func:`lmmedu.explain`.
     fitted : numpy.ndarray
         Fitted value of every measurement, in the row order of the data (including the
         replicate effects for a mixed model).
@@ -302,7 +234,7 @@ class CodingView:
     coefficients: pd.DataFrame
     cell_means: pd.DataFrame
     model_matrix: pd.DataFrame
-    weights: pd.DataFrame
+    meanings: pd.DataFrame
     fitted: np.ndarray = field(repr=False)
     note: str
     model: Any = field(repr=False)
@@ -390,8 +322,8 @@ class CodingExplorer:
 
         data = self.data
         if coding == "treatment":
-            data = _with_reference(_with_reference(data, self.gene, reference_gene),
-                                   self.treatment, reference_treatment)
+            data = set_reference(set_reference(data, self.gene, reference_gene),
+                                 self.treatment, reference_treatment)
         formula = self.formula(coding)
         model = self._fit(formula, data)
         factors = [self.gene, self.treatment]
@@ -413,7 +345,7 @@ class CodingExplorer:
             coefficients=coefs,
             cell_means=cells,
             model_matrix=model_matrix_table(model, factors),
-            weights=coefficient_weights(model, factors),
+            meanings=pd.DataFrame(explain(model))[["term", "meaning", "cell_mean_formula", "check_ok"]],
             fitted=np.asarray(model.fitted(), dtype=float),
             note=self._note(coding, reference_gene, reference_treatment, len(cells)),
             model=model,
@@ -468,9 +400,11 @@ class CodingExplorer:
             moved_fit = float(np.max(np.abs(view.fitted - default.fitted)))
             moved_cell = float(np.max(np.abs(view.cell_means["fitted_mean"].to_numpy()
                                               - default.cell_means["fitted_mean"].to_numpy())))
+            verdict = ("numerical zero: the same model" if max(moved_cell, moved_fit) < 1e-6
+                       else "the model itself changed")
             note.value = (f"<p><code>{view.formula}</code><br>{view.note}<br>Largest change since the "
                           f"default coding: any cell mean {moved_cell:.1e}, any fitted value {moved_fit:.1e} "
-                          f"(numerical zero).</p>")
+                          f"({verdict}).</p>")
             coef_html.value = "<b>Coefficients (these change)</b>" + _coef_html(view)
             cell_html.value = "<b>Cell means (these stay put)</b>" + _cells_html(view)
             plot_out.clear_output(wait=True)
@@ -479,7 +413,8 @@ class CodingExplorer:
 
                 fig, ax = plt.subplots(figsize=(5.5, 3.6))
                 cell_means_plot(view.cell_means, intercept=float(view.coefficients["estimate"].iloc[0]),
-                                intercept_label=("intercept = mean of the 6 cell means" if view.coding == "sum"
+                                intercept_label=(f"intercept = mean of the {len(view.cell_means)} cell means"
+                                                 if view.coding == "sum"
                                                  else f"intercept = cell ({view.reference_gene}, "
                                                       f"{view.reference_treatment})"),
                                 gene=self.gene, treatment=self.treatment, ax=ax)
@@ -491,17 +426,14 @@ class CodingExplorer:
             control.observe(refresh, names="value")
         refresh()
         controls = w.HBox([gene_dd, trt_dd])
-        tables = w.HBox([coef_html, cell_html], layout=w.Layout(gap="24px"))
+        cell_html.layout.margin = "0 0 0 24px"
+        tables = w.HBox([coef_html, cell_html])
         return w.VBox([controls, coding_tb, note, tables, plot_out])
 
 
 def _coef_html(view: CodingView) -> str:
     tab = view.coefficients[["term", "estimate", "se"]].copy()
-    recipe = [
-        " ".join(f"{_fraction_text(v)}×({c})" for c, v in row.items() if v != 0).replace(" -", " − ")
-        for _, row in view.weights.iterrows()
-    ]
-    tab["= combination of cell means"] = recipe
+    tab["in cell means (μ[treatment,gene])"] = view.meanings["cell_mean_formula"].to_numpy()
     return tab.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
 
 

@@ -11,7 +11,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["LOG_LABEL", "cell_means_plot", "interaction_plot", "rates_plot"]
+__all__ = ["LOG_LABEL", "replicate_means_plot", "cell_means_plot", "interaction_plot", "weights_plot",
+           "rates_plot"]
 
 #: Y-axis label for means of log(length); the data set's lengths have arbitrary units.
 LOG_LABEL = "mean log(length) (natural log, arbitrary length units)"
@@ -36,6 +37,112 @@ def _levels(series: pd.Series) -> list:
         present = set(series.unique())
         return [c for c in series.cat.categories if c in present]
     return list(dict.fromkeys(series))
+
+
+def replicate_means_plot(data: pd.DataFrame, response: str = "length", group: str = "replicate",
+                         gene: str = "gene", treatment: str = "treatment", truth: pd.DataFrame | None = None,
+                         ylabel: str = LOG_LABEL, title: str | None = None, ax=None):
+    """Mean log(response) of every replicate in every cell, and the mean of each cell.
+
+    Small dots: one replicate's mean in one cell (area proportional to its measurements).
+    Large dots: the mean of all measurements of the cell. Crosses: the true cell mean.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Measurements with ``response``, ``group``, ``gene`` and ``treatment`` columns.
+    response : str, default "length"
+        Positive column; its natural log is plotted.
+    group, gene, treatment : str
+        Column names.
+    truth : pandas.DataFrame, optional
+        Columns gene, treatment, ``mean_log`` (``lmmedu.truth(df).cell_means``).
+    ylabel, title : str
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import lmmedu
+    >>> ax = replicate_means_plot(lmmedu.simulate_replicates(obs_per_replicate=20))
+    >>> ax.get_xlabel()
+    'gene'
+    """
+    ax = _axes(ax, figsize=(7, 4.2))
+    logs = data.assign(_y=np.log(data[response].to_numpy(dtype=float)))
+    genes = _levels(data[gene])
+    treatments = _levels(data[treatment])
+    colours = _palette(len(treatments))
+    offsets = np.linspace(-0.2, 0.2, len(treatments)) if len(treatments) > 1 else [0.0]
+    per_rep = logs.groupby([gene, treatment, group], observed=True)["_y"].agg(["mean", "size"]).reset_index()
+    per_cell = logs.groupby([gene, treatment], observed=True)["_y"].mean().reset_index()
+    biggest = float(per_rep["size"].max())
+    for k, (t, colour) in enumerate(zip(treatments, colours)):
+        sub = per_rep[per_rep[treatment].astype(str) == str(t)]
+        x = np.array([genes.index(g) for g in sub[gene]], dtype=float) + offsets[k]
+        ax.scatter(x, sub["mean"], s=15 + 85 * sub["size"] / biggest, color=colour, alpha=0.45,
+                   edgecolor="none", label=f"{t}: one replicate's mean")
+        cell = per_cell[per_cell[treatment].astype(str) == str(t)]
+        xc = np.array([genes.index(g) for g in cell[gene]], dtype=float) + offsets[k]
+        ax.scatter(xc, cell["_y"], s=120, color=colour, edgecolor="black", zorder=3,
+                   label=f"{t}: mean of all its rows")
+        if truth is not None:
+            tr = truth[truth[treatment].astype(str) == str(t)]
+            xt = np.array([genes.index(g) for g in tr[gene]], dtype=float) + offsets[k] + 0.09
+            ax.scatter(xt, tr["mean_log"], marker="x", s=70, color="black", zorder=4,
+                       label="true cell mean" if k == 0 else None)
+    ax.set_xticks(range(len(genes)), [str(g) for g in genes])
+    ax.set_xlabel("gene")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "Each cell has its own mean; replicates scatter around it")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
+
+
+def weights_plot(table: pd.DataFrame, group: str = "replicate", title: str | None = None, ax=None):
+    """How lm (row counts) and the mixed model (precision) weight each replicate's mean.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``ReplicateWeighting.table``: ``group``, ``n``, ``row_weight``, ``precision_weight``,
+        ``equal_weight``.
+    group : str, default "replicate"
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> tab = pd.DataFrame({"replicate": ["R1", "R2"], "n": [10, 30], "row_weight": [0.25, 0.75],
+    ...                     "precision_weight": [0.45, 0.55], "equal_weight": [0.5, 0.5]})
+    >>> weights_plot(tab).get_ylabel()
+    "weight of the replicate's mean (sums to 1)"
+    """
+    ax = _axes(ax, figsize=(6, 3.6))
+    colours = _palette(2)
+    x = np.arange(len(table))
+    ax.bar(x - 0.18, table["row_weight"], width=0.36, color=colours[0], label="lm: share of rows")
+    ax.bar(x + 0.18, table["precision_weight"], width=0.36, color=colours[1],
+           label="mixed model: precision weight")
+    ax.axhline(float(table["equal_weight"].iloc[0]), color="0.3", linestyle="--", linewidth=1.2,
+               label="equal weight")
+    ax.set_xticks(x, [f"{r}\n(n = {n})" for r, n in zip(table[group], table["n"])])
+    ax.set_xlabel(f"{group} (measurements in this cell)")
+    ax.set_ylabel("weight of the replicate's mean (sums to 1)")
+    ax.set_title(title or "lm weights replicates by rows, the mixed model by precision")
+    ax.legend(fontsize="small")
+    return ax
 
 
 def cell_means_plot(cell_means: pd.DataFrame, value: str = "fitted_mean", intercept: float | None = None,
