@@ -186,7 +186,7 @@ def _replicate_means_test(df: pd.DataFrame, design: str) -> tuple[float, float]:
     return (p if math.isfinite(p) else math.nan, float(dof))
 
 
-def _one_experiment(df: pd.DataFrame, design: str) -> list[dict[str, Any]]:
+def _one_experiment(df: pd.DataFrame, design: str, problem: str = "") -> list[dict[str, Any]]:
     rows = []
     try:
         lm = fit_lm(_LM_FORMULA, df)
@@ -194,6 +194,12 @@ def _one_experiment(df: pd.DataFrame, design: str) -> list[dict[str, Any]]:
                      "df": float(lm.coefs.loc[_TERM, "df"]), "singular": False, "error": ""})
     except Exception as exc:  # a tiny design can defeat any fit: record it, keep going
         rows.append({"method": "naive lm", "p": math.nan, "df": math.nan, "singular": False, "error": str(exc)})
+    if problem:
+        # One replicate per arm: the replicate-level analyses have nothing to test with (a
+        # mixed model there is either degenerate or singular, i.e. the naive lm in disguise).
+        for method in METHODS[1:]:
+            rows.append({"method": method, "p": math.nan, "df": 0.0, "singular": False, "error": problem})
+        return rows
     p, dof = _replicate_means_test(df, design)
     rows.append({"method": "t-test on replicate means", "p": p, "df": dof, "singular": False,
                  "error": "" if math.isfinite(p) else "too few replicates for a t-test"})
@@ -273,7 +279,8 @@ def simulate_p_values(
     pandas.DataFrame
         One row per experiment and method: ``sim``, ``method``, ``p``, ``df`` (the test's
         degrees of freedom), ``singular`` (mixed model at the boundary) and ``error`` (why
-        ``p`` is missing, else "").
+        ``p`` is missing, else ""). When :func:`design_problem` finds one replicate per arm,
+        only the naive lm is run; the other two methods get ``p`` = NaN and the reason.
 
     Examples
     --------
@@ -284,6 +291,7 @@ def simulate_p_values(
     _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd, replicate_treatment_sd)
     if not isinstance(n_sims, (int, np.integer)) or isinstance(n_sims, bool) or n_sims < 1:
         raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}.")
+    problem = design_problem(int(n_replicates), design)
     children = np.random.SeedSequence(seed).spawn(int(n_sims))
     update, close = _progress_callback(progress, int(n_sims))
     rows = []
@@ -295,7 +303,7 @@ def simulate_p_values(
                 replicate_treatment_sd=float(replicate_treatment_sd), residual_sd=float(residual_sd),
                 seed=np.random.default_rng(child),
             )
-            for row in _one_experiment(df, design):
+            for row in _one_experiment(df, design, problem):
                 rows.append({"sim": i, **row})
             update(i + 1)
     finally:

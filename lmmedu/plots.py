@@ -1,0 +1,356 @@
+"""The figures the notebooks show, drawn with seaborn on matplotlib.
+
+Every function returns the :class:`matplotlib.figure.Figure` it drew (call ``plt.show()`` or
+``plt.close(fig)`` afterwards), labels its axes with units and scale, uses the colour-blind-safe
+palette and draws the simulated truth where it is known. Titles state what the figure shows and
+are computed from the data, never typed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+__all__ = [
+    "PALETTE",
+    "replicate_view",
+    "false_positive_plot",
+    "length_scales",
+    "se_ratio_plot",
+    "percent_change_plot",
+]
+
+_TREATMENTS = ("control", "drug")
+
+
+def _palette(n):
+    return sns.color_palette("colorblind", n)
+
+
+#: Colours of control and drug in every figure (seaborn's colour-blind palette).
+PALETTE = dict(zip(_TREATMENTS, sns.color_palette("colorblind", 2)))
+
+
+def _new_axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    else:
+        fig = ax.figure
+    return fig, ax
+
+
+def _require_columns(df, columns, func):
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{func} needs a pandas DataFrame, got {type(df).__name__}.")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{func} needs the column(s) {missing}; pass a data set from lmmedu.simulate_replicates "
+                         "or lmmedu.load_replicates.")
+
+
+def _one_gene(df, gene, func):
+    _require_columns(df, ["replicate", "treatment", "length"], func)
+    if "gene" not in df.columns:
+        return df, None
+    genes = list(pd.unique(df["gene"]))
+    if gene is None:
+        gene = genes[0]
+    if gene not in genes:
+        raise ValueError(f"gene must be one of {genes}, got {gene!r}.")
+    return df[df["gene"] == gene], gene
+
+
+def replicate_view(df, gene=None, ax=None, max_points=150, seed=0):
+    """Log length per replicate and treatment: measurements, replicate means and the truth.
+
+    Small dots are (up to ``max_points`` per replicate and arm, drawn at random) single
+    measurements; big diamonds are the means of each replicate and arm, the numbers a
+    replicate-level analysis works with; dashed lines are the true population means of each
+    arm when the data carry their simulated truth.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns ``replicate``, ``treatment``, ``length`` (and ``gene``), e.g. from
+        :func:`lmmedu.load_replicates`.
+    gene : str, optional
+        Gene to show; default the first.
+    ax : matplotlib.axes.Axes, optional
+    max_points : int, default 150
+        Measurements drawn per replicate and arm (all are used for the means).
+    seed : int, default 0
+        Seed of the random subsample of dots.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.lmmedu_means`` holds the plotted replicate means (columns ``replicate``,
+        ``treatment``, ``mean_log``, ``n``).
+
+    Examples
+    --------
+    >>> import lmmedu, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = replicate_view(lmmedu.simulate_replicates(obs_per_replicate=20, seed=1), gene="A")
+    >>> fig.axes[0].get_ylabel()
+    'log length (log µm)'
+    """
+    sub, gene = _one_gene(df, gene, "replicate_view")
+    if not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}.")
+    sub = sub.assign(log_length=np.log(sub["length"].to_numpy(dtype=float)))
+    means = (sub.groupby(["replicate", "treatment"], observed=True)["log_length"]
+             .agg(mean_log="mean", n="size").reset_index())
+    shuffled = sub.sample(frac=1.0, random_state=seed)
+    dots = shuffled[shuffled.groupby(["replicate", "treatment"], observed=True).cumcount() < max_points]
+    fig, ax = _new_axes(ax, (7.5, 4.2))
+    order = list(sub["replicate"].cat.categories) if hasattr(sub["replicate"], "cat") else sorted(
+        sub["replicate"].unique())
+    order = [r for r in order if r in set(means["replicate"])]
+    hue_order = [t for t in _TREATMENTS if t in set(sub["treatment"])]
+    sns.stripplot(data=dots, x="replicate", y="log_length", hue="treatment", order=order,
+                  hue_order=hue_order, palette=PALETTE, dodge=True, size=2, alpha=0.3, jitter=0.15,
+                  legend=False, ax=ax)
+    # Means drawn by hand at the same dodged positions as the dots (0.8 wide, split per arm).
+    width = 0.8 / len(hue_order)
+    for j, t in enumerate(hue_order):
+        m = means[means["treatment"] == t]
+        x = np.array([order.index(r) for r in m["replicate"]]) - 0.4 + width * (j + 0.5)
+        ax.scatter(x, m["mean_log"], s=110, marker="D", color=PALETTE[t], edgecolor="black",
+                   linewidth=1.0, zorder=5, label=f"{t}: replicate mean")
+    truth = df.attrs.get("truth")
+    if truth is not None and hasattr(truth, "cell_means"):
+        cm = truth.cell_means
+        if gene is not None:
+            cm = cm[cm["gene"] == gene]
+        for t in hue_order:
+            value = float(cm.loc[cm["treatment"] == t, "mean_log"].iloc[0])
+            ax.axhline(value, color=PALETTE[t], linestyle="--", linewidth=1.5, label=f"{t}: true mean")
+    n_rows = len(sub)
+    label = f"gene {gene}: " if gene is not None else ""
+    ax.set_title(f"{label}{n_rows:,} measurements, but only {len(order)} replicates:\n"
+                 "measurements of one replicate rise and fall together")
+    ax.set_xlabel("replicate")
+    ax.set_ylabel("log length (log µm)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    fig.lmmedu_means = means
+    return fig
+
+
+def false_positive_plot(rates, ax=None):
+    """False-positive rate of each method with its 95% interval and the nominal level.
+
+    Parameters
+    ----------
+    rates : pandas.DataFrame
+        Output of :func:`lmmedu.studies.false_positive_rates`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.studies import false_positive_rates
+    >>> fig = false_positive_plot(false_positive_rates(n_sims=10, obs_per_replicate=10))
+    >>> fig.axes[0].get_xlabel()
+    'false-positive rate (share of experiments with p < 0.05)'
+    """
+    _require_columns(rates, ["method", "rate", "ci_low", "ci_high", "n_sims"], "false_positive_plot")
+    settings = rates.attrs.get("settings", {})
+    alpha = float(settings.get("alpha", 0.05))
+    fig, ax = _new_axes(ax, (7.5, 3.0))
+    colours = _palette(len(rates))
+    y = np.arange(len(rates))
+    for i, row in enumerate(rates.itertuples()):
+        if row.n_sims == 0 or not np.isfinite(row.rate):
+            ax.text(alpha, i, "  not testable in this design", va="center", ha="left", fontsize="small",
+                    color="dimgray")
+            continue
+        ax.errorbar(row.rate, i, xerr=[[row.rate - row.ci_low], [row.ci_high - row.rate]], fmt="o",
+                    color=colours[i], markersize=9, capsize=4, linewidth=2)
+        ax.text(row.ci_high, i, f"  {row.rate:.0%}", va="center", ha="left", fontsize="small")
+    ax.axvline(alpha, color="black", linestyle="--", linewidth=1.2, label=f"nominal {alpha:.0%}")
+    ax.set_yticks(y, rates["method"].tolist())
+    ax.set_ylim(len(rates) - 0.5, -0.5)
+    upper = np.nanmax(np.r_[rates["ci_high"].to_numpy(dtype=float), alpha * 2])
+    ax.set_xlim(0, min(1.0, upper * 1.25 + 0.02))
+    ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g})")
+    n = int(rates[["n_sims", "n_missing"]].sum(axis=1).max()) if "n_missing" in rates else int(rates["n_sims"].max())
+    worst = rates.loc[rates["rate"].idxmax()] if rates["rate"].notna().any() else None
+    title = f"{n} simulated experiments with no true effect"
+    if worst is not None:
+        title = f"{worst['method']}: {worst['rate']:.0%} false positives in {n} experiments with no true effect"
+    if settings:
+        title += (f"\n{settings.get('design')} design, {settings.get('n_replicates')} replicates, "
+                  f"{settings.get('obs_per_replicate')} measurements per replicate")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    return fig
+
+
+def length_scales(df, gene=None):
+    """Histograms of length and of log length per treatment: why the model uses ``log``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns ``treatment``, ``length`` (and ``gene``, ``replicate``).
+    gene : str, optional
+        Gene to show; default the first.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: length (µm) and log length (log µm); ``fig.lmmedu_skewness`` holds the
+        sample skewness of both scales.
+
+    Examples
+    --------
+    >>> import lmmedu, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = length_scales(lmmedu.simulate_replicates(obs_per_replicate=50, seed=1))
+    >>> [a.get_xlabel() for a in fig.axes]
+    ['length (µm)', 'log length (log µm)']
+    """
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    sub, gene = _one_gene(df, gene, "length_scales")
+    sub = sub.assign(log_length=np.log(sub["length"].to_numpy(dtype=float)))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    hue_order = [t for t in _TREATMENTS if t in set(sub["treatment"])]
+    skew = {"length": float(stats.skew(sub["length"])), "log_length": float(stats.skew(sub["log_length"]))}
+    for ax, col, label in ((axes[0], "length", "length (µm)"), (axes[1], "log_length", "log length (log µm)")):
+        sns.histplot(data=sub, x=col, hue="treatment", hue_order=hue_order, palette=PALETTE, element="step",
+                     stat="density", common_norm=False, bins=60, ax=ax)
+        ax.set_xlabel(label)
+        ax.set_ylabel("density")
+        ax.set_title(f"skewness {skew[col]:.2f}", fontsize="medium")
+    prefix = f"gene {gene}: " if gene is not None else ""
+    fig.suptitle(f"{prefix}lengths have a long right tail; on the log scale they are close to symmetric")
+    fig.lmmedu_skewness = skew
+    return fig
+
+
+def se_ratio_plot(table, ax=None, group="replicate"):
+    """How much the mixed model changed each term's standard error, coloured by within/between.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``Comparison.table`` from :func:`lmmedu.compare.compare` (columns ``se_ratio`` and
+        ``varies_<group>``), or any frame with ``se_lm`` and ``se_lmm``.
+    ax : matplotlib.axes.Axes, optional
+    group : str, default "replicate"
+        Grouping factor whose ``varies_<group>`` column colours the bars.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib, pandas as pd
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"se_lm": [1.0, 1.0], "se_lmm": [3.0, 0.5]}, index=["Intercept", "x"])
+    >>> fig = se_ratio_plot(t)
+    >>> fig.axes[0].get_xscale()
+    'log'
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"se_ratio_plot needs a pandas DataFrame, got {type(table).__name__}.")
+    if "se_ratio" in table.columns:
+        ratio = table["se_ratio"].astype(float)
+    elif {"se_lm", "se_lmm"} <= set(table.columns):
+        ratio = table["se_lmm"].astype(float) / table["se_lm"].astype(float)
+    else:
+        raise ValueError("se_ratio_plot needs the column 'se_ratio' or both 'se_lm' and 'se_lmm'.")
+    kind_col = f"varies_{group}"
+    kinds = table[kind_col] if kind_col in table.columns else pd.Series("term", index=table.index)
+    fig, ax = _new_axes(ax, (7.0, 0.9 + 0.45 * len(table)))
+    colours = dict(zip(["between", "within", "term"], _palette(3)))
+    y = np.arange(len(table))
+    # Bars start at a ratio of 1 on a log axis, so halving and doubling look equally long.
+    ax.set_xscale("log")
+    for i, (term, r) in enumerate(ratio.items()):
+        kind = kinds.loc[term]
+        ax.barh(i, r - 1.0, left=1.0, color=colours.get(kind, "gray"), height=0.6,
+                label=f"varies {kind} {group}s" if kind != "term" else None)
+        ax.text(r, i, f" {r:.2g}x ", va="center", ha="left" if r >= 1 else "right", fontsize="small")
+    span = max(2.0, float(np.nanmax(np.maximum(ratio, 1 / ratio))) * 2.0)
+    ax.set_xlim(1 / span, span)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(y, list(table.index))
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    ax.set_xlabel("SE(mixed model) / SE(lm), log scale")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    if unique:
+        ax.legend(unique.values(), unique.keys(), frameon=False, fontsize="small", loc="lower right")
+    up, down = int((ratio > 1).sum()), int((ratio < 1).sum())
+    ax.set_title(f"the mixed model raised {up} and lowered {down} of {len(ratio)} standard errors",
+                 fontsize="medium")
+    fig.lmmedu_ratio = ratio
+    return fig
+
+
+def percent_change_plot(table, truth=None, ax=None):
+    """Drug effect per gene as a percent change of length, with 95% CIs and the truth.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per gene (index or column ``gene``) with columns ``percent``, ``percent_low``,
+        ``percent_high``.
+    truth : dict, optional
+        Gene -> true percent change (e.g. ``lmmedu.truth(df).percent_change``).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib, pandas as pd
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"percent": [24.0], "percent_low": [20.0], "percent_high": [28.0]},
+    ...                  index=pd.Index(["A"], name="gene"))
+    >>> fig = percent_change_plot(t, truth={"A": 24.6})
+    >>> fig.axes[0].get_xlabel()
+    'drug effect: change in median length (%)'
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"percent_change_plot needs a pandas DataFrame, got {type(table).__name__}.")
+    tab = table.set_index("gene") if "gene" in table.columns else table
+    missing = [c for c in ("percent", "percent_low", "percent_high") if c not in tab.columns]
+    if missing:
+        raise ValueError(f"percent_change_plot needs the column(s) {missing}.")
+    fig, ax = _new_axes(ax, (6.5, 0.9 + 0.55 * len(tab)))
+    colours = _palette(2)
+    y = np.arange(len(tab))
+    ax.errorbar(tab["percent"], y, xerr=[tab["percent"] - tab["percent_low"], tab["percent_high"] - tab["percent"]],
+                fmt="o", color=colours[0], capsize=4, markersize=8, label="estimate, 95% CI")
+    if truth is not None:
+        true = [truth.get(g, np.nan) for g in tab.index]
+        ax.scatter(true, y, marker="x", s=80, color=colours[1], zorder=5, label="truth (simulation)")
+    ax.axvline(0, color="black", linewidth=1, linestyle=":")
+    ax.set_yticks(y, [f"gene {g}" for g in tab.index])
+    ax.set_ylim(len(tab) - 0.5, -0.5)
+    ax.set_xlabel("drug effect: change in median length (%)")
+    ax.legend(frameon=False, fontsize="small", loc="best")
+    covered = None
+    if truth is not None:
+        covered = sum(lo <= truth.get(g, np.nan) <= hi for g, lo, hi in
+                      zip(tab.index, tab["percent_low"], tab["percent_high"]))
+        ax.set_title(f"{covered} of {len(tab)} intervals contain the true effect", fontsize="medium")
+    else:
+        ax.set_title("drug effect per gene", fontsize="medium")
+    return fig

@@ -1,0 +1,440 @@
+"""The ipywidgets apps the notebooks show.
+
+Each app is a small class: the widgets are attributes (so tests and notebooks can set them),
+``update()`` recomputes what the widgets show from their current values, and the work itself
+is done by tested functions in :mod:`lmmedu.studies`, :mod:`lmmedu.compare` and
+:mod:`lmmedu.plots`. No app raises on a slider value: impossible settings produce a message.
+
+- :class:`EnvironmentCheck` (notebook 00): proves that widgets render and call back.
+- :class:`PseudoReplicationMachine` (notebook 01): false-positive rates of three analyses
+  in simulated experiments without a drug effect.
+- :class:`StandardErrorExplorer` (notebook 02): lm vs mixed model standard errors and df of
+  the intercept and the treatment as the replicate SD changes.
+
+Every app has ``_ipython_display_``, so putting it last in a cell shows it.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import ipywidgets as widgets
+import pandas as pd
+from IPython.display import display
+
+__all__ = [
+    "environment_report",
+    "EnvironmentCheck",
+    "machine_readout",
+    "PseudoReplicationMachine",
+    "se_table",
+    "StandardErrorExplorer",
+]
+
+#: Packages whose versions the environment check prints.
+CHECKED_PACKAGES = ("lmmedu", "numpy", "scipy", "pandas", "patsy", "statsmodels", "matplotlib", "seaborn",
+                    "ipywidgets", "jupyterlab_widgets", "tqdm")
+
+
+# ---------------------------------------------------------------------------
+# Notebook 00: environment check
+# ---------------------------------------------------------------------------
+def environment_report(packages=CHECKED_PACKAGES):
+    """Versions of Python and the teaching stack, as a DataFrame.
+
+    Parameters
+    ----------
+    packages : sequence of str
+        Distribution names to look up.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``package`` and ``version`` ("not installed" when missing); the first row is
+        Python itself.
+
+    Examples
+    --------
+    >>> environment_report(["numpy"])["package"].tolist()
+    ['python', 'numpy']
+    """
+    rows = [{"package": "python", "version": sys.version.split()[0]}]
+    for name in packages:
+        try:
+            v = version(name)
+        except PackageNotFoundError:
+            v = "not installed"
+        rows.append({"package": name, "version": v})
+    return pd.DataFrame(rows)
+
+
+def _units_sentence(n):
+    return (f"With {n} replicate cultures, a drug given to whole cultures is tested on {n} independent "
+            f"units, however many cells you measure in each.")
+
+
+class EnvironmentCheck:
+    """A slider whose callback rewrites a sentence: if the sentence changes, widgets work.
+
+    Attributes
+    ----------
+    slider : ipywidgets.IntSlider
+        Number of replicates.
+    label : ipywidgets.HTML
+        The sentence the callback rewrites (CSS class ``lmmedu-check-label``).
+    widget : ipywidgets.VBox
+        Both, ready to display.
+    calls : int
+        How often the callback ran (the browser test reads the sentence instead).
+
+    Examples
+    --------
+    >>> check = EnvironmentCheck()
+    >>> check.slider.value = 7
+    >>> "7 independent units" in check.label.value
+    True
+    """
+
+    def __init__(self, value=4):
+        self.slider = widgets.IntSlider(value=value, min=2, max=12, description="replicates",
+                                        continuous_update=False)
+        self.slider.add_class("lmmedu-check-slider")
+        self.label = widgets.HTML()
+        self.label.add_class("lmmedu-check-label")
+        self.calls = 0
+        self.slider.observe(self.update, names="value")
+        self.update()
+        self.widget = widgets.VBox([self.slider, self.label])
+
+    def update(self, change=None):
+        """Rewrite the sentence for the slider's current value."""
+        self.calls += 1
+        self.label.value = f"<b>{html.escape(_units_sentence(self.slider.value))}</b>"
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
+# ---------------------------------------------------------------------------
+# Notebook 01: the pseudo-replication machine
+# ---------------------------------------------------------------------------
+def machine_readout(replicate_sd, n_replicates, obs_per_replicate, design, residual_sd=0.5):
+    """What the machine's settings imply before any simulation: ICC, design effect, warnings.
+
+    Parameters
+    ----------
+    replicate_sd : float
+        SD of the replicate intercepts (log scale).
+    n_replicates : int
+    obs_per_replicate : int
+        Measurements per replicate.
+    design : {"within", "between"}
+    residual_sd : float, default 0.5
+
+    Returns
+    -------
+    str
+        HTML: the true ICC, the design effect and effective number of measurements (between
+        design), or why the replicate effects cancel (within design), plus any design problem.
+
+    Examples
+    --------
+    >>> "design effect" in machine_readout(0.2, 4, 100, "between")
+    True
+    """
+    from .studies import design_problem, true_design_effect, true_icc
+
+    icc = true_icc(replicate_sd, residual_sd)
+    n_rows = n_replicates * obs_per_replicate
+    parts = [f"{n_rows:,} measurements from {n_replicates} replicates; true ICC = {icc:.3f}."]
+    if design == "between":
+        deff = true_design_effect(replicate_sd, obs_per_replicate, residual_sd)
+        parts.append(f"Each replicate is one arm, so the drug is compared between replicates: design effect "
+                     f"1 + ({obs_per_replicate} - 1) x {icc:.3f} = {deff:.1f}, i.e. the {n_rows:,} rows carry "
+                     f"about as much information as {n_rows / deff:.1f} independent ones.")
+    else:
+        parts.append("Every replicate has both arms, so the drug is compared inside each replicate and the "
+                     "replicate intercepts cancel from drug minus control.")
+    problem = design_problem(n_replicates, design)
+    if problem:
+        parts.append(f"<span style='color:#b35806'>{html.escape(problem)}</span>")
+    return "<br>".join(parts)
+
+
+class PseudoReplicationMachine:
+    """Simulate experiments without a drug effect and count each analysis's false positives.
+
+    Sliders set the replicate SD, the number of replicates, the measurements per replicate
+    and the design; **Run** simulates ``n_sims`` experiments (with a progress bar) and shows
+    the false-positive rates of the naive lm, the t-test on replicate means and the mixed
+    model against the nominal 5%. :meth:`run` does the same from code.
+
+    Parameters
+    ----------
+    replicate_sd, n_replicates, obs_per_replicate, design, n_sims
+        Starting values of the controls.
+    seed : int, default 1
+        Seed of the study (fixed, so a rerun with the same settings gives the same rates).
+
+    Attributes
+    ----------
+    rates : pandas.DataFrame or None
+        Result of the last run (:func:`lmmedu.studies.false_positive_rates`).
+
+    Examples
+    --------
+    >>> m = PseudoReplicationMachine()
+    >>> rates = m.run(n_sims=5)
+    >>> rates["method"].tolist()
+    ['naive lm', 't-test on replicate means', 'mixed model']
+    """
+
+    OBS_OPTIONS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
+    SIM_OPTIONS = (100, 200, 400)
+
+    def __init__(self, replicate_sd=0.2, n_replicates=4, obs_per_replicate=100, design="between", n_sims=200,
+                 seed=1):
+        style = {"description_width": "200px"}
+        layout = widgets.Layout(width="520px")
+        self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=1.0, step=0.05,
+                                                description="replicate SD (log scale)", style=style,
+                                                layout=layout, continuous_update=False)
+        self.n_replicates = widgets.IntSlider(value=n_replicates, min=2, max=12, description="replicates",
+                                              style=style, layout=layout, continuous_update=False)
+        self.obs_per_replicate = widgets.SelectionSlider(options=self.OBS_OPTIONS, value=obs_per_replicate,
+                                                         description="measurements per replicate", style=style,
+                                                         layout=layout, continuous_update=False)
+        self.design = widgets.ToggleButtons(options=["between", "within"], value=design, description="design",
+                                            style={"description_width": "200px"})
+        self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
+                                       style=style)
+        self.button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.button.add_class("lmmedu-run")
+        self.progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style)
+        self.readout = widgets.HTML()
+        self.readout.add_class("lmmedu-readout")
+        self.status = widgets.HTML("Press <b>Run</b> to simulate.")
+        self.status.add_class("lmmedu-status")
+        # The figure goes into an Image and the table into HTML (not an Output widget), so the
+        # results show the same way from a button, from code, and without a kernel (tests).
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
+        self.table = widgets.HTML()
+        self.table.add_class("lmmedu-rates")
+        self.seed = seed
+        self.rates = None
+        for w in (self.replicate_sd, self.n_replicates, self.obs_per_replicate, self.design):
+            w.observe(self.update, names="value")
+        self.button.on_click(lambda _button: self.run())
+        self.update()
+        self.widget = widgets.VBox([
+            self.replicate_sd, self.n_replicates, self.obs_per_replicate, self.design,
+            widgets.HBox([self.n_sims, self.button]), self.progress, self.readout, self.status, self.plot,
+            self.table,
+        ])
+
+    def settings(self):
+        """Current control values as keyword arguments of :func:`lmmedu.studies.false_positive_rates`."""
+        return {"n_replicates": int(self.n_replicates.value), "obs_per_replicate": int(self.obs_per_replicate.value),
+                "replicate_sd": float(self.replicate_sd.value), "design": self.design.value}
+
+    def update(self, change=None):
+        """Refresh the readout for the current settings (cheap: no simulation)."""
+        try:
+            self.readout.value = machine_readout(**self.settings())
+        except ValueError as exc:
+            self.readout.value = f"<span style='color:#b35806'>{html.escape(str(exc))}</span>"
+        if change is not None and self.rates is not None:
+            self.status.value = "Settings changed: press <b>Run</b> to simulate them."
+
+    def _tick(self, done, total):
+        self.progress.max = total
+        self.progress.value = done
+
+    def run(self, n_sims=None):
+        """Simulate, show the rates and return them.
+
+        Parameters
+        ----------
+        n_sims : int, optional
+            Number of experiments; default the dropdown's value.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            The rates, or None if the settings could not be simulated (the message is shown).
+        """
+        import matplotlib.pyplot as plt
+
+        from .plots import false_positive_plot
+        from .studies import false_positive_rates
+
+        n = int(self.n_sims.value if n_sims is None else n_sims)
+        settings = self.settings()
+        self.button.disabled = True
+        self.status.value = f"Simulating {n} experiments..."
+        self.progress.value = 0
+        try:
+            rates = false_positive_rates(**settings, n_sims=n, seed=self.seed, progress=self._tick)
+        except Exception as exc:  # show, never raise, from a button callback
+            self.status.value = f"<span style='color:#b35806'>Could not simulate: {html.escape(str(exc))}</span>"
+            return None
+        finally:
+            self.button.disabled = False
+        self.rates = rates
+        self.status.value = html.escape(_run_summary(rates))
+        fig = false_positive_plot(rates)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=96)
+        plt.close(fig)
+        self.plot.value = buffer.getvalue()
+        self.table.value = _rates_for_display(rates).to_html(index=False, border=0)
+        return rates
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
+def _run_summary(rates):
+    s = rates.attrs.get("settings", {})
+    parts = []
+    for row in rates.itertuples():
+        parts.append(f"{row.method} {row.rate:.0%}" if row.n_sims else f"{row.method} not testable")
+    text = (f"Ran {s.get('n_sims')} experiments ({s.get('design')} design, {s.get('n_replicates')} replicates x "
+            f"{s.get('obs_per_replicate')} measurements, replicate SD {s.get('replicate_sd'):.2f}): "
+            + "; ".join(parts) + ".")
+    if rates.attrs.get("problem"):
+        text += " " + rates.attrs["problem"]
+    return text
+
+
+def _rates_for_display(rates):
+    """The rates as a small text table (percentages, "-" where a method could not test)."""
+    def pct(v):
+        return "-" if pd.isna(v) else f"{v:.1%}"
+
+    return pd.DataFrame({
+        "method": rates["method"],
+        "experiments": rates["n_sims"],
+        "false positives": rates["rejections"],
+        "rate": rates["rate"].map(pct),
+        "95% CI": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "-"
+                   for lo, hi in zip(rates["ci_low"], rates["ci_high"])],
+        "typical df": rates["median_df"].map(lambda v: "-" if pd.isna(v) or v == 0 else f"{v:,.1f}"),
+        "singular fits": rates["n_singular"],
+    })
+
+
+# ---------------------------------------------------------------------------
+# Notebook 02: lm vs mixed model standard errors
+# ---------------------------------------------------------------------------
+def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, residual_sd=0.5):
+    """lm and mixed-model SE and df of the intercept and treatment for one simulated gene.
+
+    Parameters
+    ----------
+    replicate_sd : float, default 0.2
+        SD of the replicate intercepts (log scale).
+    design : {"within", "between"}, default "within"
+    seed : int, default 2023
+        Seed of the simulated data (fixed, so only the slider changes the data).
+    n_replicates : int, default 4
+    residual_sd : float, default 0.5
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Index ``Intercept`` and ``treatment[T.drug]``; columns ``varies`` ("within" or
+        "between" replicates), ``se_lm``, ``se_lmm``, ``se_ratio``, ``df_lm``, ``df_lmm``.
+    message : str
+        The estimated and true ICC, and a note when the mixed model is singular.
+
+    Examples
+    --------
+    >>> table, message = se_table(0.3, "within")
+    >>> bool(table.loc["Intercept", "se_ratio"] > 1)
+    True
+    """
+    from .compare import compare
+    from .simulate import simulate_replicates
+    from .studies import true_icc
+
+    df = simulate_replicates(genes=("A",), n_replicates=n_replicates, design=design, replicate_sd=replicate_sd,
+                             residual_sd=residual_sd, treatment_effects=0.2, seed=seed)
+    cmp = compare("log(length) ~ treatment + (1|replicate)", df)
+    t = cmp.table
+    table = pd.DataFrame({
+        "varies": t["varies_replicate"], "se_lm": t["se_lm"], "se_lmm": t["se_lmm"], "se_ratio": t["se_ratio"],
+        "df_lm": t["df_lm"], "df_lmm": t["df_lmm"],
+    })
+    est = float(cmp.icc.loc["replicate", "icc"]) if "replicate" in cmp.icc.index else math.nan
+    message = (f"{len(df):,} measurements in {n_replicates} replicates. ICC estimated {est:.3f}, "
+               f"true {true_icc(replicate_sd, residual_sd):.3f}.")
+    if cmp.lmm.singular:
+        message += (" The mixed model is singular: it estimates no replicate variation, so it behaves like "
+                    "the lm.")
+    return table, message
+
+
+def _se_html(table, message):
+    rows = []
+    for term, r in table.iterrows():
+        arrow = "up" if r["se_ratio"] > 1.05 else ("down" if r["se_ratio"] < 0.95 else "about the same")
+        rows.append(
+            f"<tr><td><code>{html.escape(term)}</code></td><td>{html.escape(r['varies'])}</td>"
+            f"<td>{r['se_lm']:.4f}</td><td>{r['se_lmm']:.4f}</td><td>{r['se_ratio']:.2f} ({arrow})</td>"
+            f"<td>{r['df_lm']:,.0f}</td><td>{r['df_lmm']:,.1f}</td></tr>"
+        )
+    head = ("<tr><th>term</th><th>varies ... replicates</th><th>SE lm</th><th>SE mixed</th>"
+            "<th>ratio</th><th>df lm</th><th>df mixed</th></tr>")
+    return (f"<table style='border-collapse:collapse' cellpadding='4'>{head}{''.join(rows)}</table>"
+            f"<p>{html.escape(message)}</p>")
+
+
+class StandardErrorExplorer:
+    """Move the replicate SD and watch the lm and mixed-model SEs and df of each term.
+
+    One data set per slider value (same seed), both models fitted on every move (tens of
+    milliseconds).
+
+    Examples
+    --------
+    >>> app = StandardErrorExplorer()
+    >>> app.replicate_sd.value = 0.0
+    >>> "SE lm" in app.result.value
+    True
+    """
+
+    def __init__(self, replicate_sd=0.2, design="within", seed=2023):
+        style = {"description_width": "180px"}
+        self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=0.8, step=0.05,
+                                                description="replicate SD (log scale)", style=style,
+                                                layout=widgets.Layout(width="500px"), continuous_update=False)
+        self.design = widgets.ToggleButtons(options=["within", "between"], value=design, description="design",
+                                            style=style)
+        self.result = widgets.HTML()
+        self.result.add_class("lmmedu-se-table")
+        self.seed = seed
+        self.table = None
+        self.replicate_sd.observe(self.update, names="value")
+        self.design.observe(self.update, names="value")
+        self.update()
+        self.widget = widgets.VBox([self.replicate_sd, self.design, self.result])
+
+    def update(self, change=None):
+        """Refit both models for the current settings and redraw the table."""
+        try:
+            table, message = se_table(self.replicate_sd.value, self.design.value, seed=self.seed)
+        except Exception as exc:  # show, never raise, from a slider callback
+            self.table = None
+            self.result.value = f"<span style='color:#b35806'>Could not fit: {html.escape(str(exc))}</span>"
+            return
+        self.table = table
+        self.result.value = _se_html(table, message)
+
+    def _ipython_display_(self):
+        display(self.widget)
+

@@ -1,0 +1,123 @@
+"""The notebook figures draw what they claim: the data's means, the truth, the rates, the units."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import lmmedu  # noqa: E402
+from lmmedu import plots  # noqa: E402
+from lmmedu.studies import false_positive_rates  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def small():
+    return lmmedu.simulate_replicates(obs_per_replicate=(40, 60, 80), n_replicates=3, seed=3)
+
+
+def _hlines(ax):
+    return [line for line in ax.get_lines() if len(set(line.get_ydata())) == 1 and line.get_linestyle() == "--"]
+
+
+def test_replicate_view_draws_replicate_means_and_the_truth(small):
+    fig = plots.replicate_view(small, gene="B", max_points=10)
+    ax = fig.axes[0]
+    sub = small[small["gene"] == "B"]
+    expected = np.log(sub["length"]).groupby([sub["replicate"], sub["treatment"]], observed=True).mean()
+    got = fig.lmmedu_means.set_index(["replicate", "treatment"])["mean_log"]
+    np.testing.assert_allclose(got.sort_index().to_numpy(), expected.sort_index().to_numpy())
+    # The big diamonds are those means.
+    diamonds = [c for c in ax.collections if c.get_sizes().size and c.get_sizes()[0] >= 100]
+    plotted = np.sort(np.concatenate([c.get_offsets()[:, 1] for c in diamonds]))
+    np.testing.assert_allclose(plotted, np.sort(expected.to_numpy()))
+    # Dashed lines at the true arm means of gene B.
+    cm = lmmedu.truth(small).cell_means
+    true = np.sort(cm.loc[cm["gene"] == "B", "mean_log"].to_numpy())
+    lines = np.sort([line.get_ydata()[0] for line in _hlines(ax)])
+    np.testing.assert_allclose(lines, true)
+    assert ax.get_ylabel() == "log length (log µm)"
+    assert f"{len(sub):,} measurements" in ax.get_title()
+    assert "3 replicates" in ax.get_title()
+
+
+def test_replicate_view_subsamples_dots_but_not_means(small):
+    fig = plots.replicate_view(small, gene="A", max_points=5)
+    dots = [c for c in fig.axes[0].collections if c.get_sizes().size and c.get_sizes()[0] < 100]
+    assert sum(len(c.get_offsets()) for c in dots) == 3 * 2 * 5
+    assert fig.lmmedu_means["n"].sum() == (small["gene"] == "A").sum()
+
+
+def test_replicate_view_rejects_bad_input(small):
+    with pytest.raises(ValueError, match="gene"):
+        plots.replicate_view(small, gene="Z")
+    with pytest.raises(ValueError, match="length"):
+        plots.replicate_view(small.drop(columns="length"))
+    with pytest.raises(ValueError, match="max_points"):
+        plots.replicate_view(small, max_points=0)
+
+
+def test_false_positive_plot_shows_rates_intervals_and_nominal_line():
+    rates = false_positive_rates(n_sims=20, obs_per_replicate=20, seed=2)
+    fig = plots.false_positive_plot(rates)
+    ax = fig.axes[0]
+    points = [c for c in ax.get_lines() if c.get_marker() == "o"]
+    xs = sorted(float(p.get_xdata()[0]) for p in points)
+    assert xs == pytest.approx(sorted(rates["rate"]))
+    nominal = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [float(line.get_xdata()[0]) for line in nominal] == [0.05]
+    assert [t.get_text() for t in ax.get_yticklabels()] == rates["method"].tolist()
+    worst = rates.loc[rates["rate"].idxmax()]
+    assert f"{worst['method']}: {worst['rate']:.0%}" in ax.get_title()
+
+
+def test_false_positive_plot_marks_untestable_methods():
+    rates = false_positive_rates(n_replicates=2, n_sims=4, obs_per_replicate=10, seed=2)
+    fig = plots.false_positive_plot(rates)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert sum("not testable" in t for t in texts) == 2
+
+
+def test_length_scales_reports_skewness_of_both_scales(small):
+    fig = plots.length_scales(small, gene="A")
+    sub = small[small["gene"] == "A"]
+    assert fig.lmmedu_skewness["length"] == pytest.approx(stats.skew(sub["length"]))
+    assert fig.lmmedu_skewness["log_length"] == pytest.approx(stats.skew(np.log(sub["length"])))
+    # Log-normal lengths: right-skewed raw, near-symmetric after log.
+    assert fig.lmmedu_skewness["length"] > 1
+    assert abs(fig.lmmedu_skewness["log_length"]) < 0.5
+    assert [a.get_xlabel() for a in fig.axes] == ["length (µm)", "log length (log µm)"]
+
+
+def test_se_ratio_plot_bars_end_at_the_ratio():
+    table = pd.DataFrame({"se_lm": [1.0, 2.0], "se_lmm": [4.0, 1.0], "varies_replicate": ["between", "within"]},
+                         index=["Intercept", "treatment[T.drug]"])
+    fig = plots.se_ratio_plot(table)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    ends = sorted(p.get_x() + p.get_width() for p in ax.patches)
+    assert ends == pytest.approx([0.5, 4.0])
+    assert "raised 1 and lowered 1 of 2" in ax.get_title()
+    with pytest.raises(ValueError, match="se_ratio"):
+        plots.se_ratio_plot(pd.DataFrame({"x": [1]}))
+
+
+def test_percent_change_plot_counts_intervals_that_contain_the_truth():
+    table = pd.DataFrame({"percent": [24.0, 12.0], "percent_low": [20.0, 11.0], "percent_high": [28.0, 14.0]},
+                         index=pd.Index(["A", "B"], name="gene"))
+    fig = plots.percent_change_plot(table, truth={"A": 24.6, "B": 9.4})
+    assert fig.axes[0].get_title() == "1 of 2 intervals contain the true effect"
+    with pytest.raises(ValueError, match="percent_low"):
+        plots.percent_change_plot(table.drop(columns="percent_low"))

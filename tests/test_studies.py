@@ -1,0 +1,224 @@
+"""The false-positive study behind the pseudo-replication machine (notebook 01).
+
+The statistics are checked, not only the shapes: with no true effect, the correct analyses
+must reject about 5% of the time (within a binomial tolerance), the naive lm far more often in
+the between design, and the degrees of freedom must be those of the replicate-level comparison.
+Seeds are fixed, so every run sees the same experiments.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from scipy import stats
+
+from lmmedu.simulate import simulate_replicates
+from lmmedu.studies import (
+    METHODS,
+    binomial_ci,
+    design_problem,
+    false_positive_rates,
+    simulate_p_values,
+    true_design_effect,
+    true_icc,
+)
+
+
+def _consistent_with(rate_row, alpha=0.05, tail=0.001):
+    """A rate is consistent with alpha if an exact binomial test does not reject at `tail`."""
+    return stats.binomtest(int(rate_row["rejections"]), int(rate_row["n_sims"]), alpha).pvalue > tail
+
+
+@pytest.fixture(scope="module")
+def between_rates():
+    return false_positive_rates(n_replicates=6, obs_per_replicate=30, replicate_sd=0.3, design="between",
+                                n_sims=300, seed=11).set_index("method")
+
+
+@pytest.fixture(scope="module")
+def within_rates():
+    return false_positive_rates(n_replicates=4, obs_per_replicate=30, replicate_sd=0.3, design="within",
+                                n_sims=300, seed=12).set_index("method")
+
+
+# --- small helpers -------------------------------------------------------------
+
+
+def test_binomial_ci_is_the_wilson_interval():
+    k, n = 17, 200
+    z = stats.norm.ppf(0.975)
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    low, high = binomial_ci(k, n)
+    assert low == pytest.approx(centre - half, abs=1e-12)
+    assert high == pytest.approx(centre + half, abs=1e-12)
+    assert binomial_ci(0, 50)[0] == pytest.approx(0.0, abs=1e-12)
+    assert all(math.isnan(v) for v in binomial_ci(0, 0))
+    with pytest.raises(ValueError, match="successes"):
+        binomial_ci(5, 3)
+
+
+def test_true_icc_and_design_effect():
+    assert true_icc(0.5, 0.5) == pytest.approx(0.5)
+    assert true_icc(0.0, 0.5) == 0.0
+    icc = 0.2**2 / (0.2**2 + 0.5**2)
+    assert true_design_effect(0.2, 1000) == pytest.approx(1 + 999 * icc)
+    # A tiny ICC with big clusters still gives a large design effect (misconception 9).
+    sd_for_icc_002 = 0.5 * math.sqrt(0.02 / 0.98)
+    assert true_icc(sd_for_icc_002) == pytest.approx(0.02)
+    assert true_design_effect(sd_for_icc_002, 1000) == pytest.approx(1 + 999 * 0.02)
+    with pytest.raises(ValueError, match="replicate_sd and residual_sd"):
+        true_icc(0.0, 0.0)
+
+
+def test_design_problem_only_for_one_replicate_per_arm():
+    assert design_problem(2, "between")
+    assert design_problem(3, "between") == ""
+    assert design_problem(2, "within") == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"design": "crossed"}, "design"),
+        ({"n_replicates": 1}, "n_replicates"),
+        ({"n_replicates": 2.5}, "n_replicates"),
+        ({"obs_per_replicate": 1, "design": "within"}, "obs_per_replicate"),
+        ({"obs_per_replicate": 0, "design": "between"}, "obs_per_replicate"),
+        ({"replicate_sd": -0.1}, "replicate_sd"),
+        ({"replicate_sd": float("nan")}, "replicate_sd"),
+        ({"residual_sd": 0.0}, "residual_sd"),
+        ({"n_sims": 0}, "n_sims"),
+        ({"progress": "yes"}, "progress"),
+    ],
+)
+def test_bad_settings_raise_one_clear_value_error(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simulate_p_values(**{"n_sims": 2, "obs_per_replicate": 4, **kwargs})
+
+
+def test_alpha_must_be_a_probability():
+    with pytest.raises(ValueError, match="alpha"):
+        false_positive_rates(n_sims=2, obs_per_replicate=4, alpha=5)
+
+
+# --- the p-values are those of the analyses they claim to be --------------------
+
+
+def test_p_values_match_independent_implementations():
+    seed_seq = np.random.SeedSequence(3).spawn(1)[0]
+    df = simulate_replicates(genes=("A",), n_replicates=6, obs_per_replicate=40, design="between",
+                             treatment_effects=0.0, replicate_sd=0.3, seed=np.random.default_rng(seed_seq))
+    out = simulate_p_values(n_replicates=6, obs_per_replicate=40, replicate_sd=0.3, design="between", n_sims=1,
+                            seed=3).set_index("method")
+    ols = smf.ols("np.log(length) ~ treatment", df).fit()
+    assert out.loc["naive lm", "p"] == pytest.approx(ols.pvalues["treatment[T.drug]"], rel=1e-8)
+    assert out.loc["naive lm", "df"] == ols.df_resid
+    means = np.log(df["length"]).groupby([df["replicate"], df["treatment"]], observed=True).mean().unstack()
+    t = stats.ttest_ind(means["drug"].dropna(), means["control"].dropna())
+    assert out.loc["t-test on replicate means", "p"] == pytest.approx(t.pvalue, rel=1e-10)
+    assert out.loc["t-test on replicate means", "df"] == 4
+    # Balanced between design: the REML mixed-model test of a replicate-level factor is the
+    # t-test on replicate means (same t, same df), unless the fit is at the boundary.
+    assert not out.loc["mixed model", "singular"]
+    assert out.loc["mixed model", "p"] == pytest.approx(t.pvalue, rel=1e-4)
+    assert out.loc["mixed model", "df"] == pytest.approx(4, abs=1e-3)
+
+
+def test_within_design_uses_a_paired_t_test():
+    seed_seq = np.random.SeedSequence(5).spawn(1)[0]
+    df = simulate_replicates(genes=("A",), n_replicates=5, obs_per_replicate=20, design="within",
+                             treatment_effects=0.0, replicate_sd=0.3, seed=np.random.default_rng(seed_seq))
+    out = simulate_p_values(n_replicates=5, obs_per_replicate=20, replicate_sd=0.3, design="within", n_sims=1,
+                            seed=5).set_index("method")
+    means = np.log(df["length"]).groupby([df["replicate"], df["treatment"]], observed=True).mean().unstack()
+    paired = stats.ttest_rel(means["drug"], means["control"])
+    assert out.loc["t-test on replicate means", "p"] == pytest.approx(paired.pvalue, rel=1e-10)
+    assert out.loc["t-test on replicate means", "df"] == 4
+
+
+def test_same_seed_same_experiments_and_longer_runs_extend_them():
+    short = simulate_p_values(n_sims=3, obs_per_replicate=10, seed=9)
+    again = simulate_p_values(n_sims=3, obs_per_replicate=10, seed=9)
+    longer = simulate_p_values(n_sims=5, obs_per_replicate=10, seed=9)
+    pd.testing.assert_frame_equal(short, again)
+    pd.testing.assert_frame_equal(short, longer.iloc[: len(short)])
+    other = simulate_p_values(n_sims=3, obs_per_replicate=10, seed=10)
+    assert not np.allclose(short["p"], other["p"], equal_nan=True)
+
+
+def test_progress_callback_counts_every_experiment():
+    calls = []
+    simulate_p_values(n_sims=4, obs_per_replicate=6, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+# --- the statistics the notebook teaches ----------------------------------------
+
+
+def test_between_design_naive_lm_is_far_above_five_percent(between_rates):
+    naive = between_rates.loc["naive lm"]
+    assert naive["n_sims"] == 300
+    # ICC 0.26 and 30 rows per replicate: design effect 8.6, the lm's SE is ~3x too small.
+    assert naive["rate"] > 0.3
+    assert naive["ci_low"] > 0.05
+
+
+@pytest.mark.parametrize("method", ["t-test on replicate means", "mixed model"])
+def test_between_design_correct_methods_hold_five_percent(between_rates, method):
+    row = between_rates.loc[method]
+    assert row["n_sims"] >= 295
+    assert _consistent_with(row), f"{method}: {row['rejections']} of {row['n_sims']} rejections"
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_within_design_no_method_is_anticonservative(within_rates, method):
+    # Replicate intercepts cancel from drug minus control: even the naive lm is not inflated
+    # (it is conservative, because it counts replicate variation as noise).
+    row = within_rates.loc[method]
+    assert row["rate"] <= 0.05 or _consistent_with(row), f"{method} rate {row['rate']}"
+
+
+def test_more_measurements_per_replicate_make_the_naive_lm_worse():
+    rate = {m: false_positive_rates(n_replicates=4, obs_per_replicate=m, replicate_sd=0.2, design="between",
+                                    n_sims=100, seed=21).set_index("method").loc["naive lm", "rate"]
+            for m in (5, 200)}
+    assert rate[200] > rate[5] + 0.2
+
+
+def test_degrees_of_freedom_are_those_of_the_replicates(between_rates, within_rates):
+    # Between: 6 replicate means, 2 parameters -> 4 df; not 6 * 30 - 2 = 178.
+    assert between_rates.loc["naive lm", "median_df"] == 178
+    assert between_rates.loc["t-test on replicate means", "median_df"] == 4
+    assert between_rates.loc["mixed model", "median_df"] == pytest.approx(4, abs=0.1)
+    # Within: the treatment is compared inside replicates, so its df are large; the paired
+    # t-test on replicate means has n_replicates - 1.
+    assert within_rates.loc["t-test on replicate means", "median_df"] == 3
+    assert within_rates.loc["mixed model", "median_df"] > 100
+
+
+def test_one_replicate_per_arm_is_reported_not_tested():
+    rates = false_positive_rates(n_replicates=2, obs_per_replicate=20, design="between", n_sims=10,
+                                 seed=4).set_index("method")
+    assert rates.attrs["problem"]
+    assert rates.loc["t-test on replicate means", "n_sims"] == 0
+    assert rates.loc["t-test on replicate means", "n_missing"] == 10
+    assert math.isnan(rates.loc["t-test on replicate means", "rate"])
+    assert rates.loc["mixed model", "n_sims"] == 0
+    # The naive lm happily reports p-values: that is the danger.
+    assert rates.loc["naive lm", "n_sims"] == 10
+
+
+def test_rates_can_be_summarised_from_stored_p_values():
+    p = simulate_p_values(n_sims=6, obs_per_replicate=10, seed=2)
+    rates = false_positive_rates(p_values=p, alpha=0.5).set_index("method")
+    for method in METHODS:
+        sub = p[p["method"] == method]
+        assert rates.loc[method, "rejections"] == int((sub["p"] < 0.5).sum())
+    assert rates.attrs["settings"]["alpha"] == 0.5
+    assert rates.attrs["settings"]["n_sims"] == 6

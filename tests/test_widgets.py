@@ -1,0 +1,183 @@
+"""The notebook widgets, driven without a browser.
+
+Every control is set to its default, its minimum and its maximum; the callback must never
+raise and must show either a result or a message. Results are checked against the functions
+they display (rates, SE ratios), so a widget showing stale or wrong numbers fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from lmmedu.studies import false_positive_rates, true_design_effect  # noqa: E402
+from lmmedu.widgets import (  # noqa: E402
+    EnvironmentCheck,
+    PseudoReplicationMachine,
+    StandardErrorExplorer,
+    environment_report,
+    machine_readout,
+    se_table,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# --- notebook 00 -----------------------------------------------------------------
+
+
+def test_environment_report_lists_python_and_marks_missing_packages():
+    rep = environment_report(["numpy", "surely-not-a-package-xyz"])
+    assert rep["package"].tolist() == ["python", "numpy", "surely-not-a-package-xyz"]
+    import numpy
+
+    assert rep.loc[1, "version"] == numpy.__version__
+    assert rep.loc[2, "version"] == "not installed"
+
+
+def test_environment_check_callback_rewrites_the_label():
+    check = EnvironmentCheck()
+    first = check.label.value
+    assert "4 independent units" in first
+    calls = check.calls
+    for value in (check.slider.min, check.slider.max, check.slider.value):
+        check.slider.value = value
+        assert f"{value} independent units" in check.label.value
+    assert check.calls > calls
+    check.slider.value = check.slider.min
+    assert check.label.value != first
+    assert "lmmedu-check-label" in check.label._dom_classes
+
+
+# --- notebook 01 -----------------------------------------------------------------
+
+
+def _machine_corners(machine):
+    sd = (machine.replicate_sd.min, machine.replicate_sd.max)
+    reps = (machine.n_replicates.min, machine.n_replicates.max)
+    obs = (machine.obs_per_replicate.options[0], machine.obs_per_replicate.options[-1])
+    return itertools.product(sd, reps, obs, machine.design.options)
+
+
+def test_machine_readout_at_every_corner_of_the_controls():
+    machine = PseudoReplicationMachine()
+    for sd, reps, obs, design in _machine_corners(machine):
+        machine.replicate_sd.value = sd
+        machine.n_replicates.value = reps
+        machine.obs_per_replicate.value = obs
+        machine.design.value = design
+        text = machine.readout.value
+        assert f"{reps * obs:,} measurements from {reps} replicates" in text
+        if design == "between":
+            assert f"= {true_design_effect(sd, obs):.1f}" in text
+        if design == "between" and reps == 2:
+            assert "single replicate" in text
+        else:
+            assert "single replicate" not in text
+
+
+def test_machine_runs_at_every_corner_without_raising():
+    machine = PseudoReplicationMachine()
+    for sd, reps, obs, design in _machine_corners(machine):
+        machine.replicate_sd.value = sd
+        machine.n_replicates.value = reps
+        machine.obs_per_replicate.value = obs
+        machine.design.value = design
+        rates = machine.run(n_sims=2)
+        assert rates is not None, machine.status.value
+        assert machine.progress.value == machine.progress.max == 2
+        assert machine.status.value.startswith("Ran 2 experiments")
+        if design == "between" and reps == 2:
+            assert "not testable" in machine.status.value
+        assert not machine.button.disabled
+
+
+def test_machine_run_shows_the_rates_it_computed():
+    machine = PseudoReplicationMachine(n_sims=100)
+    rates = machine.run(n_sims=40)
+    expected = false_positive_rates(n_sims=40, seed=machine.seed, **machine.settings())
+    assert rates["rejections"].tolist() == expected["rejections"].tolist()
+    for row in rates.itertuples():
+        assert f"{row.method} {row.rate:.0%}" in machine.status.value
+    assert bytes(machine.plot.value).startswith(b"\x89PNG"), "the plot was not drawn"
+    for row in rates.itertuples():
+        assert f"<td>{row.rejections}</td>" in machine.table.value
+    machine.n_replicates.value = 6
+    assert "Settings changed" in machine.status.value
+
+
+def test_machine_button_runs_with_the_dropdown_value():
+    machine = PseudoReplicationMachine(obs_per_replicate=5, n_sims=100)
+    machine.n_sims.options = (3, 100)
+    machine.n_sims.value = 3
+    machine.button.click()
+    assert machine.rates is not None
+    assert machine.rates.attrs["settings"]["n_sims"] == 3
+
+
+def test_machine_shows_a_message_instead_of_raising(monkeypatch):
+    import lmmedu.studies as studies
+
+    def _boom(**kwargs):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(studies, "false_positive_rates", _boom)
+    machine = PseudoReplicationMachine()
+    assert machine.run(n_sims=2) is None
+    assert "Could not simulate: simulated failure" in machine.status.value
+    assert not machine.button.disabled
+
+
+def test_machine_readout_function_explains_both_designs():
+    assert "cancel" in machine_readout(0.2, 4, 100, "within")
+    assert "design effect" in machine_readout(0.2, 4, 100, "between")
+
+
+# --- notebook 02 -----------------------------------------------------------------
+
+
+def test_se_table_moves_between_terms_up_and_within_terms_down():
+    table, message = se_table(0.8, "within")
+    assert table.loc["Intercept", "varies"] == "between"
+    assert table.loc["treatment[T.drug]", "varies"] == "within"
+    assert table.loc["Intercept", "se_ratio"] > 5
+    assert table.loc["treatment[T.drug]", "se_ratio"] < 0.9
+    # The seed's df pattern: about n_replicates - 1 for the intercept, thousands for the treatment.
+    assert table.loc["Intercept", "df_lmm"] == pytest.approx(3, abs=0.5)
+    assert table.loc["treatment[T.drug]", "df_lmm"] > 1000
+    assert "true 0.719" in message
+
+    table, _ = se_table(0.8, "between")
+    assert (table["varies"] == "between").all()
+    assert (table["se_ratio"] > 5).all()
+    assert table.loc["treatment[T.drug]", "df_lmm"] == pytest.approx(2, abs=0.5)
+
+
+def test_se_table_without_replicate_variation_matches_the_lm():
+    table, message = se_table(0.0, "between")
+    assert table["se_ratio"].to_numpy() == pytest.approx(1.0, abs=0.05)
+    assert "singular" in message
+
+
+@pytest.mark.parametrize("design", ["within", "between"])
+def test_se_explorer_at_slider_extremes(design):
+    app = StandardErrorExplorer(design=design)
+    for value in (app.replicate_sd.min, app.replicate_sd.max, 0.2):
+        app.replicate_sd.value = value
+        assert app.table is not None, app.result.value
+        html = app.result.value
+        ratios = [float(x) for x in re.findall(r"<td>([0-9.]+) \((?:up|down|about the same)\)</td>", html)]
+        assert ratios == pytest.approx(app.table["se_ratio"].round(2).tolist())
+        expected, _ = se_table(value, design)
+        assert app.table["se_lmm"].tolist() == pytest.approx(expected["se_lmm"].tolist())
