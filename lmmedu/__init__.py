@@ -17,6 +17,7 @@ Examples
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from .compare import compare, design_effect, icc
 from .datasets import load_expression_small, load_replicates
 from .models import fit, fit_lm
 from .simulate import simulate_expression, simulate_replicates, truth
@@ -29,9 +30,6 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # Public names that live in modules imported on first use, so that
 # ``import lmmedu`` stays quick (no plotting or widget libraries).
 _LAZY = {
-    "compare": "compare",
-    "icc": "compare",
-    "design_effect": "compare",
     "anova": "inference",
     "explain": "interpret",
     "emmeans": "interpret",
@@ -49,6 +47,9 @@ __all__ = [
     "truth",
     "load_replicates",
     "load_expression_small",
+    "compare",
+    "icc",
+    "design_effect",
     *_LAZY,
 ]
 

@@ -202,6 +202,10 @@ class MixedFit(_FitBase):
         True when a variance is estimated at (or next to) zero.
     singular_message : str
         Plain-language explanation when ``singular``.
+    df_message : str
+        Plain-language warning when the Satterthwaite df cannot be trusted
+        (the deviance's Hessian in the variance parameters is not positive
+        definite); empty otherwise.
     """
 
     kind = "lmm"
@@ -241,6 +245,14 @@ class MixedFit(_FitBase):
         self.singular, self.singular_message = self._singularity()
         self.satterthwaite = Satterthwaite(problem, self.theta, self.sigma)
         self._finish_coefs(self.df_for(np.eye(len(self.names))))
+        self.df_message = ""
+        if not self.satterthwaite.hessian_ok and not self.singular:
+            self.df_message = (
+                "The likelihood is flat or curved the wrong way in some variance parameter, so Satterthwaite df "
+                "are unreliable (NaN where they cannot be computed); usually a random term duplicates a fixed "
+                "effect (e.g. (1|recipe) with recipe also fixed) or cannot be identified from the design: "
+                "simplify the random part."
+            )
 
     # ------------------------------------------------------------------
     def df_for(self, L):
@@ -361,6 +373,8 @@ class MixedFit(_FitBase):
         lines += _coef_lines(self.coefs, "Fixed effects:")
         if self.singular:
             lines += ["", self.singular_message]
+        if self.df_message:
+            lines += ["", self.df_message]
         if not self.converged:
             lines += ["", f"The optimizer reported a problem: {self.opt.message}"]
         return Summary("\n".join(lines))

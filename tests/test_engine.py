@@ -237,3 +237,12 @@ def test_singular_fit_reported():
         assert "Singular fit" in m.summary()
     # Either way the variance is tiny relative to the residual.
     assert m.varcomp.iloc[0]["sd"] < 0.05
+
+
+def test_unidentifiable_variance_explained():
+    d = pd.read_csv("tests/fixtures/data/cake.csv", dtype={"replicate": str, "temperature": str})
+    m = lmmedu.fit("angle ~ recipe + (1|recipe/replicate)", d)
+    assert m.df_message and "simplify the random part" in m.df_message
+    assert m.df_message in m.summary()
+    ok = lmmedu.fit("angle ~ recipe + (1|recipe:replicate)", d)
+    assert ok.df_message == "" and np.isfinite(ok.coefs["df"]).all()
