@@ -595,6 +595,13 @@ def explain(fit):
     cell_index = [",".join(_label(c[v]) for v in cat_vars) for c in cells]
     baselines = _baselines(mv, meta)
 
+    columns = set(map(str, fit.data.columns))
+    sources = {f: set(_names_in(f.name(), columns)) for f in mv.num_factors}
+
+    def linked(f, g):
+        """Two covariate terms computed from the same column (temp and I(temp**2))."""
+        return f is not g and bool(sources[f] & sources[g])
+
     groups = {}
     for j, col in enumerate(kept_meta):
         groups.setdefault(col["nums"], []).append(j)
@@ -682,7 +689,7 @@ def explain(fit):
                     qualifiers.append(f"the model assumes it is the same for every {' and every '.join(same_for)}")
             cov_notes, at_zero = [], False
             for f in mv.num_factors:
-                if f in S:
+                if f in S or any(linked(f, g) for g in S):
                     continue
                 # The comparison moves with f exactly when some group with f (and S) loads on it.
                 depends = any(np.any(np.abs(w @ rows_for(T)[:, groups[T]]) > 1e-9)
@@ -734,6 +741,10 @@ def explain(fit):
     if mv.num_factors:
         notes.append("Covariates enter as straight lines: μ is the cell mean with every covariate at 0, "
                      "slope_x the change in the mean per unit of x.")
+    pairs = [(f, g) for i, f in enumerate(mv.num_factors) for g in mv.num_factors[i + 1:] if linked(f, g)]
+    for f, g in pairs:
+        notes.append(f"{f.name()} and {g.name()} are computed from the same column, so one cannot change while "
+                     "the other stays fixed: read their coefficients together (e.g. emmeans at chosen values).")
     if getattr(fit.design, "dropped", None):
         notes.append(f"Columns dropped as aliased: {', '.join(fit.design.dropped)}.")
     return _result(tab, notes, {"weights": weights_out})
@@ -859,9 +870,12 @@ def _estimable(fit, grid, L_full_rows):
     if not getattr(fit.design, "dropped", None):
         return np.ones(L_full_rows.shape[0], dtype=bool)
     X_full = _full_matrix(fit, fit.data)
-    _, s, vt = np.linalg.svd(X_full, full_matrices=True)
-    rank = int((s > s.max() * max(X_full.shape) * np.finfo(float).eps).sum())
-    null = vt[rank:].T
+    # The null space of X is that of X'X (p x p), which is cheap whatever n is.
+    scale = np.sqrt((X_full**2).sum(axis=0))
+    scale[scale == 0] = 1.0
+    Xs = X_full / scale
+    ev, vecs = np.linalg.eigh(Xs.T @ Xs)
+    null = vecs[:, ev <= ev.max() * 1e-10] / scale[:, None]
     scale = np.maximum(1.0, np.abs(L_full_rows).max(axis=1))
     return np.all(np.abs(L_full_rows @ null) <= 1e-8 * scale[:, None], axis=1)
 
@@ -1132,29 +1146,45 @@ def _fmt_pct(values):
     return [f"{v:.{digits}f}%" for v in values]
 
 
-def _sentence(num, den, by_label, ratio, lo, hi, response_var, level, implicit_den, adjusted):
+def _sentence(num, den, var, by_label, ratio, lo, hi, response_var, level, implicit_den, adjusted, agent):
+    """One report sentence for a ratio and its interval.
+
+    With ``agent`` (the compared factor is the model's first factor, typically
+    the treatment) the level is the subject: "drug lengthens gene B by 8%".
+    Otherwise the sentence is neutral: "length is 15% higher for gene B than
+    for gene A, in treatment control".
+    """
     if not (np.isfinite(ratio) and np.isfinite(lo) and np.isfinite(hi)):
         return "not estimable"
     ci_name = f"{level * 100:g}% CI"
     adj = f", adjusted for {adjusted} comparisons" if adjusted else ""
-    versus = "" if implicit_den else f" compared with {den}"
     length = response_var.lower() == "length"
-    if lo > 1 or hi < 1:
-        up = lo > 1
+    clear = lo > 1 or hi < 1
+    up = lo > 1
+    if clear:
         size, a, b = (ratio - 1, lo - 1, hi - 1) if up else (1 - ratio, 1 - hi, 1 - lo)
         s, sa, sb = _fmt_pct([100 * size, 100 * a, 100 * b])
+        ci = f"({ci_name} {sa} to {sb}{adj})"
+    else:
+        s, sa, sb = _fmt_pct([100 * (ratio - 1), 100 * (lo - 1), 100 * (hi - 1)])
+        sign = lambda t: t if t.startswith("-") else "+" + t  # noqa: E731
+        s, ci = sign(s), f"({ci_name} {sign(sa)} to {sign(sb)}{adj})"
+    if agent:
+        versus = "" if implicit_den else f" compared with {den}"
+        if not clear:
+            where = f" of {by_label}" if by_label else ""
+            return f"no clear change in {response_var}{where} with {num}{versus}: {s} {ci}"
         if length and by_label:
             verb = f"{'lengthens' if up else 'shortens'} {by_label}"
         elif by_label:
             verb = f"{'increases' if up else 'decreases'} {response_var} of {by_label}"
         else:
             verb = f"{'increases' if up else 'decreases'} {response_var}"
-        return f"{num} {verb} by {s}{versus} ({ci_name} {sa} to {sb}{adj})"
-    s, sa, sb = _fmt_pct([100 * (ratio - 1), 100 * (lo - 1), 100 * (hi - 1)])
-    sign = lambda t: t if t.startswith("-") else "+" + t  # noqa: E731
-    where = f" of {by_label}" if by_label else ""
-    return (f"no clear change in {response_var}{where} with {num}{versus}: {sign(s)} "
-            f"({ci_name} {sign(sa)} to {sign(sb)}{adj})")
+        return f"{num} {verb} by {s}{versus} {ci}"
+    where = f", in {by_label}" if by_label else ""
+    if not clear:
+        return f"no clear difference in {response_var} between {var} {num} and {den}{where}: {s} {ci}"
+    return f"{response_var} is {s} {'higher' if up else 'lower'} for {var} {num} than for {den}{where} {ci}"
 
 
 def contrasts(emm, method="pairwise", by=_KEEP, adjust="none", type=None, family="auto", level=None, ref=None):
@@ -1206,8 +1236,13 @@ def contrasts(emm, method="pairwise", by=_KEEP, adjust="none", type=None, family
         or "drug / control" for ratios), ``estimate`` (``ratio`` for
         type="response"), ``se``, ``df``, ``t``, ``p`` (unadjusted, two-sided),
         ``p_adj``, ``ci_low``, ``ci_high``; with type="response" also
-        ``percent`` (100 (ratio - 1)) and ``sentence``.  ``notes`` says which
-        adjustment and family size were used.
+        ``percent`` (100 (ratio - 1)) and ``sentence``: "drug lengthens gene B
+        by 8.5% (95% CI 6.1% to 11.0%)", "... shortens ...", or "no clear
+        change ..." when the interval includes a ratio of 1.  The level of the
+        model's first factor (usually the treatment) is the subject; other
+        comparisons read "length is 15% higher for gene B than for A, in
+        treatment control".  ``notes`` says which adjustment and family size
+        were used.
 
     Examples
     --------
@@ -1335,9 +1370,11 @@ def contrasts(emm, method="pairwise", by=_KEEP, adjust="none", type=None, family
         out["ci_low"], out["ci_high"] = base**lo, base**hi
         out["percent"] = 100.0 * (ratio - 1.0)
         by_labels = [", ".join(f"{v} {r[v]}" for v in by_l) for r in rows]
+        first = next(iter(_model_vars(fit).cat), None)
+        agent = compare == [first]
         out["sentence"] = [
-            _sentence(r["_num"], r["_den"], bl, ra, cl, ch, fit.parsed.response_var, level, r["_implicit"],
-                      fs if adjust != "none" and fs > 1 else 0)
+            _sentence(r["_num"], r["_den"], " ".join(compare), bl, ra, cl, ch, fit.parsed.response_var, level,
+                      r["_implicit"], fs if adjust != "none" and fs > 1 else 0, agent)
             for r, bl, ra, cl, ch, fs in zip(rows, by_labels, ratio, base**lo, base**hi, fam_sizes)
         ]
         notes.append(f"Ratios of geometric means: tests and intervals on the {fit.transform} scale, "
@@ -1352,8 +1389,8 @@ def contrasts(emm, method="pairwise", by=_KEEP, adjust="none", type=None, family
     sizes = sorted(set(fam_sizes.tolist()))
     fam_txt = "all contrasts together" if family == "all" else ("each by-group" if by_l else "all contrasts")
     if auto_all:
-        fam_txt += (f", because each {' '.join(by_l)} has only one; family='by' adjusts within each "
-                    "(R's default, which leaves single contrasts unadjusted)")
+        fam_txt += (f", because each {' '.join(by_l)} has only one; family='by' would leave them unadjusted, "
+                    "as R's default does")
     if adjust == "none":
         notes.append("P values not adjusted (p_adj = p)")
     elif adjust == "tukey":
