@@ -639,12 +639,11 @@ def explain(fit):
             col = kept_meta[j]
             target = np.zeros(len(cols))
             target[pos] = 1.0
-            term_vars, kinds, per_var = [], [], {}
+            kinds, per_var = [], {}
             for factor, matrix, idx in col["cats"]:
                 var = mv.factor_var[factor]
                 wv = _factor_weights(matrix, idx)
                 per_var[var] = wv
-                term_vars.append(var)
                 kinds.append((var, _classify(wv, mv.cat[var])))
             base_vars = [v for v in cat_vars if v not in per_var]
 
@@ -1463,7 +1462,8 @@ def per_group_vs_joint(formula_per_group, data, group="gene", effect="treatment"
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, not {_type_name(data)}.")
     if group not in data.columns:
-        raise ValueError(f"The group column '{group}' is not in the data (columns: {', '.join(map(str, data.columns))}).")
+        cols = ", ".join(map(str, data.columns))
+        raise ValueError(f"The group column '{group}' is not in the data (columns: {cols}).")
     if adjust not in ("none", "holm", "bonferroni", "fdr"):
         raise ValueError(f"adjust must be one of none, holm, bonferroni, fdr, not {adjust!r}.")
     parsed = parse_formula(formula_per_group)
