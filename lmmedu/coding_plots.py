@@ -259,7 +259,7 @@ def interaction_plot(table: pd.DataFrame, truth: pd.DataFrame | None = None, val
     ax.set_xlabel("treatment")
     ax.set_ylabel(ylabel)
     ax.set_title(title or "The drug effect differs between genes: the lines are not parallel")
-    ax.legend(fontsize="small", ncol=2, loc="best")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 
