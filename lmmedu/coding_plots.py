@@ -6,7 +6,6 @@ widgets and notebooks can place, title and close the figure themselves.
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
