@@ -18,7 +18,7 @@ import scipy.linalg
 
 from .formula import eval_env
 
-__all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks"]
+__all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks", "plain_values"]
 
 
 @dataclass
@@ -47,7 +47,7 @@ class FixedDesign:
 
     def matrix_for(self, data):
         """Model matrix of ``data`` with the kept columns, in the same coding."""
-        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data),
+        (mat,) = patsy.build_design_matrices([self.design_info], plain_values(data),
                                              NA_action="raise")
         return np.asarray(mat, dtype=float)[:, self.keep]
 
@@ -67,7 +67,7 @@ def _categorise(data):
     return out
 
 
-def _plain(data):
+def plain_values(data):
     """New data for an existing design: categoricals as plain values.
 
     patsy matches plain values against the levels stored at fit time, while a
@@ -178,7 +178,7 @@ class RandomBlock:
 
     def matrix_for(self, data):
         """Z columns of this term for ``data`` (same coding as the fit)."""
-        (mat,) = patsy.build_design_matrices([self.design_info], _plain(data),
+        (mat,) = patsy.build_design_matrices([self.design_info], plain_values(data),
                                              NA_action="raise")
         return np.asarray(mat, dtype=float)
 

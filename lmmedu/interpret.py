@@ -49,6 +49,7 @@ import pandas as pd
 import patsy
 import scipy.stats
 
+from .design import plain_values
 from .inference import t_table
 
 __all__ = [
@@ -201,18 +202,9 @@ def _model_vars(fit):
     return _Vars(cat, factor_var, num_factors, num_vars, plain, order)
 
 
-def _plain_values(frame):
-    """Categorical columns as plain values, which patsy matches against the fit's levels."""
-    out = frame.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(object)
-    return out
-
-
 def _full_matrix(fit, frame):
     """All columns of the fixed design for ``frame`` (including columns dropped as aliased)."""
-    (mat,) = patsy.build_design_matrices([fit.design.design_info], _plain_values(frame), NA_action="raise")
+    (mat,) = patsy.build_design_matrices([fit.design.design_info], plain_values(frame), NA_action="raise")
     return np.asarray(mat, dtype=float)
 
 

@@ -35,6 +35,15 @@ class _FitBase:
 
     kind = "base"
 
+    def _store_inputs(self, formula, parsed, frame, design):
+        self.formula = formula
+        self.parsed = parsed
+        self.data = frame.data
+        self.y = frame.y
+        self.design = design
+        self.X = design.X
+        self.names = list(design.names)
+
     def _finish_coefs(self, df):
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
         tab = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"))
@@ -119,13 +128,7 @@ class LmFit(_FitBase):
     kind = "lm"
 
     def __init__(self, formula, parsed, frame, design):
-        self.formula = formula
-        self.parsed = parsed
-        self.data = frame.data
-        self.y = frame.y
-        self.design = design
-        self.X = design.X
-        self.names = list(design.names)
+        self._store_inputs(formula, parsed, frame, design)
         self.nobs, p = self.X.shape
         self.df_resid = self.nobs - p
         if self.df_resid <= 0:
@@ -213,13 +216,7 @@ class MixedFit(_FitBase):
     def __init__(self, formula, parsed, frame, design, blocks, problem, opt, reml):
         from .inference import Satterthwaite
 
-        self.formula = formula
-        self.parsed = parsed
-        self.data = frame.data
-        self.y = frame.y
-        self.design = design
-        self.X = design.X
-        self.names = list(design.names)
+        self._store_inputs(formula, parsed, frame, design)
         self.blocks = blocks
         self.problem = problem
         self.reml = bool(reml)
