@@ -16,6 +16,7 @@ __all__ = [
     "PALETTE",
     "replicate_view",
     "false_positive_plot",
+    "rate_curve_plot",
     "length_scales",
     "se_ratio_plot",
     "percent_change_plot",
@@ -192,6 +193,79 @@ def false_positive_plot(rates, ax=None):
                   f"{settings.get('obs_per_replicate')} measurements per replicate")
     ax.set_title(title, fontsize="medium")
     ax.legend(loc="lower right", frameon=False, fontsize="small")
+    return fig
+
+
+_AXIS_LABELS = {
+    "obs_per_replicate": "measurements per replicate (log scale)",
+    "n_replicates": "number of replicates",
+    "replicate_sd": "replicate SD (log scale of length)",
+}
+
+
+_TITLE_UNITS = {"obs_per_replicate": "measurements per replicate", "n_replicates": "replicates",
+                "replicate_sd": "as replicate SD"}
+
+
+def rate_curve_plot(curve, ax=None):
+    """False-positive rate of each method against the setting a :func:`rate_curve` varied.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        Output of :func:`lmmedu.studies.rate_curve`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.studies import rate_curve
+    >>> fig = rate_curve_plot(rate_curve("obs_per_replicate", [5, 50], n_sims=3))
+    >>> fig.axes[0].get_xscale()
+    'log'
+    """
+    vary = curve.attrs.get("vary")
+    if vary is None or vary not in curve.columns:
+        raise ValueError("rate_curve_plot needs the output of lmmedu.studies.rate_curve.")
+    settings = curve.attrs.get("settings", {})
+    alpha = float(settings.get("alpha", 0.05))
+    fig, ax = _new_axes(ax, (7.0, 3.8))
+    methods = list(dict.fromkeys(curve["method"]))
+    colours = _palette(len(methods))
+    values = sorted(curve[vary].unique())
+    log_x = vary == "obs_per_replicate" and min(values) > 0
+    # Methods side by side around each value, so the intervals do not hide each other.
+    spread = 0.04 if log_x else 0.02 * (max(values) - min(values) or 1)
+    for i, method in enumerate(methods):
+        sub = curve[curve["method"] == method].sort_values(vary)
+        x = sub[vary].to_numpy(dtype=float)
+        shift = (i - (len(methods) - 1) / 2) * spread
+        x = x * 10**shift if log_x else x + shift
+        ok = sub["n_sims"].to_numpy() > 0
+        ax.errorbar(x[ok], sub["rate"].to_numpy()[ok],
+                    yerr=[(sub["rate"] - sub["ci_low"]).to_numpy()[ok], (sub["ci_high"] - sub["rate"]).to_numpy()[ok]],
+                    fmt="-o", color=colours[i], capsize=3, label=method)
+    ax.axhline(alpha, color="black", linestyle="--", linewidth=1.2, label=f"nominal {alpha:.0%}")
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    ax.set_xlabel(_AXIS_LABELS.get(vary, vary))
+    ax.set_ylabel(f"false-positive rate (p < {alpha:g})")
+    ax.set_ylim(0, min(1.0, max(alpha * 2, float(curve["ci_high"].max())) * 1.1))
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    naive = curve[curve["method"] == "naive lm"].sort_values(vary)
+    if len(naive) >= 2:
+        first, last = naive.iloc[0], naive.iloc[-1]
+        unit = _TITLE_UNITS.get(vary, vary)
+        ax.set_title(f"naive lm: {first['rate']:.0%} false positives with {first[vary]:g} {unit}, "
+                     f"{last['rate']:.0%} with {last[vary]:g}\n({settings.get('design')} design, no true effect)",
+                     fontsize="medium")
     return fig
 
 

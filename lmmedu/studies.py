@@ -31,6 +31,7 @@ __all__ = [
     "METHODS",
     "simulate_p_values",
     "false_positive_rates",
+    "rate_curve",
     "binomial_ci",
     "true_icc",
     "true_design_effect",
@@ -390,4 +391,60 @@ def false_positive_rates(
     out.attrs["settings"] = settings
     out.attrs["problem"] = design_problem(settings.get("n_replicates", n_replicates),
                                           settings.get("design", design))
+    return out
+
+
+_VARIABLE = ("n_replicates", "obs_per_replicate", "replicate_sd")
+
+
+def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] | None = None,
+               **settings: Any) -> pd.DataFrame:
+    """False-positive rates of every method as one setting changes and the others stay fixed.
+
+    Parameters
+    ----------
+    vary : {"n_replicates", "obs_per_replicate", "replicate_sd"}
+        The setting to change.
+    values : sequence
+        Its values, in the order to run them.
+    progress : None, True or callable, optional
+        As in :func:`simulate_p_values`, but counting the experiments of all values together.
+    **settings
+        Other keyword arguments of :func:`false_positive_rates` (``design``, ``n_sims``, ``seed``...).
+        The same ``seed`` is used for every value, so the curves differ only by the setting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`false_positive_rates` tables stacked, with a first column named ``vary``.
+
+    Examples
+    --------
+    >>> curve = rate_curve("obs_per_replicate", [5, 10], n_sims=3)
+    >>> curve["obs_per_replicate"].tolist()
+    [5, 5, 5, 10, 10, 10]
+    """
+    if vary not in _VARIABLE:
+        raise ValueError(f"vary must be one of {list(_VARIABLE)}, got {vary!r}.")
+    if vary in settings:
+        raise ValueError(f"{vary} is the setting being varied; give its values in values, not as a keyword.")
+    values = list(values)
+    if not values:
+        raise ValueError("values must hold at least one value of the setting to vary.")
+    n_sims = int(settings.get("n_sims", 200))
+    total = n_sims * len(values)
+    update, close = _progress_callback(progress, total)
+    tables = []
+    try:
+        for k, value in enumerate(values):
+            offset = k * n_sims
+            rates = false_positive_rates(**{vary: value}, **settings,
+                                         progress=lambda done, _n, offset=offset: update(offset + done))
+            tables.append(rates.assign(**{vary: value}))
+    finally:
+        close()
+    out = pd.concat(tables, ignore_index=True)
+    out = out[[vary] + [c for c in out.columns if c != vary]]
+    out.attrs["settings"] = {**tables[0].attrs["settings"], vary: values}
+    out.attrs["vary"] = vary
     return out
