@@ -121,3 +121,20 @@ def test_percent_change_plot_counts_intervals_that_contain_the_truth():
     assert fig.axes[0].get_title() == "1 of 2 intervals contain the true effect"
     with pytest.raises(ValueError, match="percent_low"):
         plots.percent_change_plot(table.drop(columns="percent_low"))
+
+
+def test_rate_curve_plot_draws_each_method_at_its_rates():
+    from lmmedu.studies import rate_curve
+
+    curve = rate_curve("obs_per_replicate", [5, 50], n_sims=20, seed=1, design="between")
+    fig = plots.rate_curve_plot(curve)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    naive = curve[curve["method"] == "naive lm"]
+    line = [l for l in ax.get_lines() if l.get_label() == "naive lm"]
+    if not line:  # errorbar containers keep the label on the container
+        line = [c.lines[0] for c in ax.containers if c.get_label() == "naive lm"]
+    np.testing.assert_allclose(line[0].get_ydata(), naive["rate"].to_numpy())
+    assert f"{naive['rate'].iloc[0]:.0%} false positives with 5 measurements per replicate" in ax.get_title()
+    with pytest.raises(ValueError, match="rate_curve"):
+        plots.rate_curve_plot(pd.DataFrame({"x": [1]}))

@@ -222,3 +222,36 @@ def test_rates_can_be_summarised_from_stored_p_values():
         assert rates.loc[method, "rejections"] == int((sub["p"] < 0.5).sum())
     assert rates.attrs["settings"]["alpha"] == 0.5
     assert rates.attrs["settings"]["n_sims"] == 6
+
+
+# --- rate curves ------------------------------------------------------------------
+
+
+def test_rate_curve_stacks_one_table_per_value_with_the_same_seed():
+    from lmmedu.studies import rate_curve
+
+    calls = []
+    curve = rate_curve("obs_per_replicate", [4, 8], n_sims=3, seed=6, design="between",
+                       progress=lambda done, total: calls.append((done, total)))
+    assert curve["obs_per_replicate"].tolist() == [4, 4, 4, 8, 8, 8]
+    assert curve["method"].tolist() == list(METHODS) * 2
+    single = false_positive_rates(obs_per_replicate=8, n_sims=3, seed=6, design="between")
+    pd.testing.assert_frame_equal(curve.iloc[3:].drop(columns="obs_per_replicate").reset_index(drop=True), single,
+                                  check_like=True)
+    assert calls[-1] == (6, 6) and len(calls) == 6
+    assert curve.attrs["vary"] == "obs_per_replicate"
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        (("design", ["within"]), {}, "vary"),
+        (("n_replicates", [3]), {"n_replicates": 4}, "n_replicates"),
+        (("replicate_sd", []), {}, "values"),
+    ],
+)
+def test_rate_curve_rejects_bad_arguments(args, kwargs, match):
+    from lmmedu.studies import rate_curve
+
+    with pytest.raises(ValueError, match=match):
+        rate_curve(*args, n_sims=2, **kwargs)
