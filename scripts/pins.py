@@ -55,6 +55,7 @@ TEST_PINS = {
     "hypothesis": "6.170.15",
     "mixedlm": "1.3.0",
     "pyyaml": "6.0.3",
+    "playwright": "1.65.2",
 }
 
 HEADER = """\

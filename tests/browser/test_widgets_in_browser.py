@@ -1,0 +1,87 @@
+"""The notebook widgets work in a real JupyterLab in a real browser.
+
+Each test opens a notebook, runs all its cells through JupyterLab's own command, waits for a
+widget to render, operates it like a learner (keyboard on a slider, a click on a button) and
+checks that the text the widget shows changes accordingly. The Python-side logic is tested
+without a browser in tests/test_widgets.py; these tests catch what only a frontend shows (a
+missing widget extension, a callback that never fires, a view that does not update).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+# True once the notebook `name` is the current tab and its kernel is idle.
+READY_JS = """(name) => {
+  const app = window.jupyterapp;
+  const w = app && app.shell.currentWidget;
+  if (!w || !w.context || w.context.path !== name) return false;
+  const k = w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle';
+}"""
+
+
+def open_and_run(page, lab, name):
+    """Open `name` in a fresh workspace (no tabs restored from other tests) and run all cells."""
+    base, token, _ = lab
+    workspace = "t" + uuid.uuid4().hex[:12]
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", state="attached", timeout=60_000)
+    page.wait_for_function(READY_JS, arg=name, timeout=60_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def test_start_here_environment_check_reacts_to_the_slider(page, lab):
+    open_and_run(page, lab, "00_start_here.ipynb")
+    label = page.locator(".lmmedu-check-label")
+    label.wait_for(state="attached", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.lmmedu-check-label').textContent.includes('4 independent units')")
+    label.scroll_into_view_if_needed()
+    before = label.text_content()
+
+    handle = page.locator(".lmmedu-check-slider .noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => document.querySelector('.lmmedu-check-label').textContent.includes('6 independent units')",
+        timeout=15_000)
+    after = label.text_content()
+    assert after != before
+    assert "6 replicate cultures" in after
+
+
+def test_pseudo_replication_machine_runs_from_the_button(page, lab):
+    open_and_run(page, lab, "01_replicates_and_pseudoreplication.ipynb")
+    status = page.locator(".lmmedu-status")
+    status.wait_for(state="attached", timeout=60_000)
+    # The notebook runs the machine once from code (100 experiments, between design).
+    page.wait_for_function(
+        "() => document.querySelector('.lmmedu-status').textContent.startsWith('Ran 100 experiments (between')",
+        timeout=90_000)
+    readout = page.locator(".lmmedu-readout")
+    readout.scroll_into_view_if_needed()
+    assert "design effect" in readout.text_content()
+
+    # Switch the design: the readout changes at once, without a simulation.
+    machine = page.locator(".widget-vbox", has=page.locator(".lmmedu-run")).last
+    machine.get_by_role("button", name="within", exact=True).click()
+    page.wait_for_function("() => document.querySelector('.lmmedu-readout').textContent.includes('cancel')",
+                           timeout=15_000)
+    assert "Settings changed" in status.text_content()
+
+    # Run: 200 experiments of the within design.
+    machine.locator(".lmmedu-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('.lmmedu-status').textContent.startsWith('Ran 200 experiments (within')",
+        timeout=90_000)
+    text = status.text_content()
+    rates = dict(re.findall(r"(naive lm|t-test on replicate means|mixed model) (\d+)%", text))
+    assert set(rates) == {"naive lm", "t-test on replicate means", "mixed model"}
+    # Within design, no true effect: no method is far above the nominal 5%.
+    assert all(int(v) <= 12 for v in rates.values()), text
+    assert page.locator(".lmmedu-rates table").count() >= 1
