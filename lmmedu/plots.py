@@ -187,7 +187,7 @@ def false_positive_plot(rates, ax=None):
     worst = rates.loc[rates["rate"].idxmax()] if rates["rate"].notna().any() else None
     title = f"{n} simulated experiments with no true effect"
     if worst is not None:
-        title = f"{worst['method']}: {worst['rate']:.0%} false positives in {n} experiments with no true effect"
+        title = f"{worst['method']}: {worst['rate']:.0%} false positives ({n} experiments, no true effect)"
     if settings:
         title += (f"\n{settings.get('design')} design, {settings.get('n_replicates')} replicates, "
                   f"{settings.get('obs_per_replicate')} measurements per replicate")

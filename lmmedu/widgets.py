@@ -208,8 +208,7 @@ class PseudoReplicationMachine:
         self.obs_per_replicate = widgets.SelectionSlider(options=self.OBS_OPTIONS, value=obs_per_replicate,
                                                          description="measurements per replicate", style=style,
                                                          layout=layout, continuous_update=False)
-        self.design = widgets.ToggleButtons(options=["between", "within"], value=design, description="design",
-                                            style={"description_width": "200px"})
+        self.design = widgets.ToggleButtons(options=["between", "within"], value=design)
         self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
                                        style=style)
         self.button = widgets.Button(description="Run", button_style="primary", icon="play")
@@ -231,7 +230,7 @@ class PseudoReplicationMachine:
         self.button.on_click(lambda _button: self.run())
         self.update()
         self.widget = widgets.VBox([
-            self.replicate_sd, self.n_replicates, self.obs_per_replicate, self.design,
+            self.replicate_sd, self.n_replicates, self.obs_per_replicate, _labelled("design", self.design, "200px"),
             widgets.HBox([self.n_sims, self.button]), self.progress, self.readout, self.status, self.plot,
             self.table,
         ])
@@ -288,14 +287,22 @@ class PseudoReplicationMachine:
         self.status.value = html.escape(_run_summary(rates))
         fig = false_positive_plot(rates)
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=96)
+        fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
         plt.close(fig)
         self.plot.value = buffer.getvalue()
-        self.table.value = _rates_for_display(rates).to_html(index=False, border=0)
+        # JupyterLab's class for rendered HTML gives the table its usual look.
+        self.table.value = ("<div class='jp-RenderedHTMLCommon'>"
+                            f"{_rates_for_display(rates).to_html(index=False, border=0)}</div>")
         return rates
 
     def _ipython_display_(self):
         display(self.widget)
+
+
+def _labelled(text, widget, width):
+    """A control with its label on the left, aligned with the sliders' descriptions."""
+    return widgets.HBox([widgets.HTML(f"<div style='width:{width};text-align:right;padding-right:8px'>"
+                                      f"{html.escape(text)}</div>"), widget])
 
 
 def _run_summary(rates):
@@ -388,10 +395,10 @@ def _se_html(table, message):
             f"<td>{r['se_lm']:.4f}</td><td>{r['se_lmm']:.4f}</td><td>{r['se_ratio']:.2f} ({arrow})</td>"
             f"<td>{r['df_lm']:,.0f}</td><td>{r['df_lmm']:,.1f}</td></tr>"
         )
-    head = ("<tr><th>term</th><th>varies ... replicates</th><th>SE lm</th><th>SE mixed</th>"
+    head = ("<tr><th>term</th><th>varies (replicates)</th><th>SE lm</th><th>SE mixed</th>"
             "<th>ratio</th><th>df lm</th><th>df mixed</th></tr>")
-    return (f"<table style='border-collapse:collapse' cellpadding='4'>{head}{''.join(rows)}</table>"
-            f"<p>{html.escape(message)}</p>")
+    return (f"<div class='jp-RenderedHTMLCommon'><table>{head}{''.join(rows)}</table>"
+            f"<p>{html.escape(message)}</p></div>")
 
 
 class StandardErrorExplorer:
@@ -413,8 +420,7 @@ class StandardErrorExplorer:
         self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=0.8, step=0.05,
                                                 description="replicate SD (log scale)", style=style,
                                                 layout=widgets.Layout(width="500px"), continuous_update=False)
-        self.design = widgets.ToggleButtons(options=["within", "between"], value=design, description="design",
-                                            style=style)
+        self.design = widgets.ToggleButtons(options=["within", "between"], value=design)
         self.result = widgets.HTML()
         self.result.add_class("lmmedu-se-table")
         self.seed = seed
@@ -422,7 +428,7 @@ class StandardErrorExplorer:
         self.replicate_sd.observe(self.update, names="value")
         self.design.observe(self.update, names="value")
         self.update()
-        self.widget = widgets.VBox([self.replicate_sd, self.design, self.result])
+        self.widget = widgets.VBox([self.replicate_sd, _labelled("design", self.design, "180px"), self.result])
 
     def update(self, change=None):
         """Refit both models for the current settings and redraw the table."""
