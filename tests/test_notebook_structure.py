@@ -179,3 +179,18 @@ def test_typed_result_heuristic():
 def test_link_pattern_reads_targets():
     text = "< [previous](01_a.ipynb) | [contents](00_start_here.ipynb) | [web](https://x.org/a) >"
     assert LINK.findall(text) == ["01_a.ipynb", "00_start_here.ipynb", "https://x.org/a"]
+
+
+def test_start_page_times_match_the_notebook_headers():
+    # The self-paced table in 00 lists each notebook's time; each header says "about N minutes".
+    start = _load(NOTEBOOK_DIR / "00_start_here.ipynb")
+    table = "\n".join(c.source for c in start.cells if c.cell_type == "markdown")
+    listed = dict(re.findall(r"^\|\s*\[[^\]]+\]\(([^)]+\.ipynb)\)\s*\|[^|]*\|\s*(\d+)\s*min\s*\|", table, re.MULTILINE))
+    assert set(listed) == {p.name for p in NUMBERED}, "the self-paced table must list every numbered notebook"
+    for path in NUMBERED:
+        header = _load(path).cells[0].source
+        stated = re.search(r"\*\*Estimated time\*\*:\s*about\s+(\d+)\s+minutes", header)
+        assert stated, f"{path.name}: the header should say 'Estimated time: about N minutes ...'"
+        assert stated.group(1) == listed[path.name], (
+            f"{path.name} says {stated.group(1)} minutes but 00_start_here lists {listed[path.name]}"
+        )
