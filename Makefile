@@ -9,7 +9,7 @@
 #   python3 -m venv .venv
 #   .venv/bin/python -m pip install --upgrade -c constraints.txt pip
 #   .venv/bin/python -m pip install -c constraints.txt -e ".[test]"
-#   .venv/bin/python -m pytest tests --nbmake --nbmake-timeout=300 notebooks/*.ipynb
+#   .venv/bin/python -m pytest tests lmmedu --doctest-modules --nbmake --nbmake-timeout=300 notebooks/*.ipynb
 #   .venv/bin/jupyter lab --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 #
 # Installs are remembered by stamp files inside .venv that depend on
@@ -53,7 +53,7 @@ lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(START_NOTEBOOK) $(LAB_ARGS)
 
 test: install-test chromium
-	$(VPY) -m pytest tests --nbmake --nbmake-timeout=$(NBMAKE_TIMEOUT) $(NOTEBOOKS) $(PYTEST_ARGS)
+	$(VPY) -m pytest tests lmmedu --doctest-modules --nbmake --nbmake-timeout=$(NBMAKE_TIMEOUT) $(NOTEBOOKS) $(PYTEST_ARGS)
 
 # tests/browser drives the widgets in Debian's chromium (playwright never downloads a browser).
 # As root with apt-get (CI) a missing chromium is installed; otherwise only a warning, and
