@@ -24,19 +24,17 @@ only uses the cell means of saturated models, which need no averaging.
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .interpret import explain, set_reference
 from .models import fit, fit_lm
-from .simulate import DEFAULT_TREATMENT_EFFECTS, simulate_replicates, truth
+from .simulate import DEFAULT_TREATMENT_EFFECTS, _count, _finite, _sd, simulate_replicates, truth
+from .studies import binomial_ci
 
 __all__ = [
     "CODINGS",
@@ -94,25 +92,6 @@ def _levels(series: pd.Series) -> list:
 def _check_level(name: str, value: Any, levels: Sequence) -> Any:
     if value not in list(levels):
         raise ValueError(f"{name} must be one of {list(levels)}, got {value!r}.")
-    return value
-
-
-def _finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
-    return float(value)
-
-
-def _count(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _sd(name: str, value: Any) -> float:
-    value = _finite(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0 (a standard deviation), got {value!r}.")
     return value
 
 
@@ -934,9 +913,9 @@ def _rates(results: pd.DataFrame, alpha: float) -> pd.DataFrame:
         sub = results[results["model"] == label]
         hits = int((sub["p"] < alpha).sum())
         n = len(sub)
-        ci = stats.binomtest(hits, n).proportion_ci(method="wilson")
+        ci_low, ci_high = binomial_ci(hits, n)
         out.append({"model": label, "n_sims": n, "false_positives": hits, "rate": hits / n,
-                    "ci_low": float(ci.low), "ci_high": float(ci.high),
+                    "ci_low": ci_low, "ci_high": ci_high,
                     "median_se": float(sub["se"].median()), "median_df": float(sub["df"].median()),
                     "singular_rate": float(sub["singular"].mean())})
     return pd.DataFrame(out)

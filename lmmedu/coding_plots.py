@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .plots import _palette
+
 __all__ = ["LOG_LABEL", "replicate_means_plot", "cell_means_plot", "interaction_plot", "weights_plot",
            "rates_plot"]
 
@@ -23,12 +25,6 @@ def _axes(ax, figsize=(6, 4)):
 
         _, ax = plt.subplots(figsize=figsize)
     return ax
-
-
-def _palette(n):
-    import seaborn as sns
-
-    return sns.color_palette("colorblind", n)
 
 
 def _levels(series: pd.Series) -> list:

@@ -1083,7 +1083,7 @@ def adjust_pvalues(p, method):
 
 def _contrast_matrix(labels, method, ref):
     k = len(labels)
-    rows, names, pairs = [], [], []
+    rows, pairs = [], []
     eye = np.eye(k)
     if method == "pairwise":
         for i in range(k):

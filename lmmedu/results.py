@@ -161,7 +161,7 @@ class LmFit(_FitBase):
 
     def summary(self):
         """A text summary laid out like R's ``summary(lm(...))``."""
-        lines = [f"Ordinary least squares (lm) fit", f"Formula: {self.parsed.fixed_formula_r}", ""]
+        lines = ["Ordinary least squares (lm) fit", f"Formula: {self.parsed.fixed_formula_r}", ""]
         lines += _coef_lines(self.coefs, "Coefficients:")
         lines += ["", f"Residual standard error: {self.sigma:.4g} on {self.df_resid} degrees of freedom",
                   f"Number of obs: {self.nobs}"]
@@ -238,7 +238,8 @@ class MixedFit(_FitBase):
             self.ngroups[b.term.group] = len(b.levels)
         self.converged = bool(opt.success)
         self.varcomp = self._varcomp()
-        self.ranef = self._ranef(problem.conditional_modes(sol))
+        self._modes = problem.conditional_modes(sol)
+        self.ranef = self._ranef(self._modes)
         self.singular, self.singular_message = self._singularity()
         self.satterthwaite = Satterthwaite(problem, self.theta, self.sigma)
         self._finish_coefs(self.df_for(np.eye(len(self.names))))
@@ -326,8 +327,7 @@ class MixedFit(_FitBase):
         X = self.X if newdata is None else self.design.matrix_for(data)
         pred = X @ self.beta
         if include_random:
-            modes = self.problem.conditional_modes(self._solution)
-            for b, vals in zip(self.blocks, modes):
+            for b, vals in zip(self.blocks, self._modes):
                 if newdata is None:
                     Z, codes = b.Z, b.codes
                 else:
@@ -346,7 +346,7 @@ class MixedFit(_FitBase):
         if self.reml:
             lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
         else:
-            lines.append(f"     AIC      BIC   logLik deviance df.resid")
+            lines.append("     AIC      BIC   logLik deviance df.resid")
             lines.append(f"{self.aic:8.1f} {self.bic:8.1f} {self.loglik:8.1f} {self.deviance:8.1f} "
                          f"{self.nobs - len(self.names) - self.problem.n_theta - 1:8d}")
         res = self.residuals() / self.sigma
