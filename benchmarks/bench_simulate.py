@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lmmedu.simulate import simulate_expression, simulate_replicates  # noqa: E402
+from lmmedu.data.simulate import simulate_expression, simulate_replicates  # noqa: E402
 
 CASES = {
     "simulate_expression()": (simulate_expression, {}),
@@ -46,7 +46,7 @@ BUDGET = {"simulate_expression()": (2.0, 300.0)}  # seconds, MB
 _RSS_CHILD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
-from lmmedu.simulate import simulate_expression, simulate_replicates
+from lmmedu.data.simulate import simulate_expression, simulate_replicates
 
 def kb(key):
     try:

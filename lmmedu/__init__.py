@@ -1,9 +1,21 @@
 """lmmedu: linear mixed models taught side by side with ordinary linear models.
 
-The package simulates replicate experiments with known truth, fits ordinary
-least squares and lme4-style mixed models from one formula, and explains the
-results (coefficient meanings, marginal means, contrasts, standard errors and
-degrees of freedom).
+The package has two layers, and data flow one way through them::
+
+    DataFrame -> stats.formula -> stats.design -> stats.engine -> stats.results
+              -> stats.interpret (explain, emmeans, contrasts) -> teach -> notebook
+
+- :mod:`lmmedu.stats` is generic statistics for any data set: lme4-style
+  formulas, the fitting engine, Satterthwaite df, likelihood-ratio tests,
+  coefficient meanings, marginal means and contrasts.  It never names genes,
+  treatments or lengths and imports no plotting, widget or progress library.
+- :mod:`lmmedu.data` holds the simulators (with their known truth) and the
+  recipes of the shipped data sets.
+- :mod:`lmmedu.teach` is the notebook layer: lm-vs-lmm comparisons with
+  reasons, report sentences, simulation studies, plots and widgets, all
+  following one contract written in its docstring.
+
+Nothing in ``stats`` or ``data`` imports ``teach``; a test checks it.
 
 Examples
 --------
@@ -14,34 +26,30 @@ Examples
 ['estimate', 'se', 'df', 't', 'p', 'ci_low', 'ci_high']
 """
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from .compare import compare, design_effect, icc
-from .datasets import load_expression_small, load_replicates
-from .models import fit, fit_lm
-from .simulate import simulate_expression, simulate_replicates, truth
+from .data.datasets import load_expression_small, load_replicates
+from .data.simulate import simulate_expression, simulate_replicates, truth
+from .stats.fit import fit, fit_lm
+from .stats.inference import anova
+from .stats.interpret import contrasts, emmeans, explain, per_group_vs_joint, set_reference
+from .teach.comparison import compare, design_effect, icc
 
 try:
     __version__ = _version("lmmedu")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 
-# Public names that live in modules imported on first use, so that
-# ``import lmmedu`` stays quick (no plotting or widget libraries).
-_LAZY = {
-    "anova": "inference",
-    "explain": "interpret",
-    "emmeans": "interpret",
-    "contrasts": "interpret",
-    "set_reference": "interpret",
-    "per_group_vs_joint": "interpret",
-}
-
 __all__ = [
     "__version__",
     "fit",
     "fit_lm",
+    "anova",
+    "explain",
+    "emmeans",
+    "contrasts",
+    "set_reference",
+    "per_group_vs_joint",
     "simulate_replicates",
     "simulate_expression",
     "truth",
@@ -50,14 +58,4 @@ __all__ = [
     "compare",
     "icc",
     "design_effect",
-    *_LAZY,
 ]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        module = import_module(f".{_LAZY[name]}", __name__)
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'lmmedu' has no attribute {name!r}")

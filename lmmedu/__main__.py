@@ -89,19 +89,19 @@ def _read_csv(path):
 
 
 def _run(args, out):
-    from .formula import parse_formula
+    from .stats.formula import parse_formula
 
     data = _read_csv(args.data)
     reml = not args.ml
     if args.command == "compare":
-        from .compare import compare
+        from .teach.comparison import compare
 
         if not parse_formula(args.formula).random:
             raise _InputError("compare needs a random term such as (1|replicate) in the formula; without one there "
                               "is no mixed model to set beside the lm (use 'fit' for an lm alone)")
         out.write(str(compare(args.formula, data, reml=reml).summary()) + "\n")
     else:
-        from .models import fit, fit_lm
+        from .stats.fit import fit, fit_lm
 
         if parse_formula(args.formula).random:
             model = fit(args.formula, data, reml=reml)

@@ -18,7 +18,7 @@ from pathlib import Path
 # Runs from a clone without `pip install -e .` too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lmmedu.datasets import RECIPES, stale_datasets, write_datasets  # noqa: E402
+from lmmedu.data.datasets import RECIPES, stale_datasets, write_datasets  # noqa: E402
 
 MAX_BYTES = 5_000_000  # keep the repository and Binder light
 

@@ -1,4 +1,4 @@
-"""Tests of lmmedu.coding (notebooks 03 and 04): coding invariance, replicate weighting,
+"""Tests of lmmedu.teach.coding (notebooks 03 and 04): coding invariance, replicate weighting,
 interaction readings, the interaction widget and the random-slope false-positive study."""
 
 import itertools
@@ -11,8 +11,8 @@ import pytest
 matplotlib.use("Agg")
 
 import lmmedu  # noqa: E402
-from lmmedu import coding  # noqa: E402
-from lmmedu.coding import (  # noqa: E402
+from lmmedu.teach import coding  # noqa: E402
+from lmmedu.teach.coding import (  # noqa: E402
     CodingExplorer,
     InteractionExplorer,
     RandomSlopeMachine,
@@ -22,7 +22,7 @@ from lmmedu.coding import (  # noqa: E402
     random_slope_study,
     replicate_weighting,
 )
-from lmmedu.coding_plots import cell_means_plot, interaction_plot, rates_plot  # noqa: E402
+from lmmedu.teach.coding_plots import cell_means_plot, interaction_plot, rates_plot  # noqa: E402
 
 FORMULA = "log(length) ~ treatment*gene + (1|replicate)"
 # Unbalanced like seed 000 but a tenth of the size: quick fits, same structure.

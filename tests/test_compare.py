@@ -1,4 +1,4 @@
-"""lmmedu.compare: the lm and the mixed model side by side.
+"""lmmedu.compare (lmmedu.teach.comparison): the lm and the mixed model side by side.
 
 Classification (within/between) is checked against an independent groupby on
 the model matrix, the lm half against statsmodels OLS, ICC and design effect
@@ -13,7 +13,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 import lmmedu
-from lmmedu.compare import Comparison, compare, design_effect, icc
+from lmmedu.teach.comparison import Comparison, compare, design_effect, icc
 
 FORMULA = "log(length) ~ treatment*gene + (1|replicate)"
 WITHIN_TERMS = ["treatment[T.drug]", "gene[T.B]", "gene[T.C]",
@@ -45,8 +45,6 @@ def _groupby_class(cmp, group_col):
 
 
 def test_public_names_resolve():
-    # This file imported the submodule lmmedu.compare first, which binds the
-    # module to the package attribute; it must still be callable as the function.
     df = lmmedu.simulate_replicates(genes=("A",), obs_per_replicate=50, seed=2)
     assert isinstance(lmmedu.compare("log(length) ~ treatment + (1|replicate)", df), Comparison)
     assert lmmedu.icc is icc

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmmedu.datasets import (
+from lmmedu.data.datasets import (
     RECIPES,
     data_dir,
     load_dataset,
@@ -21,7 +21,7 @@ from lmmedu.datasets import (
     simulate_dataset,
     stale_datasets,
 )
-from lmmedu.simulate import truth
+from lmmedu.data.simulate import truth
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "make_data.py"

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import lmmedu
-from lmmedu.interpret import contrasts, emmeans, per_group_vs_joint
+from lmmedu.stats.interpret import contrasts, emmeans, per_group_vs_joint
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import lmmedu
-from lmmedu.formula import parse_formula
+from lmmedu.stats.formula import parse_formula
 
 SLEEP = "tests/fixtures/data/sleepstudy.csv"
 

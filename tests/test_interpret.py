@@ -1,4 +1,4 @@
-"""lmmedu.interpret: explain, emmeans, contrasts, set_reference, per_group_vs_joint.
+"""lmmedu.stats.interpret: explain, emmeans, contrasts, set_reference, per_group_vs_joint.
 
 The meanings that explain() prints are checked against numbers computed here without
 its help: raw cell averages (a saturated lm reproduces them exactly), the fit's own
@@ -18,7 +18,7 @@ import scipy.stats
 from statsmodels.stats.multitest import multipletests
 
 import lmmedu
-from lmmedu.interpret import EMM, adjust_pvalues, contrasts, emmeans, explain, per_group_vs_joint, set_reference
+from lmmedu.stats.interpret import EMM, adjust_pvalues, contrasts, emmeans, explain, per_group_vs_joint, set_reference
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 

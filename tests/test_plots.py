@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import lmmedu  # noqa: E402
-from lmmedu import plots  # noqa: E402
-from lmmedu.studies import false_positive_rates  # noqa: E402
+from lmmedu.teach import plots  # noqa: E402
+from lmmedu.teach.studies import false_positive_rates  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +124,7 @@ def test_percent_change_plot_counts_intervals_that_contain_the_truth():
 
 
 def test_rate_curve_plot_draws_each_method_at_its_rates():
-    from lmmedu.studies import rate_curve
+    from lmmedu.teach.studies import rate_curve
 
     curve = rate_curve("obs_per_replicate", [5, 50], n_sims=20, seed=1, design="between")
     fig = plots.rate_curve_plot(curve)

@@ -1,4 +1,4 @@
-"""Tests of lmmedu.simulate: the simulated data must carry the truth they claim to.
+"""Tests of lmmedu.data.simulate: the simulated data must carry the truth they claim to.
 
 Statistical checks compare a simple moment estimate with the truth and allow Z = 5 standard
 errors, the SE being derived from the sample sizes of the check. Under the normal model a
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmmedu.simulate import (
+from lmmedu.data.simulate import (
     DEFAULT_FIXED_EFFECTS,
     ExpressionTruth,
     ReplicatesTruth,

@@ -16,8 +16,8 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from lmmedu.simulate import simulate_replicates
-from lmmedu.studies import (
+from lmmedu.data.simulate import simulate_replicates
+from lmmedu.teach.studies import (
     METHODS,
     binomial_ci,
     design_problem,
@@ -228,7 +228,7 @@ def test_rates_can_be_summarised_from_stored_p_values():
 
 
 def test_rate_curve_stacks_one_table_per_value_with_the_same_seed():
-    from lmmedu.studies import rate_curve
+    from lmmedu.teach.studies import rate_curve
 
     calls = []
     curve = rate_curve("obs_per_replicate", [4, 8], n_sims=3, seed=6, design="between",
@@ -251,7 +251,7 @@ def test_rate_curve_stacks_one_table_per_value_with_the_same_seed():
     ],
 )
 def test_rate_curve_rejects_bad_arguments(args, kwargs, match):
-    from lmmedu.studies import rate_curve
+    from lmmedu.teach.studies import rate_curve
 
     with pytest.raises(ValueError, match=match):
         rate_curve(*args, n_sims=2, **kwargs)

@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from lmmedu.studies import false_positive_rates, true_design_effect  # noqa: E402
-from lmmedu.widgets import (  # noqa: E402
+from lmmedu.teach.studies import false_positive_rates, true_design_effect  # noqa: E402
+from lmmedu.teach.widgets import (  # noqa: E402
     EnvironmentCheck,
     PseudoReplicationMachine,
     StandardErrorExplorer,
@@ -127,7 +127,7 @@ def test_machine_button_runs_with_the_dropdown_value():
 
 
 def test_machine_shows_a_message_instead_of_raising(monkeypatch):
-    import lmmedu.studies as studies
+    import lmmedu.teach.studies as studies
 
     def _boom(**kwargs):
         raise RuntimeError("simulated failure")

@@ -147,7 +147,7 @@ def false_positive_plot(rates, ax=None):
     Parameters
     ----------
     rates : pandas.DataFrame
-        Output of :func:`lmmedu.studies.false_positive_rates`.
+        Output of :func:`lmmedu.teach.studies.false_positive_rates`.
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -158,7 +158,7 @@ def false_positive_plot(rates, ax=None):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from lmmedu.studies import false_positive_rates
+    >>> from lmmedu.teach.studies import false_positive_rates
     >>> fig = false_positive_plot(false_positive_rates(n_sims=10, obs_per_replicate=10))
     >>> fig.axes[0].get_xlabel()
     'false-positive rate (share of experiments with p < 0.05)'
@@ -213,7 +213,7 @@ def rate_curve_plot(curve, ax=None):
     Parameters
     ----------
     curve : pandas.DataFrame
-        Output of :func:`lmmedu.studies.rate_curve`.
+        Output of :func:`lmmedu.teach.studies.rate_curve`.
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -224,14 +224,14 @@ def rate_curve_plot(curve, ax=None):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from lmmedu.studies import rate_curve
+    >>> from lmmedu.teach.studies import rate_curve
     >>> fig = rate_curve_plot(rate_curve("obs_per_replicate", [5, 50], n_sims=3))
     >>> fig.axes[0].get_xscale()
     'log'
     """
     vary = curve.attrs.get("vary")
     if vary is None or vary not in curve.columns:
-        raise ValueError("rate_curve_plot needs the output of lmmedu.studies.rate_curve.")
+        raise ValueError("rate_curve_plot needs the output of lmmedu.teach.studies.rate_curve.")
     settings = curve.attrs.get("settings", {})
     alpha = float(settings.get("alpha", 0.05))
     fig, ax = _new_axes(ax, (7.0, 3.8))
@@ -319,7 +319,7 @@ def se_ratio_plot(table, ax=None, group="replicate"):
     Parameters
     ----------
     table : pandas.DataFrame
-        ``Comparison.table`` from :func:`lmmedu.compare.compare` (columns ``se_ratio`` and
+        ``Comparison.table`` from :func:`lmmedu.teach.comparison.compare` (columns ``se_ratio`` and
         ``varies_<group>``), or any frame with ``se_lm`` and ``se_lmm``.
     ax : matplotlib.axes.Axes, optional
     group : str, default "replicate"

@@ -7,7 +7,7 @@ verify this. The loaders read the files, restore categorical columns with their 
 and, by default, re-attach the truth by re-running the (cheap) recipe.
 
 The full seed-001 design (414,345 rows) is not shipped: build it at run time with
-:func:`lmmedu.simulate.simulate_expression`.
+:func:`lmmedu.data.simulate.simulate_expression`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from lmmedu.simulate import simulate_expression, simulate_replicates
+from .simulate import simulate_expression, simulate_replicates
 
 __all__ = [
     "RECIPES",
@@ -95,7 +95,7 @@ def data_dir(directory: str | Path | None = None) -> Path:
     >>> data_dir().name
     'data'
     """
-    path = Path(directory) if directory is not None else Path(__file__).resolve().parent.parent / "data"
+    path = Path(directory) if directory is not None else Path(__file__).resolve().parents[2] / "data"
     if not path.is_dir():
         raise FileNotFoundError(
             f"The data folder {path} does not exist; run from a clone of the lmmedu repository, "
@@ -135,7 +135,7 @@ def write_datasets(directory: str | Path | None = None) -> list[Path]:
     list of pathlib.Path
         The files written.
     """
-    out = Path(directory) if directory is not None else Path(__file__).resolve().parent.parent / "data"
+    out = Path(directory) if directory is not None else Path(__file__).resolve().parents[2] / "data"
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, r in RECIPES.items():

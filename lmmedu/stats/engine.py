@@ -84,7 +84,7 @@ class LmmProblem:
         Fixed-effects matrix (full column rank).
     y : ndarray (n,)
         Response.
-    blocks : list of lmmedu.design.RandomBlock
+    blocks : list of lmmedu.stats.design.RandomBlock
         Random terms.
     reml : bool
         Restricted (True) or full maximum likelihood.

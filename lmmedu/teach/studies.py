@@ -1,7 +1,7 @@
 """Simulation studies: how often does each analysis find an effect that is not there?
 
 The pseudo-replication machine of notebook 01 runs here. It simulates many imaging
-experiments with **no true drug effect** (:func:`lmmedu.simulate.simulate_replicates` with one
+experiments with **no true drug effect** (:func:`lmmedu.data.simulate.simulate_replicates` with one
 gene and ``treatment_effects=0``), analyses each one three ways and counts the false positives:
 
 - ``"naive lm"``: ``log(length) ~ treatment`` on every measurement, as if each were an
@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .models import fit, fit_lm
-from .simulate import simulate_replicates
+from ..stats.fit import fit, fit_lm
+from ..data.simulate import simulate_replicates
 
 __all__ = [
     "METHODS",

@@ -231,7 +231,7 @@ def random_blocks(terms, data):
     Examples
     --------
     >>> import pandas as pd
-    >>> from lmmedu.formula import parse_formula
+    >>> from lmmedu.stats.formula import parse_formula
     >>> d = pd.DataFrame({"y": [1., 2, 3, 4, 5, 6], "x": [0., 1, 2, 0, 1, 2], "g": list("aaabbb")})
     >>> [b.names for b in random_blocks(parse_formula("y ~ x + (x|g)").random, d)]
     [['Intercept', 'x']]

@@ -21,14 +21,13 @@ summary of the same idea.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .models import fit, fit_lm
-from .results import Summary
+from ..stats.fit import fit, fit_lm
+from ..stats.results import Summary
 
 __all__ = ["Comparison", "compare", "icc", "design_effect"]
 
@@ -55,8 +54,8 @@ class Comparison:
         See :func:`icc`.
     design_effect : pandas.DataFrame
         See :func:`design_effect`.
-    lm : lmmedu.results.LmFit
-    lmm : lmmedu.results.MixedFit
+    lm : lmmedu.stats.results.LmFit
+    lmm : lmmedu.stats.results.MixedFit
     notes : list of str
         Singular-fit and convergence messages of the mixed model.
     """
@@ -100,7 +99,7 @@ class Comparison:
 
         Returns
         -------
-        lmmedu.results.Summary
+        lmmedu.stats.results.Summary
             A str that prints itself unquoted.
 
         Examples
@@ -198,7 +197,7 @@ def icc(fit):
 
     Parameters
     ----------
-    fit : lmmedu.results.MixedFit
+    fit : lmmedu.stats.results.MixedFit
 
     Returns
     -------
@@ -248,7 +247,7 @@ def design_effect(fit):
 
     Parameters
     ----------
-    fit : lmmedu.results.MixedFit
+    fit : lmmedu.stats.results.MixedFit
 
     Returns
     -------
@@ -534,18 +533,3 @@ def _interpretation(cmp):
         lines.append(f"For {', '.join(down)} the mixed model is more precise than the lm: it removes group "
                      "differences that the lm leaves in its residual noise.")
     return lines
-
-
-# ----------------------------------------------------------------------
-# This module and its main function share the name ``compare``.  Importing
-# ``lmmedu.compare`` (e.g. ``from lmmedu.compare import icc``) makes Python
-# bind the *module* to ``lmmedu.compare``, shadowing the package's lazy
-# lookup of the function.  Making the module callable keeps
-# ``lmmedu.compare(formula, data)`` working whatever was imported first.
-# ----------------------------------------------------------------------
-class _CallableModule(type(sys.modules[__name__])):
-    def __call__(self, *args, **kwargs):
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -151,7 +151,7 @@ def cell_means_plot(cell_means: pd.DataFrame, value: str = "fitted_mean", interc
     Parameters
     ----------
     cell_means : pandas.DataFrame
-        Columns ``gene``, ``treatment`` and ``value`` (e.g. from :func:`lmmedu.coding.cell_table`).
+        Columns ``gene``, ``treatment`` and ``value`` (e.g. from :func:`lmmedu.teach.coding.cell_table`).
     value : str, default "fitted_mean"
     intercept : float, optional
         Drawn as a dashed horizontal line.

@@ -37,7 +37,7 @@ class Satterthwaite:
 
     Parameters
     ----------
-    problem : lmmedu.engine.LmmProblem
+    problem : lmmedu.stats.engine.LmmProblem
     theta : ndarray
         Optimum.
     sigma : float

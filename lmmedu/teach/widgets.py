@@ -2,8 +2,8 @@
 
 Each app is a small class: the widgets are attributes (so tests and notebooks can set them),
 ``update()`` recomputes what the widgets show from their current values, and the work itself
-is done by tested functions in :mod:`lmmedu.studies`, :mod:`lmmedu.compare` and
-:mod:`lmmedu.plots`. No app raises on a slider value: impossible settings produce a message.
+is done by tested functions in :mod:`lmmedu.teach.studies`, :mod:`lmmedu.teach.comparison` and
+:mod:`lmmedu.teach.plots`. No app raises on a slider value: impossible settings produce a message.
 
 - :class:`EnvironmentCheck` (notebook 00): proves that widgets render and call back.
 - :class:`PseudoReplicationMachine` (notebook 01): false-positive rates of three analyses
@@ -183,7 +183,7 @@ class PseudoReplicationMachine:
     Attributes
     ----------
     rates : pandas.DataFrame or None
-        Result of the last run (:func:`lmmedu.studies.false_positive_rates`).
+        Result of the last run (:func:`lmmedu.teach.studies.false_positive_rates`).
 
     Examples
     --------
@@ -236,7 +236,7 @@ class PseudoReplicationMachine:
         ])
 
     def settings(self):
-        """Current control values as keyword arguments of :func:`lmmedu.studies.false_positive_rates`."""
+        """Current control values as keyword arguments of :func:`lmmedu.teach.studies.false_positive_rates`."""
         return {"n_replicates": int(self.n_replicates.value), "obs_per_replicate": int(self.obs_per_replicate.value),
                 "replicate_sd": float(self.replicate_sd.value), "design": self.design.value}
 
@@ -365,8 +365,8 @@ def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, resid
     >>> bool(table.loc["Intercept", "se_ratio"] > 1)
     True
     """
-    from .compare import compare
-    from .simulate import simulate_replicates
+    from .comparison import compare
+    from ..data.simulate import simulate_replicates
     from .studies import true_icc
 
     df = simulate_replicates(genes=("A",), n_replicates=n_replicates, design=design, replicate_sd=replicate_sd,

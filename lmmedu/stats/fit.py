@@ -1,8 +1,8 @@
 """Fit a formula: ``fit`` for the mixed model, ``fit_lm`` for its lm twin.
 
-Data flow: DataFrame -> :mod:`lmmedu.formula` (parse, model frame) ->
-:mod:`lmmedu.design` (X, Z) -> :mod:`lmmedu.engine` (optimise theta) ->
-:mod:`lmmedu.results` (tables).
+Data flow: DataFrame -> :mod:`lmmedu.stats.formula` (parse, model frame) ->
+:mod:`lmmedu.stats.design` (X, Z) -> :mod:`lmmedu.stats.engine` (optimise theta) ->
+:mod:`lmmedu.stats.results` (tables).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def fit(formula, data, reml=True):
 
     Returns
     -------
-    lmmedu.results.MixedFit
+    lmmedu.stats.results.MixedFit
 
     Examples
     --------
@@ -71,7 +71,7 @@ def fit_lm(formula, data):
 
     Returns
     -------
-    lmmedu.results.LmFit
+    lmmedu.stats.results.LmFit
 
     Examples
     --------

@@ -15,8 +15,8 @@ answers it in three steps that mirror R's emmeans:
 :func:`set_reference` changes a reference level and :func:`per_group_vs_joint`
 sets separate per-group fits next to the joint interaction model.
 
-Works on both :class:`lmmedu.results.MixedFit` (Satterthwaite df, as lmerTest)
-and :class:`lmmedu.results.LmFit` (residual df).  Everything is built from the
+Works on both :class:`lmmedu.stats.results.MixedFit` (Satterthwaite df, as lmerTest)
+and :class:`lmmedu.stats.results.LmFit` (residual df).  Everything is built from the
 fit's ``beta``, ``vcov``, ``df_for`` and its patsy design, so any formula
 patsy accepts (treatment or sum coding, numeric covariates, three-way
 interactions) is handled by the same linear algebra.
@@ -1449,7 +1449,7 @@ def per_group_vs_joint(formula_per_group, data, group="gene", effect="treatment"
     'log(length) ~ (treatment) * gene + (1 | replicate)'
     """
     from .formula import parse_formula
-    from .models import fit as fit_mixed, fit_lm
+    from .fit import fit as fit_mixed, fit_lm
 
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, not {_type_name(data)}.")

@@ -18,7 +18,7 @@ coding) chooses the way. This module makes that concrete:
 - :func:`random_slope_study` and :class:`RandomSlopeMachine` count false positives of a
   random-intercept model when the drug effect varies between replicates.
 
-Marginal means and contrasts (emmeans-style) live in :mod:`lmmedu.interpret`; this module
+Marginal means and contrasts (emmeans-style) live in :mod:`lmmedu.stats.interpret`; this module
 only uses the cell means of saturated models, which need no averaging.
 """
 
@@ -31,9 +31,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .interpret import explain, set_reference
-from .models import fit, fit_lm
-from .simulate import DEFAULT_TREATMENT_EFFECTS, _count, _finite, _sd, simulate_replicates, truth
+from ..stats.interpret import explain, set_reference
+from ..stats.fit import fit, fit_lm
+from ..data.simulate import DEFAULT_TREATMENT_EFFECTS, _count, _finite, _sd, simulate_replicates, truth
 from .studies import binomial_ci
 
 __all__ = [

@@ -1,0 +1,1 @@
+"""The notebook layer (contract to be written)."""
