@@ -13,6 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 __all__ = [
+    "new_axes",
     "PALETTE",
     "replicate_view",
     "false_positive_plot",
@@ -31,6 +32,23 @@ def _palette(n):
 
 #: Colours of control and drug in every figure (seaborn's colour-blind palette).
 PALETTE = dict(zip(_TREATMENTS, sns.color_palette("colorblind", 2)))
+
+
+def new_axes(ax=None, figsize=(6, 4)):
+    """``ax`` itself, or the Axes of a new constrained-layout figure of ``figsize`` when None.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> new_axes(None, (3, 2)).figure.get_size_inches().tolist()
+    [3.0, 2.0]
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
 
 
 def _new_axes(ax, figsize):

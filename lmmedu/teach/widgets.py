@@ -27,6 +27,8 @@ import pandas as pd
 from IPython.display import display
 
 __all__ = [
+    "App",
+    "png",
     "environment_report",
     "EnvironmentCheck",
     "machine_readout",
@@ -38,6 +40,123 @@ __all__ = [
 #: Packages whose versions the environment check prints.
 CHECKED_PACKAGES = ("lmmedu", "numpy", "scipy", "pandas", "patsy", "statsmodels", "matplotlib", "seaborn",
                     "ipywidgets", "jupyterlab_widgets", "tqdm")
+
+
+# ---------------------------------------------------------------------------
+# The one pattern every app follows (see the contract in lmmedu.teach)
+# ---------------------------------------------------------------------------
+def png(fig, dpi=96):
+    """PNG bytes of a matplotlib figure, and close it (for an ``ipywidgets.Image``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> png(plt.figure(figsize=(1, 1)))[:4]
+    b'\\x89PNG'
+    """
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def error_html(prefix, exc):
+    """A one-line message for an app's ``message`` view (never a traceback)."""
+    return f"<span style='color:#b35806'><b>{html.escape(prefix)}:</b> {html.escape(str(exc))}</span>"
+
+
+class App:
+    """Base of every app: controls as attributes, compute-only ``update``, ``show``, ``run``.
+
+    A subclass creates its control and view widgets as attributes, lists the controls'
+    attribute names in ``controls`` (their values are the keyword arguments of ``update``)
+    and calls ``super().__init__(views=[...])`` with the widgets to lay out, top to bottom.
+    It implements ``update(**settings)`` (compute only, returns what the app shows) and
+    ``show(result)`` (write only). See :mod:`lmmedu.teach` for the contract and an example.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The app, ready to display (``_ipython_display_`` shows it).
+    message : ipywidgets.HTML
+        Empty, or why the last run could not be computed (CSS class ``lmmedu-message``).
+    result : object or None
+        What the last successful :meth:`run` showed.
+    """
+
+    #: Attribute names of the controls whose ``value`` is a keyword argument of ``update``.
+    controls: tuple = ()
+    #: True: every control change runs the app. False (apps with a Run button): a control
+    #: change calls ``preview`` and only the button (or code) calls ``run``.
+    live = True
+
+    def __init__(self, views):
+        self.message = widgets.HTML()
+        self.message.add_class("lmmedu-message")
+        self.result = None
+        for name in self.controls:
+            getattr(self, name).observe(self._changed, names="value")
+        button = getattr(self, "button", None)
+        if isinstance(button, widgets.Button):
+            button.on_click(lambda _button: self.run())
+        self.widget = widgets.VBox([*views, self.message])
+        if self.live:
+            self.run()
+        else:
+            self.preview()
+
+    def settings(self):
+        """The controls' current values, as keyword arguments of ``update``."""
+        return {name: getattr(self, name).value for name in self.controls}
+
+    def update(self, **settings):
+        """Compute what the app shows for ``settings`` and return it; touches no widget."""
+        raise NotImplementedError
+
+    def show(self, result):
+        """Write ``result`` (from ``update``) into the view widgets; computes nothing."""
+        raise NotImplementedError
+
+    def preview(self):
+        """Cheap feedback on a control change in an app with a Run button (default: none)."""
+
+    def run(self, **overrides):
+        """``update`` with the controls' settings (``overrides`` replace some), then ``show``.
+
+        Returns
+        -------
+        object or None
+            The result, or None when it could not be computed; then ``message`` says why
+            (an app never raises from a control or a button).
+        """
+        button = getattr(self, "button", None)
+        if isinstance(button, widgets.Button):
+            button.disabled = True
+        try:
+            result = self.update(**{**self.settings(), **overrides})
+        except Exception as exc:  # show, never raise, from a callback
+            self.message.value = error_html("Could not compute this setting", exc)
+            return None
+        finally:
+            if isinstance(button, widgets.Button):
+                button.disabled = False
+        self.message.value = ""
+        self.result = result
+        self.show(result)
+        return result
+
+    def _changed(self, change=None):
+        if self.live:
+            self.run()
+        else:
+            self.preview()
+
+    def _ipython_display_(self):
+        display(self.widget)
 
 
 # ---------------------------------------------------------------------------
