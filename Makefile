@@ -11,6 +11,7 @@
 #   .venv/bin/python -m pip install -c constraints.txt -e ".[test]"
 #   .venv/bin/python -m pytest tests lmmedu --doctest-modules --nbmake --nbmake-timeout=300 notebooks/*.ipynb
 #   .venv/bin/jupyter lab --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
+#   .venv/bin/voila notebooks/01_replicates_and_pseudoreplication.ipynb   (make app)
 #
 # Installs are remembered by stamp files inside .venv that depend on
 # pyproject.toml and constraints.txt, so re-running only reinstalls after one
@@ -38,12 +39,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Kernels started by nbmake must be the ones installed in .venv.
 export JUPYTER_PREFER_ENV_PATH := 1
 
-.PHONY: lab test install install-test chromium pins strip clean help
+.PHONY: lab app test install install-test chromium pins strip clean help
 
 help:
 	@echo "make lab    - install into $(VENV) and open JupyterLab on $(START_NOTEBOOK)"
 	@echo "make test   - install test tools into $(VENV) and run tests + notebooks"
-	@echo "make pins   - regenerate constraints.txt from environment.yml"
+	@echo "make app NOTEBOOK=notebooks/01_....ipynb - show a notebook's widgets as a standalone app (Voila)"
+	@echo "make pins   - re-lock constraints.txt and environment.yml from the pins in scripts/pins.py"
 	@echo "make strip  - remove outputs from notebooks/*.ipynb before committing"
 	@echo "make clean  - delete $(VENV)"
 
@@ -51,6 +53,12 @@ help:
 # passing the notebook as an argument would make notebooks/ the root instead.
 lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(START_NOTEBOOK) $(LAB_ARGS)
+
+# App mode for a lecture: the notebook's output only (code hidden), served by Voila.
+NOTEBOOK ?= notebooks/01_replicates_and_pseudoreplication.ipynb
+APP_ARGS ?=
+app: install
+	$(VENV)/bin/voila "$(NOTEBOOK)" --strip_sources=True $(APP_ARGS)
 
 test: install-test chromium
 	$(VPY) -m pytest tests lmmedu --doctest-modules --nbmake --nbmake-timeout=$(NBMAKE_TIMEOUT) $(NOTEBOOKS) $(PYTEST_ARGS)
@@ -85,8 +93,9 @@ $(STAMP_TEST): pyproject.toml constraints.txt | $(VPY)
 	$(PIP) install -c constraints.txt -e ".[test]"
 	touch $@ $(STAMP_LAB)
 
-pins:
-	$(PYTHON) scripts/pins.py
+# Resolving needs the package index and Binder's Python version (see scripts/pins.py).
+pins: | $(VPY)
+	$(VPY) scripts/pins.py --lock
 
 strip: install
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace $(sort $(wildcard notebooks/*.ipynb notebooks/**/*.ipynb))

@@ -1,13 +1,15 @@
-"""The environment is pinned in one place and what runs is what is pinned.
+"""The environment is locked in one place and what runs is what is locked.
 
-environment.yml is the source of truth (Binder reads it); constraints.txt is
-generated from it by scripts/pins.py for pip (the Makefile uses it). These
-tests fail when the two drift apart, when the running interpreter has other
-versions than the pins, when code imports a package nobody declared, or when
-nbmake would execute notebooks in a kernel from another environment.
+scripts/pins.py holds the chosen versions and, with ``--lock``, writes every
+resolved package into constraints.txt (pip: CI and the Makefile) and into the
+pip section of environment.yml (Binder), which takes only Python and pip from
+conda-forge. These tests fail when the two files drift apart or from the chosen
+pins, when the running interpreter has a package that is not locked or has
+another version than its pin, when code imports a package nobody declared, or
+when nbmake would execute notebooks in a kernel from another environment.
 
 Set LMMEDU_ALLOW_UNPINNED=1 only to try the package against other versions on
-purpose: it turns the installed-version check into a skip.
+purpose: it turns the installed-version checks into skips.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ def _load_pins_module():
 
 pins = _load_pins_module()
 ENV_TEXT = ENVIRONMENT.read_text(encoding="utf-8")
+CONSTRAINTS_TEXT = CONSTRAINTS.read_text(encoding="utf-8")
 ENV_PINS = pins.pins_from_environment(ENV_TEXT)
-TEST_PINS = {pins.normalize(k): v for k, v in pins.TEST_PINS.items()}
-ALL_PINS = {**ENV_PINS, **TEST_PINS}
+LAB_LOCK, TEST_LOCK = pins.read_lock(CONSTRAINTS_TEXT)
+ALL_PINS = {**LAB_LOCK, **TEST_LOCK}
 
 
 def _pyproject_requirements() -> dict[str, list[Requirement]]:
@@ -65,10 +68,17 @@ PYPROJECT_NAMES = {
 # --- environment.yml <-> constraints.txt ------------------------------------
 
 
-def test_constraints_txt_is_generated_from_environment_yml():
-    expected = pins.render(ENV_TEXT)
-    actual = CONSTRAINTS.read_text(encoding="utf-8")
-    assert actual == expected, "constraints.txt is stale: run `python3 scripts/pins.py` and commit the result"
+def test_constraints_txt_and_environment_yml_agree_with_the_chosen_pins():
+    found = pins.problems(CONSTRAINTS_TEXT, ENV_TEXT)
+    assert not found, "; ".join(found) + ". Run `python3 scripts/pins.py --lock` and commit both files."
+
+
+def test_binder_installs_exactly_the_lab_packages_ci_installs():
+    # The pip section of environment.yml is what Binder installs; constraints.txt is what CI installs.
+    _, pip_specs = pins.read_dependencies(ENV_TEXT)
+    from_environment = dict(spec.split("==") for spec in pip_specs)
+    assert from_environment == {k: v for k, v in LAB_LOCK.items() if k != "pip"}
+    assert ENV_PINS["pip"] == LAB_LOCK["pip"] == pins.PIP
 
 
 def test_pins_parser_reads_environment_yml_like_yaml_does():
@@ -80,25 +90,30 @@ def test_pins_parser_reads_environment_yml_like_yaml_does():
     assert pins.read_dependencies(ENV_TEXT) == (conda, pip)
 
 
-def test_pins_script_rejects_unpinned_specs_and_detects_stale_file(tmp_path, monkeypatch, capsys):
+def test_pins_script_rejects_unpinned_specs_and_detects_drift(tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match="numpy"):
         pins.conda_to_pip("numpy>=2")
     with pytest.raises(ValueError, match="scipy"):
         pins.conda_to_pip("scipy=1.17")
-    assert pins.conda_to_pip("matplotlib-base==3.11.2") == ("matplotlib", "3.11.2")
+    assert pins.conda_to_pip("pip==26.3") == ("pip", "26.3")
 
-    env = tmp_path / "environment.yml"
-    env.write_text("channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy==2.4.6\n")
-    out = tmp_path / "constraints.txt"
+    lab = {"pip": pins.PIP, **{pins.normalize(k): v for k, v in pins.LAB_PINS.items()}, "tzdata": "2025.1"}
+    test = {pins.normalize(k): v for k, v in pins.TEST_PINS.items()}
+    env, out = tmp_path / "environment.yml", tmp_path / "constraints.txt"
+    env.write_text(pins.render_environment(lab))
+    out.write_text(pins.render_constraints(lab, test))
     monkeypatch.setattr(pins, "ENVIRONMENT", env)
     monkeypatch.setattr(pins, "CONSTRAINTS", out)
-    monkeypatch.setattr(pins, "ROOT", tmp_path)
-    assert pins.main(["--check"]) == 1
-    assert pins.main([]) == 0
-    assert "numpy==2.4.6" in out.read_text().splitlines()
     assert pins.main(["--check"]) == 0
-    env.write_text(env.read_text().replace("2.4.6", "2.4.7"))
+    # A transitive package moved in one file only: Binder and CI would install different wheels.
+    env.write_text(env.read_text().replace("tzdata==2025.1", "tzdata==2025.2"))
     assert pins.main(["--check"]) == 1
+    assert "environment.yml does not list exactly" in capsys.readouterr().err
+    env.write_text(pins.render_environment(lab))
+    # A chosen pin changed without re-locking.
+    monkeypatch.setitem(pins.LAB_PINS, "numpy", "0.0.1")
+    assert pins.main(["--check"]) == 1
+    assert "numpy==0.0.1 in LAB_PINS" in capsys.readouterr().err
 
 
 # --- what environment.yml must contain ---------------------------------------
@@ -108,7 +123,8 @@ def test_environment_yml_uses_conda_forge_only_and_python_311():
     data = yaml.safe_load(ENV_TEXT)
     assert data["channels"] == ["conda-forge"]
     conda, _ = pins.read_dependencies(ENV_TEXT)
-    assert "python=3.11" in conda
+    # Everything else comes from PyPI through pip, like in CI (conda-forge pins could not be checked here).
+    assert conda == [f"python={pins.PYTHON}", f"pip=={pins.PIP}"]
 
 
 @pytest.mark.parametrize(
@@ -140,7 +156,7 @@ def test_every_pyproject_requirement_is_pinned_and_the_pin_fits_its_range():
             name = pins.normalize(req.name)
             if name == "lmmedu":
                 continue
-            assert name in ALL_PINS, f"pyproject {group} requirement {req} has no pin in environment.yml or TEST_PINS"
+            assert name in ALL_PINS, f"pyproject {group} requirement {req} has no pin in constraints.txt"
             assert req.specifier.contains(ALL_PINS[name], prereleases=True), (
                 f"pin {name}=={ALL_PINS[name]} is outside pyproject's range {req} ({group})"
             )
@@ -160,6 +176,21 @@ def test_installed_version_matches_pin(name):
     assert installed == ALL_PINS[name], (
         f"{name} {installed} is installed in {sys.prefix} but the pin is {ALL_PINS[name]}; "
         "run `make test` (it reinstalls from constraints.txt)"
+    )
+
+
+def test_every_installed_package_is_locked():
+    # A package that is installed but not locked could differ between CI, Binder and a learner's machine.
+    if os.environ.get("LMMEDU_ALLOW_UNPINNED") == "1":
+        pytest.skip("LMMEDU_ALLOW_UNPINNED=1: running against versions other than the pins on purpose")
+    unlocked = sorted(
+        f"{pins.normalize(d.metadata['Name'])} {d.version}"
+        for d in metadata.distributions()
+        if pins.normalize(d.metadata["Name"]) not in ALL_PINS | {"lmmedu": "", "setuptools": "", "wheel": ""}
+    )
+    assert not unlocked, (
+        f"installed in {sys.prefix} but not in constraints.txt: {', '.join(unlocked)}; add what lmmedu needs to "
+        "LAB_PINS or TEST_PINS in scripts/pins.py and run `python3 scripts/pins.py --lock`, or remove the rest"
     )
 
 
