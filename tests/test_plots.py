@@ -14,6 +14,7 @@ from scipy import stats  # noqa: E402
 
 import lmmedu  # noqa: E402
 from lmmedu.teach import plots  # noqa: E402
+from lmmedu.teach.cells import length_skewness, replicate_means  # noqa: E402
 from lmmedu.teach.studies import false_positive_rates  # noqa: E402
 
 
@@ -33,11 +34,10 @@ def _hlines(ax):
 
 
 def test_replicate_view_draws_replicate_means_and_the_truth(small):
-    fig = plots.replicate_view(small, gene="B", max_points=10)
-    ax = fig.axes[0]
+    ax = plots.replicate_view(small, gene="B", max_points=10)
     sub = small[small["gene"] == "B"]
     expected = np.log(sub["length"]).groupby([sub["replicate"], sub["treatment"]], observed=True).mean()
-    got = fig.lmmedu_means.set_index(["replicate", "treatment"])["mean_log"]
+    got = replicate_means(sub).set_index(["replicate", "treatment"])["mean_log"]
     np.testing.assert_allclose(got.sort_index().to_numpy(), expected.sort_index().to_numpy())
     # The big diamonds are those means.
     diamonds = [c for c in ax.collections if c.get_sizes().size and c.get_sizes()[0] >= 100]
@@ -54,10 +54,12 @@ def test_replicate_view_draws_replicate_means_and_the_truth(small):
 
 
 def test_replicate_view_subsamples_dots_but_not_means(small):
-    fig = plots.replicate_view(small, gene="A", max_points=5)
-    dots = [c for c in fig.axes[0].collections if c.get_sizes().size and c.get_sizes()[0] < 100]
+    ax = plots.replicate_view(small, gene="A", max_points=5)
+    dots = [c for c in ax.collections if c.get_sizes().size and c.get_sizes()[0] < 100]
     assert sum(len(c.get_offsets()) for c in dots) == 3 * 2 * 5
-    assert fig.lmmedu_means["n"].sum() == (small["gene"] == "A").sum()
+    diamonds = [c for c in ax.collections if c.get_sizes().size and c.get_sizes()[0] >= 100]
+    assert sum(len(c.get_offsets()) for c in diamonds) == 3 * 2
+    assert replicate_means(small[small["gene"] == "A"])["n"].sum() == (small["gene"] == "A").sum()
 
 
 def test_replicate_view_rejects_bad_input(small):
@@ -71,41 +73,41 @@ def test_replicate_view_rejects_bad_input(small):
 
 def test_false_positive_plot_shows_rates_intervals_and_nominal_line():
     rates = false_positive_rates(n_sims=20, obs_per_replicate=20, seed=2)
-    fig = plots.false_positive_plot(rates)
-    ax = fig.axes[0]
+    ax = plots.rates_plot(rates)
     points = [c for c in ax.get_lines() if c.get_marker() == "o"]
     xs = sorted(float(p.get_xdata()[0]) for p in points)
     assert xs == pytest.approx(sorted(rates["rate"]))
     nominal = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert [float(line.get_xdata()[0]) for line in nominal] == [0.05]
-    assert [t.get_text() for t in ax.get_yticklabels()] == rates["method"].tolist()
+    assert [t.get_text() for t in ax.get_yticklabels()] == rates["analysis"].tolist()
     worst = rates.loc[rates["rate"].idxmax()]
-    assert f"{worst['method']}: {worst['rate']:.0%}" in ax.get_title()
+    assert f"{worst['analysis']}: {worst['rate']:.0%}" in ax.get_title()
 
 
 def test_false_positive_plot_marks_untestable_methods():
     rates = false_positive_rates(n_replicates=2, n_sims=4, obs_per_replicate=10, seed=2)
-    fig = plots.false_positive_plot(rates)
-    texts = [t.get_text() for t in fig.axes[0].texts]
+    ax = plots.rates_plot(rates)
+    texts = [t.get_text() for t in ax.texts]
     assert sum("not testable" in t for t in texts) == 2
 
 
 def test_length_scales_reports_skewness_of_both_scales(small):
-    fig = plots.length_scales(small, gene="A")
+    axes = plots.length_scales(small, gene="A")
     sub = small[small["gene"] == "A"]
-    assert fig.lmmedu_skewness["length"] == pytest.approx(stats.skew(sub["length"]))
-    assert fig.lmmedu_skewness["log_length"] == pytest.approx(stats.skew(np.log(sub["length"])))
+    skew = length_skewness(small, gene="A")
+    assert skew["length"] == pytest.approx(stats.skew(sub["length"]))
+    assert skew["log_length"] == pytest.approx(stats.skew(np.log(sub["length"])))
     # Log-normal lengths: right-skewed raw, near-symmetric after log.
-    assert fig.lmmedu_skewness["length"] > 1
-    assert abs(fig.lmmedu_skewness["log_length"]) < 0.5
-    assert [a.get_xlabel() for a in fig.axes] == ["length (µm)", "log length (log µm)"]
+    assert skew["length"] > 1
+    assert abs(skew["log_length"]) < 0.5
+    assert [a.get_xlabel() for a in axes] == ["length (µm)", "log length (log µm)"]
+    assert [a.get_title() for a in axes] == [f"skewness {skew['length']:.2f}", f"skewness {skew['log_length']:.2f}"]
 
 
 def test_se_ratio_plot_bars_end_at_the_ratio():
     table = pd.DataFrame({"se_lm": [1.0, 2.0], "se_lmm": [4.0, 1.0], "varies_replicate": ["between", "within"]},
                          index=["Intercept", "treatment[T.drug]"])
-    fig = plots.se_ratio_plot(table)
-    ax = fig.axes[0]
+    ax = plots.se_ratio_plot(table)
     assert ax.get_xscale() == "log"
     ends = sorted(p.get_x() + p.get_width() for p in ax.patches)
     assert ends == pytest.approx([0.5, 4.0])
@@ -117,8 +119,8 @@ def test_se_ratio_plot_bars_end_at_the_ratio():
 def test_percent_change_plot_counts_intervals_that_contain_the_truth():
     table = pd.DataFrame({"percent": [24.0, 12.0], "percent_low": [20.0, 11.0], "percent_high": [28.0, 14.0]},
                          index=pd.Index(["A", "B"], name="gene"))
-    fig = plots.percent_change_plot(table, truth={"A": 24.6, "B": 9.4})
-    assert fig.axes[0].get_title() == "1 of 2 intervals contain the true effect"
+    ax = plots.percent_change_plot(table, truth={"A": 24.6, "B": 9.4})
+    assert ax.get_title() == "1 of 2 intervals contain the true effect"
     with pytest.raises(ValueError, match="percent_low"):
         plots.percent_change_plot(table.drop(columns="percent_low"))
 
@@ -127,10 +129,9 @@ def test_rate_curve_plot_draws_each_method_at_its_rates():
     from lmmedu.teach.studies import rate_curve
 
     curve = rate_curve("obs_per_replicate", [5, 50], n_sims=20, seed=1, design="between")
-    fig = plots.rate_curve_plot(curve)
-    ax = fig.axes[0]
+    ax = plots.rate_curve_plot(curve)
     assert ax.get_xscale() == "log"
-    naive = curve[curve["method"] == "naive lm"]
+    naive = curve[curve["analysis"] == "naive lm"]
     line = [l for l in ax.get_lines() if l.get_label() == "naive lm"]
     if not line:  # errorbar containers keep the label on the container
         line = [c.lines[0] for c in ax.containers if c.get_label() == "naive lm"]
@@ -138,3 +139,13 @@ def test_rate_curve_plot_draws_each_method_at_its_rates():
     assert f"{naive['rate'].iloc[0]:.0%} false positives with 5 measurements per replicate" in ax.get_title()
     with pytest.raises(ValueError, match="rate_curve"):
         plots.rate_curve_plot(pd.DataFrame({"x": [1]}))
+
+
+def test_every_plot_returns_the_axes_it_was_given(small):
+    fig, axes = plt.subplots(1, 3)
+    assert plots.replicate_view(small, ax=axes[0]) is axes[0]
+    assert plots.replicate_means_plot(small, ax=axes[1]) is axes[1]
+    table = pd.DataFrame({"se_lm": [1.0], "se_lmm": [2.0]}, index=["Intercept"])
+    assert plots.se_ratio_plot(table, ax=axes[2]) is axes[2]
+    pair = plt.subplots(1, 2)[1]
+    assert list(plots.length_scales(small, ax=pair)) == list(pair)

@@ -18,10 +18,11 @@ from scipy import stats
 
 from lmmedu.data.simulate import simulate_replicates
 from lmmedu.teach.studies import (
-    METHODS,
+    ANALYSES,
     binomial_ci,
     design_problem,
     false_positive_rates,
+    rates,
     simulate_p_values,
     true_design_effect,
     true_icc,
@@ -36,13 +37,13 @@ def _consistent_with(rate_row, alpha=0.05, tail=0.001):
 @pytest.fixture(scope="module")
 def between_rates():
     return false_positive_rates(n_replicates=6, obs_per_replicate=30, replicate_sd=0.3, design="between",
-                                n_sims=300, seed=11).set_index("method")
+                                n_sims=300, seed=11).set_index("analysis")
 
 
 @pytest.fixture(scope="module")
 def within_rates():
     return false_positive_rates(n_replicates=4, obs_per_replicate=30, replicate_sd=0.3, design="within",
-                                n_sims=300, seed=12).set_index("method")
+                                n_sims=300, seed=12).set_index("analysis")
 
 
 # --- small helpers -------------------------------------------------------------
@@ -115,7 +116,7 @@ def test_p_values_match_independent_implementations():
     df = simulate_replicates(genes=("A",), n_replicates=6, obs_per_replicate=40, design="between",
                              treatment_effects=0.0, replicate_sd=0.3, seed=np.random.default_rng(seed_seq))
     out = simulate_p_values(n_replicates=6, obs_per_replicate=40, replicate_sd=0.3, design="between", n_sims=1,
-                            seed=3).set_index("method")
+                            seed=3).set_index("analysis")
     ols = smf.ols("np.log(length) ~ treatment", df).fit()
     assert out.loc["naive lm", "p"] == pytest.approx(ols.pvalues["treatment[T.drug]"], rel=1e-8)
     assert out.loc["naive lm", "df"] == ols.df_resid
@@ -135,7 +136,7 @@ def test_within_design_uses_a_paired_t_test():
     df = simulate_replicates(genes=("A",), n_replicates=5, obs_per_replicate=20, design="within",
                              treatment_effects=0.0, replicate_sd=0.3, seed=np.random.default_rng(seed_seq))
     out = simulate_p_values(n_replicates=5, obs_per_replicate=20, replicate_sd=0.3, design="within", n_sims=1,
-                            seed=5).set_index("method")
+                            seed=5).set_index("analysis")
     means = np.log(df["length"]).groupby([df["replicate"], df["treatment"]], observed=True).mean().unstack()
     paired = stats.ttest_rel(means["drug"], means["control"])
     assert out.loc["t-test on replicate means", "p"] == pytest.approx(paired.pvalue, rel=1e-10)
@@ -176,7 +177,7 @@ def test_between_design_correct_methods_hold_five_percent(between_rates, method)
     assert _consistent_with(row), f"{method}: {row['rejections']} of {row['n_sims']} rejections"
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", list(ANALYSES))
 def test_within_design_no_method_is_anticonservative(within_rates, method):
     # Replicate intercepts cancel from drug minus control: even the naive lm is not inflated
     # (it is conservative, because it counts replicate variation as noise).
@@ -186,7 +187,7 @@ def test_within_design_no_method_is_anticonservative(within_rates, method):
 
 def test_more_measurements_per_replicate_make_the_naive_lm_worse():
     rate = {m: false_positive_rates(n_replicates=4, obs_per_replicate=m, replicate_sd=0.2, design="between",
-                                    n_sims=100, seed=21).set_index("method").loc["naive lm", "rate"]
+                                    n_sims=100, seed=21).set_index("analysis").loc["naive lm", "rate"]
             for m in (5, 200)}
     assert rate[200] > rate[5] + 0.2
 
@@ -204,7 +205,7 @@ def test_degrees_of_freedom_are_those_of_the_replicates(between_rates, within_ra
 
 def test_one_replicate_per_arm_is_reported_not_tested():
     rates = false_positive_rates(n_replicates=2, obs_per_replicate=20, design="between", n_sims=10,
-                                 seed=4).set_index("method")
+                                 seed=4).set_index("analysis")
     assert rates.attrs["problem"]
     assert rates.loc["t-test on replicate means", "n_sims"] == 0
     assert rates.loc["t-test on replicate means", "n_missing"] == 10
@@ -216,12 +217,12 @@ def test_one_replicate_per_arm_is_reported_not_tested():
 
 def test_rates_can_be_summarised_from_stored_p_values():
     p = simulate_p_values(n_sims=6, obs_per_replicate=10, seed=2)
-    rates = false_positive_rates(p_values=p, alpha=0.5).set_index("method")
-    for method in METHODS:
-        sub = p[p["method"] == method]
-        assert rates.loc[method, "rejections"] == int((sub["p"] < 0.5).sum())
-    assert rates.attrs["settings"]["alpha"] == 0.5
-    assert rates.attrs["settings"]["n_sims"] == 6
+    table = rates(p, alpha=0.5).set_index("analysis")
+    for method in ANALYSES:
+        sub = p[p["analysis"] == method]
+        assert table.loc[method, "rejections"] == int((sub["p"] < 0.5).sum())
+    assert table.attrs["alpha"] == 0.5
+    assert table.attrs["settings"]["n_sims"] == 6
 
 
 # --- rate curves ------------------------------------------------------------------
@@ -234,12 +235,12 @@ def test_rate_curve_stacks_one_table_per_value_with_the_same_seed():
     curve = rate_curve("obs_per_replicate", [4, 8], n_sims=3, seed=6, design="between",
                        progress=lambda done, total: calls.append((done, total)))
     assert curve["obs_per_replicate"].tolist() == [4, 4, 4, 8, 8, 8]
-    assert curve["method"].tolist() == list(METHODS) * 2
+    assert curve["analysis"].tolist() == list(ANALYSES) * 2
     single = false_positive_rates(obs_per_replicate=8, n_sims=3, seed=6, design="between")
     pd.testing.assert_frame_equal(curve.iloc[3:].drop(columns="obs_per_replicate").reset_index(drop=True), single,
                                   check_like=True)
     assert calls[-1] == (6, 6) and len(calls) == 6
-    assert curve.attrs["vary"] == "obs_per_replicate"
+    assert curve.attrs["setting_columns"] == ["obs_per_replicate"]
 
 
 @pytest.mark.parametrize(
@@ -255,3 +256,69 @@ def test_rate_curve_rejects_bad_arguments(args, kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         rate_curve(*args, n_sims=2, **kwargs)
+
+
+# --- the one runner and the one rates table (the contract in lmmedu.teach) -------
+
+
+def _normal_study(rng, n=5, shift=0.0):
+    return pd.DataFrame({"y": rng.normal(loc=shift, size=n)})
+
+
+def _t_test(data):
+    res = stats.ttest_1samp(data["y"], 0.0)
+    return {"p": res.pvalue, "estimate": data["y"].mean(), "df": len(data) - 1}
+
+
+def test_run_study_has_the_documented_columns_and_records_failures():
+    from lmmedu.teach.studies import RATE_COLUMNS, RESULT_COLUMNS, run_study
+
+    def broken(data):
+        raise RuntimeError("cannot analyse")
+
+    out = run_study(_normal_study, {"t": _t_test, "broken": broken}, n_sims=4, seed=2,
+                    grid=[{"n": 5}, {"n": 9}], settings={"what": "demo"})
+    assert list(out.columns) == ["n", *RESULT_COLUMNS]
+    assert out.attrs["setting_columns"] == ["n"]
+    assert out.attrs["settings"] == {"what": "demo", "n_sims": 4, "seed": 2}
+    bad = out[out["analysis"] == "broken"]
+    assert bad["p"].isna().all() and (bad["error"] == "cannot analyse").all()
+    # The same draws at every setting: the first 5 values of the n = 9 experiment are those of n = 5.
+    first = np.random.default_rng(np.random.SeedSequence(2).spawn(4)[0]).normal(size=9)
+    ok = out[out["analysis"] == "t"].set_index(["n", "sim"])
+    assert ok.loc[(5, 0), "estimate"] == pytest.approx(first[:5].mean())
+    assert ok.loc[(9, 0), "estimate"] == pytest.approx(first.mean())
+    assert ok.loc[(9, 0), "p"] == pytest.approx(stats.ttest_1samp(first, 0.0).pvalue)
+    table = rates(out, alpha=0.05)
+    assert list(table.columns) == ["n", *RATE_COLUMNS]
+    assert table[["n", "analysis"]].values.tolist() == [[5, "t"], [5, "broken"], [9, "t"], [9, "broken"]]
+    broken_rows = table[table["analysis"] == "broken"]
+    assert (broken_rows["n_sims"] == 0).all() and (broken_rows["n_missing"] == 4).all()
+    assert broken_rows["rate"].isna().all()
+
+
+def test_rates_count_rejections_against_alpha():
+    from lmmedu.teach.studies import run_study
+
+    out = run_study(lambda rng: _normal_study(rng, n=8, shift=1.0), {"t": _t_test}, n_sims=30, seed=4)
+    table = rates(out, alpha=0.01)
+    assert table.loc[0, "rejections"] == int((out["p"] < 0.01).sum())
+    assert table.loc[0, "rate"] == pytest.approx(table.loc[0, "rejections"] / 30)
+    low, high = binomial_ci(int(table.loc[0, "rejections"]), 30)
+    assert (table.loc[0, "ci_low"], table.loc[0, "ci_high"]) == pytest.approx((low, high))
+    assert table.attrs["alpha"] == 0.01
+    with pytest.raises(ValueError, match="run_study"):
+        rates(pd.DataFrame({"x": [1]}))
+    with pytest.raises(ValueError, match="unknown key"):
+        run_study(_normal_study, {"t": lambda d: {"p": 0.5, "pvalue": 0.5}}, n_sims=1)
+
+
+def test_progress_callback_accepts_bool_or_callable_only():
+    from lmmedu.teach.studies import progress_callback
+
+    with progress_callback(False, 3) as tick:
+        tick(1)
+    with progress_callback(True, 2) as tick:
+        tick(2)
+    with pytest.raises(ValueError, match="progress"):
+        progress_callback("yes", 3)

@@ -18,13 +18,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from lmmedu.teach.studies import false_positive_rates, true_design_effect  # noqa: E402
+from lmmedu.teach.comparison import se_table  # noqa: E402
+from lmmedu.teach.prose import machine_readout  # noqa: E402
 from lmmedu.teach.widgets import (  # noqa: E402
     EnvironmentCheck,
     PseudoReplicationMachine,
     StandardErrorExplorer,
     environment_report,
-    machine_readout,
-    se_table,
 )
 
 
@@ -51,11 +51,12 @@ def test_environment_check_callback_rewrites_the_label():
     first = check.label.value
     assert "4 independent units" in first
     calls = check.calls
-    for value in (check.slider.min, check.slider.max, check.slider.value):
-        check.slider.value = value
+    for value in (check.n_replicates.min, check.n_replicates.max, check.n_replicates.value):
+        check.n_replicates.value = value
         assert f"{value} independent units" in check.label.value
+        assert check.result == check.update(value)
     assert check.calls > calls
-    check.slider.value = check.slider.min
+    check.n_replicates.value = check.n_replicates.min
     assert check.label.value != first
     assert "lmmedu-check-label" in check.label._dom_classes
 
@@ -95,8 +96,8 @@ def test_machine_runs_at_every_corner_without_raising():
         machine.obs_per_replicate.value = obs
         machine.design.value = design
         rates = machine.run(n_sims=2)
-        assert rates is not None, machine.status.value
-        assert machine.progress.value == machine.progress.max == 2
+        assert rates is not None, machine.message.value
+        assert machine.progress_bar.value == machine.progress_bar.max == 2
         assert machine.status.value.startswith("Ran 2 experiments")
         if design == "between" and reps == 2:
             assert "not testable" in machine.status.value
@@ -106,10 +107,12 @@ def test_machine_runs_at_every_corner_without_raising():
 def test_machine_run_shows_the_rates_it_computed():
     machine = PseudoReplicationMachine(n_sims=100)
     rates = machine.run(n_sims=40)
-    expected = false_positive_rates(n_sims=40, seed=machine.seed, **machine.settings())
+    settings = {k: v for k, v in machine.settings().items() if k != "n_sims"}
+    expected = false_positive_rates(n_sims=40, seed=machine.seed, **settings)
     assert rates["rejections"].tolist() == expected["rejections"].tolist()
+    assert machine.result is rates
     for row in rates.itertuples():
-        assert f"{row.method} {row.rate:.0%}" in machine.status.value
+        assert f"{row.analysis} {row.rate:.0%}" in machine.status.value
     assert bytes(machine.plot.value).startswith(b"\x89PNG"), "the plot was not drawn"
     for row in rates.itertuples():
         assert f"<td>{row.rejections}</td>" in machine.table.value
@@ -121,9 +124,10 @@ def test_machine_button_runs_with_the_dropdown_value():
     machine = PseudoReplicationMachine(obs_per_replicate=5, n_sims=100)
     machine.n_sims.options = (3, 100)
     machine.n_sims.value = 3
+    assert machine.result is None, "the machine must not simulate before Run is pressed"
     machine.button.click()
-    assert machine.rates is not None
-    assert machine.rates.attrs["settings"]["n_sims"] == 3
+    assert machine.result is not None
+    assert machine.result.attrs["settings"]["n_sims"] == 3
 
 
 def test_machine_shows_a_message_instead_of_raising(monkeypatch):
@@ -135,7 +139,7 @@ def test_machine_shows_a_message_instead_of_raising(monkeypatch):
     monkeypatch.setattr(studies, "false_positive_rates", _boom)
     machine = PseudoReplicationMachine()
     assert machine.run(n_sims=2) is None
-    assert "Could not simulate: simulated failure" in machine.status.value
+    assert "Could not simulate:</b> simulated failure" in machine.message.value
     assert not machine.button.disabled
 
 
@@ -175,9 +179,10 @@ def test_se_explorer_at_slider_extremes(design):
     app = StandardErrorExplorer(design=design)
     for value in (app.replicate_sd.min, app.replicate_sd.max, 0.2):
         app.replicate_sd.value = value
-        assert app.table is not None, app.result.value
-        html = app.result.value
+        assert app.message.value == "", app.message.value
+        html = app.table.value
+        table = app.result.table
         ratios = [float(x) for x in re.findall(r"<td>([0-9.]+) \((?:up|down|about the same)\)</td>", html)]
-        assert ratios == pytest.approx(app.table["se_ratio"].round(2).tolist())
+        assert ratios == pytest.approx(table["se_ratio"].round(2).tolist())
         expected, _ = se_table(value, design)
-        assert app.table["se_lmm"].tolist() == pytest.approx(expected["se_lmm"].tolist())
+        assert table["se_lmm"].tolist() == pytest.approx(expected["se_lmm"].tolist())

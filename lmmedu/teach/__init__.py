@@ -49,7 +49,7 @@ one rates table, one row per setting and analysis, with the fixed columns
 (n_sims + n_missing)``).  Both tables keep the fixed arguments in ``attrs["settings"]`` and
 the names of the setting columns in ``attrs["setting_columns"]``; ``rates`` adds
 ``attrs["alpha"]``.  A named study of a notebook (:func:`~lmmedu.teach.studies.false_positive_rates`,
-:func:`~lmmedu.teach.studies.random_slope_study`, ...) is a thin function that checks its
+:func:`~lmmedu.teach.studies.random_slope_rates`, ...) is a thin function that checks its
 arguments, builds ``simulate`` and ``analyses`` and calls these two.
 
 **3. Plots.**  Every figure function takes ``ax=None`` (a new figure when None) and returns

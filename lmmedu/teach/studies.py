@@ -1,17 +1,20 @@
 """Simulation studies: how often does each analysis find an effect that is not there?
 
-The pseudo-replication machine of notebook 01 runs here. It simulates many imaging
-experiments with **no true drug effect** (:func:`lmmedu.data.simulate.simulate_replicates` with one
-gene and ``treatment_effects=0``), analyses each one three ways and counts the false positives:
+The one experiment runner (:func:`run_study`), the one rates table (:func:`rates`) and the
+one progress helper (:func:`progress_callback`) of the contract in :mod:`lmmedu.teach`, and
+the studies of the notebooks built on them. Every study simulates experiments with **no true
+drug effect**, so every rejection is a false positive and a correct test rejects in about
+``alpha`` of them; the Wilson interval of each rate says how far chance alone can take it.
 
-- ``"naive lm"``: ``log(length) ~ treatment`` on every measurement, as if each were an
-  independent unit (pseudo-replication);
-- ``"t-test on replicate means"``: one number per replicate and arm, then an ordinary t-test
-  (independent samples in the between design, paired drug-minus-control in the within design);
-- ``"mixed model"``: ``log(length) ~ treatment + (1|replicate)`` with Satterthwaite df.
-
-A correct test rejects a true null hypothesis in about ``alpha`` of the experiments; the
-binomial confidence interval of each rate says how far from ``alpha`` chance alone can take it.
+- Notebook 01, pseudo-replication (:func:`simulate_p_values`, :func:`false_positive_rates`,
+  :func:`rate_curve`): one gene, three analyses of :data:`ANALYSES` -- ``"naive lm"``
+  (``log(length) ~ treatment`` on every measurement, as if each were independent),
+  ``"t-test on replicate means"`` (independent samples in the between design, paired in the
+  within design) and ``"mixed model"`` (``log(length) ~ treatment + (1|replicate)``,
+  Satterthwaite df).
+- Notebook 04, random slopes (:func:`random_slope_p_values`, :func:`random_slope_rates`): the
+  drug effect varies between replicates; the models of :data:`SLOPE_STUDY_MODELS` with and
+  without a random slope test the drug effect of the reference gene.
 """
 
 from __future__ import annotations
@@ -24,26 +27,28 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..data.simulate import _count, _finite, _sd, simulate_replicates
 from ..stats.fit import fit, fit_lm
-from ..data.simulate import simulate_replicates
 
 __all__ = [
     "progress_callback",
     "run_study",
     "rates",
     "coefficient_test",
-    "METHODS",
+    "binomial_ci",
+    "ANALYSES",
     "simulate_p_values",
     "false_positive_rates",
     "rate_curve",
-    "binomial_ci",
     "true_icc",
     "true_design_effect",
     "design_problem",
+    "SLOPE_STUDY_MODELS",
+    "random_slope_p_values",
+    "random_slope_rates",
 ]
 
-#: The three analyses, in display order.
-METHODS = ("naive lm", "t-test on replicate means", "mixed model")
+
 
 # --------------------------------------------------------------------------------------
 # The contract: one progress helper, one runner, one rates table
@@ -209,11 +214,13 @@ def run_study(simulate: Callable[..., pd.DataFrame], analyses: Mapping[str, Call
     if not grid:
         raise ValueError("grid must hold at least one setting (a dict), or be None.")
     columns = list(dict.fromkeys(k for g in grid for k in g))
-    streams = _streams(seed, n_sims)
+    _streams(seed, n_sims)  # a bad seed fails here, before any work
     rows = []
     with progress_callback(progress, n_sims * len(grid)) as tick:
         for k, setting in enumerate(grid):
-            for i, stream in enumerate(streams):
+            # Fresh streams per setting: a simulator that spawns from its generator advances
+            # the SeedSequence it came from, and every setting must see the same draws.
+            for i, stream in enumerate(_streams(seed, n_sims)):
                 data = simulate(np.random.default_rng(stream), **setting)
                 for name, analysis in analyses.items():
                     rows.append({**setting, "sim": i, "analysis": name, **_analysis_row(analysis, data)})
@@ -321,29 +328,55 @@ def coefficient_test(formula: str, term: str) -> Callable[[pd.DataFrame], dict]:
     return analysis
 
 
-_LM_FORMULA = "log(length) ~ treatment"
-_LMM_FORMULA = "log(length) ~ treatment + (1|replicate)"
+def binomial_ci(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion.
+
+    Parameters
+    ----------
+    successes, trials : int
+        Number of rejections and of simulated experiments.
+    level : float, default 0.95
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound; ``(nan, nan)`` when ``trials`` is 0.
+
+    Examples
+    --------
+    >>> low, high = binomial_ci(10, 200)
+    >>> round(low, 3), round(high, 3)
+    (0.027, 0.09)
+    """
+    if trials == 0:
+        return (math.nan, math.nan)
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be between 0 and trials ({trials}), got {successes}.")
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=level, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 01: pseudo-replication
+# --------------------------------------------------------------------------------------
+
+#: The three analyses of the pseudo-replication study, in display order.
+ANALYSES = ("naive lm", "t-test on replicate means", "mixed model")
+
 _TERM = "treatment[T.drug]"
 _DESIGNS = ("within", "between")
+#: Settings of the pseudo-replication study that :func:`rate_curve` can vary.
+_VARIABLE = ("n_replicates", "obs_per_replicate", "replicate_sd")
 
 
-def _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd,
-                    replicate_treatment_sd):
+def _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd, replicate_treatment_sd):
     if design not in _DESIGNS:
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
-    if not isinstance(n_replicates, (int, np.integer)) or isinstance(n_replicates, bool) or n_replicates < 2:
-        raise ValueError(f"n_replicates must be an integer of at least 2, got {n_replicates!r}.")
-    minimum = 2 if design == "within" else 1
-    if (not isinstance(obs_per_replicate, (int, np.integer)) or isinstance(obs_per_replicate, bool)
-            or obs_per_replicate < minimum):
-        raise ValueError(
-            f"obs_per_replicate must be an integer of at least {minimum} in the {design} design, "
-            f"got {obs_per_replicate!r}."
-        )
+    _count("n_replicates", n_replicates, 2)
+    _count(f"obs_per_replicate (in the {design} design)", obs_per_replicate, 2 if design == "within" else 1)
     for name, value in (("replicate_sd", replicate_sd), ("residual_sd", residual_sd),
                         ("replicate_treatment_sd", replicate_treatment_sd)):
-        if not isinstance(value, (int, float, np.number)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+        _sd(name, value)
     if residual_sd == 0:
         raise ValueError("residual_sd must be greater than 0, so that measurements within a replicate differ.")
 
@@ -420,102 +453,44 @@ def true_design_effect(replicate_sd: float, obs_per_replicate: int, residual_sd:
     return 1.0 + (float(obs_per_replicate) - 1.0) * true_icc(replicate_sd, residual_sd)
 
 
-def binomial_ci(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion.
-
-    Parameters
-    ----------
-    successes, trials : int
-        Number of rejections and of simulated experiments.
-    level : float, default 0.95
-
-    Returns
-    -------
-    (float, float)
-        Lower and upper bound; ``(nan, nan)`` when ``trials`` is 0.
-
-    Examples
-    --------
-    >>> low, high = binomial_ci(10, 200)
-    >>> round(low, 3), round(high, 3)
-    (0.027, 0.09)
-    """
-    if trials == 0:
-        return (math.nan, math.nan)
-    if not 0 <= successes <= trials:
-        raise ValueError(f"successes must be between 0 and trials ({trials}), got {successes}.")
-    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=level, method="wilson")
-    return (float(ci.low), float(ci.high))
+def _replicate_level_problem(data: pd.DataFrame) -> str:
+    """design_problem read off the data: one replicate per arm leaves nothing to test with."""
+    per_arm = data.groupby("treatment", observed=True)["replicate"].nunique()
+    if per_arm.min() < 2:
+        return design_problem(int(data["replicate"].nunique()), "between")
+    return ""
 
 
-def _replicate_means_test(df: pd.DataFrame, design: str) -> tuple[float, float]:
-    """p-value and df of the t-test on per-replicate means of log(length)."""
-    logs = df.assign(log_length=np.log(df["length"]))
-    means = logs.groupby(["replicate", "treatment"], observed=True)["log_length"].mean().unstack("treatment")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # too few replicates: scipy warns and returns nan
-        if design == "within":
-            diff = (means["drug"] - means["control"]).to_numpy()
-            res = stats.ttest_1samp(diff, 0.0)
-            dof = len(diff) - 1
-        else:
-            control = means["control"].dropna().to_numpy()
-            drug = means["drug"].dropna().to_numpy()
-            res = stats.ttest_ind(drug, control)
-            dof = len(control) + len(drug) - 2
-    p = float(res.pvalue)
-    return (p if math.isfinite(p) else math.nan, float(dof))
-
-
-def _one_experiment(df: pd.DataFrame, design: str, problem: str = "") -> list[dict[str, Any]]:
-    rows = []
-    try:
-        lm = fit_lm(_LM_FORMULA, df)
-        rows.append({"method": "naive lm", "p": float(lm.coefs.loc[_TERM, "p"]),
-                     "df": float(lm.coefs.loc[_TERM, "df"]), "singular": False, "error": ""})
-    except Exception as exc:  # a tiny design can defeat any fit: record it, keep going
-        rows.append({"method": "naive lm", "p": math.nan, "df": math.nan, "singular": False, "error": str(exc)})
+def _replicate_means_test(data: pd.DataFrame) -> dict:
+    """t-test on per-replicate means of log(length): paired when every replicate has both arms."""
+    problem = _replicate_level_problem(data)
     if problem:
-        # One replicate per arm: the replicate-level analyses have nothing to test with (a
-        # mixed model there is either degenerate or singular, i.e. the naive lm in disguise).
-        for method in METHODS[1:]:
-            rows.append({"method": method, "p": math.nan, "df": 0.0, "singular": False, "error": problem})
-        return rows
-    p, dof = _replicate_means_test(df, design)
-    rows.append({"method": "t-test on replicate means", "p": p, "df": dof, "singular": False,
-                 "error": "" if math.isfinite(p) else "too few replicates for a t-test"})
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mm = fit(_LMM_FORMULA, df)
-        p, dof = float(mm.coefs.loc[_TERM, "p"]), float(mm.coefs.loc[_TERM, "df"])
-        error = ""
-        # Below one denominator df (one replicate per arm) the t reference is degenerate and
-        # p is about 1 whatever the data: "not testable" is the honest record, not "no effect".
-        if not (math.isfinite(p) and math.isfinite(dof) and dof >= 1):
-            p, error = math.nan, f"no usable test: {dof:.2g} denominator df"
-        rows.append({"method": "mixed model", "p": p, "df": dof, "singular": bool(mm.singular), "error": error})
-    except Exception as exc:
-        rows.append({"method": "mixed model", "p": math.nan, "df": math.nan, "singular": False, "error": str(exc)})
-    return rows
+        return {"df": 0.0, "error": problem}
+    logs = np.log(data["length"]).groupby([data["replicate"], data["treatment"]], observed=True).mean()
+    means = logs.unstack("treatment")
+    if means.notna().all().all():  # within design: drug minus control inside each replicate
+        diff = (means["drug"] - means["control"]).to_numpy()
+        res, dof, estimate = stats.ttest_1samp(diff, 0.0), len(diff) - 1, float(diff.mean())
+    else:
+        control, drug = means["control"].dropna().to_numpy(), means["drug"].dropna().to_numpy()
+        res, dof = stats.ttest_ind(drug, control), len(control) + len(drug) - 2
+        estimate = float(drug.mean() - control.mean())
+    p, t = float(res.pvalue), float(res.statistic)
+    return {"estimate": estimate, "se": estimate / t if t else math.nan, "df": float(dof), "p": p,
+            "error": "" if math.isfinite(p) else "too few replicates for a t-test"}
 
 
-def _progress_callback(progress, total):
-    """Turn ``progress`` (None, True, or a callable) into a function of the number done."""
-    if progress is None or progress is False:
-        return (lambda done: None), (lambda: None)
-    if progress is True:
-        from tqdm.auto import tqdm
+def _pseudoreplication_analyses() -> dict[str, Callable]:
+    naive = coefficient_test("log(length) ~ treatment", _TERM)
+    mixed = coefficient_test("log(length) ~ treatment + (1|replicate)", _TERM)
 
-        bar = tqdm(total=total, desc="simulated experiments")
+    def mixed_model(data):
+        # One replicate per arm: a mixed model there is degenerate or singular (the naive lm
+        # in disguise), so "not testable" is the honest record.
+        problem = _replicate_level_problem(data)
+        return {"df": 0.0, "error": problem} if problem else mixed(data)
 
-        def _update(done):
-            bar.update(done - bar.n)
-
-        return _update, bar.close
-    if callable(progress):
-        return (lambda done: progress(done, total)), (lambda: None)
-    raise ValueError(f"progress must be None, True (a tqdm bar) or a function progress(done, total), got {progress!r}.")
+    return dict(zip(ANALYSES, (naive, _replicate_means_test, mixed_model)))
 
 
 def simulate_p_values(
@@ -527,9 +502,10 @@ def simulate_p_values(
     seed: int = 0,
     residual_sd: float = 0.5,
     replicate_treatment_sd: float = 0.0,
-    progress: bool | Callable[[int, int], Any] | None = None,
+    progress: bool | Callable[[int, int], Any] = False,
+    grid: Sequence[Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
-    """Simulate experiments without a drug effect and record each analysis's p-value.
+    """Simulate experiments without a drug effect and record each analysis's test (notebook 01).
 
     Parameters
     ----------
@@ -543,59 +519,50 @@ def simulate_p_values(
     design : {"within", "between"}, default "between"
         Whether every replicate has both arms or each replicate is one arm.
     n_sims : int, default 200
-        Number of simulated experiments.
+        Number of simulated experiments (per setting of ``grid``).
     seed : int, default 0
-        Seed of the whole study; experiment ``i`` uses the ``i``-th child stream, so a larger
-        ``n_sims`` extends the same sequence of experiments.
+        Seed of the whole study (see :func:`run_study`).
     residual_sd : float, default 0.5
         SD of the measurement-level error on the log scale.
     replicate_treatment_sd : float, default 0.0
         SD of the replicate-to-replicate variation of the drug effect (its mean stays 0).
-    progress : None, True or callable, optional
-        True shows a tqdm bar; a callable is called as ``progress(done, total)`` after each
-        experiment (the widget's progress bar).
+    progress : bool or callable, default False
+        See :func:`progress_callback`.
+    grid : list of dict, optional
+        Values of ``n_replicates``, ``obs_per_replicate`` or ``replicate_sd`` that replace
+        the fixed ones, one dict per setting (see :func:`rate_curve`).
 
     Returns
     -------
     pandas.DataFrame
-        One row per experiment and method: ``sim``, ``method``, ``p``, ``df`` (the test's
-        degrees of freedom), ``singular`` (mixed model at the boundary) and ``error`` (why
-        ``p`` is missing, else ""). When :func:`design_problem` finds one replicate per arm,
-        only the naive lm is run; the other two methods get ``p`` = NaN and the reason.
+        The :func:`run_study` table of the analyses in :data:`ANALYSES`. When a setting has
+        one replicate per arm (:func:`design_problem`) only the naive lm is tested; the
+        other two get ``p`` = NaN, ``df`` = 0 and the reason in ``error``.
 
     Examples
     --------
     >>> out = simulate_p_values(n_sims=2, obs_per_replicate=10)
-    >>> out["method"].unique().tolist()
+    >>> out["analysis"].unique().tolist()
     ['naive lm', 't-test on replicate means', 'mixed model']
     """
-    _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd, replicate_treatment_sd)
-    if not isinstance(n_sims, (int, np.integer)) or isinstance(n_sims, bool) or n_sims < 1:
-        raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}.")
-    problem = design_problem(int(n_replicates), design)
-    children = np.random.SeedSequence(seed).spawn(int(n_sims))
-    update, close = _progress_callback(progress, int(n_sims))
-    rows = []
-    try:
-        for i, child in enumerate(children):
-            df = simulate_replicates(
-                genes=("A",), n_replicates=int(n_replicates), obs_per_replicate=int(obs_per_replicate),
-                design=design, treatment_effects=0.0, replicate_sd=float(replicate_sd),
-                replicate_treatment_sd=float(replicate_treatment_sd), residual_sd=float(residual_sd),
-                seed=np.random.default_rng(child),
-            )
-            for row in _one_experiment(df, design, problem):
-                rows.append({"sim": i, **row})
-            update(i + 1)
-    finally:
-        close()
-    out = pd.DataFrame(rows, columns=["sim", "method", "p", "df", "singular", "error"])
-    out.attrs["settings"] = {
-        "n_replicates": int(n_replicates), "obs_per_replicate": int(obs_per_replicate),
-        "replicate_sd": float(replicate_sd), "design": design, "n_sims": int(n_sims), "seed": seed,
-        "residual_sd": float(residual_sd), "replicate_treatment_sd": float(replicate_treatment_sd),
-    }
-    return out
+    fixed = {"n_replicates": n_replicates, "obs_per_replicate": obs_per_replicate, "replicate_sd": replicate_sd}
+    grid = [{}] if grid is None else [dict(g) for g in grid]
+    for setting in grid:
+        unknown = set(setting) - set(_VARIABLE)
+        if unknown:
+            raise ValueError(f"grid can vary only {list(_VARIABLE)}, got {sorted(unknown)}.")
+        _check_settings(**{**fixed, **setting}, design=design, residual_sd=residual_sd,
+                        replicate_treatment_sd=replicate_treatment_sd)
+
+    def simulate(rng, **setting):
+        return simulate_replicates(genes=("A",), design=design, treatment_effects=0.0, residual_sd=residual_sd,
+                                   replicate_treatment_sd=replicate_treatment_sd, seed=rng, **{**fixed, **setting})
+
+    varied = {k for g in grid for k in g}
+    settings = {**{k: v for k, v in fixed.items() if k not in varied}, "design": design,
+                "residual_sd": residual_sd, "replicate_treatment_sd": replicate_treatment_sd}
+    return run_study(simulate, _pseudoreplication_analyses(), n_sims=n_sims, seed=seed, progress=progress,
+                     grid=None if grid == [{}] else grid, settings=settings)
 
 
 def false_positive_rates(
@@ -605,81 +572,47 @@ def false_positive_rates(
     design: str = "between",
     n_sims: int = 200,
     seed: int = 0,
-    progress: bool | Callable[[int, int], Any] | None = None,
+    progress: bool | Callable[[int, int], Any] = False,
     *,
     residual_sd: float = 0.5,
     replicate_treatment_sd: float = 0.0,
     alpha: float = 0.05,
-    p_values: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """False-positive rate of the naive lm, the t-test on replicate means and the mixed model.
 
-    Every simulated experiment has no drug effect, so every rejection at level ``alpha`` is a
-    false positive. A correct method rejects in about ``alpha`` of the experiments.
-
     Parameters
     ----------
-    n_replicates, obs_per_replicate, replicate_sd, design, n_sims, seed, progress
-        As in :func:`simulate_p_values`.
-    residual_sd, replicate_treatment_sd : float
+    n_replicates, obs_per_replicate, replicate_sd, design, n_sims, seed, progress,
+    residual_sd, replicate_treatment_sd
         As in :func:`simulate_p_values`.
     alpha : float, default 0.05
         Significance level.
-    p_values : pandas.DataFrame, optional
-        Output of :func:`simulate_p_values` to summarise instead of simulating again.
 
     Returns
     -------
     pandas.DataFrame
-        One row per method in :data:`METHODS` order: ``method``, ``n_sims`` (experiments with
-        a usable p-value), ``rejections``, ``rate``, ``ci_low``, ``ci_high`` (95% Wilson
-        interval of the rate), ``n_missing`` (experiments the method could not analyse),
-        ``median_df`` (the test's typical degrees of freedom) and ``n_singular`` (mixed-model
-        fits at the boundary). ``attrs["settings"]`` keeps the simulation settings and
-        ``attrs["problem"]`` a sentence from :func:`design_problem` (or "").
+        The :func:`rates` table, one row per analysis in :data:`ANALYSES` order;
+        ``attrs["problem"]`` is the sentence of :func:`design_problem` (or "").
 
     Examples
     --------
-    >>> rates = false_positive_rates(n_sims=20, obs_per_replicate=20, seed=1)
-    >>> rates["method"].tolist()
+    >>> table = false_positive_rates(n_sims=20, obs_per_replicate=20, seed=1)
+    >>> table["analysis"].tolist()
     ['naive lm', 't-test on replicate means', 'mixed model']
     """
-    if not 0 < alpha < 1:
+    if not isinstance(alpha, (int, float, np.number)) or not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")
-    if p_values is None:
-        p_values = simulate_p_values(
-            n_replicates=n_replicates, obs_per_replicate=obs_per_replicate, replicate_sd=replicate_sd,
-            design=design, n_sims=n_sims, seed=seed, residual_sd=residual_sd,
-            replicate_treatment_sd=replicate_treatment_sd, progress=progress,
-        )
-    rows = []
-    for method in METHODS:
-        sub = p_values[p_values["method"] == method]
-        usable = sub["p"].notna()
-        n = int(usable.sum())
-        k = int((sub.loc[usable, "p"] < alpha).sum())
-        low, high = binomial_ci(k, n)
-        rows.append({
-            "method": method, "n_sims": n, "rejections": k, "rate": k / n if n else math.nan,
-            "ci_low": low, "ci_high": high, "n_missing": int((~usable).sum()),
-            "median_df": float(sub["df"].median()) if sub["df"].notna().any() else math.nan,
-            "n_singular": int(sub["singular"].sum()),
-        })
-    out = pd.DataFrame(rows)
-    settings = dict(p_values.attrs.get("settings", {}))
-    settings["alpha"] = alpha
-    out.attrs["settings"] = settings
-    out.attrs["problem"] = design_problem(settings.get("n_replicates", n_replicates),
-                                          settings.get("design", design))
+    out = rates(simulate_p_values(n_replicates=n_replicates, obs_per_replicate=obs_per_replicate,
+                                  replicate_sd=replicate_sd, design=design, n_sims=n_sims, seed=seed,
+                                  residual_sd=residual_sd, replicate_treatment_sd=replicate_treatment_sd,
+                                  progress=progress), alpha=alpha)
+    out.attrs["problem"] = design_problem(n_replicates, design)
     return out
 
 
-_VARIABLE = ("n_replicates", "obs_per_replicate", "replicate_sd")
-
-
-def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] | None = None,
+def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] = False, alpha: float = 0.05,
                **settings: Any) -> pd.DataFrame:
-    """False-positive rates of every method as one setting changes and the others stay fixed.
+    """False-positive rates of every analysis as one setting changes and the others stay fixed.
 
     Parameters
     ----------
@@ -687,16 +620,17 @@ def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] 
         The setting to change.
     values : sequence
         Its values, in the order to run them.
-    progress : None, True or callable, optional
-        As in :func:`simulate_p_values`, but counting the experiments of all values together.
+    progress : bool or callable, default False
+        As in :func:`simulate_p_values`, counting the experiments of all values together.
+    alpha : float, default 0.05
     **settings
-        Other keyword arguments of :func:`false_positive_rates` (``design``, ``n_sims``, ``seed``...).
-        The same ``seed`` is used for every value, so the curves differ only by the setting.
+        Other keyword arguments of :func:`simulate_p_values` (``design``, ``n_sims``, ``seed``...).
+        Every value sees the same simulated draws, so the curves differ only by the setting.
 
     Returns
     -------
     pandas.DataFrame
-        The :func:`false_positive_rates` tables stacked, with a first column named ``vary``.
+        The :func:`rates` table with ``vary`` as its setting column.
 
     Examples
     --------
@@ -711,20 +645,96 @@ def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] 
     values = list(values)
     if not values:
         raise ValueError("values must hold at least one value of the setting to vary.")
-    n_sims = int(settings.get("n_sims", 200))
-    total = n_sims * len(values)
-    update, close = _progress_callback(progress, total)
-    tables = []
-    try:
-        for k, value in enumerate(values):
-            offset = k * n_sims
-            rates = false_positive_rates(**{vary: value}, **settings,
-                                         progress=lambda done, _n, offset=offset: update(offset + done))
-            tables.append(rates.assign(**{vary: value}))
-    finally:
-        close()
-    out = pd.concat(tables, ignore_index=True)
-    out = out[[vary] + [c for c in out.columns if c != vary]]
-    out.attrs["settings"] = {**tables[0].attrs["settings"], vary: values}
-    out.attrs["vary"] = vary
-    return out
+    if "grid" in settings:
+        raise ValueError("rate_curve builds the grid from vary and values; do not pass grid.")
+    results = simulate_p_values(**settings, grid=[{vary: v} for v in values], progress=progress)
+    return rates(results, alpha=alpha)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 04: random slopes
+# --------------------------------------------------------------------------------------
+
+#: Random-effects structures compared by :func:`random_slope_rates`, label -> formula.
+SLOPE_STUDY_MODELS = {
+    "(1|replicate)": "log(length) ~ treatment*gene + (1|replicate)",
+    "(1+treatment|replicate)": "log(length) ~ treatment*gene + (1+treatment|replicate)",
+}
+
+
+def random_slope_p_values(n_sims: int = 50, n_replicates: int = 4, obs_per_replicate: int = 200,
+                          replicate_sd: float = 0.2, replicate_treatment_sd: float = 0.15,
+                          residual_sd: float = 0.5, seed: int = 0,
+                          progress: bool | Callable[[int, int], Any] = False) -> pd.DataFrame:
+    """Test the drug effect with and without a random slope in experiments without one (notebook 04).
+
+    Every simulated experiment has **no true drug effect** in any gene, but the drug effect of
+    each replicate deviates from 0 by ``N(0, replicate_treatment_sd**2)``. Both models of
+    :data:`SLOPE_STUDY_MODELS` are fitted and the drug effect of the reference gene
+    (``treatment[T.drug]``) is tested (Satterthwaite t-test). Without the random slope the
+    model treats thousands of measurements as independent evidence about the drug effect,
+    although only ``n_replicates`` replicates carry it.
+
+    Parameters
+    ----------
+    n_sims : int, default 50
+    n_replicates : int, default 4
+    obs_per_replicate : int, default 200
+        Measurements per gene in each replicate (split between the arms); smaller than the
+        shipped data to keep the run quick.
+    replicate_sd, replicate_treatment_sd, residual_sd : float
+        SDs of the replicate intercepts, of the replicate drug effects and of the measurements.
+    seed : int, default 0
+    progress : bool or callable, default False
+        See :func:`progress_callback`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`run_study` table, analyses named as in :data:`SLOPE_STUDY_MODELS`.
+
+    Examples
+    --------
+    >>> out = random_slope_p_values(n_sims=2, obs_per_replicate=20)
+    >>> out["analysis"].unique().tolist()
+    ['(1|replicate)', '(1+treatment|replicate)']
+    """
+    settings = dict(n_replicates=_count("n_replicates", n_replicates, 3),
+                    obs_per_replicate=_count("obs_per_replicate", obs_per_replicate, 2),
+                    replicate_sd=_sd("replicate_sd", replicate_sd),
+                    replicate_treatment_sd=_sd("replicate_treatment_sd", replicate_treatment_sd),
+                    residual_sd=_sd("residual_sd", residual_sd))
+    if settings["residual_sd"] == 0:
+        raise ValueError("residual_sd must be greater than 0, so that measurements within a replicate differ.")
+
+    def simulate(rng):
+        return simulate_replicates(treatment_effects=0.0, seed=rng, **settings)
+
+    analyses = {label: coefficient_test(formula, _TERM) for label, formula in SLOPE_STUDY_MODELS.items()}
+    return run_study(simulate, analyses, n_sims=n_sims, seed=seed, progress=progress, settings=settings)
+
+
+def random_slope_rates(n_sims: int = 50, alpha: float = 0.05, progress: bool | Callable[[int, int], Any] = False,
+                       **settings: Any) -> pd.DataFrame:
+    """False-positive rate of the drug effect with and without a random slope.
+
+    Parameters
+    ----------
+    n_sims : int, default 50
+    alpha : float, default 0.05
+    progress : bool or callable, default False
+    **settings
+        Other arguments of :func:`random_slope_p_values`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`rates` table, one row per model of :data:`SLOPE_STUDY_MODELS`.
+
+    Examples
+    --------
+    >>> random_slope_rates(n_sims=3, obs_per_replicate=20)["analysis"].tolist()
+    ['(1|replicate)', '(1+treatment|replicate)']
+    """
+    _finite("alpha", alpha)
+    return rates(random_slope_p_values(n_sims=n_sims, progress=progress, **settings), alpha=alpha)

@@ -1,52 +1,74 @@
-"""The ipywidgets apps the notebooks show.
+"""Every ipywidgets app of the notebooks, built on one pattern (:class:`App`).
 
-Each app is a small class: the widgets are attributes (so tests and notebooks can set them),
-``update()`` recomputes what the widgets show from their current values, and the work itself
-is done by tested functions in :mod:`lmmedu.teach.studies`, :mod:`lmmedu.teach.comparison` and
-:mod:`lmmedu.teach.plots`. No app raises on a slider value: impossible settings produce a message.
+The contract is written in :mod:`lmmedu.teach`: controls and views are attributes,
+``update(**settings)`` computes what the app shows and returns it without touching a widget,
+``show(result)`` writes it, ``run()`` does both and turns errors into a message, and the app
+displays itself. The work is done by tested functions of :mod:`~lmmedu.teach.studies`,
+:mod:`~lmmedu.teach.comparison`, :mod:`~lmmedu.teach.cells` and :mod:`~lmmedu.teach.prose`;
+figures come from :mod:`~lmmedu.teach.plots` as PNG.
 
 - :class:`EnvironmentCheck` (notebook 00): proves that widgets render and call back.
 - :class:`PseudoReplicationMachine` (notebook 01): false-positive rates of three analyses
-  in simulated experiments without a drug effect.
-- :class:`StandardErrorExplorer` (notebook 02): lm vs mixed model standard errors and df of
-  the intercept and the treatment as the replicate SD changes.
-
-Every app has ``_ipython_display_``, so putting it last in a cell shows it.
+  in simulated experiments without a drug effect (Run button).
+- :class:`StandardErrorExplorer` (notebook 02): lm vs mixed model SEs and df as the
+  replicate SD changes.
+- :class:`CodingExplorer` (notebook 03): one data set under every coding.
+- :class:`InteractionExplorer` (notebook 04): true drug effects per gene -> which
+  coefficients move.
+- :class:`RandomSlopeMachine` (notebook 04): false positives without a random slope (Run
+  button).
 """
 
 from __future__ import annotations
 
 import html
 import io
-import math
 import sys
+import time
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 from IPython.display import display
+
+from . import studies
+from .cells import CODINGS, coding_view, levels
+from .comparison import se_table
+from .prose import machine_readout, rates_summary, units_sentence
+from ..data.simulate import DEFAULT_TREATMENT_EFFECTS, _count, _finite, _sd, simulate_replicates, truth
+from ..stats.fit import fit, fit_lm
 
 __all__ = [
     "App",
     "png",
     "environment_report",
     "EnvironmentCheck",
-    "machine_readout",
     "PseudoReplicationMachine",
-    "se_table",
     "StandardErrorExplorer",
+    "CodingExplorer",
+    "InteractionView",
+    "InteractionExplorer",
+    "RandomSlopeMachine",
 ]
 
 #: Packages whose versions the environment check prints.
 CHECKED_PACKAGES = ("lmmedu", "numpy", "scipy", "pandas", "patsy", "statsmodels", "matplotlib", "seaborn",
                     "ipywidgets", "jupyterlab_widgets", "tqdm")
 
+# Background of highlighted rows in widget tables: a pale yellow that reads on light themes
+# and does not rely on red/green.
+_HIGHLIGHT = "#fde68a"
+_WARN = "#b35806"
+
 
 # ---------------------------------------------------------------------------
-# The one pattern every app follows (see the contract in lmmedu.teach)
+# The one pattern
 # ---------------------------------------------------------------------------
 def png(fig, dpi=96):
-    """PNG bytes of a matplotlib figure, and close it (for an ``ipywidgets.Image``).
+    """PNG bytes of a matplotlib figure, which is then closed (for an ``ipywidgets.Image``).
 
     Examples
     --------
@@ -64,17 +86,24 @@ def png(fig, dpi=96):
     return buffer.getvalue()
 
 
-def error_html(prefix, exc):
-    """A one-line message for an app's ``message`` view (never a traceback)."""
-    return f"<span style='color:#b35806'><b>{html.escape(prefix)}:</b> {html.escape(str(exc))}</span>"
+def _labelled(text, widget, width):
+    """A control with its label on the left, aligned with the sliders' descriptions."""
+    return widgets.HBox([widgets.HTML(f"<div style='width:{width};text-align:right;padding-right:8px'>"
+                                      f"{html.escape(text)}</div>"), widget])
+
+
+def _table_html(frame, digits=4, index=False):
+    # JupyterLab's class for rendered HTML gives the table its usual look.
+    body = frame.to_html(index=index, border=0, float_format=lambda v: f"{v:.{digits}g}")
+    return f"<div class='jp-RenderedHTMLCommon'>{body}</div>"
 
 
 class App:
     """Base of every app: controls as attributes, compute-only ``update``, ``show``, ``run``.
 
-    A subclass creates its control and view widgets as attributes, lists the controls'
-    attribute names in ``controls`` (their values are the keyword arguments of ``update``)
-    and calls ``super().__init__(views=[...])`` with the widgets to lay out, top to bottom.
+    A subclass creates its control and view widgets as attributes, names the controls in
+    ``controls`` (their values are the keyword arguments of ``update``), and ends its
+    ``__init__`` with ``super().__init__(views=[...])``, the widgets to lay out top to bottom.
     It implements ``update(**settings)`` (compute only, returns what the app shows) and
     ``show(result)`` (write only). See :mod:`lmmedu.teach` for the contract and an example.
 
@@ -86,32 +115,41 @@ class App:
         Empty, or why the last run could not be computed (CSS class ``lmmedu-message``).
     result : object or None
         What the last successful :meth:`run` showed.
+    button : ipywidgets.Button, optional
+        If a subclass has one, it calls :meth:`run` and is disabled while running.
+    progress_bar : ipywidgets.IntProgress, optional
+        If a subclass has one, :meth:`run` passes ``progress=`` to ``update`` to move it.
     """
 
     #: Attribute names of the controls whose ``value`` is a keyword argument of ``update``.
     controls: tuple = ()
-    #: True: every control change runs the app. False (apps with a Run button): a control
+    #: True: every control change runs the app. False (an app with a Run button): a control
     #: change calls ``preview`` and only the button (or code) calls ``run``.
     live = True
+    #: First words of the message shown when ``update`` raises.
+    failure = "Could not compute this setting"
 
     def __init__(self, views):
         self.message = widgets.HTML()
         self.message.add_class("lmmedu-message")
         self.result = None
-        for name in self.controls:
-            getattr(self, name).observe(self._changed, names="value")
-        button = getattr(self, "button", None)
-        if isinstance(button, widgets.Button):
-            button.on_click(lambda _button: self.run())
+        for control in self.control_widgets().values():
+            control.observe(self._changed, names="value")
+        if isinstance(getattr(self, "button", None), widgets.Button):
+            self.button.on_click(lambda _button: self.run())
         self.widget = widgets.VBox([*views, self.message])
         if self.live:
             self.run()
         else:
             self.preview()
 
+    def control_widgets(self):
+        """Name -> control widget; the names are the keyword arguments of ``update``."""
+        return {name: getattr(self, name) for name in self.controls}
+
     def settings(self):
         """The controls' current values, as keyword arguments of ``update``."""
-        return {name: getattr(self, name).value for name in self.controls}
+        return {name: control.value for name, control in self.control_widgets().items()}
 
     def update(self, **settings):
         """Compute what the app shows for ``settings`` and return it; touches no widget."""
@@ -133,13 +171,19 @@ class App:
             The result, or None when it could not be computed; then ``message`` says why
             (an app never raises from a control or a button).
         """
+        settings = {**self.settings(), **overrides}
+        bar = getattr(self, "progress_bar", None)
+        if isinstance(bar, widgets.IntProgress):
+            bar.value = 0
+            settings["progress"] = self._tick
         button = getattr(self, "button", None)
         if isinstance(button, widgets.Button):
             button.disabled = True
         try:
-            result = self.update(**{**self.settings(), **overrides})
+            result = self.update(**settings)
         except Exception as exc:  # show, never raise, from a callback
-            self.message.value = error_html("Could not compute this setting", exc)
+            self.message.value = (f"<span style='color:{_WARN}'><b>{html.escape(self.failure)}:</b> "
+                                  f"{html.escape(str(exc))}</span>")
             return None
         finally:
             if isinstance(button, widgets.Button):
@@ -148,6 +192,10 @@ class App:
         self.result = result
         self.show(result)
         return result
+
+    def _tick(self, done, total):
+        self.progress_bar.max = total
+        self.progress_bar.value = done
 
     def _changed(self, change=None):
         if self.live:
@@ -191,106 +239,57 @@ def environment_report(packages=CHECKED_PACKAGES):
     return pd.DataFrame(rows)
 
 
-def _units_sentence(n):
-    return (f"With {n} replicate cultures, a drug given to whole cultures is tested on {n} independent "
-            f"units, however many cells you measure in each.")
-
-
-class EnvironmentCheck:
+class EnvironmentCheck(App):
     """A slider whose callback rewrites a sentence: if the sentence changes, widgets work.
 
     Attributes
     ----------
-    slider : ipywidgets.IntSlider
-        Number of replicates.
+    n_replicates : ipywidgets.IntSlider
+        Number of replicates (CSS class ``lmmedu-check-slider``).
     label : ipywidgets.HTML
         The sentence the callback rewrites (CSS class ``lmmedu-check-label``).
-    widget : ipywidgets.VBox
-        Both, ready to display.
     calls : int
-        How often the callback ran (the browser test reads the sentence instead).
+        How often the sentence was written.
 
     Examples
     --------
     >>> check = EnvironmentCheck()
-    >>> check.slider.value = 7
-    >>> "7 independent units" in check.label.value
+    >>> check.n_replicates.value = 7
+    >>> "7 independent units" in check.result
     True
     """
 
+    controls = ("n_replicates",)
+
     def __init__(self, value=4):
-        self.slider = widgets.IntSlider(value=value, min=2, max=12, description="replicates",
-                                        continuous_update=False)
-        self.slider.add_class("lmmedu-check-slider")
+        self.n_replicates = widgets.IntSlider(value=value, min=2, max=12, description="replicates",
+                                              continuous_update=False)
+        self.n_replicates.add_class("lmmedu-check-slider")
         self.label = widgets.HTML()
         self.label.add_class("lmmedu-check-label")
         self.calls = 0
-        self.slider.observe(self.update, names="value")
-        self.update()
-        self.widget = widgets.VBox([self.slider, self.label])
+        super().__init__(views=[self.n_replicates, self.label])
 
-    def update(self, change=None):
-        """Rewrite the sentence for the slider's current value."""
+    def update(self, n_replicates):
+        """The sentence for ``n_replicates``."""
+        return units_sentence(n_replicates)
+
+    def show(self, result):
         self.calls += 1
-        self.label.value = f"<b>{html.escape(_units_sentence(self.slider.value))}</b>"
-
-    def _ipython_display_(self):
-        display(self.widget)
+        self.label.value = f"<b>{html.escape(result)}</b>"
 
 
 # ---------------------------------------------------------------------------
 # Notebook 01: the pseudo-replication machine
 # ---------------------------------------------------------------------------
-def machine_readout(replicate_sd, n_replicates, obs_per_replicate, design, residual_sd=0.5):
-    """What the machine's settings imply before any simulation: ICC, design effect, warnings.
-
-    Parameters
-    ----------
-    replicate_sd : float
-        SD of the replicate intercepts (log scale).
-    n_replicates : int
-    obs_per_replicate : int
-        Measurements per replicate.
-    design : {"within", "between"}
-    residual_sd : float, default 0.5
-
-    Returns
-    -------
-    str
-        HTML: the true ICC, the design effect and effective number of measurements (between
-        design), or why the replicate effects cancel (within design), plus any design problem.
-
-    Examples
-    --------
-    >>> "design effect" in machine_readout(0.2, 4, 100, "between")
-    True
-    """
-    from .studies import design_problem, true_design_effect, true_icc
-
-    icc = true_icc(replicate_sd, residual_sd)
-    n_rows = n_replicates * obs_per_replicate
-    parts = [f"{n_rows:,} measurements from {n_replicates} replicates; true ICC = {icc:.3f}."]
-    if design == "between":
-        deff = true_design_effect(replicate_sd, obs_per_replicate, residual_sd)
-        parts.append(f"Each replicate is one arm, so the drug is compared between replicates: design effect "
-                     f"1 + ({obs_per_replicate} - 1) x {icc:.3f} = {deff:.1f}, i.e. the {n_rows:,} rows carry "
-                     f"about as much information as {n_rows / deff:.1f} independent ones.")
-    else:
-        parts.append("Every replicate has both arms, so the drug is compared inside each replicate and the "
-                     "replicate intercepts cancel from drug minus control.")
-    problem = design_problem(n_replicates, design)
-    if problem:
-        parts.append(f"<span style='color:#b35806'>{html.escape(problem)}</span>")
-    return "<br>".join(parts)
-
-
-class PseudoReplicationMachine:
+class PseudoReplicationMachine(App):
     """Simulate experiments without a drug effect and count each analysis's false positives.
 
     Sliders set the replicate SD, the number of replicates, the measurements per replicate
-    and the design; **Run** simulates ``n_sims`` experiments (with a progress bar) and shows
-    the false-positive rates of the naive lm, the t-test on replicate means and the mixed
-    model against the nominal 5%. :meth:`run` does the same from code.
+    and the design (the readout says at once what they imply); **Run** simulates ``n_sims``
+    experiments with :func:`lmmedu.teach.studies.false_positive_rates` and shows the rates of
+    the naive lm, the t-test on replicate means and the mixed model against the nominal 5%.
+    :meth:`run` does the same from code.
 
     Parameters
     ----------
@@ -299,21 +298,19 @@ class PseudoReplicationMachine:
     seed : int, default 1
         Seed of the study (fixed, so a rerun with the same settings gives the same rates).
 
-    Attributes
-    ----------
-    rates : pandas.DataFrame or None
-        Result of the last run (:func:`lmmedu.teach.studies.false_positive_rates`).
-
     Examples
     --------
     >>> m = PseudoReplicationMachine()
     >>> rates = m.run(n_sims=5)
-    >>> rates["method"].tolist()
+    >>> rates["analysis"].tolist()
     ['naive lm', 't-test on replicate means', 'mixed model']
     """
 
     OBS_OPTIONS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
     SIM_OPTIONS = (100, 200, 400)
+    controls = ("replicate_sd", "n_replicates", "obs_per_replicate", "design", "n_sims")
+    live = False
+    failure = "Could not simulate"
 
     def __init__(self, replicate_sd=0.2, n_replicates=4, obs_per_replicate=100, design="between", n_sims=200,
                  seed=1):
@@ -332,123 +329,58 @@ class PseudoReplicationMachine:
                                        style=style)
         self.button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.button.add_class("lmmedu-run")
-        self.progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style)
+        self.progress_bar = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style)
         self.readout = widgets.HTML()
         self.readout.add_class("lmmedu-readout")
         self.status = widgets.HTML("Press <b>Run</b> to simulate.")
         self.status.add_class("lmmedu-status")
-        # The figure goes into an Image and the table into HTML (not an Output widget), so the
-        # results show the same way from a button, from code, and without a kernel (tests).
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
         self.table = widgets.HTML()
         self.table.add_class("lmmedu-rates")
         self.seed = seed
-        self.rates = None
-        for w in (self.replicate_sd, self.n_replicates, self.obs_per_replicate, self.design):
-            w.observe(self.update, names="value")
-        self.button.on_click(lambda _button: self.run())
-        self.update()
-        self.widget = widgets.VBox([
+        super().__init__(views=[
             self.replicate_sd, self.n_replicates, self.obs_per_replicate, _labelled("design", self.design, "200px"),
-            widgets.HBox([self.n_sims, self.button]), self.progress, self.readout, self.status, self.plot,
+            widgets.HBox([self.n_sims, self.button]), self.progress_bar, self.readout, self.status, self.plot,
             self.table,
         ])
 
-    def settings(self):
-        """Current control values as keyword arguments of :func:`lmmedu.teach.studies.false_positive_rates`."""
-        return {"n_replicates": int(self.n_replicates.value), "obs_per_replicate": int(self.obs_per_replicate.value),
-                "replicate_sd": float(self.replicate_sd.value), "design": self.design.value}
+    def update(self, replicate_sd, n_replicates, obs_per_replicate, design, n_sims, progress=False):
+        """The rates table of :func:`lmmedu.teach.studies.false_positive_rates` for these settings."""
+        return studies.false_positive_rates(n_replicates=int(n_replicates), obs_per_replicate=int(obs_per_replicate),
+                                            replicate_sd=float(replicate_sd), design=design, n_sims=int(n_sims),
+                                            seed=self.seed, progress=progress)
 
-    def update(self, change=None):
-        """Refresh the readout for the current settings (cheap: no simulation)."""
+    def preview(self):
+        s = self.settings()
         try:
-            self.readout.value = machine_readout(**self.settings())
+            self.readout.value = machine_readout(s["replicate_sd"], s["n_replicates"], s["obs_per_replicate"],
+                                                 s["design"])
         except ValueError as exc:
-            self.readout.value = f"<span style='color:#b35806'>{html.escape(str(exc))}</span>"
-        if change is not None and self.rates is not None:
+            self.readout.value = f"<span style='color:{_WARN}'>{html.escape(str(exc))}</span>"
+        if self.result is not None:
             self.status.value = "Settings changed: press <b>Run</b> to simulate them."
 
-    def _tick(self, done, total):
-        self.progress.max = total
-        self.progress.value = done
+    def show(self, result):
+        from .plots import rates_plot
 
-    def run(self, n_sims=None):
-        """Simulate, show the rates and return them.
-
-        Parameters
-        ----------
-        n_sims : int, optional
-            Number of experiments; default the dropdown's value.
-
-        Returns
-        -------
-        pandas.DataFrame or None
-            The rates, or None if the settings could not be simulated (the message is shown).
-        """
-        import matplotlib.pyplot as plt
-
-        from .plots import false_positive_plot
-        from .studies import false_positive_rates
-
-        n = int(self.n_sims.value if n_sims is None else n_sims)
-        settings = self.settings()
-        self.button.disabled = True
-        self.status.value = f"Simulating {n} experiments..."
-        self.progress.value = 0
-        try:
-            rates = false_positive_rates(**settings, n_sims=n, seed=self.seed, progress=self._tick)
-        except Exception as exc:  # show, never raise, from a button callback
-            self.status.value = f"<span style='color:#b35806'>Could not simulate: {html.escape(str(exc))}</span>"
-            return None
-        finally:
-            self.button.disabled = False
-        self.rates = rates
-        self.status.value = html.escape(_run_summary(rates))
-        fig = false_positive_plot(rates)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-        plt.close(fig)
-        self.plot.value = buffer.getvalue()
-        # JupyterLab's class for rendered HTML gives the table its usual look.
-        self.table.value = ("<div class='jp-RenderedHTMLCommon'>"
-                            f"{_rates_for_display(rates).to_html(index=False, border=0)}</div>")
-        return rates
-
-    def _ipython_display_(self):
-        display(self.widget)
-
-
-def _labelled(text, widget, width):
-    """A control with its label on the left, aligned with the sliders' descriptions."""
-    return widgets.HBox([widgets.HTML(f"<div style='width:{width};text-align:right;padding-right:8px'>"
-                                      f"{html.escape(text)}</div>"), widget])
-
-
-def _run_summary(rates):
-    s = rates.attrs.get("settings", {})
-    parts = []
-    for row in rates.itertuples():
-        parts.append(f"{row.method} {row.rate:.0%}" if row.n_sims else f"{row.method} not testable")
-    text = (f"Ran {s.get('n_sims')} experiments ({s.get('design')} design, {s.get('n_replicates')} replicates x "
-            f"{s.get('obs_per_replicate')} measurements, replicate SD {s.get('replicate_sd'):.2f}): "
-            + "; ".join(parts) + ".")
-    if rates.attrs.get("problem"):
-        text += " " + rates.attrs["problem"]
-    return text
+        self.status.value = html.escape(rates_summary(result))
+        self.plot.value = png(rates_plot(result).figure)
+        self.table.value = _table_html(_rates_for_display(result))
 
 
 def _rates_for_display(rates):
-    """The rates as a small text table (percentages, "-" where a method could not test)."""
+    """A rates table as short text (percentages, "-" where an analysis could not test)."""
     def pct(v):
         return "-" if pd.isna(v) else f"{v:.1%}"
 
     return pd.DataFrame({
-        "method": rates["method"],
+        "analysis": rates["analysis"],
         "experiments": rates["n_sims"],
         "false positives": rates["rejections"],
         "rate": rates["rate"].map(pct),
         "95% CI": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "-"
                    for lo, hi in zip(rates["ci_low"], rates["ci_high"])],
+        "typical SE": rates["median_se"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}"),
         "typical df": rates["median_df"].map(lambda v: "-" if pd.isna(v) or v == 0 else f"{v:,.1f}"),
         "singular fits": rates["n_singular"],
     })
@@ -457,54 +389,6 @@ def _rates_for_display(rates):
 # ---------------------------------------------------------------------------
 # Notebook 02: lm vs mixed model standard errors
 # ---------------------------------------------------------------------------
-def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, residual_sd=0.5):
-    """lm and mixed-model SE and df of the intercept and treatment for one simulated gene.
-
-    Parameters
-    ----------
-    replicate_sd : float, default 0.2
-        SD of the replicate intercepts (log scale).
-    design : {"within", "between"}, default "within"
-    seed : int, default 2023
-        Seed of the simulated data (fixed, so only the slider changes the data).
-    n_replicates : int, default 4
-    residual_sd : float, default 0.5
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        Index ``Intercept`` and ``treatment[T.drug]``; columns ``varies`` ("within" or
-        "between" replicates), ``se_lm``, ``se_lmm``, ``se_ratio``, ``df_lm``, ``df_lmm``.
-    message : str
-        The estimated and true ICC, and a note when the mixed model is singular.
-
-    Examples
-    --------
-    >>> table, message = se_table(0.3, "within")
-    >>> bool(table.loc["Intercept", "se_ratio"] > 1)
-    True
-    """
-    from .comparison import compare
-    from ..data.simulate import simulate_replicates
-    from .studies import true_icc
-
-    df = simulate_replicates(genes=("A",), n_replicates=n_replicates, design=design, replicate_sd=replicate_sd,
-                             residual_sd=residual_sd, treatment_effects=0.2, seed=seed)
-    cmp = compare("log(length) ~ treatment + (1|replicate)", df)
-    t = cmp.table
-    table = pd.DataFrame({
-        "varies": t["varies_replicate"], "se_lm": t["se_lm"], "se_lmm": t["se_lmm"], "se_ratio": t["se_ratio"],
-        "df_lm": t["df_lm"], "df_lmm": t["df_lmm"],
-    })
-    est = float(cmp.icc.loc["replicate", "icc"]) if "replicate" in cmp.icc.index else math.nan
-    message = (f"{len(df):,} measurements in {n_replicates} replicates. ICC estimated {est:.3f}, "
-               f"true {true_icc(replicate_sd, residual_sd):.3f}.")
-    if cmp.lmm.singular:
-        message += (" The mixed model is singular: it estimates no replicate variation, so it behaves like "
-                    "the lm.")
-    return table, message
-
-
 def _se_html(table, message):
     rows = []
     for term, r in table.iterrows():
@@ -520,46 +404,340 @@ def _se_html(table, message):
             f"<p>{html.escape(message)}</p></div>")
 
 
-class StandardErrorExplorer:
+class StandardErrorExplorer(App):
     """Move the replicate SD and watch the lm and mixed-model SEs and df of each term.
 
     One data set per slider value (same seed), both models fitted on every move (tens of
-    milliseconds).
+    milliseconds); the numbers are those of :func:`lmmedu.teach.comparison.se_table`.
 
     Examples
     --------
     >>> app = StandardErrorExplorer()
     >>> app.replicate_sd.value = 0.0
-    >>> "SE lm" in app.result.value
-    True
+    >>> list(app.result.table.columns)
+    ['varies', 'se_lm', 'se_lmm', 'se_ratio', 'df_lm', 'df_lmm']
     """
 
+    controls = ("replicate_sd", "design")
+    failure = "Could not fit"
+
     def __init__(self, replicate_sd=0.2, design="within", seed=2023):
-        style = {"description_width": "180px"}
         self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=0.8, step=0.05,
-                                                description="replicate SD (log scale)", style=style,
+                                                description="replicate SD (log scale)",
+                                                style={"description_width": "180px"},
                                                 layout=widgets.Layout(width="500px"), continuous_update=False)
         self.design = widgets.ToggleButtons(options=["within", "between"], value=design)
-        self.result = widgets.HTML()
-        self.result.add_class("lmmedu-se-table")
+        self.table = widgets.HTML()
+        self.table.add_class("lmmedu-se-table")
         self.seed = seed
-        self.table = None
-        self.replicate_sd.observe(self.update, names="value")
-        self.design.observe(self.update, names="value")
-        self.update()
-        self.widget = widgets.VBox([self.replicate_sd, _labelled("design", self.design, "180px"), self.result])
+        super().__init__(views=[self.replicate_sd, _labelled("design", self.design, "180px"), self.table])
 
-    def update(self, change=None):
-        """Refit both models for the current settings and redraw the table."""
-        try:
-            table, message = se_table(self.replicate_sd.value, self.design.value, seed=self.seed)
-        except Exception as exc:  # show, never raise, from a slider callback
-            self.table = None
-            self.result.value = f"<span style='color:#b35806'>Could not fit: {html.escape(str(exc))}</span>"
-            return
-        self.table = table
-        self.result.value = _se_html(table, message)
+    def update(self, replicate_sd, design):
+        """:func:`lmmedu.teach.comparison.se_table` for these settings."""
+        return se_table(replicate_sd, design, seed=self.seed)
 
-    def _ipython_display_(self):
-        display(self.widget)
+    def show(self, result):
+        self.table.value = _se_html(result.table, result.message)
 
+
+# ---------------------------------------------------------------------------
+# Notebook 03: one data set under every coding
+# ---------------------------------------------------------------------------
+class CodingExplorer(App):
+    """Refit one data set under different codings and compare what changes.
+
+    Choose the reference gene, the reference treatment or sum coding: the coefficient table
+    changes, the cell means and fitted values stay put (the largest change since the default
+    coding is shown, at numerical zero). The numbers are those of
+    :func:`lmmedu.teach.cells.coding_view`.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Measurements with the response, ``gene`` and ``treatment`` columns (and the grouping
+        column of ``random``).
+    response : str, default "log(length)"
+    random : str or None, default "(1|replicate)"
+        Random-effects term(s) of the mixed model; None fits an ordinary linear model.
+    gene, treatment : str
+        Names of the two factor columns.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> explorer = CodingExplorer(lmmedu.simulate_replicates(obs_per_replicate=20), random=None)
+    >>> explorer.coding.value = "sum"
+    >>> explorer.result.coding, explorer.result.reference_gene
+    ('sum', None)
+    """
+
+    controls = ("reference_gene", "reference_treatment", "coding")
+    failure = "Cannot fit this coding"
+
+    def __init__(self, data, response="log(length)", random="(1|replicate)", gene="gene", treatment="treatment"):
+        self.data, self.response, self.random = data, response, random
+        self.gene, self.treatment = gene, treatment
+        self._cache = {}
+        self.default = self.update()  # also checks the arguments before any widget exists
+        self.genes = levels(data[gene])
+        self.treatments = levels(data[treatment])
+        style = {"description_width": "initial"}
+        self.reference_gene = widgets.Dropdown(options=self.genes, value=self.genes[0],
+                                               description="reference gene", style=style)
+        self.reference_treatment = widgets.Dropdown(options=self.treatments, value=self.treatments[0],
+                                                    description="reference treatment", style=style)
+        self.coding = widgets.ToggleButtons(options=[(f"{c} coding", c) for c in CODINGS], value="treatment",
+                                            description="coding")
+        self.note = widgets.HTML()
+        self.coefficients = widgets.HTML()
+        self.cell_means = widgets.HTML(layout=widgets.Layout(margin="0 0 0 24px"))
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
+        super().__init__(views=[widgets.HBox([self.reference_gene, self.reference_treatment]), self.coding,
+                                self.note, widgets.HBox([self.coefficients, self.cell_means]), self.plot])
+
+    def formula(self, coding="treatment"):
+        """The formula fitted under ``coding``."""
+        return self.default.formula if coding == "treatment" else self._view(None, None, coding).formula
+
+    def _view(self, reference_gene, reference_treatment, coding):
+        key = (reference_gene, reference_treatment, coding)
+        if key not in self._cache:
+            self._cache[key] = coding_view(self.data, reference_gene, reference_treatment, coding,
+                                           response=self.response, random=self.random, gene=self.gene,
+                                           treatment=self.treatment)
+        return self._cache[key]
+
+    def update(self, reference_gene=None, reference_treatment=None, coding="treatment"):
+        """:func:`lmmedu.teach.cells.coding_view` of the data (cached per coding).
+
+        Returns
+        -------
+        CodingView
+        """
+        if coding == "sum":
+            reference_gene = reference_treatment = None
+        return self._view(reference_gene, reference_treatment, coding)
+
+    def show(self, view):
+        from .plots import cell_means_plot
+
+        self.reference_gene.disabled = self.reference_treatment.disabled = view.coding == "sum"
+        moved_fit = float(np.max(np.abs(view.fitted - self.default.fitted)))
+        moved_cell = float(np.max(np.abs(view.cell_means["fitted_mean"].to_numpy()
+                                          - self.default.cell_means["fitted_mean"].to_numpy())))
+        verdict = "numerical zero: the same model" if max(moved_cell, moved_fit) < 1e-6 else "the model itself changed"
+        self.note.value = (f"<p><code>{html.escape(view.formula)}</code><br>{html.escape(view.note)}<br>Largest change "
+                           f"since the default coding: any cell mean {moved_cell:.1e}, any fitted value "
+                           f"{moved_fit:.1e} ({verdict}).</p>")
+        coefs = view.coefficients[["term", "estimate", "se"]].copy()
+        coefs["in cell means (μ[treatment,gene])"] = view.meanings["cell_mean_formula"].to_numpy()
+        self.coefficients.value = "<b>Coefficients (these change)</b>" + _table_html(coefs)
+        self.cell_means.value = "<b>Cell means (these stay put)</b>" + _table_html(view.cell_means)
+        label = (f"intercept = mean of the {len(view.cell_means)} cell means" if view.coding == "sum"
+                 else f"intercept = cell ({view.reference_gene}, {view.reference_treatment})")
+        ax = cell_means_plot(view.cell_means, intercept=float(view.coefficients["estimate"].iloc[0]),
+                             intercept_label=label, gene=self.gene, treatment=self.treatment)
+        ax.figure.set_size_inches(5.5, 3.6)
+        self.plot.value = png(ax.figure)
+
+
+# ---------------------------------------------------------------------------
+# Notebook 04: interactions
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class InteractionView:
+    """One setting of the true drug effects, as returned by :meth:`InteractionExplorer.update`.
+
+    Attributes
+    ----------
+    effects : dict
+        Gene -> true drug effect used for the simulation.
+    table : pandas.DataFrame
+        Index: coefficient names. Columns ``truth``, ``estimate``, ``se``, ``truth_change``
+        and ``estimate_change`` (since the previous update; 0 on the first), ``moved`` (the
+        true coefficient changed).
+    seconds : float
+        Time to simulate and fit.
+    model : MixedFit or LmFit
+    """
+
+    effects: dict
+    table: pd.DataFrame
+    seconds: float
+    model: Any = field(repr=False, default=None)
+
+
+class InteractionExplorer(App):
+    """Set the true drug effect of each gene, re-simulate with a fixed seed, refit, compare.
+
+    The same seed gives the same replicate effects and the same measurement noise, so moving
+    one gene's true drug effect shifts only the drug measurements of that gene: the learner
+    sees exactly which coefficients of ``treatment*gene`` follow.
+
+    Parameters
+    ----------
+    seed : int, default 1
+        Seed of :func:`lmmedu.simulate_replicates`.
+    formula : str, default "log(length) ~ treatment*gene + (1|replicate)"
+        Fitted with :func:`lmmedu.fit` if it has a random term, else :func:`lmmedu.fit_lm`.
+    effect_range : (float, float), default (-0.5, 0.5)
+        Slider range of each drug effect (log scale).
+    step : float, default 0.01
+        Slider step.
+    **simulate_kwargs
+        Passed to :func:`lmmedu.simulate_replicates` (not ``treatment_effects`` or ``seed``).
+
+    Attributes
+    ----------
+    sliders : dict of str -> ipywidgets.FloatSlider
+        One per gene; the controls (``update`` takes the gene names as keywords).
+    table : ipywidgets.HTML
+        What moved, highlighted.
+
+    Examples
+    --------
+    >>> ex = InteractionExplorer(obs_per_replicate=40)
+    >>> ex.sliders["B"].value = 0.30
+    >>> ex.result.table.index[ex.result.table["moved"]].tolist()
+    ['treatment[T.drug]:gene[T.B]']
+    """
+
+    failure = "Cannot simulate this setting"
+
+    def __init__(self, seed=1, formula="log(length) ~ treatment*gene + (1|replicate)", effect_range=(-0.5, 0.5),
+                 step=0.01, **simulate_kwargs):
+        for bad in ("treatment_effects", "seed"):
+            if bad in simulate_kwargs:
+                raise ValueError(f"{bad} is set by the explorer; pass seed=... to the explorer and use update() "
+                                 f"for the drug effects.")
+        low, high = _finite("effect_range[0]", effect_range[0]), _finite("effect_range[1]", effect_range[1])
+        if not low < high:
+            raise ValueError(f"effect_range must be (low, high) with low < high, got {effect_range!r}.")
+        self.seed, self.formula, self.effect_range = seed, formula, (low, high)
+        self.step = _finite("step", step)
+        self.simulate_kwargs = dict(simulate_kwargs)
+        probe = simulate_replicates(seed=seed, **{**self.simulate_kwargs, "obs_per_replicate": 2})
+        self.genes = list(truth(probe).genes)
+        self.defaults = {g: float(DEFAULT_TREATMENT_EFFECTS.get(g, 0.0)) for g in self.genes}
+        self.effects = dict(self.defaults)
+        self._previous = None
+        self.sliders = {
+            g: widgets.FloatSlider(value=min(max(self.defaults[g], low), high), min=low, max=high, step=self.step,
+                                   description=f"drug effect {g}", continuous_update=False, readout_format=".2f",
+                                   style={"description_width": "initial"})
+            for g in self.genes
+        }
+        self.table = widgets.HTML()
+        super().__init__(views=[widgets.HBox(list(self.sliders.values())), self.table])
+
+    def control_widgets(self):
+        return dict(self.sliders)
+
+    def simulate(self, effects):
+        """The data set for ``effects`` (gene -> true drug effect), same seed every time."""
+        return simulate_replicates(seed=self.seed, treatment_effects=dict(effects), **self.simulate_kwargs)
+
+    def update(self, **effects):
+        """Re-simulate with new true drug effects, refit, and compare with the previous update.
+
+        Parameters
+        ----------
+        **effects : float
+            Gene name -> true drug effect on log(length); genes not given keep their
+            current value.
+
+        Returns
+        -------
+        InteractionView
+        """
+        unknown = [g for g in effects if g not in self.genes]
+        if unknown:
+            raise ValueError(f"update() got unknown gene(s) {unknown}; the genes are {self.genes}.")
+        new = {**self.effects, **{g: _finite(f"effect of gene {g}", v) for g, v in effects.items()}}
+        start = time.perf_counter()
+        df = self.simulate(new)
+        model = fit(self.formula, df) if "|" in self.formula else fit_lm(self.formula, df)
+        seconds = time.perf_counter() - start
+        true = truth(df).coefficients
+        table = pd.DataFrame({"truth": true.reindex(model.names), "estimate": model.coefs["estimate"],
+                              "se": model.coefs["se"]})
+        previous = self._previous if self._previous is not None else table[["truth", "estimate"]]
+        table["truth_change"] = table["truth"] - previous["truth"]
+        table["estimate_change"] = table["estimate"] - previous["estimate"]
+        table["moved"] = np.abs(table["truth_change"]) > 1e-12
+        # State for the next comparison, not a widget: update stays compute-only.
+        self._previous, self.effects = table[["truth", "estimate"]], new
+        return InteractionView(effects=new, table=table, seconds=seconds, model=model)
+
+    def show(self, view):
+        rows = []
+        for term, r in view.table.iterrows():
+            style = f' style="background:{_HIGHLIGHT};font-weight:bold"' if r["moved"] else ""
+            rows.append(
+                f"<tr{style}><td>{html.escape(term)}</td><td>{r['truth']:+.3f}</td><td>{r['estimate']:+.3f}</td>"
+                f"<td>{r['se']:.3f}</td><td>{r['truth_change']:+.3f}</td><td>{r['estimate_change']:+.3f}</td></tr>"
+            )
+        effects = ", ".join(f"{g}: {v:+.2f}" for g, v in view.effects.items())
+        head = ("<tr><th>term</th><th>true value</th><th>estimate</th><th>SE</th>"
+                "<th>true change</th><th>estimate change</th></tr>")
+        self.table.value = (f"<p>True drug effects {effects} (log scale). Highlighted: coefficients whose true "
+                            f"value moved with the last slider move. Simulated and fitted in "
+                            f"{1000 * view.seconds:.0f} ms.</p><table>{head}{''.join(rows)}</table>")
+
+
+class RandomSlopeMachine(App):
+    """A Run button around :func:`lmmedu.teach.studies.random_slope_rates`, with sliders and a progress bar.
+
+    Parameters
+    ----------
+    n_sims : int, default 40
+        Initial number of experiments per run.
+    replicate_treatment_sd : float, default 0.15
+        Initial SD of the replicate drug effects.
+    **study_kwargs
+        Other fixed arguments of :func:`~lmmedu.teach.studies.random_slope_rates`.
+
+    Examples
+    --------
+    >>> machine = RandomSlopeMachine(n_sims=10, obs_per_replicate=20)
+    >>> machine.run(n_sims=2)["n_sims"].tolist()
+    [2, 2]
+    """
+
+    #: Slider ranges: (min, max, step).
+    N_SIMS_RANGE = (10, 200, 10)
+    SLOPE_SD_RANGE = (0.0, 0.3, 0.01)
+    controls = ("n_sims", "replicate_treatment_sd")
+    live = False
+    failure = "Cannot run this setting"
+
+    def __init__(self, n_sims=40, replicate_treatment_sd=0.15, **study_kwargs):
+        for bad in ("n_sims", "replicate_treatment_sd", "progress"):
+            if bad in study_kwargs:
+                raise ValueError(f"{bad} is set by the machine itself; do not pass it in study_kwargs.")
+        _count("n_sims", n_sims, 1)
+        _sd("replicate_treatment_sd", replicate_treatment_sd)
+        self.study_kwargs = dict(study_kwargs)
+        lo, hi, st = self.N_SIMS_RANGE
+        self.n_sims = widgets.IntSlider(value=min(max(n_sims, lo), hi), min=lo, max=hi, step=st,
+                                        description="experiments", continuous_update=False)
+        lo, hi, st = self.SLOPE_SD_RANGE
+        self.replicate_treatment_sd = widgets.FloatSlider(
+            value=min(max(replicate_treatment_sd, lo), hi), min=lo, max=hi, step=st,
+            description="SD of replicate drug effects", continuous_update=False, readout_format=".2f",
+            style={"description_width": "initial"})
+        self.button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.progress_bar = widgets.IntProgress(value=0, min=0, max=self.n_sims.value, description="progress")
+        self.table = widgets.HTML("<p>Press <b>Run</b> to simulate experiments with no true drug effect.</p>")
+        super().__init__(views=[widgets.HBox([self.n_sims, self.replicate_treatment_sd]),
+                                widgets.HBox([self.button, self.progress_bar]), self.table])
+
+    def update(self, n_sims, replicate_treatment_sd, progress=False):
+        """The rates table of :func:`~lmmedu.teach.studies.random_slope_rates` for these settings."""
+        return studies.random_slope_rates(n_sims=int(n_sims), replicate_treatment_sd=float(replicate_treatment_sd),
+                                          progress=progress, **self.study_kwargs)
+
+    def show(self, rates):
+        alpha = rates.attrs["alpha"]
+        self.table.value = (f"<p>{html.escape(rates_summary(rates))} A correct test rejects in about "
+                            f"{100 * alpha:.0f}% of them.</p>" + _table_html(_rates_for_display(rates)))

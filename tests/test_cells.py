@@ -1,5 +1,6 @@
-"""Tests of lmmedu.teach.coding (notebooks 03 and 04): coding invariance, replicate weighting,
-interaction readings, the interaction widget and the random-slope false-positive study."""
+"""Notebooks 03 and 04: cell tables and codings (lmmedu.teach.cells), the coding and interaction
+apps and the random-slope study and machine built on them, checked against raw cell means and the
+simulated truth."""
 
 import itertools
 
@@ -11,18 +12,17 @@ import pytest
 matplotlib.use("Agg")
 
 import lmmedu  # noqa: E402
-from lmmedu.teach import coding  # noqa: E402
-from lmmedu.teach.coding import (  # noqa: E402
-    CodingExplorer,
-    InteractionExplorer,
-    RandomSlopeMachine,
+from lmmedu.teach import studies, widgets  # noqa: E402
+from lmmedu.teach.cells import (  # noqa: E402
     cell_table,
+    coding_view,
     interaction_readings,
     model_matrix_table,
-    random_slope_study,
     replicate_weighting,
 )
-from lmmedu.teach.coding_plots import cell_means_plot, interaction_plot, rates_plot  # noqa: E402
+from lmmedu.teach.plots import cell_means_plot, interaction_plot, rates_plot  # noqa: E402
+from lmmedu.teach.studies import SLOPE_STUDY_MODELS, random_slope_p_values, random_slope_rates, rates  # noqa: E402
+from lmmedu.teach.widgets import CodingExplorer, InteractionExplorer, RandomSlopeMachine  # noqa: E402
 
 FORMULA = "log(length) ~ treatment*gene + (1|replicate)"
 # Unbalanced like seed 000 but a tenth of the size: quick fits, same structure.
@@ -112,16 +112,26 @@ def test_coding_explorer_rejects_unknown_levels(explorer):
 
 def test_coding_widget_every_choice_runs_and_reports_zero_change(small):
     ex = CodingExplorer(small)
-    ui = ex.widget()
-    (gene_dd, trt_dd), coding_tb, note = ui.children[0].children, ui.children[1], ui.children[2]
-    for g, t in itertools.product(gene_dd.options, trt_dd.options):
-        gene_dd.value, trt_dd.value = g, t
-        assert f"gene {g}, {t}" in note.value
-        assert "numerical zero" in note.value
-    coding_tb.value = "sum"
-    assert gene_dd.disabled and "no reference cell" in note.value and "numerical zero" in note.value
-    coding_tb.value = "treatment"
-    assert not gene_dd.disabled
+    for g, t in itertools.product(ex.reference_gene.options, ex.reference_treatment.options):
+        ex.reference_gene.value, ex.reference_treatment.value = g, t
+        assert (ex.result.reference_gene, ex.result.reference_treatment) == (g, t)
+        assert f"gene {g}, {t}" in ex.note.value
+        assert "numerical zero" in ex.note.value
+        assert bytes(ex.plot.value).startswith(b"\x89PNG")
+    ex.coding.value = "sum"
+    assert ex.result.coding == "sum"
+    assert ex.reference_gene.disabled and "no reference cell" in ex.note.value and "numerical zero" in ex.note.value
+    ex.coding.value = "treatment"
+    assert not ex.reference_gene.disabled
+    assert ex.message.value == ""
+
+
+def test_coding_view_matches_the_explorer(small):
+    view = coding_view(small, "B", "drug", random=None)
+    ex = CodingExplorer(small, random=None)
+    same = ex.update("B", "drug")
+    pd.testing.assert_frame_equal(view.coefficients, same.coefficients)
+    assert view.formula == "log(length) ~ treatment*gene"
 
 
 def test_cell_means_plot_does_not_move_between_codings(explorer):
@@ -259,18 +269,18 @@ def test_interaction_explorer_estimates_track_truth(inter):
 
 
 def test_interaction_widget_slider_ends_never_raise(inter):
-    ui = inter.widget()
-    sliders, out = ui.children[0].children, ui.children[1]
+    sliders = list(inter.sliders.values())
     assert all(not s.continuous_update for s in sliders)
     for s in sliders:
         for value in (s.min, s.max, s.value):
             s.value = value
-            assert "<table>" in out.value and "Cannot" not in out.value
+            assert "<table>" in inter.table.value and inter.message.value == ""
+            assert inter.result.effects == {g: w.value for g, w in inter.sliders.items()}
     for value in ("min", "max"):
         for s in sliders:
             s.value = getattr(s, value)
-        assert "<table>" in out.value
-    assert coding._HIGHLIGHT in out.value
+        assert "<table>" in inter.table.value
+    assert widgets._HIGHLIGHT in inter.table.value
 
 
 def test_interaction_explorer_bad_input(inter):
@@ -287,12 +297,11 @@ def test_interaction_explorer_bad_input(inter):
 # --------------------------------------------------------------------------------------
 
 def test_random_slope_study_intercept_only_model_inflates_type_one_error():
-    study = random_slope_study(n_sims=80, obs_per_replicate=50, replicate_treatment_sd=0.25, seed=2024,
-                               progress=False)
-    rates = study.rates.set_index("model")
-    assert rates["n_sims"].tolist() == [80, 80]
-    assert len(study.results) == 160
-    intercept, slope = rates.loc["(1|replicate)"], rates.loc["(1+treatment|replicate)"]
+    results = random_slope_p_values(n_sims=80, obs_per_replicate=50, replicate_treatment_sd=0.25, seed=2024)
+    table = rates(results).set_index("analysis")
+    assert table["n_sims"].tolist() == [80, 80]
+    assert len(results) == 160
+    intercept, slope = table.loc["(1|replicate)"], table.loc["(1+treatment|replicate)"]
     # Clearly above 0.05: the whole 95% interval lies above it.
     assert intercept["ci_low"] > 0.15
     # Near the nominal rate.
@@ -301,48 +310,51 @@ def test_random_slope_study_intercept_only_model_inflates_type_one_error():
     assert slope["median_se"] > 1.5 * intercept["median_se"]
     assert intercept["median_df"] > 100 > 20 > slope["median_df"]
     # Rates are the share of p-values below alpha.
-    res = study.results[study.results["model"] == "(1|replicate)"]
-    assert intercept["false_positives"] == int((res["p"] < 0.05).sum())
+    res = results[results["analysis"] == "(1|replicate)"]
+    assert intercept["rejections"] == int((res["p"] < 0.05).sum())
+    assert intercept["median_se"] == pytest.approx(res["se"].median())
 
 
 def test_random_slope_study_is_reproducible_and_validates():
-    a = random_slope_study(n_sims=2, obs_per_replicate=20, seed=7, progress=False)
-    b = random_slope_study(n_sims=2, obs_per_replicate=20, seed=7, progress=False)
-    pd.testing.assert_frame_equal(a.results, b.results)
+    a = random_slope_p_values(n_sims=2, obs_per_replicate=20, seed=7)
+    b = random_slope_p_values(n_sims=2, obs_per_replicate=20, seed=7)
+    pd.testing.assert_frame_equal(a, b)
     with pytest.raises(ValueError, match="n_sims"):
-        random_slope_study(n_sims=0, progress=False)
+        random_slope_p_values(n_sims=0)
     with pytest.raises(ValueError, match="replicate_treatment_sd"):
-        random_slope_study(n_sims=2, replicate_treatment_sd=-0.1, progress=False)
+        random_slope_p_values(n_sims=2, replicate_treatment_sd=-0.1)
     with pytest.raises(ValueError, match="alpha"):
-        random_slope_study(n_sims=2, alpha=1.5, progress=False)
+        random_slope_rates(n_sims=2, alpha=1.5)
 
 
 def test_random_slope_machine_slider_ends(monkeypatch):
     calls = []
-    real = coding.random_slope_study
+    real = studies.random_slope_rates
 
     def cheap(**kwargs):
         calls.append(dict(kwargs))
         # The real study on the slider's settings, but only 2 experiments to stay quick.
         return real(**{**kwargs, "n_sims": 2})
 
-    monkeypatch.setattr(coding, "random_slope_study", cheap)
+    monkeypatch.setattr(studies, "random_slope_rates", cheap)
     machine = RandomSlopeMachine(obs_per_replicate=20)
-    ui = machine.widget()
-    (n_slider, sd_slider), (button, bar), out = ui.children[0].children, ui.children[1].children, ui.children[2]
-    for n in (n_slider.min, n_slider.max):
-        for sd in (sd_slider.min, sd_slider.max):
-            n_slider.value, sd_slider.value = n, sd
-            ui.run()
-            assert "false-positive rate" in out.value and "Cannot" not in out.value
+    assert len(calls) == 0, "an app with a Run button must not simulate before it is pressed"
+    for n in (machine.n_sims.min, machine.n_sims.max):
+        for sd in (machine.replicate_treatment_sd.min, machine.replicate_treatment_sd.max):
+            machine.n_sims.value, machine.replicate_treatment_sd.value = n, sd
+            machine.button.click()
+            assert machine.message.value == "", machine.message.value
             assert calls[-1]["n_sims"] == n and calls[-1]["replicate_treatment_sd"] == pytest.approx(sd)
-            assert bar.value == bar.max == 2 and not button.disabled
+            for row in machine.result.itertuples():
+                assert f"<td>{row.rejections}</td>" in machine.table.value
+            bar = machine.progress_bar
+            assert bar.value == bar.max == 2 and not machine.button.disabled
     assert len(calls) == 4
 
 
 def test_rates_plot_labels():
-    study = random_slope_study(n_sims=2, obs_per_replicate=20, seed=1, progress=False)
-    ax = rates_plot(study.rates)
-    assert ax.get_ylabel().startswith("false-positive rate")
-    assert [t.get_text() for t in ax.get_xticklabels()] == list(coding.SLOPE_STUDY_MODELS)
+    table = random_slope_rates(n_sims=2, obs_per_replicate=20, seed=1)
+    ax = rates_plot(table)
+    assert ax.get_xlabel().startswith("false-positive rate")
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(SLOPE_STUDY_MODELS)
     matplotlib.pyplot.close(ax.figure)
