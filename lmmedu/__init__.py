@@ -2,20 +2,23 @@
 
 The package has two layers, and data flow one way through them::
 
-    DataFrame -> stats.formula -> stats.design -> stats.engine -> stats.results
-              -> stats.interpret (explain, emmeans, contrasts) -> teach -> notebook
+    DataFrame -> stats.formula -> stats.design -> stats.engine -> stats.results (fit, fit_lm)
+              -> stats.explain, stats.emmeans, stats.multiplicity
+              -> teach.comparison / prose / cells / studies / plots / widgets -> notebook
 
-- :mod:`lmmedu.stats` is generic statistics for any data set: lme4-style
-  formulas, the fitting engine, Satterthwaite df, likelihood-ratio tests,
-  coefficient meanings, marginal means and contrasts.  It never names genes,
-  treatments or lengths and imports no plotting, widget or progress library.
-- :mod:`lmmedu.data` holds the simulators (with their known truth) and the
-  recipes of the shipped data sets.
-- :mod:`lmmedu.teach` is the notebook layer: lm-vs-lmm comparisons with
-  reasons, report sentences, simulation studies, plots and widgets, all
-  following one contract written in its docstring.
+- :mod:`lmmedu.stats` is generic statistics for any data set: lme4-style formulas, the
+  fitting engine, Satterthwaite df, likelihood-ratio tests, coefficient meanings, marginal
+  means, contrasts and p-value adjustment. It never names genes, treatments or lengths,
+  imports no plotting, widget or progress library and does not import :mod:`lmmedu.data`.
+- :mod:`lmmedu.data` holds the simulators (with their known truth) and the recipes of the
+  shipped data sets.
+- :mod:`lmmedu.teach` is the notebook layer: lm-vs-lmm comparisons with reasons, report
+  sentences, cell tables, simulation studies, plots and widgets, all following one contract
+  written in its docstring.
 
-Nothing in ``stats`` or ``data`` imports ``teach``; a test checks it.
+Nothing in ``stats`` or ``data`` imports ``teach``; tests/test_architecture.py checks it.
+The names below are plain re-exports; :func:`contrasts` is the one public name from the
+teaching layer that wraps a statistics function (it adds a report sentence per ratio).
 
 Examples
 --------
@@ -32,8 +35,10 @@ from .data.datasets import load_expression_small, load_replicates
 from .data.simulate import simulate_expression, simulate_replicates, truth
 from .stats.fit import fit, fit_lm
 from .stats.inference import anova
-from .stats.interpret import contrasts, emmeans, explain, per_group_vs_joint, set_reference
-from .teach.comparison import compare, design_effect, icc
+from .stats.emmeans import emmeans
+from .stats.explain import explain, set_reference
+from .teach.comparison import compare, design_effect, icc, per_group_vs_joint
+from .teach.prose import contrasts  # lmmedu.stats.emmeans.contrasts plus a report sentence per ratio
 
 try:
     __version__ = _version("lmmedu")

@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 
 import lmmedu
-from lmmedu.stats.interpret import contrasts, emmeans, per_group_vs_joint
+from lmmedu.stats.emmeans import contrasts, emmeans
+from lmmedu.teach.comparison import per_group_vs_joint
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"

@@ -1,4 +1,5 @@
-"""lmmedu.stats.interpret: explain, emmeans, contrasts, set_reference, per_group_vs_joint.
+"""lmmedu.stats.explain, lmmedu.stats.emmeans, lmmedu.stats.multiplicity and the teaching layer's
+per_group_vs_joint and report sentences (lmmedu.contrasts).
 
 The meanings that explain() prints are checked against numbers computed here without
 its help: raw cell averages (a saturated lm reproduces them exactly), the fit's own
@@ -18,7 +19,11 @@ import scipy.stats
 from statsmodels.stats.multitest import multipletests
 
 import lmmedu
-from lmmedu.stats.interpret import EMM, adjust_pvalues, contrasts, emmeans, explain, per_group_vs_joint, set_reference
+from lmmedu import contrasts  # lmmedu.stats.emmeans.contrasts plus report sentences
+from lmmedu.stats.emmeans import EMM, emmeans
+from lmmedu.stats.explain import explain, set_reference
+from lmmedu.stats.multiplicity import adjust_pvalues
+from lmmedu.teach.comparison import per_group_vs_joint
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 

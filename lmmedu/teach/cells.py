@@ -323,7 +323,7 @@ def coding_view(data: pd.DataFrame, reference_gene: str | None = None, reference
     >>> bool(np.allclose(a.fitted, b.fitted)), bool(np.allclose(a.coefficients["estimate"], b.coefficients["estimate"]))
     (True, False)
     """
-    from ..stats.interpret import explain, set_reference
+    from ..stats.explain import explain, set_reference
 
     check_columns(data, [gene, treatment], "coding_view")
     if random is not None and not (isinstance(random, str) and "|" in random):

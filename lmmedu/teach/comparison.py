@@ -16,7 +16,9 @@ varies relative to the groups:
 
 :func:`compare` fits both models from one formula and tabulates this per
 term; :func:`icc` and :func:`design_effect` give the classic survey-sampling
-summary of the same idea.
+summary of the same idea; :func:`se_table` does it for one simulated gene as the
+replicate SD changes (notebook 02); :func:`per_group_vs_joint` sets separate
+per-gene fits next to the joint interaction model.
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..stats.emmeans import contrasts, emmeans
 from ..stats.fit import fit, fit_lm
+from ..stats.formula import parse_formula
+from ..stats.multiplicity import ADJUST_METHODS, adjust_pvalues
 from ..stats.results import Summary
+from ..stats.terms import _model_vars, _names_in, _result
+from .prose import comparison_lines, format_comparison_table, format_frame, format_varcomp, se_reason
 
-__all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect"]
+__all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint"]
 
 
 @dataclass(eq=False)
@@ -84,7 +91,7 @@ class Comparison:
         >>> cmp.display_table().loc["treatment[T.drug]", "varies_replicate"]
         'within'
         """
-        return _format_table(self.table)
+        return format_comparison_table(self.table)
 
     def interpretation(self):
         """A few sentences reading the table as a whole.
@@ -93,7 +100,7 @@ class Comparison:
         -------
         list of str
         """
-        return _interpretation(self)
+        return comparison_lines(self)
 
     def summary(self):
         """Everything in one text: table, reasons, variance parts, ICC, design effect.
@@ -123,12 +130,12 @@ class Comparison:
             "Why the standard errors differ:",
         ]
         lines += [f"  {term}: {reason}" for term, reason in self.table["reason"].items()]
-        lines += ["", "Variance components (mixed model):", _format_varcomp(self.varcomp).to_string(index=False)]
+        lines += ["", "Variance components (mixed model):", format_varcomp(self.varcomp).to_string(index=False)]
         if len(self.icc):
             lines += ["", "Intraclass correlation (share of variance, intercepts only):",
-                      _format_frame(self.icc, {"variance": 4, "total": 4, "icc": 3}).to_string()]
+                      format_frame(self.icc, {"variance": 4, "total": 4, "icc": 3}).to_string()]
             lines += ["", "Design effect (for a quantity that varies only between groups, e.g. a mean):",
-                      _format_frame(self.design_effect, {"mean_size": 4, "kish_size": 4, "icc": 3, "deff": 4,
+                      format_frame(self.design_effect, {"mean_size": 4, "kish_size": 4, "icc": 3, "deff": 4,
                                                          "deff_kish": 4, "n_eff": 4, "n_eff_kish": 4}).to_string()]
         lines += ["", "In short:"] + [f"  {s}" for s in self.interpretation()]
         if self.notes:
@@ -338,6 +345,106 @@ def design_effect(fit):
     return pd.DataFrame(rows, index=pd.Index(list(tab.index), name="group"), columns=cols)
 
 
+def per_group_vs_joint(formula_per_group, data, group="gene", effect="treatment", adjust="holm", reml=True):
+    """Separate fits per group next to the joint interaction model.
+
+    A learner often first fits ``log(length) ~ treatment + (1|replicate)`` to
+    each gene's rows.  The joint model ``log(length) ~ treatment*gene +
+    (1|replicate)`` (the effect crossed with the group) estimates the same
+    per-gene effects, but with one pooled residual variance and replicate
+    effects shared by all genes, so SEs, df and p-values can differ.  This
+    function runs both and lines them up.
+
+    Parameters
+    ----------
+    formula_per_group : str
+        Formula for one group's rows, e.g.
+        ``"log(length) ~ treatment + (1|replicate)"``.  Without random terms
+        both approaches use :func:`lmmedu.fit_lm`.
+    data : pandas.DataFrame
+    group : str, default "gene"
+        Column that splits the data.
+    effect : str, default "treatment"
+        Categorical fixed-effect variable whose levels are compared with its
+        reference level (as the coefficients of the per-group fits do).
+    adjust : {"holm", "bonferroni", "fdr", "none"}
+        Adjustment over all groups' tests, applied to each approach separately.
+    reml : bool, default True
+
+    Returns
+    -------
+    ResultTable
+        One row per group (and per non-reference level of ``effect``):
+        ``<group>``, ``contrast`` (e.g. "drug - control"), ``n`` (rows of
+        the group), then for each approach (prefix ``separate_`` for the
+        per-group fits, ``joint_`` for the interaction model):
+        ``estimate``, ``se``, ``df``, ``p``, ``p_adj`` and ``sigma`` (the
+        residual SD the approach uses for this group: each group's own, or
+        the pooled one).  ``extras`` holds ``separate_fits`` (dict level ->
+        fit), ``joint_fit`` and ``joint_formula``.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> tab = lmmedu.per_group_vs_joint("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates())
+    >>> tab.extras["joint_formula"]
+    'log(length) ~ (treatment) * gene + (1 | replicate)'
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
+    if group not in data.columns:
+        cols = ", ".join(map(str, data.columns))
+        raise ValueError(f"The group column '{group}' is not in the data (columns: {cols}).")
+    if adjust not in ADJUST_METHODS:
+        raise ValueError(f"adjust must be one of {', '.join(ADJUST_METHODS)}, not {adjust!r}.")
+    parsed = parse_formula(formula_per_group)
+    if group in _names_in(parsed.fixed, set(map(str, data.columns))):
+        raise ValueError(
+            f"The formula already uses '{group}' in its fixed part; give the per-group formula without it."
+        )
+    random_txt = " + ".join(str(t) for t in parsed.random)
+
+    def fit_one(formula, d):
+        return fit(formula, d, reml=reml) if parsed.random else fit_lm(formula, d)
+
+    g = data[group]
+    levels = list(g.cat.categories) if isinstance(g.dtype, pd.CategoricalDtype) else sorted(pd.unique(g.dropna()))
+    sep_rows, sep_fits = [], {}
+    for lv in levels:
+        sub = data[g == lv]
+        if len(sub) == 0:
+            continue
+        f = fit_one(formula_per_group, sub)
+        sep_fits[lv] = f
+        mv = _model_vars(f)
+        if effect not in mv.cat:
+            raise ValueError(f"The effect '{effect}' is not a categorical variable of '{formula_per_group}'.")
+        con = contrasts(emmeans(f, effect), "trt.vs.ctrl")
+        for _, r in con.iterrows():
+            sep_rows.append({group: lv, "contrast": r["contrast"], "n": len(sub), "separate_estimate": r["estimate"],
+                             "separate_se": r["se"], "separate_df": r["df"], "separate_p": r["p"],
+                             "separate_sigma": f.sigma})
+    sep = pd.DataFrame(sep_rows)
+    sep["separate_p_adj"] = adjust_pvalues(sep["separate_p"].to_numpy(), adjust)
+
+    joint_formula = f"{parsed.response} ~ ({parsed.fixed}) * {group}" + (f" + {random_txt}" if random_txt else "")
+    joint = fit_one(joint_formula, data)
+    con = contrasts(emmeans(joint, effect, by=group), "trt.vs.ctrl", adjust=adjust, family="all")
+    jt = pd.DataFrame({group: con[group].astype(object).to_numpy(), "contrast": con["contrast"].to_numpy(),
+                       "joint_estimate": con["estimate"].to_numpy(), "joint_se": con["se"].to_numpy(),
+                       "joint_df": con["df"].to_numpy(), "joint_p": con["p"].to_numpy(),
+                       "joint_p_adj": con["p_adj"].to_numpy(), "joint_sigma": joint.sigma})
+    sep[group] = sep[group].astype(object)
+    out = sep.merge(jt, on=[group, "contrast"], how="left")
+    cols = [group, "contrast", "n"] + [f"{a}_{s}" for a in ("separate", "joint")
+                                      for s in ("estimate", "se", "df", "p", "p_adj", "sigma")]
+    out = out[cols]
+    notes = [f"separate: {formula_per_group} fitted to each {group}'s rows",
+             f"joint: {joint_formula} fitted to all rows",
+             f"p_adj: {adjust} over the {len(out)} tests of each approach"]
+    return _result(out, notes, {"separate_fits": sep_fits, "joint_fit": joint, "joint_formula": joint_formula})
+
+
 # ----------------------------------------------------------------------
 # Building the comparison
 # ----------------------------------------------------------------------
@@ -377,24 +484,6 @@ def _variation(X, codes, m):
     return counts
 
 
-def _plural(g):
-    if ":" in g or g.endswith("s"):
-        return f"{g} groups"
-    return f"{g}s"
-
-
-def _ratio_text(r):
-    if not np.isfinite(r):
-        return "n/a"
-    return f"{r:.2f}" if r < 10 else f"{r:.0f}"
-
-
-def _df_text(df):
-    if not np.isfinite(df):
-        return "n/a"
-    return f"{df:,.0f}" if df >= 100 else f"{df:.1f}"
-
-
 def _build(formula, lm, lmm):
     X = lmm.X
     n = lmm.nobs
@@ -418,7 +507,7 @@ def _build(formula, lm, lmm):
         info[g] = {"m": m, "varying": dict(zip(lmm.names, varying)), "intercept": "Intercept" in names,
                    "slopes": set(names) - {"Intercept"}, "sizes": sizes, "variances": variances}
 
-    table["reason"] = [_reason(term, table.loc[term], info, n, lm, lmm) for term in lmm.names]
+    table["reason"] = [se_reason(term, table.loc[term], info, n, lm, lmm) for term in lmm.names]
 
     notes = []
     if lmm.singular:
@@ -428,163 +517,3 @@ def _build(formula, lm, lmm):
                      "with caution.")
     return Comparison(formula=formula, table=table, varcomp=lmm.varcomp, icc=icc(lmm),
                       design_effect=design_effect(lmm), lm=lm, lmm=lmm, notes=notes)
-
-
-def _reason(term, row, info, n, lm, lmm):
-    """One sentence on why the mixed model's SE for ``term`` differs from the lm's.
-
-    Each grouping factor pulls one way: one the term is constant within
-    makes the groups, not the rows, its replicates (SE up); one it varies
-    within cancels out of it (SE same or down, as its variance leaves the
-    residual); a random slope of the term adds the slope's spread (SE up).
-    """
-    ratio, df = row["se_ratio"], row["df_lmm"]
-    between = [g for g, d in info.items() if d["varying"][term] == 0]
-    within = [g for g in info if g not in between]
-    between_icpt = [g for g in between if info[g]["intercept"]]
-    between_plain = [g for g in between if not info[g]["intercept"]]
-    slope_groups = [g for g in within if term in info[g]["slopes"]]
-    within_plain = [g for g in within if g not in slope_groups]
-    numbers = f"SE x{_ratio_text(ratio)}, df {_df_text(df)}"
-
-    clauses = []
-    if between_icpt:
-        counts = " and ".join(f"the {info[g]['m']:,} {_plural(g)}" for g in between_icpt)
-        where = " and ".join(_plural(g) for g in between_icpt)
-        clause = f"varies only between {where}, so the mixed model judges it against {counts}, not the {n:,} rows"
-        zero = [g for g in between_icpt if info[g]["variances"].get("Intercept", 0.0) <= 1e-10 * lmm.sigma**2]
-        if zero:
-            clause += f" (though the {' and '.join(zero)} variance is estimated as zero)"
-        clauses.append(clause)
-    if between_plain:
-        clauses.append(f"is constant within each {' and '.join(between_plain)}, but with no random intercept for "
-                       f"{' and '.join(between_plain)} that does not tie its rows together")
-    if within_plain:
-        partial = [g for g in within_plain if info[g]["varying"][term] < info[g]["m"]]
-        some = ""
-        if partial:
-            g1 = partial[0]
-            some = f" (in {info[g1]['varying'][term]} of {info[g1]['m']} {_plural(g1)})"
-        where = " and ".join(_plural(g) for g in within_plain)
-        g0 = within_plain[0]
-        lead = "but it varies within" if clauses else "varies within"
-        clauses.append(f"{lead} {where}{some}, so {g0}-to-{g0} differences cancel out of it")
-    if slope_groups:
-        g0 = slope_groups[0]
-        counts = " and ".join(f"the {info[g]['m']:,} {_plural(g)}" for g in slope_groups)
-        lead = "it varies within" if clauses else "varies within"
-        clauses.append(f"{lead} {_plural(g0)} but its effect may differ from {g0} to {g0} (random slope), so it is "
-                       f"{'also ' if between_icpt else ''}judged against how much that effect varies across {counts}")
-    text = "; ".join(clauses) + f": {numbers}"
-    if between_icpt and not within_plain and not slope_groups and ratio < 1.1 and lm.sigma > lmm.sigma:
-        # Not a contradiction of "judged against the groups": the lm's residual SD is itself inflated.
-        text += (f", about the lm's only because the lm's residual SD ({lm.sigma:.3g}) already contains the "
-                 f"{' and '.join(between_icpt)} differences (mixed-model residual SD {lmm.sigma:.3g})")
-    cancelled = [g for g in within if info[g]["intercept"]]
-    if ratio < 0.98 and cancelled:
-        text += (f", smaller than the lm's because the lm counts the {' and '.join(cancelled)} differences as noise "
-                 f"(residual SD {lm.sigma:.3g} in the lm, {lmm.sigma:.3g} in the mixed model)")
-
-    diff = row["estimate_lmm"] - row["estimate_lm"]
-    scale = max(abs(row["estimate_lm"]), row["se_lm"])
-    if abs(diff) > 1e-6 * scale:
-        # Judged against the mixed model's SE, the honest uncertainty of either estimate.
-        size = "a little" if abs(diff) < 0.5 * row["se_lmm"] else "noticeably"
-        gs = between or within
-        unbalanced = [g for g in gs if info[g]["sizes"].min() != info[g]["sizes"].max()]
-        if unbalanced:
-            g = unbalanced[0]
-            sz = info[g]["sizes"]
-            why = (f"the {_plural(g)} are unbalanced ({sz.min():,} to {sz.max():,} rows each) and the mixed "
-                   f"model weights them by their information, not by their rows (GLS weighting)")
-        else:
-            why = (f"the mixed model weights within- and between-{gs[0]} information differently from the lm "
-                   "(GLS weighting)")
-        text += f"; the estimate differs {size} ({diff:+.3g}) because {why}"
-    return text[0].upper() + text[1:] + "."
-
-
-# ----------------------------------------------------------------------
-# Formatting
-# ----------------------------------------------------------------------
-def _num(v):
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
-
-
-def _span(values, fmt, prefix=""):
-    lo, hi = fmt(values.min()), fmt(values.max())
-    return f"{prefix}{lo}" if lo == hi else f"{prefix}{lo} to {prefix}{hi}"
-
-
-def _p_text(p):
-    if not np.isfinite(p):
-        return "n/a"
-    return "<2e-16" if p < 2e-16 else f"{p:.3g}"
-
-
-def _format_table(table):
-    out = pd.DataFrame(index=table.index)
-    for side in ("lm", "lmm"):
-        out[f"estimate_{side}"] = [f"{v:.4g}" for v in table[f"estimate_{side}"]]
-        out[f"se_{side}"] = [f"{v:.3g}" for v in table[f"se_{side}"]]
-        out[f"df_{side}"] = [_df_text(v) for v in table[f"df_{side}"]]
-        out[f"p_{side}"] = [_p_text(v) for v in table[f"p_{side}"]]
-    out["se_ratio"] = [_ratio_text(v) for v in table["se_ratio"]]
-    for col in table.columns:
-        if col.startswith("varies_"):
-            out[col] = table[col]
-    return out
-
-
-def _format_frame(frame, digits):
-    out = frame.copy().astype(object)
-    for col, d in digits.items():
-        if col in out:
-            out[col] = [f"{v:.{d}g}" if abs(v) < 10**d else f"{v:,.0f}" for v in frame[col]]
-    return out
-
-
-def _format_varcomp(vc):
-    out = vc.copy()
-    out["term"] = out["term"].fillna("")
-    out["term2"] = out["term2"].fillna("")
-    for col in ("variance", "sd", "corr"):
-        out[col] = ["" if not np.isfinite(v) else f"{v:.4g}" for v in vc[col]]
-    return out
-
-
-def _interpretation(cmp):
-    tab = cmp.table
-    lines = []
-    varies = [c for c in tab.columns if c.startswith("varies_")]
-    groups = [c[len("varies_"):] for c in varies]
-    signature = tab[varies].apply(tuple, axis=1)
-    for sig in dict.fromkeys(signature):
-        terms = signature.index[signature == sig].tolist()
-        b = [g for g, v in zip(groups, sig) if v == "between"]
-        w = [g for g, v in zip(groups, sig) if v == "within"]
-        parts = []
-        if b:
-            parts.append("only between " + " and ".join(f"{_plural(g)} ({cmp.lmm.ngroups[g]:,})" for g in b))
-        if w:
-            parts.append("within " + " and ".join(_plural(g) for g in w))
-        verb = "varies" if len(terms) == 1 else "vary"
-        lines.append(f"{', '.join(terms)} {verb} {' but '.join(parts)}: SE "
-                     f"{_span(tab.loc[terms, 'se_ratio'], _ratio_text, 'x')} the lm's, df "
-                     f"{_span(tab.loc[terms, 'df_lmm'], _df_text)}.")
-    if len(cmp.icc):
-        g = cmp.icc["icc"].idxmax()
-        de = cmp.design_effect.loc[g]
-        lines.append(f"{g} explains {100 * cmp.icc.loc[g, 'icc']:.1f}% of the variance (ICC); for a quantity "
-                     f"that varies only between {_plural(g)}, the {int(de['n']):,} rows are worth about "
-                     f"{de['n_eff_kish']:,.0f} independent ones (design effect {_num(de['deff_kish'])}, "
-                     "size-weighted).")
-    up = tab.index[tab["se_ratio"] > 1.1].tolist()
-    if up:
-        lines.append(f"For {', '.join(up)} the lm's SEs are too small and its p-values too optimistic: it counts "
-                     "correlated rows as independent replicates.")
-    down = tab.index[tab["se_ratio"] < 0.9].tolist()
-    if down:
-        lines.append(f"For {', '.join(down)} the mixed model is more precise than the lm: it removes group "
-                     "differences that the lm leaves in its residual noise.")
-    return lines

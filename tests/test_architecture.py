@@ -1,0 +1,96 @@
+"""The package's two layers, checked on the source: data flow one way, modules stay small.
+
+``lmmedu.stats`` is generic statistics and ``lmmedu.data`` the simulators and data sets; the
+notebook layer ``lmmedu.teach`` sits on top. Nothing lower imports anything higher, nothing
+lower imports a plotting, widget or progress library, and ``stats`` does not depend on
+``data``. Imports are read with :mod:`ast` (every ``import`` statement anywhere in a module,
+including inside functions), so the test cannot be fooled by what happens to be loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "lmmedu"
+
+#: Libraries of the notebook layer only.
+NOTEBOOK_LIBRARIES = ("matplotlib", "seaborn", "ipywidgets", "IPython", "tqdm")
+
+#: Modules allowed above the line count, and why (one concept that needs the room).
+LONG_MODULES = {
+    "data/simulate.py": "both simulators with their truth objects and argument checks (checks are to move "
+                        "to data/checks.py with the bad-input work)",
+    "teach/plots.py": "every figure of the notebooks in one module, as the contract asks",
+    "teach/studies.py": "the one study runner and the two studies built on it",
+    "teach/widgets.py": "every app on the one App pattern, as the contract asks",
+}
+MAX_LINES = 600
+
+
+def _modules(layer):
+    return sorted((PACKAGE / layer).rglob("*.py"))
+
+
+def _imports(path):
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[: len(package) - node.level + 1])
+                module = ".".join(base + ([node.module] if node.module else []))
+                # "from . import studies" imports the submodule lmmedu.teach.studies
+                names.extend([f"{module}.{a.name}" for a in node.names] if not node.module else [module])
+            else:
+                names.append(node.module)
+    return names
+
+
+def _top(name):
+    return name.split(".")[0]
+
+
+@pytest.mark.parametrize("layer", ["stats", "data"])
+def test_lower_layers_never_import_the_notebook_layer_or_its_libraries(layer):
+    offences = []
+    for path in _modules(layer):
+        for name in _imports(path):
+            if name.startswith("lmmedu.teach") or _top(name) in NOTEBOOK_LIBRARIES:
+                offences.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not offences, "\n".join(offences)
+
+
+def test_statistics_do_not_depend_on_the_data_layer():
+    offences = [f"{path.relative_to(PACKAGE)} imports {name}"
+                for path in _modules("stats") for name in _imports(path) if name.startswith("lmmedu.data")]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_import_reader_sees_relative_and_nested_imports(tmp_path):
+    # The checks above are only as good as _imports: make sure it resolves what the package uses.
+    probe = PACKAGE / "teach" / "widgets.py"
+    names = _imports(probe)
+    assert "lmmedu.teach.studies" in names  # from . import studies
+    assert "lmmedu.data.simulate" in names  # from ..data.simulate import ...
+    assert "ipywidgets" in names
+    assert any(n.startswith("matplotlib") for n in names)  # imported inside a function
+
+
+def test_modules_stay_small_unless_listed_with_a_reason():
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        key = path.relative_to(PACKAGE).as_posix()
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > MAX_LINES and key not in LONG_MODULES:
+            too_long.append(f"{key}: {lines} lines")
+    assert not too_long, ("split these modules or list them in LONG_MODULES with a reason:\n"
+                          + "\n".join(too_long))
+    for key in LONG_MODULES:
+        assert (PACKAGE / key).exists(), f"LONG_MODULES lists {key}, which no longer exists"
