@@ -94,3 +94,25 @@ def test_modules_stay_small_unless_listed_with_a_reason():
                           + "\n".join(too_long))
     for key in LONG_MODULES:
         assert (PACKAGE / key).exists(), f"LONG_MODULES lists {key}, which no longer exists"
+
+
+def test_progress_is_resolved_in_one_place():
+    # The contract in lmmedu.teach: one helper (studies.progress_callback) knows tqdm.
+    users = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+                   if any(_top(name) == "tqdm" for name in _imports(path)))
+    assert users == ["teach/studies.py"]
+
+
+def test_every_app_is_built_on_the_one_pattern():
+    import inspect
+
+    from lmmedu.teach import widgets
+
+    apps = [obj for name, obj in vars(widgets).items()
+            if inspect.isclass(obj) and obj.__module__ == widgets.__name__ and name != "App"
+            and hasattr(obj, "_ipython_display_")]
+    assert apps, "no apps found"
+    for app in apps:
+        assert issubclass(app, widgets.App), f"{app.__name__} does not subclass App"
+        for method in ("update", "show"):
+            assert getattr(app, method) is not getattr(widgets.App, method), f"{app.__name__}.{method} missing"

@@ -22,6 +22,7 @@ The per-gene question in three lines:
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 from dataclasses import dataclass
@@ -118,8 +119,6 @@ class EMM:
         return text + "\n\n" + "\n".join(self.notes)
 
     def _repr_html_(self):
-        import html
-
         return self.table.to_html(index=False) + "<p style='font-size:90%'>" + "<br>".join(
             html.escape(n) for n in self.notes) + "</p>"
 

@@ -10,6 +10,7 @@ the one place that knows which identifiers of a formula are data columns.
 
 from __future__ import annotations
 
+import html
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -60,8 +61,6 @@ class ResultTable(pd.DataFrame):
         return text + ("\n\n" + "\n".join(notes) if notes else "")
 
     def _repr_html_(self):
-        import html
-
         with pd.option_context("display.max_colwidth", None, "display.max_columns", None):
             out = pd.DataFrame._repr_html_(self)
         notes = self._notes()

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..stats.explain import explain, set_reference
 from ..stats.fit import fit, fit_lm
 
 __all__ = [
@@ -323,8 +324,6 @@ def coding_view(data: pd.DataFrame, reference_gene: str | None = None, reference
     >>> bool(np.allclose(a.fitted, b.fitted)), bool(np.allclose(a.coefficients["estimate"], b.coefficients["estimate"]))
     (True, False)
     """
-    from ..stats.explain import explain, set_reference
-
     check_columns(data, [gene, treatment], "coding_view")
     if random is not None and not (isinstance(random, str) and "|" in random):
         raise ValueError(f"random must be a random-effects term such as '(1|replicate)' or None, got {random!r}.")

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..data.simulate import simulate_replicates
 from ..stats.emmeans import contrasts, emmeans
 from ..stats.fit import fit, fit_lm
 from ..stats.formula import parse_formula
@@ -36,6 +37,7 @@ from ..stats.multiplicity import ADJUST_METHODS, adjust_pvalues
 from ..stats.results import Summary
 from ..stats.terms import _model_vars, _names_in, _result
 from .prose import comparison_lines, format_comparison_table, format_frame, format_varcomp, se_reason
+from .studies import true_icc
 
 __all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint"]
 
@@ -226,9 +228,6 @@ def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, resid
     >>> bool(table.loc["Intercept", "se_ratio"] > 1)
     True
     """
-    from ..data.simulate import simulate_replicates
-    from .studies import true_icc
-
     df = simulate_replicates(genes=("A",), n_replicates=n_replicates, design=design, replicate_sd=replicate_sd,
                              residual_sd=residual_sd, treatment_effects=0.2, seed=seed)
     cmp = compare("log(length) ~ treatment + (1|replicate)", df)

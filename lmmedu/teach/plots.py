@@ -11,6 +11,7 @@ shows, computed from the data.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -56,8 +57,6 @@ def new_axes(ax=None, figsize=(6, 4)):
     >>> new_axes(None, (3, 2)).figure.get_size_inches().tolist()
     [3.0, 2.0]
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
@@ -236,8 +235,6 @@ def length_scales(df, gene=None, ax=None):
     >>> [a.get_xlabel() for a in axes]
     ['length (µm)', 'log length (log µm)']
     """
-    import matplotlib.pyplot as plt
-
     sub, gene = _one_gene(df, gene, "length_scales")
     skew = length_skewness(sub)
     sub = sub.assign(log_length=np.log(sub["length"].to_numpy(dtype=float)))

@@ -30,6 +30,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -37,6 +38,7 @@ from IPython.display import display
 from . import studies
 from .cells import CODINGS, coding_view, levels
 from .comparison import se_table
+from .plots import cell_means_plot, rates_plot
 from .prose import machine_readout, rates_summary, units_sentence
 from ..data.simulate import DEFAULT_TREATMENT_EFFECTS, _count, _finite, _sd, simulate_replicates, truth
 from ..stats.fit import fit, fit_lm
@@ -78,8 +80,6 @@ def png(fig, dpi=96):
     >>> png(plt.figure(figsize=(1, 1)))[:4]
     b'\\x89PNG'
     """
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -361,8 +361,6 @@ class PseudoReplicationMachine(App):
             self.status.value = "Settings changed: press <b>Run</b> to simulate them."
 
     def show(self, result):
-        from .plots import rates_plot
-
         self.status.value = html.escape(rates_summary(result))
         self.plot.value = png(rates_plot(result).figure)
         self.table.value = _table_html(_rates_for_display(result))
@@ -519,8 +517,6 @@ class CodingExplorer(App):
         return self._view(reference_gene, reference_treatment, coding)
 
     def show(self, view):
-        from .plots import cell_means_plot
-
         self.reference_gene.disabled = self.reference_treatment.disabled = view.coding == "sum"
         moved_fit = float(np.max(np.abs(view.fitted - self.default.fitted)))
         moved_cell = float(np.max(np.abs(view.cell_means["fitted_mean"].to_numpy()
