@@ -433,3 +433,32 @@ def test_bad_input_messages():
     with pytest.raises(ValueError) as err:
         contrasts(emmeans(fit, "gene"), "trt.vs.ctrl", ref="D")
     assert "'D'" in _one_sentence(err)
+
+
+def test_emmeans_with_an_empty_cell_mark_it_not_estimable_and_keep_the_others():
+    # Gene C never gets the drug: treatment*gene has an aliased column, dropped like lme4.
+    df = lmmedu.simulate_replicates(obs_per_replicate=40, seed=3)
+    df = df[~((df["gene"] == "C") & (df["treatment"] == "drug"))]
+    with pytest.warns(UserWarning, match="rank deficient"):
+        fit = lmmedu.fit_lm("log(length) ~ treatment*gene", df)
+    assert fit.design.dropped
+    tab = emmeans(fit, "treatment", by="gene").table.set_index(["gene", "treatment"])
+    assert np.isnan(tab.loc[("C", "drug"), "emmean"])
+    raw = np.log(df["length"]).groupby([df["gene"], df["treatment"]], observed=True).mean()
+    for cell, value in raw.items():
+        assert tab.loc[cell, "emmean"] == pytest.approx(value, abs=1e-10)
+    assert any("not estimable" in note for note in emmeans(fit, "treatment", by="gene").notes)
+
+
+def test_statistics_contrasts_carry_no_prose_and_the_teaching_layer_adds_it():
+    from lmmedu.stats.emmeans import contrasts as stats_contrasts
+    from lmmedu.teach.prose import contrast_sentences
+
+    emm = emmeans(lmmedu.fit_lm("log(length) ~ treatment*gene", rep()), "treatment", by="gene")
+    plain = stats_contrasts(emm, "revpairwise", type="response", adjust="holm", family="all")
+    assert "sentence" not in plain.columns
+    worded = contrasts(emm, "revpairwise", type="response", adjust="holm", family="all")
+    pd.testing.assert_frame_equal(worded.drop(columns="sentence"), plain)
+    assert worded["sentence"].tolist() == contrast_sentences(plain)
+    with pytest.raises(ValueError, match="ratios"):
+        contrast_sentences(stats_contrasts(emm, "revpairwise"))

@@ -60,19 +60,26 @@ function (in :mod:`~lmmedu.teach.cells` or :mod:`~lmmedu.teach.studies`) that th
 and the notebook or the test calls too.  Nothing is hung on a figure.
 
 **4. Widgets.**  Every app subclasses :class:`lmmedu.teach.widgets.App` and is built the
-same way: the controls are attributes listed in ``controls`` (so tests set
-``app.replicate_sd.value = 0.4`` and notebooks read them), the views are attributes too
-(``app.table``, ``app.plot``, ``app.message``); :meth:`~lmmedu.teach.widgets.App.update`
-computes what the app shows from keyword settings (default: the controls) and returns it as
-a plain object (a DataFrame, a str, a frozen dataclass) without touching any widget;
-``show(result)`` writes a result into the views; :meth:`~lmmedu.teach.widgets.App.run`
-is update + show with every error turned into a message (what observers and buttons call),
-and keeps the last result in ``app.result``.  An app with a Run button (a study) sets
-``live = False``: control changes then only call ``preview()`` (cheap text), the button calls
-``run()``.  Figures reach a widget as PNG bytes in an ``ipywidgets.Image`` (via
-``widgets.png``), so they show the same way from a button, from code and without a kernel.
-``_ipython_display_`` displays ``app.widget``, so an app as the last line of a cell shows
-itself.  Tests read ``app.result`` and the view attributes, never ``children[0].children``.
+same way: the controls are attributes named in the class attribute ``controls`` (so tests
+set ``app.replicate_sd.value = 0.4`` and notebooks read them; an app whose controls are made
+per instance, such as one slider per gene, overrides ``control_widgets()`` instead), and the
+views are attributes too (``app.table``, ``app.plot``, ``app.status``; ``app.message`` comes
+from the base class).  ``__init__`` builds the widgets and ends with
+``super().__init__(views=[...])``, which wires the observers and lays the views out.
+:meth:`~lmmedu.teach.widgets.App.update` computes what the app shows from keyword settings
+(the names of the controls) and returns it as a plain object (a DataFrame, a str, a frozen
+dataclass or NamedTuple) without touching any widget; ``show(result)`` writes a result into
+the views and computes nothing; :meth:`~lmmedu.teach.widgets.App.run` is update + show with
+every error turned into one line in ``app.message`` (what observers and buttons call; keyword
+overrides replace control values) and keeps the last result in ``app.result``.  An app with a
+Run button (a study) sets ``live = False``: control changes then only call ``preview()``
+(cheap text), and the button (``app.button``) calls ``run()``; if the app has an
+``app.progress_bar`` (``ipywidgets.IntProgress``), ``run()`` passes ``update`` a
+``progress`` callable that moves it.  Figures reach a widget as PNG bytes in an
+``ipywidgets.Image`` (``widgets.png(ax.figure)``), so they show the same way from a button,
+from code and without a kernel.  ``_ipython_display_`` displays ``app.widget``, so an app as
+the last line of a cell shows itself.  Tests read ``app.result`` and the view attributes,
+never ``children[0].children``.
 
 Examples
 --------
