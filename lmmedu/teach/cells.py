@@ -56,7 +56,7 @@ def check_columns(data: pd.DataFrame, columns: Sequence[str], argument: str) -> 
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise ValueError(
-            f"{argument} needs column(s) {missing} that the data do not have; available columns are "
+            f"{argument} needs the column(s) {missing}, which the data do not have; available columns are "
             f"{list(data.columns)}."
         )
 

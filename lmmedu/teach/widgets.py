@@ -46,6 +46,7 @@ from ..stats.fit import fit, fit_lm
 __all__ = [
     "App",
     "png",
+    "error_html",
     "environment_report",
     "EnvironmentCheck",
     "PseudoReplicationMachine",
@@ -84,6 +85,17 @@ def png(fig, dpi=96):
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def error_html(prefix, exc):
+    """One line for an app's ``message`` view: what could not be done and why (never a traceback).
+
+    Examples
+    --------
+    >>> error_html("Could not fit", ValueError("no rows"))
+    "<span style='color:#b35806'><b>Could not fit:</b> no rows</span>"
+    """
+    return f"<span style='color:{_WARN}'><b>{html.escape(prefix)}:</b> {html.escape(str(exc))}</span>"
 
 
 def _labelled(text, widget, width):
@@ -182,8 +194,7 @@ class App:
         try:
             result = self.update(**settings)
         except Exception as exc:  # show, never raise, from a callback
-            self.message.value = (f"<span style='color:{_WARN}'><b>{html.escape(self.failure)}:</b> "
-                                  f"{html.escape(str(exc))}</span>")
+            self.message.value = error_html(self.failure, exc)
             return None
         finally:
             if isinstance(button, widgets.Button):
