@@ -29,6 +29,7 @@ from scipy import stats
 
 from ..data.simulate import _count, _finite, _sd, simulate_replicates
 from ..stats.fit import fit, fit_lm
+from .cells import replicate_means
 
 __all__ = [
     "progress_callback",
@@ -466,8 +467,8 @@ def _replicate_means_test(data: pd.DataFrame) -> dict:
     problem = _replicate_level_problem(data)
     if problem:
         return {"df": 0.0, "error": problem}
-    logs = np.log(data["length"]).groupby([data["replicate"], data["treatment"]], observed=True).mean()
-    means = logs.unstack("treatment")
+    means = replicate_means(data, cells=("treatment",)).pivot(index="replicate", columns="treatment",
+                                                                values="mean_log")
     if means.notna().all().all():  # within design: drug minus control inside each replicate
         diff = (means["drug"] - means["control"]).to_numpy()
         res, dof, estimate = stats.ttest_1samp(diff, 0.0), len(diff) - 1, float(diff.mean())
