@@ -527,7 +527,16 @@ def probeset_spread_plot(df, n_show=30, seed=0, ax=None):
     overall = df.groupby(["genotype", "weeks"], observed=True)["values"].mean().reset_index()
     for geno, part in overall.groupby("genotype", observed=True):
         ax.plot(part["weeks"], part["values"], color=colours[geno], linewidth=3, label=f"{geno}: mean of all probesets")
-    ax.set(xlabel="age (weeks)", ylabel="expression (log2 units, linear scale)")
+    known = df.attrs.get("truth")
+    if known is not None and hasattr(known, "week_scale"):
+        # The true strain lines: the fixed part of the simulation, on the same age axis.
+        ages = np.asarray(known.weeks, dtype=float)
+        week = (ages - known.week_center) / known.week_scale
+        fe = known.fixed_effects
+        for i, geno in enumerate(levels):
+            ax.plot(ages, fe["Intercept"] + fe["genotype"] * i + (fe["week"] + fe["week:genotype"] * i) * week,
+                    color="black", linestyle="--", linewidth=1.2, label="truth (fixed part)" if i == 0 else None)
+    ax.set(xlabel="age (weeks)", ylabel="expression value (array units, linear scale)")
     ax.legend(frameon=False, fontsize="small", loc="upper right")
     ax.set_title(f"{len(chosen)} probesets: levels differ by SD {spread['between_sd']:.2f}, values within a "
                  f"probeset by SD {spread['within_sd']:.2f}", fontsize="medium")
