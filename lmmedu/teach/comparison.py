@@ -538,8 +538,6 @@ def _interpretation(cmp):
 # --- notebook 05: design effects ---
 # Exact standard errors of a two-arm design with a random intercept per group, so the design
 # effect explorer answers instantly and every number it shows can be checked against real fits.
-from dataclasses import dataclass as _dataclass  # noqa: E402
-
 from scipy import stats as _stats  # noqa: E402
 
 __all__ += ["DESIGN_VARIES", "design_layout", "exact_standard_errors", "design_data", "DesignEffectView",
@@ -730,7 +728,7 @@ def design_data(layout, icc, effect=0.0, total_variance=1.0, seed=0):
     })
 
 
-@_dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False)
 class DesignEffectView:
     """What the design effect explorer shows for one setting (see :func:`design_effect_view`).
 
