@@ -763,6 +763,11 @@ class DesignEffectView:
     text: str
 
 
+def _rows_text(x):
+    """An effective number of rows: whole above 10, one decimal below (1.4 rows, not 1)."""
+    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}"
+
+
 def design_effect_view(icc=0.05, n_groups=10, group_size=50, imbalance=0.0, varies="between"):
     """Everything the design effect explorer shows, computed exactly (no simulation).
 
@@ -795,8 +800,8 @@ def design_effect_view(icc=0.05, n_groups=10, group_size=50, imbalance=0.0, vari
     lines = [
         f"{n:,} rows in {len(size)} groups of {sizes}; ICC {rho:.2f}; the drug varies {where}.",
         f"Design effect of a between-group quantity: 1 + ({kish:.1f} - 1) x {rho:.2f} = {deff:.2f}, so the "
-        f"{n:,} rows are worth about {n / deff:,.0f} independent rows.",
-        f"The drug effect's own design effect is {drug['term_deff']:.2f} (worth about {drug['n_eff']:,.0f} "
+        f"{n:,} rows are worth about {_rows_text(n / deff)} independent rows.",
+        f"The drug effect's own design effect is {drug['term_deff']:.2f} (worth about {_rows_text(drug['n_eff'])} "
         f"independent rows): mixed-model SE {drug['se_lmm']:.3f} vs lm SE {drug['se_lm']:.3f} "
         f"(x{drug['se_ratio']:.2f}).",
         f"The lm's estimate really varies with SD {drug['sd_lm']:.3f}, so its 5% test of a null drug effect "

@@ -626,5 +626,6 @@ def design_effect_plot(view, axes=None):
     ax_curve.set_xlabel("rows per group m (size-weighted)")
     ax_curve.set_ylabel("design effect (variance ratio, linear)")
     ax_curve.legend(frameon=False, fontsize="small", loc="upper left")
-    ax_curve.set_title(f"{view.n:,} rows are worth about {view.n_eff:,.0f} independent ones", fontsize="medium")
+    worth = f"{view.n_eff:,.0f}" if view.n_eff >= 10 else f"{view.n_eff:.1f}"
+    ax_curve.set_title(f"{view.n:,} rows are worth about {worth} independent ones", fontsize="medium")
     return [ax_se, ax_curve]
