@@ -136,6 +136,12 @@ def _streams(seed, n_sims: int) -> list:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}.") from exc
 
 
+def _fresh(stream):
+    # Generator.spawn (used by simulate_replicates) advances the SeedSequence it came from, so a
+    # stream reused at the next setting would give other draws: hand out an unused copy each time.
+    return np.random.SeedSequence(stream.entropy, spawn_key=stream.spawn_key, pool_size=stream.pool_size)
+
+
 def _analysis_row(analysis: Callable, data: pd.DataFrame) -> dict[str, Any]:
     row = {"estimate": math.nan, "se": math.nan, "df": math.nan, "p": math.nan, "singular": False, "error": ""}
     try:
@@ -214,7 +220,7 @@ def run_study(simulate: Callable[..., pd.DataFrame], analyses: Mapping[str, Call
     with progress_callback(progress, n_sims * len(grid)) as tick:
         for k, setting in enumerate(grid):
             for i, stream in enumerate(streams):
-                data = simulate(np.random.default_rng(stream), **setting)
+                data = simulate(np.random.default_rng(_fresh(stream)), **setting)
                 for name, analysis in analyses.items():
                     rows.append({**setting, "sim": i, "analysis": name, **_analysis_row(analysis, data)})
                 tick(k * n_sims + i + 1)
@@ -866,7 +872,7 @@ def shrinkage_error_study(n_sims: int = 30, seed: int = 6, progress: bool | Call
     frames = []
     with progress_callback(progress, n_sims) as tick:
         for i, stream in enumerate(_streams(seed, n_sims)):
-            data = simulate_pooling(np.random.default_rng(stream), **setting)
+            data = simulate_pooling(np.random.default_rng(_fresh(stream)), **setting)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 errors = pooling_errors(data)
@@ -950,7 +956,9 @@ def singular_fit_study(slope_sds: Sequence[float] = (0.0, 0.1, 0.2), n_sims: int
     -------
     pandas.DataFrame
         One row per true SD and experiment: ``slope_sd``, ``sim``, ``estimated_sd``,
-        ``correlation`` (intercept-slope), ``converged``, ``singular``, ``error``.
+        ``correlation`` (intercept-slope), ``converged``, ``singular``, ``boundary`` (which
+        edge a singular fit is on: ``"slope SD 0"``, ``"intercept SD 0"`` or
+        ``"correlation +-1"``; "" for a regular fit), ``error``.
 
     Examples
     --------
@@ -966,9 +974,9 @@ def singular_fit_study(slope_sds: Sequence[float] = (0.0, 0.1, 0.2), n_sims: int
     with progress_callback(progress, n_sims * len(slope_sds)) as tick:
         for k, sd in enumerate(slope_sds):
             for i, stream in enumerate(streams):
-                data = simulate_pooling(np.random.default_rng(stream), slope_sd=sd, **setting)
+                data = simulate_pooling(np.random.default_rng(_fresh(stream)), slope_sd=sd, **setting)
                 row = {"slope_sd": sd, "sim": i, "estimated_sd": math.nan, "correlation": math.nan,
-                       "converged": False, "singular": False, "error": ""}
+                       "converged": False, "singular": False, "boundary": "", "error": ""}
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
@@ -978,6 +986,7 @@ def singular_fit_study(slope_sds: Sequence[float] = (0.0, 0.1, 0.2), n_sims: int
                     row.update(estimated_sd=estimated_slope_sd(model),
                                correlation=float(corr.iloc[0]) if len(corr) else math.nan,
                                converged=bool(model.converged), singular=bool(model.singular))
+                    row["boundary"] = _boundary_kind(model, row["correlation"])
                 except Exception as exc:  # record and go on, as run_study does
                     row["error"] = str(exc) or type(exc).__name__
                 rows.append(row)
@@ -985,6 +994,18 @@ def singular_fit_study(slope_sds: Sequence[float] = (0.0, 0.1, 0.2), n_sims: int
     out = pd.DataFrame(rows)
     out.attrs["settings"] = {**setting, "n_sims": n_sims, "seed": seed}
     return out
+
+
+def _boundary_kind(model, correlation: float) -> str:
+    if not model.singular:
+        return ""
+    vc = model.varcomp
+    sds = vc[vc["term2"].isna() & (vc["group"] != "Residual")].set_index("term")["sd"]
+    tiny = 1e-4 * model.sigma  # lme4's isSingular tolerance on the relative scale
+    for term, label in (("treatment[T.drug]", "slope SD 0"), ("Intercept", "intercept SD 0")):
+        if term in sds and sds[term] < tiny:
+            return label
+    return "correlation +-1" if math.isfinite(correlation) and abs(correlation) > 0.99 else "other"
 
 
 def singular_summary(results: pd.DataFrame) -> pd.DataFrame:
