@@ -471,6 +471,11 @@ def _wide(table, column):
     return table.pivot(index=group, columns="term", values=column).reindex(list(dict.fromkeys(table[group])))
 
 
+def _pull_text(table, group, level, slope):
+    pull = table[table[group] == level].set_index("term")["pull"]
+    return f"{pull[slope]:.0%} of the way for the drug effect, {pull['Intercept']:.0%} for the control level"
+
+
 def pooling_panels(table, axes=None, ncols=5, reference="control"):
     """One panel per group: the complete-, no- and partial-pooling lines (and the truth).
 
@@ -541,8 +546,9 @@ def pooling_panels(table, axes=None, ncols=5, reference="control"):
     fig = axes[0].figure
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize="small")
     if hardest is not None:
-        fig.suptitle(f"Partial pooling lies between the group's own line and the common line; {hardest} "
-                     f"({int(n_obs[hardest])} cells) is pulled most, {pull[hardest]:.0%} of the way", fontsize="medium")
+        fig.suptitle(f"Partial pooling lies between each group's own line and the common line; {hardest} "
+                     f"({int(n_obs[hardest])} cells) is pulled most:\n{_pull_text(table, group, hardest, slope)}",
+                     fontsize="medium")
     return axes
 
 
@@ -647,8 +653,9 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
     ax.set_ylabel(f"{slope}: drug effect (log scale)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     if hardest is not None:
-        ax.set_title(f"Partial pooling pulls the replicates toward the population estimate;\n{hardest} ({int(n_obs[hardest])} cells) "
-                     f"is pulled hardest ({pull[hardest]:.0%} of the way)", fontsize="medium")
+        ax.set_title(f"Partial pooling pulls the groups toward the population estimate; {hardest} "
+                     f"({int(n_obs[hardest])} cells)\nis pulled hardest: {_pull_text(table, group, hardest, slope)}",
+                     fontsize="medium")
     return ax
 
 
