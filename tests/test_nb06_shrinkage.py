@@ -362,11 +362,15 @@ def test_app_every_slider_end(app, control, end):
 
 
 def test_app_all_ends_together_give_a_result_or_a_message(app):
+    # every corner of the sliders computes (update is compute-only, so this is cheap) ...
     for sd in (0.0, 0.4):
         for n in (3, 20):
             for cells in (8, 250):
-                result = app.run(slope_sd=sd, n_replicates=n, cells=cells)
-                assert result is not None or app.message.value
+                view = app.update(slope_sd=sd, n_replicates=n, cells=cells)
+                assert view.table["replicate"].nunique() == n and np.isfinite(view.estimated_slope_sd)
+    # ... and the two most extreme corners also draw
+    for corner in (dict(slope_sd=0.0, n_replicates=3, cells=8), dict(slope_sd=0.4, n_replicates=20, cells=250)):
+        assert app.run(**corner) is not None and app.message.value == ""
     app.run()
 
 
