@@ -285,6 +285,75 @@ class MixedFit(_FitBase):
                 out[b.term.group] = frame
         return out
 
+    def conditional_variances(self):
+        """Conditional covariance of each group's random effects, as lme4's ``ranef(fit, condVar = TRUE)``.
+
+        ``sigma^2 [Lambda (Lambda'Z'Z Lambda + I)^-1 Lambda']`` restricted to each level, with
+        the variance parameters and the fixed effects at their estimates (their own
+        uncertainty is not included, as in lme4).
+
+        Returns
+        -------
+        dict of str -> ndarray (m, q, q)
+            One array per grouping factor, rows and columns in the order of ``ranef[group]``'s
+            columns. When one factor has several separate terms (``(x||g)``), covariances
+            between the terms are not computed and are NaN.
+
+        Examples
+        --------
+        >>> import lmmedu
+        >>> m = lmmedu.fit("log(length) ~ treatment + (1 + treatment|replicate)",
+        ...                lmmedu.simulate_replicates(genes=("A",), seed=1))
+        >>> m.conditional_variances()["replicate"].shape
+        (4, 2, 2)
+        """
+        from .condvar import conditional_covariances
+
+        if getattr(self, "_condvar", None) is None:
+            factors = [self.problem.factor(self.theta, i) for i in range(len(self.blocks))]
+            per_block = conditional_covariances(self.blocks, factors, self.sigma)
+            out = {}
+            for b, cov in zip(self.blocks, per_block):
+                group = b.term.group
+                if group in out:  # another term of the same factor: block diagonal, unknown cross terms
+                    old = out[group]
+                    m, q0, q1 = old.shape[0], old.shape[1], cov.shape[1]
+                    merged = np.full((m, q0 + q1, q0 + q1), np.nan)
+                    merged[:, :q0, :q0] = old
+                    merged[:, q0:, q0:] = cov
+                    out[group] = merged
+                else:
+                    out[group] = cov
+            self._condvar = out
+        return {g: v.copy() for g, v in self._condvar.items()}
+
+    def ranef_table(self):
+        """Conditional modes and conditional SDs, one row per group level and term.
+
+        The tidy counterpart of R's ``as.data.frame(ranef(fit, condVar = TRUE))``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``group`` (grouping factor), ``term`` (patsy naming, e.g. ``Intercept``),
+            ``level``, ``mode`` (conditional mode) and ``sd`` (conditional SD).
+
+        Examples
+        --------
+        >>> import lmmedu
+        >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.simulate_replicates(genes=("A",), seed=1))
+        >>> m.ranef_table().columns.tolist()
+        ['group', 'term', 'level', 'mode', 'sd']
+        """
+        cov = self.conditional_variances()
+        rows = []
+        for group, frame in self.ranef.items():
+            sds = np.sqrt(np.diagonal(cov[group], axis1=1, axis2=2))
+            for k, term in enumerate(frame.columns):
+                rows.append(pd.DataFrame({"group": group, "term": term, "level": frame.index.astype(str),
+                                          "mode": frame[term].to_numpy(), "sd": sds[:, k]}))
+        return pd.concat(rows, ignore_index=True)
+
     def _singularity(self):
         # lme4's isSingular: a diagonal element of theta (bounded at 0) below 1e-4.
         lows = []

@@ -1,0 +1,91 @@
+"""Speed of notebook 06: the slope explorer's update at default settings, and the whole notebook.
+
+Run from the repository root::
+
+    python benchmarks/bench_nb06.py [--repeats 7] [--notebook]
+
+1. ``SlopeExplorer``: ``update()`` (simulate + fit ``(1 + treatment|replicate)`` + pooling table)
+   and ``show()`` (shrinkage picture to PNG) at the default settings; target: update + show
+   <= 300 ms. Reported next to its peer measured in the same run, one bare ``lmmedu.fit`` of the
+   same model, as a ratio (the app costs about one fit plus a redraw).
+2. ``--notebook``: executes notebooks/06_shrinkage_and_random_slopes.ipynb with this checkout's
+   package (nbclient) and reports the wall time; target <= 30 s on 2 cores.
+
+The load average is printed before and after: other work on the machine inflates every time.
+Exit status 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+import lmmedu  # noqa: E402
+from lmmedu.teach.studies import SLOPE_FORMULA, simulate_pooling  # noqa: E402
+from lmmedu.teach.widgets import SlopeExplorer  # noqa: E402
+
+
+def _median_ms(func, repeats):
+    func()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--notebook", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    print(f"load average before: {os.getloadavg()}")
+    ok = True
+
+    app = SlopeExplorer()
+    settings = app.settings()
+    data = simulate_pooling(app.seed)
+    fit_ms = _median_ms(lambda: lmmedu.fit(SLOPE_FORMULA, data), args.repeats)
+    update_ms = _median_ms(lambda: app.update(**settings), args.repeats)
+    result = app.update(**settings)
+    show_ms = _median_ms(lambda: app.show(result), args.repeats)
+    total = update_ms + show_ms
+    print(f"peer: one fit of {SLOPE_FORMULA!r}: {fit_ms:.0f} ms")
+    print(f"SlopeExplorer update {update_ms:.0f} ms ({update_ms / fit_ms:.2f} x the fit), show {show_ms:.0f} ms, "
+          f"update + show {total:.0f} ms ({total / fit_ms:.2f} x the fit); target <= 300 ms: "
+          f"{'ok' if total <= 300 else 'MISSED'}")
+    ok &= total <= 300
+
+    if args.notebook:
+        import nbformat
+        from nbclient import NotebookClient
+
+        os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+        os.environ["JUPYTER_PREFER_ENV_PATH"] = "1"
+        nb = nbformat.read(ROOT / "notebooks" / "06_shrinkage_and_random_slopes.ipynb", as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+        seconds = time.perf_counter() - start
+        print(f"notebook 06 top to bottom: {seconds:.1f} s ({seconds * 1000 / fit_ms:.0f} x the fit); target <= 30 s: "
+              f"{'ok' if seconds <= 30 else 'MISSED'}")
+        ok &= seconds <= 30
+    print(f"load average after: {os.getloadavg()}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
