@@ -533,3 +533,96 @@ def _interpretation(cmp):
         lines.append(f"For {', '.join(down)} the mixed model is more precise than the lm: it removes group "
                      "differences that the lm leaves in its residual noise.")
     return lines
+
+
+# --- notebook 07: p-values and model comparison ---
+# Residual diagnostics: the numbers behind the residual, QQ and per-group plots.
+
+__all__ += ["residual_table", "residual_means"]
+
+
+def residual_table(fit, group=None, by=None):
+    """Fitted values, residuals and normal quantiles of a fit, one row per observation.
+
+    For a mixed model the residuals are conditional on the random effects (response minus
+    fixed part minus the group's predicted random effects), as ``residuals(lmer_fit)`` in R.
+
+    Parameters
+    ----------
+    fit : LmFit or MixedFit
+        A fit from :func:`lmmedu.fit` or :func:`lmmedu.fit_lm`.
+    group : str, optional
+        Column of the fitted data that names the groups; default the mixed model's first
+        grouping factor (None for an lm).
+    by : str, optional
+        Another column to carry along (e.g. ``"treatment"``), to colour points by.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``fitted``, ``residual``, ``scaled`` (residual / residual SD of the fit),
+        ``normal_quantile`` (where the scaled residual would lie if residuals were normal:
+        the ``(rank - 0.5) / n`` quantile of the standard normal), and ``group`` / ``by`` when
+        given. ``attrs``: ``model`` (the formula), ``group``, ``by``.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.simulate_replicates(genes=("A",)))
+    >>> tab = residual_table(m, by="treatment")
+    >>> list(tab.columns)
+    ['fitted', 'residual', 'scaled', 'normal_quantile', 'group', 'by']
+    """
+    from scipy import stats
+
+    if getattr(fit, "kind", None) not in ("lm", "lmm"):
+        raise ValueError(f"residual_table needs a fit made by lmmedu.fit or lmmedu.fit_lm, not {type(fit).__name__}.")
+    if group is None and fit.kind == "lmm":
+        group = fit.blocks[0].term.group
+    for name, col in (("group", group), ("by", by)):
+        if col is not None and col not in fit.data.columns:
+            raise ValueError(f"{name}={col!r} is not a column of the fitted data; use one of {list(fit.data.columns)}.")
+    fitted = np.asarray(fit.fitted(), dtype=float)
+    resid = np.asarray(fit.residuals(), dtype=float)
+    scaled = resid / float(fit.sigma)
+    n = len(resid)
+    ranks = stats.rankdata(scaled, method="ordinal")
+    table = pd.DataFrame({"fitted": fitted, "residual": resid, "scaled": scaled,
+                          "normal_quantile": stats.norm.ppf((ranks - 0.5) / n)})
+    if group is not None:
+        table["group"] = fit.data[group].to_numpy()
+    if by is not None:
+        table["by"] = fit.data[by].to_numpy()
+    table.attrs.update(model=fit.formula if fit.kind == "lmm" else fit.parsed.fixed_formula_r, group=group, by=by)
+    return table
+
+
+def residual_means(table):
+    """Mean residual of every group (and ``by`` level): what a well-specified model leaves near 0.
+
+    A random intercept absorbs each group's overall offset, so group means of its residuals are
+    about 0; if the effect of ``by`` differs between groups and the model has no random slope
+    for it, the residual means of the ``by`` levels within a group move in opposite directions.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`residual_table` with a ``group`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group (and ``by`` level): ``group``, ``by``, ``mean_residual``, ``n``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"residual": [1.0, -1.0, 0.5, 0.5], "group": ["a", "a", "b", "b"]})
+    >>> residual_means(t)["mean_residual"].tolist()
+    [0.0, 0.5]
+    """
+    if not isinstance(table, pd.DataFrame) or "residual" not in table or "group" not in table:
+        raise ValueError("residual_means needs the output of residual_table(fit, group=...) with a group column.")
+    keys = ["group", "by"] if "by" in table.columns else ["group"]
+    out = (table.groupby(keys, observed=True, sort=True)["residual"]
+           .agg(mean_residual="mean", n="size").reset_index())
+    return out
