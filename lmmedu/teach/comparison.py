@@ -551,11 +551,12 @@ def residual_table(fit, group=None, by=None):
     ----------
     fit : LmFit or MixedFit
         A fit from :func:`lmmedu.fit` or :func:`lmmedu.fit_lm`.
-    group : str, optional
-        Column of the fitted data that names the groups; default the mixed model's first
-        grouping factor (None for an lm).
-    by : str, optional
-        Another column to carry along (e.g. ``"treatment"``), to colour points by.
+    group : str or array-like, optional
+        Column of the fitted data that names the groups, or one value per row; default the
+        mixed model's first grouping factor (none for an lm, whose fitted data keep only the
+        model's columns: pass ``group=data["replicate"]``).
+    by : str or array-like, optional
+        Another column (or values) to carry along (e.g. ``"treatment"``), to colour points by.
 
     Returns
     -------
@@ -579,9 +580,21 @@ def residual_table(fit, group=None, by=None):
         raise ValueError(f"residual_table needs a fit made by lmmedu.fit or lmmedu.fit_lm, not {type(fit).__name__}.")
     if group is None and fit.kind == "lmm":
         group = fit.blocks[0].term.group
+    columns = {}
     for name, col in (("group", group), ("by", by)):
-        if col is not None and col not in fit.data.columns:
-            raise ValueError(f"{name}={col!r} is not a column of the fitted data; use one of {list(fit.data.columns)}.")
+        if col is None:
+            continue
+        if isinstance(col, str):
+            if col not in fit.data.columns:
+                raise ValueError(f"{name}={col!r} is not a column of the fitted data (columns {list(fit.data.columns)}); "
+                                 f"pass the column's values instead, e.g. {name}=data[{col!r}].")
+            columns[name] = fit.data[col].to_numpy()
+        else:
+            values = np.asarray(col)
+            if values.shape != (fit.nobs,):
+                raise ValueError(f"{name} must be a column name or {fit.nobs} values, one per row of the fit; "
+                                 f"got shape {values.shape}.")
+            columns[name] = values
     fitted = np.asarray(fit.fitted(), dtype=float)
     resid = np.asarray(fit.residuals(), dtype=float)
     scaled = resid / float(fit.sigma)
@@ -589,11 +602,10 @@ def residual_table(fit, group=None, by=None):
     ranks = stats.rankdata(scaled, method="ordinal")
     table = pd.DataFrame({"fitted": fitted, "residual": resid, "scaled": scaled,
                           "normal_quantile": stats.norm.ppf((ranks - 0.5) / n)})
-    if group is not None:
-        table["group"] = fit.data[group].to_numpy()
-    if by is not None:
-        table["by"] = fit.data[by].to_numpy()
-    table.attrs.update(model=fit.formula if fit.kind == "lmm" else fit.parsed.fixed_formula_r, group=group, by=by)
+    for name, values in columns.items():
+        table[name] = values
+    table.attrs.update(model=fit.formula if fit.kind == "lmm" else fit.parsed.fixed_formula_r,
+                       group=group if isinstance(group, str) else None, by=by if isinstance(by, str) else None)
     return table
 
 
