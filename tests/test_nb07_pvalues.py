@@ -266,3 +266,12 @@ def test_app_reports_an_impossible_setting_without_raising():
     app = WaldVsTMachine(n_sims=2)
     assert app.run(icc=1.0) is None
     assert "icc" in app.message.value
+
+
+def test_spread_ratio_sees_the_funnel_of_the_raw_scale(slope_data):
+    from lmmedu.teach.comparison import residual_spread_ratio
+
+    raw = residual_table(lmmedu.fit("length ~ treatment + (1|replicate)", slope_data))
+    logged = residual_table(lmmedu.fit("log(length) ~ treatment + (1|replicate)", slope_data))
+    assert residual_spread_ratio(raw) > 1.2 > residual_spread_ratio(logged) > 0.8
+    assert raw.attrs["response"] == "length" and logged.attrs["response"] == "log(length)"

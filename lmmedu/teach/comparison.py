@@ -538,7 +538,7 @@ def _interpretation(cmp):
 # --- notebook 07: p-values and model comparison ---
 # Residual diagnostics: the numbers behind the residual, QQ and per-group plots.
 
-__all__ += ["residual_table", "residual_means"]
+__all__ += ["residual_table", "residual_means", "residual_spread_ratio"]
 
 
 def residual_table(fit, group=None, by=None):
@@ -604,7 +604,7 @@ def residual_table(fit, group=None, by=None):
                           "normal_quantile": stats.norm.ppf((ranks - 0.5) / n)})
     for name, values in columns.items():
         table[name] = values
-    table.attrs.update(model=fit.formula if fit.kind == "lmm" else fit.parsed.fixed_formula_r,
+    table.attrs.update(model=fit.formula if fit.kind == "lmm" else fit.parsed.fixed_formula_r, response=fit.response,
                        group=group if isinstance(group, str) else None, by=by if isinstance(by, str) else None)
     return table
 
@@ -638,3 +638,32 @@ def residual_means(table):
     out = (table.groupby(keys, observed=True, sort=True)["residual"]
            .agg(mean_residual="mean", n="size").reset_index())
     return out
+
+
+def residual_spread_ratio(table):
+    """SD of the residuals in the top third of fitted values over that in the bottom third.
+
+    About 1 when the residual spread does not depend on the fitted value; clearly above 1 is
+    the funnel of a response whose noise grows with its level (e.g. lengths on their own scale).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`residual_table`.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"fitted": [1, 1, 2, 2, 3, 3], "residual": [-1, 1, 0, 0, -3, 3]})
+    >>> round(residual_spread_ratio(t), 6)
+    3.0
+    """
+    if not isinstance(table, pd.DataFrame) or not {"fitted", "residual"} <= set(table.columns):
+        raise ValueError("residual_spread_ratio needs the output of residual_table (columns fitted and residual).")
+    low, high = table["fitted"].quantile([1 / 3, 2 / 3])
+    top = table.loc[table["fitted"] >= high, "residual"].std()
+    bottom = table.loc[table["fitted"] <= low, "residual"].std()
+    return float(top / bottom)

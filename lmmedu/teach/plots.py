@@ -508,15 +508,15 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     x = _varying_setting(table, x)
     alpha = float(table.attrs.get("alpha", 0.05))
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        _, axes = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained")
     analyses = list(dict.fromkeys(table["analysis"]))
     colours = _analysis_colours(analyses)
     values = sorted(table[x].unique())
     log_x = min(values) > 0 and max(values) / min(values) >= 4
     for ax, (col, low, high, nominal, label) in zip(axes, [
-            ("rate", "ci_low", "ci_high", alpha, f"false-positive rate (share with p < {alpha:g})"),
+            ("rate", "ci_low", "ci_high", alpha, f"false-positive rate (p < {alpha:g})"),
             ("coverage", "coverage_low", "coverage_high", 1 - alpha,
-             f"coverage of the {1 - alpha:.0%} interval (share containing the truth)")]):
+             f"share of {1 - alpha:.0%} intervals containing the truth")]):
         for i, name in enumerate(analyses):
             sub = table[table["analysis"] == name].sort_values(x)
             # The analyses side by side around each value, so their intervals do not hide each other.
@@ -536,12 +536,12 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     axes[1].set_ylim(max(0.0, min(1 - 3 * alpha, float(table["coverage_low"].min()) - 0.02)), 1.0)
     axes[1].legend(frameon=False, fontsize="small", loc="lower right")
     worst = table.loc[table["rate"].idxmax()]
-    axes[0].set_title(f"{worst['analysis']}: {worst['rate']:.0%} false positives with {worst[x]:g} "
-                      f"{'replicates' if x == 'n_groups' else x}", fontsize="medium")
+    where = f"{worst[x]:g} {'replicates' if x == 'n_groups' else x}"
+    axes[0].set_title(f"{worst['analysis'].split(' (')[0]}: {worst['rate']:.0%} false positives with {where}",
+                      fontsize="medium")
     low_cov = table.loc[table["coverage"].idxmin()]
-    axes[1].set_title(f"its {1 - alpha:.0%} intervals contain the truth only {low_cov['coverage']:.0%} of the time"
-                      if low_cov["analysis"] == worst["analysis"] else
-                      f"lowest coverage: {low_cov['analysis']}, {low_cov['coverage']:.0%}", fontsize="medium")
+    axes[1].set_title(f"{low_cov['analysis'].split(' (')[0]}: {low_cov['coverage']:.0%} of intervals contain the "
+                      f"truth with {low_cov[x]:g} {'replicates' if x == 'n_groups' else x}", fontsize="medium")
     return list(axes)
 
 
@@ -626,7 +626,7 @@ def residuals_vs_fitted_plot(table, ax=None, max_points=3000, seed=0):
     >>> from lmmedu.teach.comparison import residual_table
     >>> m = lmmedu.fit_lm("log(length) ~ treatment", lmmedu.simulate_replicates(genes=("A",), seed=1))
     >>> residuals_vs_fitted_plot(residual_table(m)).get_ylabel()
-    'residual (response units)'
+    'residual (units of log(length))'
     """
     _require_columns(table, ["fitted", "residual"], "residuals_vs_fitted_plot")
     ax = new_axes(ax, (6, 4))
@@ -638,11 +638,15 @@ def residuals_vs_fitted_plot(table, ax=None, max_points=3000, seed=0):
     binned = table.groupby(bins, observed=True)[["fitted", "residual"]].mean()
     ax.plot(binned["fitted"], binned["residual"], "-o", color=_palette(2)[1], linewidth=2, label="mean in bins")
     ax.axhline(0, color="black", linewidth=1)
-    ax.set_xlabel("fitted value (response units)")
-    ax.set_ylabel("residual (response units)")
+    from .comparison import residual_spread_ratio
+
+    response = table.attrs.get("response", "response")
+    ax.set_xlabel(f"fitted {response} (units of {response})")
+    ax.set_ylabel(f"residual (units of {response})")
     ax.legend(frameon=False, fontsize="small", loc="upper right")
-    ax.set_title(table.attrs.get("model", "") + f"\nlargest binned mean residual {binned['residual'].abs().max():.2g}",
-                 fontsize="medium")
+    ratio = residual_spread_ratio(table)
+    ax.set_title(table.attrs.get("model", "") + f"\nresiduals spread {ratio:.2g}x as wide at high fitted values "
+                 "as at low ones", fontsize="medium")
     return ax
 
 
@@ -746,8 +750,8 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
                       label=f"mean residual, {level}" if level is not None else "mean residual")
         ax.axhline(0, color="black", linewidth=1)
         ax.set_title(f"{g}", fontsize="medium")
-        ax.set_xlabel("fitted value")
-    axes[0].set_ylabel("residual (response units)")
+        ax.set_xlabel(f"fitted {table.attrs.get('response', 'value')}")
+    axes[0].set_ylabel(f"residual (units of {table.attrs.get('response', 'the response')})")
     axes[-1].legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     spread = means["mean_residual"].abs().max()
     axes[0].figure.suptitle(f"{table.attrs.get('model', '')}: mean residuals per group and level up to "
