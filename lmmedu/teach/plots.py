@@ -586,7 +586,10 @@ def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=No
         value, lo, hi = getattr(row, column), getattr(row, low), getattr(row, high)
         ax.errorbar(value, i, xerr=[[value - lo], [hi - value]], fmt="o", color=colours[row.analysis],
                     markersize=9, capsize=4, linewidth=2)
-        ax.text(hi, i, f"  {value:.0%}", va="center", ha="left", fontsize="small")
+        if column == "rate":
+            ax.text(hi, i, f"  {value:.0%}", va="center", ha="left", fontsize="small")
+        else:  # coverage sits near the right edge: label on the left of the interval
+            ax.text(lo, i, f"{value:.0%}  ", va="center", ha="right", fontsize="small")
     ax.axvline(nominal, color="black", linestyle="--", linewidth=1.2, label=f"nominal {nominal:.0%}")
     ax.set_yticks(range(len(sub)), list(sub["analysis"]))
     ax.set_ylim(len(sub) - 0.5, -0.5)
@@ -594,9 +597,9 @@ def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=No
         ax.set_xlim(0, min(1.0, max(3 * alpha, float(sub[high].max()) * 1.25)))
         ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g}), 95% interval")
     else:
-        ax.set_xlim(max(0.0, float(sub[low].min()) - 0.05), 1.0)
+        ax.set_xlim(max(0.0, float(sub[low].min()) - 0.08), 1.0)
         ax.set_xlabel(f"share of {nominal:.0%} intervals that contain the truth, 95% interval")
-    ax.legend(frameon=False, fontsize="small", loc="lower right")
+    ax.legend(frameon=False, fontsize="small", loc="lower right" if column == "rate" else "lower left")
     top = sub.loc[sub[column].idxmax()] if column == "rate" else sub.loc[sub[column].idxmin()]
     word = "false positives" if column == "rate" else "coverage"
     ax.set_title(title or f"{top['analysis']}: {top[column]:.0%} {word}", fontsize="medium")

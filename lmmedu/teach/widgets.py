@@ -719,12 +719,14 @@ class WaldVsTMachine(App):
                              f"{r['ci_high']:.1%}), intervals cover the truth {r['coverage']:.1%}")
         summary = (f"{self.n_sims} experiments, {n_groups} replicates of {group_size}, ICC {icc:.2f}, no true "
                    "effect. " + "; ".join(parts) + ".")
-        fig, axes = plt.subplots(1, 2, figsize=(10, 2.6), layout="constrained")
+        fig, axes = plt.subplots(1, 2, figsize=(11, 2.6), layout="constrained")
         usable = table[table["n_sims"] > 0]
         if len(usable):
             rates_at_setting_plot(usable, "rate", ax=axes[0])
             rates_at_setting_plot(usable, "coverage", ax=axes[1])
             axes[1].set_yticks([])
+            axes[0].set_xlabel("false-positive rate (p < 0.05), 95% interval")
+            axes[1].set_xlabel("share of 95% intervals containing the truth")
         return WaldVsTResult(table=table, summary=summary, figure=png(fig))
 
     def show(self, result):
