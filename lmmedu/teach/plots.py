@@ -453,12 +453,12 @@ def percent_change_plot(table, truth=None, ax=None):
 __all__ += ["residual_pattern_plot", "analysis_rates_plot"]
 
 
-def residual_pattern_plot(cells, arrays=None, truth_cells=None, ax=None):
+def residual_pattern_plot(cells, arrays=None, truth_cells=None, center=True, ax=None):
     """Average residual of each week x genotype cell over age, one line per genotype, arrays as dots.
 
     The figure a reply on the mailing list suggested (residuals of a probeset-only model,
     averaged by week x genotype), with each array's own average added as a dot, so that one can
-    see how many arrays each cell average rests on.
+    see how many arrays each cell average rests on, and how much they disagree.
 
     Parameters
     ----------
@@ -468,6 +468,10 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, ax=None):
         The same by ``("sample", "genotype", "weeks")``: one dot per array.
     truth_cells : pandas.DataFrame, optional
         Cell averages of a data set without array effects (a simulation's truth), drawn dashed.
+    center : bool, default True
+        Shift each genotype's curve (and its dots) to average 0 over its cells, so that parallel
+        curves overlap and an interaction shows as curves that bend apart. False draws the
+        averages as they are.
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -483,33 +487,41 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, ax=None):
     >>> residual_pattern_plot(cells).get_xlabel()
     'age (weeks)'
     """
+    from .studies import array_spread
+
     _require_columns(cells, ["genotype", "weeks", "mean_residual"], "residual_pattern_plot")
-    ax = new_axes(ax, (7.0, 4.2))
+    ax = new_axes(ax, (7.5, 4.2))
     genotypes = list(dict.fromkeys(cells["genotype"].astype(str)))
     colours = dict(zip(genotypes, _palette(len(genotypes))))
     offsets = dict(zip(genotypes, np.linspace(-0.25, 0.25, len(genotypes))))
+
+    def shift(table, g):
+        sub = table[table["genotype"].astype(str) == g]
+        return float(sub["mean_residual"].mean()) if center else 0.0
+
     for g in genotypes:
         sub = cells[cells["genotype"].astype(str) == g].sort_values("weeks")
-        ax.plot(sub["weeks"], sub["mean_residual"], marker="s", markersize=7, linewidth=2.2, color=colours[g],
-                label=f"{g}: cell average")
+        level = shift(cells, g)
+        ax.plot(sub["weeks"], sub["mean_residual"] - level, marker="s", markersize=7, linewidth=2.2,
+                color=colours[g], label=f"{g}: cell average")
         if arrays is not None:
             arr = arrays[arrays["genotype"].astype(str) == g]
-            ax.scatter(arr["weeks"] + offsets[g], arr["mean_residual"], s=28, color=colours[g], alpha=0.75,
+            ax.scatter(arr["weeks"] + offsets[g], arr["mean_residual"] - level, s=30, color=colours[g], alpha=0.8,
                        edgecolor="white", linewidth=0.5, zorder=3, label=f"{g}: one array")
         if truth_cells is not None:
             tru = truth_cells[truth_cells["genotype"].astype(str) == g].sort_values("weeks")
-            ax.plot(tru["weeks"], tru["mean_residual"], linestyle="--", linewidth=1.4, color=colours[g],
-                    label=f"{g}: without array effects (truth)")
+            ax.plot(tru["weeks"], tru["mean_residual"] - shift(truth_cells, g), linestyle="--", linewidth=1.4,
+                    color=colours[g], label=f"{g}: without array effects (truth)")
     ax.axhline(0, color="0.4", linewidth=0.8, linestyle=":")
     ax.set_xticks(sorted(cells["weeks"].unique()))
     ax.set_xlabel("age (weeks)")
-    ax.set_ylabel("average residual (expression units, linear)")
-    title = "Residuals of the probeset-only model, averaged by age and genotype"
+    ax.set_ylabel("average residual" + (" minus its strain's mean" if center else "")
+                  + "\n(expression units, linear)")
+    title = "Residuals of the probeset-only model, averaged by age and strain"
     if arrays is not None:
         per_cell = arrays.groupby(["genotype", "weeks"], observed=True).size()
-        spread = float(arrays["mean_residual"].std(ddof=1))
-        title = (f"Each cell average rests on {per_cell.min()} to {per_cell.max()} arrays, "
-                 f"which scatter with SD {spread:.3f}")
+        title = (f"Each average rests on {per_cell.min()} to {per_cell.max()} arrays, and arrays of the same "
+                 f"age and strain differ by SD {array_spread(arrays):.3f}")
     ax.set_title(title, fontsize="medium")
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax

@@ -738,7 +738,7 @@ def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] 
 from ..data.simulate import simulate_expression  # noqa: E402
 
 __all__ += ["EXPRESSION_MODELS", "FULL_PROBESETS", "reduced_expression_settings", "interaction_study",
-            "residual_means"]
+            "residual_means", "array_spread"]
 
 #: The three analyses of the week x genotype interaction in notebook 08, in display order:
 #: name -> lme4-style formula.
@@ -910,3 +910,40 @@ def residual_means(data: pd.DataFrame, residuals, by: Sequence[str] = ("genotype
     out = (frame.groupby(by, observed=True, sort=True)["_r"].agg(["size", "mean"])
            .rename(columns={"size": "n_rows", "mean": "mean_residual"}).reset_index())
     return out
+
+
+def array_spread(arrays: pd.DataFrame, cells: Sequence[str] = ("genotype", "weeks"),
+                 value: str = "mean_residual") -> float:
+    """SD of the arrays' averages around the average of their cell (arrays of the same age and strain).
+
+    Parameters
+    ----------
+    arrays : pandas.DataFrame
+        One row per array, e.g. :func:`residual_means` by ``("sample", "genotype", "weeks")``.
+    cells : sequence of str, default ("genotype", "weeks")
+        Columns that define a cell.
+    value : str, default "mean_residual"
+        Column of the arrays' averages.
+
+    Returns
+    -------
+    float
+        The pooled SD of the deviations from the cell averages, with ``n_arrays - n_cells`` df
+        (NaN when no cell has two arrays).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"genotype": ["x", "x", "y"], "weeks": [2, 2, 2], "mean_residual": [1.0, 3.0, 5.0]})
+    >>> array_spread(a)
+    1.4142135623730951
+    """
+    cells = [cells] if isinstance(cells, str) else list(cells)
+    missing = [c for c in [*cells, value] if c not in getattr(arrays, "columns", [])]
+    if missing:
+        raise ValueError(f"arrays needs the column(s) {missing}; pass residual_means(..., by=['sample', *cells]).")
+    groups = arrays.groupby(cells, observed=True)[value]
+    deviations = arrays[value] - groups.transform("mean")
+    dof = len(arrays) - groups.ngroups
+    if dof <= 0:
+        return math.nan
+    return float(math.sqrt(float((deviations ** 2).sum()) / dof))
