@@ -18,6 +18,9 @@ Reported per notebook:
 - ``run s``: from the first cell's start to the last cell's end (what a learner waits for after
   "Run all"; kernel start-up excluded), from the cells' execution timestamps;
 - ``wall s``: the whole execution including kernel start-up and shutdown;
+- ``kernel CPU s``: CPU time of the kernel (imports included). On a busy machine ``run s`` is
+  inflated by other work; the CPU time is not, and with one busy thread at a time an idle
+  machine runs the notebook in about that time;
 - ``peak MB``: the kernel's peak resident memory;
 - the slowest cells (``--slowest N``), by cell id, so one knows where the time goes.
 
@@ -61,10 +64,11 @@ def _vm_hwm_kb():
                     return int(_line.split()[1])
     except OSError:
         return None
+_self = _resource.getrusage(_resource.RUSAGE_SELF)
+_children = _resource.getrusage(_resource.RUSAGE_CHILDREN)
 print("__bench__" + _json.dumps({
-    "self_kb": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss,
-    "children_kb": _resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss,
-    "vm_hwm_kb": _vm_hwm_kb(),
+    "memory_kb": {"self": _self.ru_maxrss, "children": _children.ru_maxrss, "vm_hwm": _vm_hwm_kb()},
+    "cpu_s": _self.ru_utime + _self.ru_stime + _children.ru_utime + _children.ru_stime,
 }))
 """
 
@@ -108,7 +112,7 @@ def run_notebook(path: Path, timeout: int = 600, kernel_name: str = "python3") -
     Returns
     -------
     dict
-        ``notebook``, ``run_s``, ``wall_s``, ``peak_mb``, ``cells`` (list of (id, seconds)),
+        ``notebook``, ``run_s``, ``wall_s``, ``peak_mb``, ``cpu_s``, ``cells`` (list of (id, seconds)),
         ``error`` (str, empty when the notebook ran to the end).
     """
     nb = nbformat.read(path, as_version=4)
@@ -140,16 +144,18 @@ def run_notebook(path: Path, timeout: int = 600, kernel_name: str = "python3") -
         if begin and end:
             timings.append((cell.get("id", "?"), begin, end))
     run = (timings[-1][2] - timings[0][1]).total_seconds() if timings else float("nan")
-    peak_kb = None
+    peak_kb, cpu = None, float("nan")
     for out in nb.cells[-1].get("outputs", []):
         text = out.get("text", "")
         if "__bench__" in text:
             info = json.loads(text.split("__bench__", 1)[1].splitlines()[0])
-            peak_kb = max(v for v in info.values() if v is not None)
+            peak_kb = max(v for v in info["memory_kb"].values() if v is not None)
+            cpu = float(info["cpu_s"])
     return {
         "notebook": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
         "run_s": run,
         "wall_s": wall,
+        "cpu_s": cpu,
         "peak_mb": peak_kb / 1024 if peak_kb else float("nan"),
         "cells": [(cid, (e - b).total_seconds()) for cid, b, e in timings],
         "error": error,
@@ -192,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         status |= bool(over)
         slow = sorted(res["cells"], key=lambda c: -c[1])[:args.slowest]
         print(f"{path.name}: run {res['run_s']:.1f} s (budget {res['budget_s']:.0f} s), wall {res['wall_s']:.1f} s, "
+              f"kernel CPU {res['cpu_s']:.1f} s, "
               f"kernel peak {res['peak_mb']:.0f} MB (budget {MEMORY_BUDGET_MB:.0f} MB)"
               + (f"  <-- {'; '.join(over)}" if over else "  ok"))
         if slow:
