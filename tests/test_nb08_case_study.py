@@ -1,0 +1,212 @@
+"""Notebook 08 (the expression experiment at full scale): its study, its numbers and its figures.
+
+The statistics are checked, not only the shapes: the smaller copies of the experiment must keep
+the standard errors of the interaction whatever their number of probesets, the model without an
+array effect must find the (absent) interaction far too often and the model with one about 5% of
+the time, and the seed the notebook uses must tell the story the notebook tells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import lmmedu  # noqa: E402
+from lmmedu.teach import plots  # noqa: E402
+from lmmedu.teach.studies import (  # noqa: E402
+    EXPRESSION_MODELS,
+    FULL_PROBESETS,
+    array_spread,
+    interaction_study,
+    rates,
+    reduced_expression_settings,
+    residual_means,
+)
+
+TERM = "week:genotype[T.CSB]"
+ARRAY_MODEL = "(week|probeset) + (1|sample)"
+
+
+# --- reduced_expression_settings ---------------------------------------------------------------
+
+def test_smaller_copies_keep_the_noise_of_an_array_average():
+    for n in (50, 300, 5000):
+        s = reduced_expression_settings(n)
+        for name, full in (("probeset_sd", 2.27), ("probeset_week_sd", 0.071), ("residual_sd", 0.217)):
+            assert s[name] ** 2 / n == pytest.approx(full ** 2 / FULL_PROBESETS, rel=1e-12)
+        assert s["sample_sd"] == 0.02 and s["n_probesets"] == n
+    assert reduced_expression_settings(FULL_PROBESETS)["residual_sd"] == pytest.approx(0.217)
+    assert reduced_expression_settings(100, residual_sd=0.5)["residual_sd"] == pytest.approx(
+        0.5 * math.sqrt(100 / FULL_PROBESETS))
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"n_probesets": 20000}, "must not exceed"),
+    ({"n_probesets": 1}, "at least 2"),
+    ({"n_probesets": 2.5}, "integer"),
+    ({"sample_sd": -1}, "sample_sd"),
+    ({"residual_sd": float("nan")}, "residual_sd"),
+    ({"noise": 1.0}, "unknown setting"),
+])
+def test_smaller_copies_refuse_bad_settings_in_one_sentence(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        reduced_expression_settings(**kwargs)
+
+
+# --- interaction_study ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def study():
+    seen = []
+    res = interaction_study(n_sims=20, n_probesets=200, seed=3, progress=lambda done, total: seen.append((done, total)))
+    return res, seen
+
+
+def test_study_table_follows_the_contract(study):
+    res, seen = study
+    assert list(res.columns) == ["sim", "analysis", "estimate", "se", "df", "p", "singular", "error"]
+    assert res["analysis"].unique().tolist() == list(EXPRESSION_MODELS)
+    assert len(res) == 20 * len(EXPRESSION_MODELS)
+    assert res.attrs["truth"] == 0.0 and res.attrs["term"] == TERM
+    assert res.attrs["settings"]["n_probesets"] == 200 and res.attrs["settings"]["n_sims"] == 20
+    assert seen[-1] == (20, 20) and [d for d, _ in seen] == list(range(1, 21))
+    assert (res["error"] == "").all()
+
+
+def test_the_same_experiment_gives_every_model_the_same_estimate(study):
+    # Every probeset sits on every array: all three models estimate the interaction from the array averages alike.
+    res, _ = study
+    wide = res.pivot(index="sim", columns="analysis", values="estimate")
+    assert np.allclose(wide.to_numpy(), wide[["lm"]].to_numpy(), atol=1e-8)
+
+
+def test_without_the_array_the_absent_interaction_is_found_far_too_often(study):
+    res, _ = study
+    table = rates(res).set_index("analysis")
+    probe = table.loc["(week|probeset)"]
+    assert probe["rate"] > 0.5, "the model without an array effect should reject far more than 5% of the time"
+    assert probe["median_df"] > 1000
+    array = table.loc[ARRAY_MODEL]
+    assert stats.binomtest(int(array["rejections"]), int(array["n_sims"]), 0.05).pvalue > 0.001
+    # df of a between-array comparison: 23 arrays minus the 4 fixed effects, about.
+    assert 15 < array["median_df"] < 23
+    assert table.loc["lm", "rate"] < probe["rate"]
+
+
+def test_smaller_copies_of_different_sizes_have_the_same_standard_errors():
+    # The point of the scaling: the SE of the interaction does not depend on how many probesets the copy has.
+    models = {"lm": EXPRESSION_MODELS["lm"], ARRAY_MODEL: EXPRESSION_MODELS[ARRAY_MODEL]}
+    small = rates(interaction_study(n_sims=6, n_probesets=100, seed=5, models=models)).set_index("analysis")
+    large = rates(interaction_study(n_sims=6, n_probesets=1200, seed=5, models=models)).set_index("analysis")
+    for name in models:
+        assert small.loc[name, "median_se"] == pytest.approx(large.loc[name, "median_se"], rel=0.15), name
+
+
+def test_study_refuses_bad_models():
+    with pytest.raises(ValueError, match="models must be"):
+        interaction_study(n_sims=1, models={})
+    with pytest.raises(ValueError, match="models must be"):
+        interaction_study(n_sims=1, models={"lm": 3})
+
+
+# --- residual_means and array_spread -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_expression():
+    # A smaller copy, so that an array's average is as precise as in the full experiment.
+    return lmmedu.simulate_expression(**reduced_expression_settings(60), seed=2)
+
+
+def test_residual_means_are_group_averages(small_expression):
+    df = small_expression
+    res = np.random.default_rng(0).normal(size=len(df))
+    cells = residual_means(df, res)
+    manual = pd.Series(res, index=df.index).groupby([df["genotype"], df["weeks"]], observed=True).mean()
+    assert np.allclose(cells["mean_residual"].to_numpy(), manual.to_numpy())
+    assert list(cells.columns) == ["genotype", "weeks", "n_rows", "mean_residual"]
+    arrays = residual_means(df, res, by=["sample", "genotype", "weeks"])
+    assert len(arrays) == df["sample"].nunique() and (arrays["n_rows"] == 60).all()
+
+
+def test_residual_means_refuse_mismatched_input(small_expression):
+    with pytest.raises(ValueError, match="rows"):
+        residual_means(small_expression, np.zeros(5))
+    with pytest.raises(ValueError, match="columns"):
+        residual_means(small_expression, np.zeros(len(small_expression)), by=["mouse"])
+    with pytest.raises(ValueError, match="DataFrame"):
+        residual_means([1, 2], [1, 2])
+
+
+def test_array_spread_is_the_pooled_sd_within_cells():
+    a = pd.DataFrame({"genotype": ["x"] * 3 + ["y"] * 2, "weeks": 2, "mean_residual": [1.0, 2.0, 6.0, 0.0, 2.0]})
+    ss = ((np.array([1, 2, 6]) - 3) ** 2).sum() + ((np.array([0, 2]) - 1) ** 2).sum()
+    assert array_spread(a) == pytest.approx(math.sqrt(ss / (5 - 2)))
+    assert math.isnan(array_spread(a.groupby("genotype").head(1)))
+    with pytest.raises(ValueError, match="column"):
+        array_spread(a.drop(columns="weeks"))
+
+
+def test_array_averages_recover_the_true_array_shifts(small_expression):
+    # What the notebook's dots show: an array's average residual is its true shift plus a common trend.
+    df = small_expression
+    t = lmmedu.truth(df)
+    m = lmmedu.fit("values ~ 1 + (week|probeset)", df, reml=False)
+    arrays = residual_means(df, m.residuals(), by=["sample", "genotype", "weeks"]).set_index("sample")
+    fitted_cells = arrays.groupby(["genotype", "weeks"], observed=True)["mean_residual"].transform("mean")
+    true = t.sample_effects.reindex(arrays.index)
+    true_cells = true.groupby([arrays["genotype"], arrays["weeks"]], observed=True).transform("mean")
+    assert np.corrcoef(arrays["mean_residual"] - fitted_cells, true - true_cells)[0, 1] > 0.9
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+def test_residual_pattern_plot_centres_each_strain_and_states_the_spread(small_expression):
+    df = small_expression
+    res = np.random.default_rng(1).normal(scale=0.1, size=len(df))
+    cells = residual_means(df, res)
+    arrays = residual_means(df, res, by=["sample", "genotype", "weeks"])
+    ax = plots.residual_pattern_plot(cells, arrays=arrays, truth_cells=cells)
+    assert f"{array_spread(arrays):.3f}" in ax.get_title()
+    solid = [line for line in ax.get_lines() if line.get_linestyle() == "-" and len(line.get_xdata()) > 2]
+    assert len(solid) == 2 and all(abs(np.mean(line.get_ydata())) < 1e-12 for line in solid)
+    assert "expression units" in ax.get_ylabel() and ax.get_xlabel() == "age (weeks)"
+    plt.close(ax.figure)
+    raw = plots.residual_pattern_plot(cells, center=False)
+    b6 = cells[cells["genotype"] == "B6"].sort_values("weeks")["mean_residual"].to_numpy()
+    assert np.allclose(raw.get_lines()[0].get_ydata(), b6)
+    plt.close(raw.figure)
+
+
+def test_analysis_rates_plot_draws_one_setting():
+    r = pd.DataFrame({"analysis": ["a", "b"], "rate": [0.1, 0.8], "ci_low": [0.05, 0.7], "ci_high": [0.2, 0.9],
+                      "n_sims": [40, 40]})
+    ax = plots.analysis_rates_plot(r)
+    assert ax.get_title().startswith("b: 80% false positives")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="one setting"):
+        plots.analysis_rates_plot(pd.concat([r, r]))
+
+
+# --- the notebook's first example ------------------------------------------------------------------
+
+def test_the_notebooks_data_set_tells_the_story_it_tells():
+    # Notebook 08 uses seed 6: lm not significant, (week|probeset) overwhelming, + (1|sample) not significant,
+    # with df on the scale of the 23 arrays. If the simulator or the engine changes this, the prose must change.
+    df = lmmedu.simulate_expression(seed=6)
+    assert df.shape[0] == 414_345 and df["probeset"].nunique() == 18_015 and df["sample"].nunique() == 23
+    lm = lmmedu.fit_lm(EXPRESSION_MODELS["lm"], df).coefs.loc[TERM]
+    probe = lmmedu.fit(EXPRESSION_MODELS["(week|probeset)"], df, reml=False).coefs.loc[TERM]
+    array = lmmedu.fit(EXPRESSION_MODELS[ARRAY_MODEL], df, reml=False).coefs.loc[TERM]
+    assert lm["p"] > 0.2 and probe["p"] < 1e-8 and array["p"] > 0.2
+    assert array["se"] / probe["se"] > 5
+    assert 15 < array["df"] < 30 and probe["df"] > 100_000
