@@ -874,6 +874,29 @@ def _ncp_for_power(df: float, alpha: float, target: float) -> float:
     return float(_brentq(lambda n: _t_power(n, df, alpha) - target, 0.0, 60.0, xtol=1e-10))
 
 
+def _t_power_vec(ncp, df, alpha):
+    """:func:`_t_power` for arrays of ``ncp`` and ``df`` (one vectorised scipy call instead of a loop)."""
+    ncp, df = np.broadcast_arrays(np.asarray(ncp, dtype=float), np.asarray(df, dtype=float))
+    ok = np.isfinite(df) & (df >= 1)
+    safe_df = np.where(ok, df, 1.0)
+    crit = stats.t.isf(alpha / 2.0, safe_df)
+    near = stats.nct.sf(crit, safe_df, np.abs(ncp))
+    far = np.nan_to_num(stats.nct.sf(crit, safe_df, -np.abs(ncp)), nan=0.0)
+    power = np.where(ncp == 0, alpha, np.minimum(near + far, 1.0))
+    return np.where(ok, power, np.nan)
+
+
+def _ncp_for_power_vec(df, alpha, target):
+    """:func:`_ncp_for_power` for an array of ``df``: bisection on all of them at once."""
+    df = np.asarray(df, dtype=float)
+    lo, hi = np.zeros_like(df), np.full_like(df, 60.0)
+    for _ in range(48):  # 60 / 2**48: far below any digit shown
+        mid = (lo + hi) / 2.0
+        low_power = _t_power_vec(mid, df, alpha) < target
+        lo, hi = np.where(low_power, mid, lo), np.where(low_power, hi, mid)
+    return np.where(np.isfinite(df) & (df >= 1), (lo + hi) / 2.0, np.nan)
+
+
 def _check_plan_levels(alpha, target):
     alpha = _check_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
     target = _check_real("target", target, alpha, 1.0, low_open=True, high_open=True)
@@ -1291,9 +1314,16 @@ def power_and_false_positives(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _array_layout(n_mice, n_dropped, weeks, seed):
-    """One row per kept array (sample): genotype and scaled week, as simulate_expression lays them out."""
+    """Genotype codes and scaled weeks of the kept arrays, as simulate_expression lays them out."""
+    if n_dropped == 0:
+        # Nothing dropped: every week x genotype has n_mice arrays; no need to simulate.
+        w = np.asarray(sorted(weeks), dtype=float)
+        scaled = (w - w.mean()) / w.std(ddof=1)
+        g, k, _ = np.indices((2, len(w), n_mice)).reshape(3, -1)
+        return g, scaled[k]
     data = _simulate_expression(n_probesets=2, weeks=weeks, n_replicates=n_mice, n_dropped=n_dropped, seed=seed)
-    return data.drop_duplicates("sample")[["sample", "genotype", "weeks", "week"]].reset_index(drop=True)
+    arrays = data.drop_duplicates("sample")
+    return arrays["genotype"].cat.codes.to_numpy(), arrays["week"].to_numpy(dtype=float)
 
 
 def _array_matrix(genotype_codes, week):
@@ -1353,22 +1383,26 @@ def array_power(n_mice=3, n_probesets=18015, interaction: float = 0.01, *, n_dro
     sample_sd = _check_real("sample_sd", sample_sd, 0.0)
     residual_sd = _check_real("residual_sd", residual_sd, 0.0, low_open=True)
     alpha, target = _check_plan_levels(alpha, target)
+    n_dropped = _check_int("n_dropped", n_dropped, 0)
+    # The interaction's variance factor depends on the layout only: one per number of mice.
+    factors = {}
+    for m in mice:
+        m = _check_int("n_mice", m, 1)
+        X = _array_matrix(*_array_layout(m, n_dropped, weeks, seed))
+        if len(X) - X.shape[1] < 1:
+            raise ValueError(f"{len(X)} arrays leave no df for 4 coefficients; use more mice per group.")
+        factors[m] = (len(X), float(np.linalg.inv(X.T @ X)[3, 3]))
     rows = []
     for p in probesets:
         p = _check_int("n_probesets", p, 2)
         for m in mice:
-            m = _check_int("n_mice", m, 1)
-            layout = _array_layout(m, n_dropped, weeks, seed)
-            X = _array_matrix(layout["genotype"].cat.codes, layout["week"])
-            df = float(len(X) - X.shape[1])
-            if df < 1:
-                raise ValueError(f"{len(X)} arrays leave no df for 4 coefficients; use more mice per group.")
-            c = float(np.linalg.inv(X.T @ X)[3, 3])
-            se = math.sqrt((sample_sd**2 + residual_sd**2 / p) * c)
-            rows.append({"n_mice": m, "n_probesets": p, "n_arrays": len(X), "interaction": interaction, "se": se,
-                         "df": df, "ncp": interaction / se, "power": _t_power(interaction / se, df, alpha),
-                         "mde": _ncp_for_power(df, alpha, target) * se})
+            n_arrays, c = factors[int(m)]
+            rows.append({"n_mice": int(m), "n_probesets": p, "n_arrays": n_arrays, "interaction": interaction,
+                         "se": math.sqrt((sample_sd**2 + residual_sd**2 / p) * c), "df": float(n_arrays - 4)})
     out = pd.DataFrame(rows)
+    out["ncp"] = interaction / out["se"]
+    out["power"] = _t_power_vec(out["ncp"].to_numpy(), out["df"].to_numpy(), alpha)
+    out["mde"] = _ncp_for_power_vec(out["df"].to_numpy(), alpha, target) * out["se"]
     out.attrs["settings"] = {"interaction": interaction, "n_dropped": n_dropped, "sample_sd": sample_sd,
                              "residual_sd": residual_sd, "weeks": tuple(weeks), "alpha": alpha, "target": target}
     return out
