@@ -529,7 +529,10 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     ax.set_xlabel(x_label)
     ax.set_ylabel("power (share of experiments with p < 0.05)")
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(f"More {hue_label} barely help: with {at} {x_short}, power is {summary['power_low']:.0%} with "
+    # The verdict follows the numbers: "barely" only when the extremes differ by under 10 points.
+    gain = summary["power_high"] - summary["power_low"]
+    verdict = f"More {hue_label} barely help" if gain < 0.10 else f"More {hue_label} help"
+    ax.set_title(f"{verdict}: with {at} {x_short}, power is {summary['power_low']:.0%} with "
                  f"{_count_text(summary['low'])}\nand {summary['power_high']:.0%} with "
                  f"{_count_text(summary['high'])} {hue_label}", fontsize="medium")
     return ax
