@@ -464,7 +464,7 @@ def _count_text(value):
 
 
 def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4, target=0.8, simulated=None,
-                     ax=None):
+                     compare=None, ax=None):
     """Power against the number of units, one line per measurements-per-unit: the curves collapse.
 
     Parameters
@@ -481,6 +481,8 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     simulated : pandas.DataFrame, optional
         Output of :func:`lmmedu.teach.studies.power_and_false_positives` at some points of the
         curve; the rows of the analysis on unit means are drawn as dots with their 95% intervals.
+    compare : pair of hue values, optional
+        The two lines the title compares at ``at`` (default the smallest and largest).
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -500,7 +502,7 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
 
     from .studies import power_curve_summary
 
-    summary = power_curve_summary(curve, at=at, x=x, hue=hue, target=target)
+    summary = power_curve_summary(curve, at=at, x=x, hue=hue, target=target, compare=compare)
     ax = new_axes(ax, (7.5, 4.2))
     hues = sorted(v.item() if hasattr(v, "item") else v for v in curve[hue].unique())
     colours = _palette(len(hues))

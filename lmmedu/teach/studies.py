@@ -1044,8 +1044,9 @@ def power_curve(n_replicates=tuple(range(3, 17)), cells_per_replicate=(100, 1000
 
 
 def power_curve_summary(curve: pd.DataFrame, at: int = 4, x: str = "n_replicates",
-                        hue: str = "cells_per_replicate", target: float = 0.8) -> dict[str, Any]:
-    """The numbers a power curve's title and prose quote: power at ``x = at`` for the extreme ``hue`` values.
+                        hue: str = "cells_per_replicate", target: float = 0.8,
+                        compare: Sequence[Any] | None = None) -> dict[str, Any]:
+    """The numbers a power curve's title and prose quote: power at ``x = at`` for two ``hue`` values.
 
     Parameters
     ----------
@@ -1057,11 +1058,13 @@ def power_curve_summary(curve: pd.DataFrame, at: int = 4, x: str = "n_replicates
         Column of the horizontal axis and of the line colour.
     target : float, default 0.8
         Power to reach.
+    compare : pair of hue values, optional
+        The two lines to compare; default the smallest and the largest ``hue``.
 
     Returns
     -------
     dict
-        ``at``; ``low`` and ``high`` (the smallest and largest ``hue``); ``power_low`` and
+        ``at``; ``low`` and ``high`` (the two ``hue`` values compared); ``power_low`` and
         ``power_high`` (their power at ``at``); ``needed`` (hue -> smallest ``x`` on the curve
         whose power reaches ``target``, or None).
 
@@ -1079,12 +1082,15 @@ def power_curve_summary(curve: pd.DataFrame, at: int = 4, x: str = "n_replicates
     at_rows = curve[curve[x] == at].set_index(hue)["power"]
     if at_rows.empty:
         raise ValueError(f"the curve has no point at {x} = {at}; its values are {sorted(curve[x].unique())}.")
+    low, high = (hues[0], hues[-1]) if compare is None else tuple(compare)
+    if low not in hues or high not in hues:
+        raise ValueError(f"compare must name two {hue} values of the curve, {hues}; got {compare!r}.")
     needed = {}
     for h in hues:
         sub = curve[(curve[hue] == h) & (curve["power"] >= target)]
         needed[h] = int(sub[x].min()) if len(sub) else None
-    return {"at": at, "low": hues[0], "high": hues[-1], "power_low": float(at_rows.get(hues[0], math.nan)),
-            "power_high": float(at_rows.get(hues[-1], math.nan)), "needed": needed}
+    return {"at": at, "low": low, "high": high, "power_low": float(at_rows.get(low, math.nan)),
+            "power_high": float(at_rows.get(high, math.nan)), "needed": needed}
 
 
 def _cell_arrays(data: pd.DataFrame):
