@@ -529,7 +529,7 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel(x_label)
-    ax.set_ylabel("power (share of experiments with p < 0.05)")
+    ax.set_ylabel("power (share with p < 0.05)")
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     # The verdict follows the numbers: "barely" only when the extremes differ by under 10 points.
     gain = summary["power_high"] - summary["power_low"]
