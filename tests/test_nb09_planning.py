@@ -368,3 +368,17 @@ def test_power_curve_summary_compares_the_lines_asked_for():
     with pytest.raises(ValueError, match="compare"):
         studies.power_curve_summary(curve, compare=(5, 1000))
     assert "barely help" in plots.power_curve_plot(curve, compare=(1000, 1000000)).get_title()
+
+
+def test_array_means_test_is_the_mixed_model_with_probeset_slopes_and_an_array_effect():
+    # The claim of the notebook: on a complete design (every array measures every probeset) the
+    # interaction's test on array means is that of (week|probeset) + (1|sample).
+    data = lmmedu.simulate_expression(n_probesets=60, fixed_effects={"week:genotype": 0.02}, seed=3)
+    mixed = lmmedu.fit("values ~ week*genotype + (week|probeset) + (1|sample)", data)
+    assert not mixed.singular
+    c = mixed.coefs.loc["week:genotype[T.CSB]"]
+    row = studies.array_means_test(data)
+    assert row["estimate"] == pytest.approx(c["estimate"], abs=1e-9)
+    assert row["se"] == pytest.approx(c["se"], rel=1e-4)
+    assert row["df"] == pytest.approx(c["df"], abs=0.01)
+    assert row["p"] == pytest.approx(c["p"], abs=1e-5)
