@@ -459,7 +459,7 @@ _PLAN_LABELS = {
 }
 
 
-def _count_text(value):
+def _plan_count_text(value):
     return f"{value:,}" if isinstance(value, (int, np.integer)) else str(value)
 
 
@@ -512,7 +512,7 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     for i, (h, colour) in enumerate(zip(hues, colours)):
         sub = curve[curve[hue] == h].sort_values(x)
         ax.plot(sub[x], sub["power"], linestyle=styles[i % len(styles)], marker="o", markersize=3, color=colour,
-                linewidth=2, label=f"{_count_text(h)} {hue_label} (closed form)")
+                linewidth=2, label=f"{_plan_count_text(h)} {hue_label} (closed form)")
     if simulated is not None:
         sim = simulated[simulated["analysis"].str.contains("means")]
         for _, row in sim.iterrows():
@@ -535,8 +535,8 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     gain = summary["power_high"] - summary["power_low"]
     verdict = f"More {hue_label} barely help" if gain < 0.10 else f"More {hue_label} help"
     ax.set_title(f"{verdict}: with {at} {x_short}, power is {summary['power_low']:.0%} with "
-                 f"{_count_text(summary['low'])}\nand {summary['power_high']:.0%} with "
-                 f"{_count_text(summary['high'])} {hue_label}", fontsize="medium")
+                 f"{_plan_count_text(summary['low'])}\nand {summary['power_high']:.0%} with "
+                 f"{_plan_count_text(summary['high'])} {hue_label}", fontsize="medium")
     return ax
 
 

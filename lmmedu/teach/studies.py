@@ -763,7 +763,7 @@ PLAN_ANALYSES = ("naive lm", "t-test on replicate means", "mixed model (1|replic
 ARRAY_ANALYSES = ("t-test on array means", "(1|probeset), no array effect")
 
 
-def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+def _plan_real(name, value, low=None, high=None, low_open=False, high_open=False):
     if (not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool)
             or not math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
@@ -775,7 +775,7 @@ def _check_real(name, value, low=None, high=None, low_open=False, high_open=Fals
     return value
 
 
-def _check_int(name, value, minimum):
+def _plan_int(name, value, minimum):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
     return int(value)
@@ -803,8 +803,8 @@ def replicate_sd_for_icc(icc: float, residual_sd: float = 0.5) -> float:
     >>> round(true_icc(replicate_sd_for_icc(0.05)), 3)
     0.05
     """
-    icc = _check_real("icc", icc, 0.0, 1.0, high_open=True)
-    residual_sd = _check_real("residual_sd", residual_sd, 0.0, low_open=True)
+    icc = _plan_real("icc", icc, 0.0, 1.0, high_open=True)
+    residual_sd = _plan_real("residual_sd", residual_sd, 0.0, low_open=True)
     return residual_sd * math.sqrt(icc / (1.0 - icc))
 
 
@@ -816,7 +816,7 @@ def effect_from_percent(percent: float) -> float:
     >>> round(effect_from_percent(10), 4)
     0.0953
     """
-    percent = _check_real("percent", percent, -100.0, low_open=True)
+    percent = _plan_real("percent", percent, -100.0, low_open=True)
     return math.log1p(percent / 100.0)
 
 
@@ -831,7 +831,7 @@ def percent_from_effect(effect: float) -> float:
     return 100.0 * math.expm1(float(effect))
 
 
-def _cells(cells_per_replicate, n_replicates, design):
+def _plan_cells(cells_per_replicate, n_replicates, design):
     minimum = 2 if design == "within" else 1
     if isinstance(cells_per_replicate, (int, np.integer)) and not isinstance(cells_per_replicate, bool):
         counts = (int(cells_per_replicate),) * n_replicates
@@ -854,7 +854,7 @@ import functools as _functools  # noqa: E402
 from scipy.optimize import brentq as _brentq  # noqa: E402
 
 
-def _t_power(ncp: float, df: float, alpha: float) -> float:
+def _plan_power(ncp: float, df: float, alpha: float) -> float:
     """Two-sided power of a t-test on ``df`` degrees of freedom with noncentrality ``ncp``."""
     if not (math.isfinite(df) and df >= 1):
         return math.nan
@@ -867,15 +867,15 @@ def _t_power(ncp: float, df: float, alpha: float) -> float:
 
 
 @_functools.lru_cache(maxsize=512)
-def _ncp_for_power(df: float, alpha: float, target: float) -> float:
+def _plan_ncp(df: float, alpha: float, target: float) -> float:
     """Noncentrality at which a two-sided t-test on ``df`` df reaches power ``target``."""
     if not (math.isfinite(df) and df >= 1):
         return math.nan
-    return float(_brentq(lambda n: _t_power(n, df, alpha) - target, 0.0, 60.0, xtol=1e-10))
+    return float(_brentq(lambda n: _plan_power(n, df, alpha) - target, 0.0, 60.0, xtol=1e-10))
 
 
-def _t_power_vec(ncp, df, alpha):
-    """:func:`_t_power` for arrays of ``ncp`` and ``df`` (one vectorised scipy call instead of a loop)."""
+def _plan_power_vec(ncp, df, alpha):
+    """:func:`_plan_power` for arrays of ``ncp`` and ``df`` (one vectorised scipy call instead of a loop)."""
     ncp, df = np.broadcast_arrays(np.asarray(ncp, dtype=float), np.asarray(df, dtype=float))
     ok = np.isfinite(df) & (df >= 1)
     safe_df = np.where(ok, df, 1.0)
@@ -886,30 +886,30 @@ def _t_power_vec(ncp, df, alpha):
     return np.where(ok, power, np.nan)
 
 
-def _ncp_for_power_vec(df, alpha, target):
-    """:func:`_ncp_for_power` for an array of ``df``: bisection on all of them at once."""
+def _plan_ncp_vec(df, alpha, target):
+    """:func:`_plan_ncp` for an array of ``df``: bisection on all of them at once."""
     df = np.asarray(df, dtype=float)
     lo, hi = np.zeros_like(df), np.full_like(df, 60.0)
     for _ in range(48):  # 60 / 2**48: far below any digit shown
         mid = (lo + hi) / 2.0
-        low_power = _t_power_vec(mid, df, alpha) < target
+        low_power = _plan_power_vec(mid, df, alpha) < target
         lo, hi = np.where(low_power, mid, lo), np.where(low_power, hi, mid)
     return np.where(np.isfinite(df) & (df >= 1), (lo + hi) / 2.0, np.nan)
 
 
-def _check_plan_levels(alpha, target):
-    alpha = _check_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
-    target = _check_real("target", target, alpha, 1.0, low_open=True, high_open=True)
+def _plan_levels(alpha, target):
+    alpha = _plan_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
+    target = _plan_real("target", target, alpha, 1.0, low_open=True, high_open=True)
     return alpha, target
 
 
-def _check_sds(replicate_sd, replicate_treatment_sd, residual_sd):
-    return (_check_real("replicate_sd", replicate_sd, 0.0),
-            _check_real("replicate_treatment_sd", replicate_treatment_sd, 0.0),
-            _check_real("residual_sd", residual_sd, 0.0, low_open=True))
+def _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd):
+    return (_plan_real("replicate_sd", replicate_sd, 0.0),
+            _plan_real("replicate_treatment_sd", replicate_treatment_sd, 0.0),
+            _plan_real("residual_sd", residual_sd, 0.0, low_open=True))
 
 
-def _replicate_ses(design, cells, replicate_sd, replicate_treatment_sd, residual_sd):
+def _plan_replicate_ses(design, cells, replicate_sd, replicate_treatment_sd, residual_sd):
     """SE of the drug effect from replicate means, the SE if cells were independent, df, arms' cells."""
     v0, vt, ve = replicate_sd**2, replicate_treatment_sd**2, residual_sd**2
     n_rep = len(cells)
@@ -988,21 +988,21 @@ def planned_power(n_replicates: int = 4, cells_per_replicate=2000, effect: float
     """
     if design not in _DESIGNS:
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
-    n_replicates = _check_int("n_replicates", n_replicates, 2)
-    cells = _cells(cells_per_replicate, n_replicates, design)
-    effect = _check_real("effect", effect)
-    replicate_sd, replicate_treatment_sd, residual_sd = _check_sds(replicate_sd, replicate_treatment_sd, residual_sd)
-    alpha, target = _check_plan_levels(alpha, target)
-    se, se_naive, df, n_cells = _replicate_ses(design, cells, replicate_sd, replicate_treatment_sd, residual_sd)
+    n_replicates = _plan_int("n_replicates", n_replicates, 2)
+    cells = _plan_cells(cells_per_replicate, n_replicates, design)
+    effect = _plan_real("effect", effect)
+    replicate_sd, replicate_treatment_sd, residual_sd = _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd)
+    alpha, target = _plan_levels(alpha, target)
+    se, se_naive, df, n_cells = _plan_replicate_ses(design, cells, replicate_sd, replicate_treatment_sd, residual_sd)
     deff = (se / se_naive) ** 2
     ncp = effect / se
-    mde = _ncp_for_power(df, alpha, target) * se
+    mde = _plan_ncp(df, alpha, target) * se
     cpr = int(cells[0]) if len(set(cells.tolist())) == 1 else tuple(int(c) for c in cells)
     return pd.Series({
         "design": design, "n_replicates": n_replicates, "cells_per_replicate": cpr, "n_cells": int(n_cells),
         "effect": effect, "percent": percent_from_effect(effect), "se": se, "se_naive": se_naive,
         "design_effect": deff, "n_effective": n_cells / deff, "df": df, "ncp": ncp,
-        "power": _t_power(ncp, df, alpha), "mde": mde,
+        "power": _plan_power(ncp, df, alpha), "mde": mde,
         "mde_percent": percent_from_effect(mde) if math.isfinite(mde) else math.nan,
         "problem": design_problem(n_replicates, design),
     }, name="plan")
@@ -1093,7 +1093,7 @@ def power_curve_summary(curve: pd.DataFrame, at: int = 4, x: str = "n_replicates
             "power_high": float(at_rows.get(high, math.nan)), "needed": needed}
 
 
-def _cell_arrays(data: pd.DataFrame):
+def _plan_cell_arrays(data: pd.DataFrame):
     for column in ("replicate", "treatment", "length"):
         if column not in data.columns:
             raise ValueError(f"the data need a column {column!r}, as made by lmmedu.simulate_replicates.")
@@ -1105,7 +1105,7 @@ def _cell_arrays(data: pd.DataFrame):
     return log_length, rep.codes.astype(np.int64), len(rep.categories), np.asarray(drug, dtype=bool)
 
 
-def _t_row(estimate, se, df):
+def _plan_t_row(estimate, se, df):
     t = estimate / se if se > 0 else math.nan
     return {"estimate": float(estimate), "se": float(se), "df": float(df),
             "p": float(2.0 * stats.t.sf(abs(t), df)) if math.isfinite(t) else math.nan}
@@ -1129,13 +1129,13 @@ def naive_lm_test(data: pd.DataFrame) -> dict:
     >>> int(row["df"])
     198
     """
-    y, _, _, drug = _cell_arrays(data)
+    y, _, _, drug = _plan_cell_arrays(data)
     a, b = y[drug], y[~drug]
     if len(a) < 1 or len(b) < 1 or len(y) < 3:
         raise ValueError("the naive lm needs cells in both arms and at least 3 cells in all.")
     df = len(y) - 2
     pooled = (((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum()) / df
-    return _t_row(a.mean() - b.mean(), math.sqrt(pooled * (1.0 / len(a) + 1.0 / len(b))), df)
+    return _plan_t_row(a.mean() - b.mean(), math.sqrt(pooled * (1.0 / len(a) + 1.0 / len(b))), df)
 
 
 def replicate_means_test(data: pd.DataFrame) -> dict:
@@ -1163,7 +1163,7 @@ def replicate_means_test(data: pd.DataFrame) -> dict:
     >>> int(row["df"])
     3
     """
-    y, rep, n_rep, drug = _cell_arrays(data)
+    y, rep, n_rep, drug = _plan_cell_arrays(data)
     key = rep * 2 + drug.astype(np.int64)
     counts = np.bincount(key, minlength=2 * n_rep).reshape(n_rep, 2)
     sums = np.bincount(key, weights=y, minlength=2 * n_rep).reshape(n_rep, 2)
@@ -1176,7 +1176,7 @@ def replicate_means_test(data: pd.DataFrame) -> dict:
         df = len(diff) - 1
         if df < 1:
             raise ValueError("one replicate leaves no df for a paired t-test; the design needs at least 2.")
-        return _t_row(diff.mean(), diff.std(ddof=1) / math.sqrt(len(diff)), df)
+        return _plan_t_row(diff.mean(), diff.std(ddof=1) / math.sqrt(len(diff)), df)
     if (present[used].sum(axis=1) == 1).all():
         control = means[used & present[:, 0], 0]
         drugs = means[used & present[:, 1], 1]
@@ -1185,7 +1185,7 @@ def replicate_means_test(data: pd.DataFrame) -> dict:
             raise ValueError(design_problem(len(control) + len(drugs), "between")
                              or "each arm needs a replicate and at least 3 replicates in all.")
         pooled = (((control - control.mean()) ** 2).sum() + ((drugs - drugs.mean()) ** 2).sum()) / df
-        return _t_row(drugs.mean() - control.mean(), math.sqrt(pooled * (1 / len(control) + 1 / len(drugs))), df)
+        return _plan_t_row(drugs.mean() - control.mean(), math.sqrt(pooled * (1 / len(control) + 1 / len(drugs))), df)
     raise ValueError("some replicates have both arms and some only one; analyse them with a mixed model, "
                      "not with replicate means.")
 
@@ -1248,16 +1248,16 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
     """
     if design not in _DESIGNS:
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
-    effect = _check_real("effect", effect)
-    replicate_sd, replicate_treatment_sd, residual_sd = _check_sds(replicate_sd, replicate_treatment_sd, residual_sd)
+    effect = _plan_real("effect", effect)
+    replicate_sd, replicate_treatment_sd, residual_sd = _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd)
     grid = []
     for point in (points or [{}]):
         unknown = set(point) - {"n_replicates", "cells_per_replicate"}
         if unknown:
             raise ValueError(f"a design point may set n_replicates and cells_per_replicate, not {sorted(unknown)}.")
-        reps = _check_int("n_replicates", point.get("n_replicates", n_replicates), 2)
+        reps = _plan_int("n_replicates", point.get("n_replicates", n_replicates), 2)
         cells = point.get("cells_per_replicate", cells_per_replicate)
-        _cells(cells, reps, design)
+        _plan_cells(cells, reps, design)
         cells = tuple(int(c) for c in cells) if isinstance(cells, (tuple, list, np.ndarray)) else int(cells)
         for e in ((0.0, effect) if effect != 0 else (0.0,)):
             grid.append({"n_replicates": reps, "cells_per_replicate": cells, "effect": e})
@@ -1319,7 +1319,7 @@ def power_and_false_positives(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _array_layout(n_mice, n_dropped, weeks, seed):
+def _plan_array_layout(n_mice, n_dropped, weeks, seed):
     """Genotype codes and scaled weeks of the kept arrays, as simulate_expression lays them out."""
     if n_dropped == 0:
         # Nothing dropped: every week x genotype has n_mice arrays; no need to simulate.
@@ -1332,7 +1332,7 @@ def _array_layout(n_mice, n_dropped, weeks, seed):
     return arrays["genotype"].cat.codes.to_numpy(), arrays["week"].to_numpy(dtype=float)
 
 
-def _array_matrix(genotype_codes, week):
+def _plan_array_matrix(genotype_codes, week):
     g = (np.asarray(genotype_codes) == 1).astype(float)
     w = np.asarray(week, dtype=float)
     # Column order of lm("values ~ week*genotype"): Intercept, genotype, week, week:genotype.
@@ -1385,30 +1385,30 @@ def array_power(n_mice=3, n_probesets=18015, interaction: float = 0.01, *, n_dro
     probesets = [n_probesets] if isinstance(n_probesets, (int, np.integer)) else list(n_probesets)
     if not mice or not probesets:
         raise ValueError("n_mice and n_probesets must each hold at least one value.")
-    interaction = _check_real("interaction", interaction)
-    sample_sd = _check_real("sample_sd", sample_sd, 0.0)
-    residual_sd = _check_real("residual_sd", residual_sd, 0.0, low_open=True)
-    alpha, target = _check_plan_levels(alpha, target)
-    n_dropped = _check_int("n_dropped", n_dropped, 0)
+    interaction = _plan_real("interaction", interaction)
+    sample_sd = _plan_real("sample_sd", sample_sd, 0.0)
+    residual_sd = _plan_real("residual_sd", residual_sd, 0.0, low_open=True)
+    alpha, target = _plan_levels(alpha, target)
+    n_dropped = _plan_int("n_dropped", n_dropped, 0)
     # The interaction's variance factor depends on the layout only: one per number of mice.
     factors = {}
     for m in mice:
-        m = _check_int("n_mice", m, 1)
-        X = _array_matrix(*_array_layout(m, n_dropped, weeks, seed))
+        m = _plan_int("n_mice", m, 1)
+        X = _plan_array_matrix(*_plan_array_layout(m, n_dropped, weeks, seed))
         if len(X) - X.shape[1] < 1:
             raise ValueError(f"{len(X)} arrays leave no df for 4 coefficients; use more mice per group.")
         factors[m] = (len(X), float(np.linalg.inv(X.T @ X)[3, 3]))
     rows = []
     for p in probesets:
-        p = _check_int("n_probesets", p, 2)
+        p = _plan_int("n_probesets", p, 2)
         for m in mice:
             n_arrays, c = factors[int(m)]
             rows.append({"n_mice": int(m), "n_probesets": p, "n_arrays": n_arrays, "interaction": interaction,
                          "se": math.sqrt((sample_sd**2 + residual_sd**2 / p) * c), "df": float(n_arrays - 4)})
     out = pd.DataFrame(rows)
     out["ncp"] = interaction / out["se"]
-    out["power"] = _t_power_vec(out["ncp"].to_numpy(), out["df"].to_numpy(), alpha)
-    out["mde"] = _ncp_for_power_vec(out["df"].to_numpy(), alpha, target) * out["se"]
+    out["power"] = _plan_power_vec(out["ncp"].to_numpy(), out["df"].to_numpy(), alpha)
+    out["mde"] = _plan_ncp_vec(out["df"].to_numpy(), alpha, target) * out["se"]
     out.attrs["settings"] = {"interaction": interaction, "n_dropped": n_dropped, "sample_sd": sample_sd,
                              "residual_sd": residual_sd, "weeks": tuple(weeks), "alpha": alpha, "target": target}
     return out
@@ -1441,17 +1441,17 @@ def array_means_test(data: pd.DataFrame) -> dict:
     keep = counts > 0
     means = np.bincount(codes, weights=data["values"].to_numpy(dtype=float), minlength=n)[keep] / counts[keep]
     first = np.unique(codes, return_index=True)[1]
-    X = _array_matrix(pd.Categorical(data["genotype"]).codes[first], data["week"].to_numpy(dtype=float)[first])
+    X = _plan_array_matrix(pd.Categorical(data["genotype"]).codes[first], data["week"].to_numpy(dtype=float)[first])
     df = len(means) - X.shape[1]
     if df < 1:
         raise ValueError(f"{len(means)} arrays leave no df for the 4 coefficients of week * genotype.")
     beta, *_ = np.linalg.lstsq(X, means, rcond=None)
     resid = means - X @ beta
     cov = (resid @ resid / df) * np.linalg.inv(X.T @ X)
-    return _t_row(beta[3], math.sqrt(cov[3, 3]), df)
+    return _plan_t_row(beta[3], math.sqrt(cov[3, 3]), df)
 
 
-def _simulate_arrays(rng, *, interaction, n_mice, n_probesets, n_dropped, sample_sd, residual_sd):
+def _plan_simulate_arrays(rng, *, interaction, n_mice, n_probesets, n_dropped, sample_sd, residual_sd):
     data = _simulate_expression(n_probesets=n_probesets, n_replicates=n_mice, n_dropped=n_dropped,
                                 fixed_effects={"week:genotype": float(interaction)}, sample_sd=sample_sd,
                                 residual_sd=residual_sd, seed=rng)
@@ -1482,15 +1482,15 @@ def array_power_study(interaction: float = 0.02, *, n_mice: int = 3, n_probesets
     >>> t[["interaction", "analysis"]].values.tolist()
     [[0.0, 't-test on array means'], [0.05, 't-test on array means']]
     """
-    interaction = _check_real("interaction", interaction)
-    fixed = {"n_mice": _check_int("n_mice", n_mice, 1), "n_probesets": _check_int("n_probesets", n_probesets, 2),
-             "n_dropped": _check_int("n_dropped", n_dropped, 0), "sample_sd": _check_real("sample_sd", sample_sd, 0.0),
-             "residual_sd": _check_real("residual_sd", residual_sd, 0.0, low_open=True)}
+    interaction = _plan_real("interaction", interaction)
+    fixed = {"n_mice": _plan_int("n_mice", n_mice, 1), "n_probesets": _plan_int("n_probesets", n_probesets, 2),
+             "n_dropped": _plan_int("n_dropped", n_dropped, 0), "sample_sd": _plan_real("sample_sd", sample_sd, 0.0),
+             "residual_sd": _plan_real("residual_sd", residual_sd, 0.0, low_open=True)}
     analyses = {"t-test on array means": array_means_test}
     if mixed:
         analyses["(1|probeset), no array effect"] = coefficient_test("values ~ week*genotype + (1|probeset)",
                                                                      "week:genotype[T.CSB]")
     grid = [{"interaction": v} for v in ((0.0, interaction) if interaction != 0 else (0.0,))]
-    results = run_study(_functools.partial(_simulate_arrays, **fixed), analyses, n_sims=n_sims, seed=seed,
+    results = run_study(_functools.partial(_plan_simulate_arrays, **fixed), analyses, n_sims=n_sims, seed=seed,
                         progress=progress, grid=grid, settings={**fixed, "interaction": interaction})
     return rates(results, alpha=alpha)

@@ -650,16 +650,16 @@ class PlanResult:
     summary: str
 
 
-def _pct(value):
+def _plan_pct(value):
     return "-" if pd.isna(value) else f"{value:.0%}"
 
 
 def _plan_table_html(table):
     rows = []
     for r in table.itertuples():
-        fp = (f"{_pct(r.false_positive_rate)} ({_pct(r.fp_low)} to {_pct(r.fp_high)})"
+        fp = (f"{_plan_pct(r.false_positive_rate)} ({_plan_pct(r.fp_low)} to {_plan_pct(r.fp_high)})"
               if pd.notna(r.false_positive_rate) else "not testable")
-        pw = f"{_pct(r.power)} ({_pct(r.power_low)} to {_pct(r.power_high)})" if pd.notna(r.power) else "-"
+        pw = f"{_plan_pct(r.power)} ({_plan_pct(r.power_low)} to {_plan_pct(r.power_high)})" if pd.notna(r.power) else "-"
         df = "-" if pd.isna(r.median_df) or r.median_df == 0 else f"{r.median_df:,.0f}"
         rows.append(f"<tr><td>{html.escape(r.analysis)}</td><td>{fp}</td><td>{pw}</td><td>{df}</td></tr>")
     head = "<tr><th>analysis</th><th>false positives (95% CI)</th><th>power (95% CI)</th><th>df</th></tr>"
