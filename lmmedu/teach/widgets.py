@@ -698,6 +698,7 @@ class PowerPlanner(App):
         self.design = widgets.ToggleButtons(options=["within", "between"], value=design)
         self.n_replicates = widgets.IntSlider(value=n_replicates, min=2, max=16, description="replicates",
                                               style=style, layout=layout, continuous_update=False)
+        self.n_replicates.add_class("lmmedu-plan-replicates")
         self.cells_per_replicate = widgets.SelectionSlider(options=self.CELL_OPTIONS, value=cells_per_replicate,
                                                            description="cells per replicate", style=style,
                                                            layout=layout, continuous_update=False)
