@@ -1291,7 +1291,7 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     """
     import matplotlib.pyplot as plt
 
-    _require_columns(table, ["analysis", "rate", "ci_low", "ci_high", "coverage", "coverage_low", "coverage_high"],
+    check_columns(table, ["analysis", "rate", "ci_low", "ci_high", "coverage", "coverage_low", "coverage_high"],
                      "rates_vs_setting_plot")
     x = _varying_setting(table, x)
     alpha = float(table.attrs.get("alpha", 0.05))
@@ -1364,7 +1364,7 @@ def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=No
     if column not in bounds:
         raise ValueError(f"column must be 'rate' or 'coverage', got {column!r}.")
     low, high = bounds[column]
-    _require_columns(table, ["analysis", column, low, high], "rates_at_setting_plot")
+    check_columns(table, ["analysis", column, low, high], "rates_at_setting_plot")
     sub = table if analyses is None else table.set_index("analysis").loc[list(analyses)].reset_index()
     alpha = float(table.attrs.get("alpha", 0.05))
     nominal = alpha if column == "rate" else 1 - alpha
@@ -1419,7 +1419,7 @@ def residuals_vs_fitted_plot(table, ax=None, max_points=3000, seed=0):
     >>> residuals_vs_fitted_plot(residual_table(m)).get_ylabel()
     'residual (units of log(length))'
     """
-    _require_columns(table, ["fitted", "residual"], "residuals_vs_fitted_plot")
+    check_columns(table, ["fitted", "residual"], "residuals_vs_fitted_plot")
     ax = new_axes(ax, (6, 4))
     shown = table.sample(n=min(len(table), max_points), random_state=seed)
     ax.scatter(shown["fitted"], shown["residual"], s=6, alpha=0.3, color=_palette(1)[0], label="observations")
@@ -1467,7 +1467,7 @@ def qq_plot(table, ax=None, label=None):
     """
     from scipy import stats
 
-    _require_columns(table, ["scaled", "normal_quantile"], "qq_plot")
+    check_columns(table, ["scaled", "normal_quantile"], "qq_plot")
     ax = new_axes(ax, (4.5, 4.5))
     order = np.argsort(table["normal_quantile"].to_numpy())
     q = table["normal_quantile"].to_numpy()[order]
@@ -1517,7 +1517,7 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
 
     from .comparison import residual_means
 
-    _require_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
+    check_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
     groups = list(pd.unique(table["group"]))[:max_groups]
     if axes is None:
         _, axes = plt.subplots(1, len(groups), figsize=(2.3 * len(groups) + 0.8, 3.2), sharey=True,
@@ -1591,7 +1591,7 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, center=True, ax=
     """
     from .studies import array_spread
 
-    _require_columns(cells, ["genotype", "weeks", "mean_residual"], "residual_pattern_plot")
+    check_columns(cells, ["genotype", "weeks", "mean_residual"], "residual_pattern_plot")
     ax = new_axes(ax, (7.5, 4.2))
     genotypes = list(dict.fromkeys(cells["genotype"].astype(str)))
     colours = dict(zip(genotypes, _palette(len(genotypes))))
@@ -1652,7 +1652,7 @@ def analysis_rates_plot(rates, ax=None):
     >>> analysis_rates_plot(r).get_title()
     'a: 40% false positives in 50 experiments without a true effect'
     """
-    _require_columns(rates, ["analysis", "rate", "ci_low", "ci_high", "n_sims"], "analysis_rates_plot")
+    check_columns(rates, ["analysis", "rate", "ci_low", "ci_high", "n_sims"], "analysis_rates_plot")
     if rates["analysis"].duplicated().any():
         raise ValueError("analysis_rates_plot draws one setting: give a rates table with each analysis once "
                          "(filter the setting columns first).")
@@ -1801,7 +1801,7 @@ def power_rates_plot(wide, *, expected=None, target=0.8, ax=None):
     """
     from matplotlib.ticker import PercentFormatter
 
-    _require_columns(wide, ["analysis", "false_positive_rate", "fp_low", "fp_high", "power", "power_low",
+    check_columns(wide, ["analysis", "false_positive_rate", "fp_low", "fp_high", "power", "power_low",
                             "power_high"], "power_rates_plot")
     alpha = float(wide.attrs.get("alpha", 0.05))
     ax = new_axes(ax, (7.5, 0.9 + 0.75 * len(wide)))

@@ -365,6 +365,8 @@ def binomial_ci(successes: int, trials: int, level: float = 0.95) -> tuple[float
 ANALYSES = ("naive lm", "t-test on replicate means", "mixed model")
 
 _TERM = "treatment[T.drug]"
+#: The mixed model of one gene that the replicate studies fit.
+MIXED_FORMULA = "log(length) ~ treatment + (1|replicate)"
 _DESIGNS = ("within", "between")
 #: Settings of the pseudo-replication study that :func:`rate_curve` can vary.
 _VARIABLE = ("n_replicates", "obs_per_replicate", "replicate_sd")
@@ -483,7 +485,7 @@ def _replicate_means_test(data: pd.DataFrame) -> dict:
 
 def _pseudoreplication_analyses() -> dict[str, Callable]:
     naive = coefficient_test("log(length) ~ treatment", _TERM)
-    mixed = coefficient_test("log(length) ~ treatment + (1|replicate)", _TERM)
+    mixed = coefficient_test(MIXED_FORMULA, _TERM)
 
     def mixed_model(data):
         # One replicate per arm: a mixed model there is degenerate or singular (the naive lm
@@ -2181,7 +2183,7 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
             grid.append({"n_replicates": reps, "cells_per_replicate": cells, "effect": e})
     analyses = {"naive lm": naive_lm_test, "t-test on replicate means": replicate_means_test}
     if mixed:
-        analyses["mixed model (1|replicate)"] = coefficient_test(_LMM_FORMULA, _TERM)
+        analyses["mixed model (1|replicate)"] = coefficient_test(MIXED_FORMULA, _TERM)
     fixed = {"design": design, "replicate_sd": replicate_sd, "replicate_treatment_sd": replicate_treatment_sd,
              "residual_sd": residual_sd}
     results = run_study(_functools.partial(_simulate_plan, **fixed), analyses, n_sims=n_sims, seed=seed,
