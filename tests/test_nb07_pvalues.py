@@ -74,8 +74,8 @@ def test_fit_is_shared_between_the_two_analyses(monkeypatch):
     import lmmedu.teach.studies as studies
 
     calls = []
-    real = studies.fit
-    monkeypatch.setattr(studies, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = studies.pvalues.fit
+    monkeypatch.setattr(studies.pvalues, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
     data = simulate_groups(np.random.default_rng(1), n_groups=4, group_size=5)
     tests = wald_and_t_tests()
     tests[WALD_Z](data)

@@ -225,7 +225,7 @@ def test_effect_zero_runs_only_the_no_effect_experiments():
 
 
 def test_balanced_array_layout_is_the_simulators():
-    g, w = studies._plan_array_layout(3, 0, (2, 4, 8, 12, 16), 0)
+    g, w = studies.planning._plan_array_layout(3, 0, (2, 4, 8, 12, 16), 0)
     sim = lmmedu.simulate_expression(n_probesets=2, n_dropped=0).drop_duplicates("sample")
     mine = sorted(zip(g.tolist(), np.round(w, 12).tolist()))
     theirs = sorted(zip(sim["genotype"].cat.codes.tolist(), np.round(sim["week"].to_numpy(), 12).tolist()))
@@ -252,8 +252,8 @@ def test_array_closed_form_matches_simulation_and_probesets_barely_help():
     by = curve.pivot(index="n_mice", columns="n_probesets", values="power")
     assert (by[100000] - by[1000]).max() < 0.05
     assert (by.loc[6] - by.loc[3]).min() > 0.1
-    assert np.allclose(curve["power"], [studies._plan_power(n, d, 0.05) for n, d in zip(curve["ncp"], curve["df"])])
-    assert np.allclose(curve["mde"], [studies._plan_ncp(d, 0.05, 0.8) * s
+    assert np.allclose(curve["power"], [studies.planning._plan_power(n, d, 0.05) for n, d in zip(curve["ncp"], curve["df"])])
+    assert np.allclose(curve["mde"], [studies.planning._plan_ncp(d, 0.05, 0.8) * s
                                       for d, s in zip(curve["df"], curve["se"])], rtol=1e-7)
 
 

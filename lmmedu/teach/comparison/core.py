@@ -1,0 +1,518 @@
+"""The lm and the mixed model side by side, and why their standard errors differ.
+
+An ordinary linear model treats every row as an independent observation.  A
+mixed model with ``(1|replicate)`` knows that rows of one replicate share a
+replicate effect.  What that changes depends on how each fixed-effect term
+varies relative to the groups:
+
+* a term that is constant within every group (the intercept; a treatment
+  given to whole replicates; a genotype per sample) is compared *between*
+  groups, so its information comes from the number of groups, not rows: the
+  mixed model's SE is larger and its df are about the number of groups;
+* a term that varies *within* groups (a treatment applied inside every
+  replicate) is compared inside each group, where the group effect cancels:
+  its SE stays about the same or shrinks, because the group differences no
+  longer count as noise.
+
+:func:`compare` fits both models from one formula and tabulates this per
+term; :func:`icc` and :func:`design_effect` give the classic survey-sampling
+summary of the same idea; :func:`se_table` does it for one simulated gene as the
+replicate SD changes (notebook 02); :func:`per_group_vs_joint` sets separate
+per-gene fits next to the joint interaction model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ...data.simulate import simulate_replicates
+from ...stats.emmeans import contrasts, emmeans
+from ...stats.fit import fit, fit_lm
+from ...stats.formula import parse_formula
+from ...stats.multiplicity import ADJUST_METHODS, adjust_pvalues
+from ...stats.results import Summary
+from ...stats.terms import _model_vars, _names_in, _result
+from ..prose import comparison_lines, format_comparison_table, format_frame, format_varcomp, se_reason
+from ..studies import true_icc
+
+__all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint"]
+
+
+@dataclass(eq=False)
+class Comparison:
+    """An lm and a mixed model of the same formula, term by term.
+
+    Attributes
+    ----------
+    formula : str
+        The lme4-style formula both models came from.
+    table : pandas.DataFrame
+        One row per fixed-effect term (index = term names): ``estimate_lm``,
+        ``se_lm``, ``df_lm``, ``p_lm``, ``estimate_lmm``, ``se_lmm``,
+        ``df_lmm`` (Satterthwaite), ``p_lmm``, ``se_ratio`` (se_lmm / se_lm),
+        one column ``varies_<g>`` per grouping factor ``g`` ("within" if the
+        term's model-matrix column changes inside at least one level of ``g``,
+        "between" if it is constant inside every level), and ``reason``: a
+        sentence saying why the SE went up or down.
+    varcomp : pandas.DataFrame
+        Variance components of the mixed model.
+    icc : pandas.DataFrame
+        See :func:`icc`.
+    design_effect : pandas.DataFrame
+        See :func:`design_effect`.
+    lm : lmmedu.stats.results.LmFit
+    lmm : lmmedu.stats.results.MixedFit
+    notes : list of str
+        Singular-fit and convergence messages of the mixed model.
+    """
+
+    formula: str
+    table: pd.DataFrame
+    varcomp: pd.DataFrame
+    icc: pd.DataFrame
+    design_effect: pd.DataFrame
+    lm: object = field(repr=False)
+    lmm: object = field(repr=False)
+    notes: list = field(default_factory=list)
+
+    def display_table(self):
+        """The table as rounded text, for printing (reasons left out).
+
+        Returns
+        -------
+        pandas.DataFrame of str
+
+        Examples
+        --------
+        >>> import lmmedu
+        >>> cmp = lmmedu.compare("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates("within"))
+        >>> cmp.display_table().loc["treatment[T.drug]", "varies_replicate"]
+        'within'
+        """
+        return format_comparison_table(self.table)
+
+    def interpretation(self):
+        """A few sentences reading the table as a whole.
+
+        Returns
+        -------
+        list of str
+        """
+        return comparison_lines(self)
+
+    def summary(self):
+        """Everything in one text: table, reasons, variance parts, ICC, design effect.
+
+        Returns
+        -------
+        lmmedu.stats.results.Summary
+            A str that prints itself unquoted.
+
+        Examples
+        --------
+        >>> import lmmedu
+        >>> cmp = lmmedu.compare("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates("between"))
+        >>> "design effect" in cmp.summary().lower()
+        True
+        """
+        lmm = self.lmm
+        crit = "REML" if lmm.reml else "maximum likelihood"
+        groups = ", ".join(f"{g}: {n}" for g, n in lmm.ngroups.items())
+        lines = [
+            f"lm vs linear mixed model: {self.formula}",
+            f"lm: {lmm.parsed.fixed_formula_r} (every row independent); mixed model fitted by {crit}.",
+            f"{lmm.nobs:,} rows; groups {groups}.",
+            "",
+            self.display_table().to_string(),
+            "",
+            "Why the standard errors differ:",
+        ]
+        lines += [f"  {term}: {reason}" for term, reason in self.table["reason"].items()]
+        lines += ["", "Variance components (mixed model):", format_varcomp(self.varcomp).to_string(index=False)]
+        if len(self.icc):
+            lines += ["", "Intraclass correlation (share of variance, intercepts only):",
+                      format_frame(self.icc, {"variance": 4, "total": 4, "icc": 3}).to_string()]
+            lines += ["", "Design effect (for a quantity that varies only between groups, e.g. a mean):",
+                      format_frame(self.design_effect, {"mean_size": 4, "kish_size": 4, "icc": 3, "deff": 4,
+                                                         "deff_kish": 4, "n_eff": 4, "n_eff_kish": 4}).to_string()]
+        lines += ["", "In short:"] + [f"  {s}" for s in self.interpretation()]
+        if self.notes:
+            lines += [""] + self.notes
+        return Summary("\n".join(lines))
+
+    def __repr__(self):
+        text = [f"<Comparison of lm and mixed model for {self.formula!r}>", self.display_table().to_string()]
+        text += ["", "Reasons:"] + [f"  {t}: {r}" for t, r in self.table["reason"].items()]
+        text += self.notes
+        return "\n".join(text)
+
+    def _repr_html_(self):
+        import html
+
+        body = self.display_table()
+        body["reason"] = self.table["reason"]
+        notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
+        return (f"<p><strong>lm vs mixed model</strong>: <code>{html.escape(self.formula)}</code></p>"
+                f"{body.to_html()}{notes}")
+
+
+# ----------------------------------------------------------------------
+# Public helpers
+# ----------------------------------------------------------------------
+def compare(formula, data, reml=True):
+    """Fit the lm and the mixed model of one formula and explain their differences.
+
+    Parameters
+    ----------
+    formula : str
+        lme4-style formula with at least one random term, e.g.
+        ``"log(length) ~ treatment*gene + (1|replicate)"``.  The lm uses the
+        same formula with the random terms dropped.
+    data : pandas.DataFrame
+    reml : bool, default True
+        Fit the mixed model by REML (lmer's default) or by ML.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> cmp = lmmedu.compare("log(length) ~ treatment*gene + (1|replicate)", lmmedu.load_replicates("between"))
+    >>> cmp.table.loc["treatment[T.drug]", "varies_replicate"]
+    'between'
+    >>> bool(cmp.table.loc["treatment[T.drug]", "se_ratio"] > 2)
+    True
+    """
+    lm = fit_lm(formula, data)
+    lmm = fit(formula, data, reml=reml)
+    return _build(formula, lm, lmm)
+
+
+class SETable(NamedTuple):
+    """lm vs mixed-model standard errors of one simulated gene (:func:`se_table`)."""
+
+    table: pd.DataFrame
+    message: str
+
+
+def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, residual_sd=0.5):
+    """lm and mixed-model SE and df of the intercept and treatment for one simulated gene.
+
+    Parameters
+    ----------
+    replicate_sd : float, default 0.2
+        SD of the replicate intercepts (log scale).
+    design : {"within", "between"}, default "within"
+    seed : int, default 2023
+        Seed of the simulated data (fixed, so only ``replicate_sd`` changes the data).
+    n_replicates : int, default 4
+    residual_sd : float, default 0.5
+
+    Returns
+    -------
+    SETable
+        ``table``: index ``Intercept`` and ``treatment[T.drug]``; columns ``varies``
+        ("within" or "between" replicates), ``se_lm``, ``se_lmm``, ``se_ratio``, ``df_lm``,
+        ``df_lmm``. ``message``: the estimated and true ICC, and a note when the mixed model
+        is singular.
+
+    Examples
+    --------
+    >>> table, message = se_table(0.3, "within")
+    >>> bool(table.loc["Intercept", "se_ratio"] > 1)
+    True
+    """
+    df = simulate_replicates(genes=("A",), n_replicates=n_replicates, design=design, replicate_sd=replicate_sd,
+                             residual_sd=residual_sd, treatment_effects=0.2, seed=seed)
+    cmp = compare("log(length) ~ treatment + (1|replicate)", df)
+    t = cmp.table
+    table = pd.DataFrame({
+        "varies": t["varies_replicate"], "se_lm": t["se_lm"], "se_lmm": t["se_lmm"], "se_ratio": t["se_ratio"],
+        "df_lm": t["df_lm"], "df_lmm": t["df_lmm"],
+    })
+    est = float(cmp.icc.loc["replicate", "icc"]) if "replicate" in cmp.icc.index else float("nan")
+    message = (f"{len(df):,} measurements in {n_replicates} replicates. ICC estimated {est:.3f}, "
+               f"true {true_icc(replicate_sd, residual_sd):.3f}.")
+    if cmp.lmm.singular:
+        message += (" The mixed model is singular: it estimates no replicate variation, so it behaves like "
+                    "the lm.")
+    return SETable(table, message)
+
+
+def icc(fit):
+    """Intraclass correlation of each grouping factor that has a random intercept.
+
+    Defined as ``var_g / (sum of all random-intercept variances + residual
+    variance)``: the share of the variance of a single observation (at the
+    reference values of any random slopes) that is due to ``g``, i.e. the
+    correlation of two observations that share ``g`` and nothing else.
+    Random slopes are left out of the denominator, because their contribution
+    changes with the slope variable; with random slopes the ICC therefore
+    refers to observations where the slope variables are 0.
+
+    Parameters
+    ----------
+    fit : lmmedu.stats.results.MixedFit
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``group``; columns ``variance`` (of its intercept), ``total``
+        (the denominator) and ``icc``.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates("within"))
+    >>> t = icc(m)
+    >>> bool(0 < t.loc["replicate", "icc"] < 1)
+    True
+    """
+    _require_mixed(fit, "icc")
+    vc = fit.varcomp
+    intercepts = vc[(vc["term"] == "Intercept") & vc["term2"].isna() & (vc["group"] != "Residual")]
+    # One intercept per grouping factor (a factor can appear in several blocks after ||).
+    intercepts = intercepts.drop_duplicates("group")
+    total = float(intercepts["variance"].sum()) + fit.sigma**2
+    out = pd.DataFrame({"variance": intercepts["variance"].to_numpy(dtype=float),
+                        "total": total,
+                        "icc": intercepts["variance"].to_numpy(dtype=float) / total},
+                       index=pd.Index(intercepts["group"].tolist(), name="group"))
+    return out
+
+
+def design_effect(fit):
+    """Design effect and effective sample size per grouping factor.
+
+    For a quantity that varies only between groups (a mean, or a treatment
+    given to whole groups), ``n`` correlated rows carry as much information as
+    ``n / deff`` independent ones, with Kish's design effect
+    ``deff = 1 + (m - 1) * ICC`` for clusters of size ``m``.  Two cluster
+    sizes are reported:
+
+    * ``mean_size`` = n / number of groups (the plain average), giving ``deff``
+      and ``n_eff``;
+    * ``kish_size`` = sum(m_i^2) / n, the size-weighted average that Kish's
+      formula for unequal clusters uses, giving ``deff_kish`` and
+      ``n_eff_kish``.  With unbalanced groups it is the better guide, since
+      big groups dominate an unweighted mean.
+
+    A term that varies *within* groups is not penalised like this (the group
+    effect cancels); see :func:`compare`.
+
+    Parameters
+    ----------
+    fit : lmmedu.stats.results.MixedFit
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``group`` (factors with a random intercept); columns
+        ``n_groups``, ``n``, ``mean_size``, ``kish_size``, ``icc``, ``deff``,
+        ``deff_kish``, ``n_eff``, ``n_eff_kish``.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates("within"))
+    >>> d = design_effect(m)
+    >>> int(d.loc["replicate", "n_groups"])
+    4
+    """
+    _require_mixed(fit, "design_effect")
+    tab = icc(fit)
+    groups = _groups(fit)
+    rows = []
+    n = fit.nobs
+    for g in tab.index:
+        codes, m, _ = groups[g]
+        sizes = np.bincount(codes, minlength=m).astype(float)
+        rho = float(tab.loc[g, "icc"])
+        mean_size = n / m
+        kish_size = float((sizes**2).sum() / n)
+        deff = 1.0 + (mean_size - 1.0) * rho
+        deff_kish = 1.0 + (kish_size - 1.0) * rho
+        rows.append({"n_groups": m, "n": n, "mean_size": mean_size, "kish_size": kish_size, "icc": rho,
+                     "deff": deff, "deff_kish": deff_kish, "n_eff": n / deff, "n_eff_kish": n / deff_kish})
+    cols = ["n_groups", "n", "mean_size", "kish_size", "icc", "deff", "deff_kish", "n_eff", "n_eff_kish"]
+    return pd.DataFrame(rows, index=pd.Index(list(tab.index), name="group"), columns=cols)
+
+
+def per_group_vs_joint(formula_per_group, data, group="gene", effect="treatment", adjust="holm", reml=True):
+    """Separate fits per group next to the joint interaction model.
+
+    A learner often first fits ``log(length) ~ treatment + (1|replicate)`` to
+    each gene's rows.  The joint model ``log(length) ~ treatment*gene +
+    (1|replicate)`` (the effect crossed with the group) estimates the same
+    per-gene effects, but with one pooled residual variance and replicate
+    effects shared by all genes, so SEs, df and p-values can differ.  This
+    function runs both and lines them up.
+
+    Parameters
+    ----------
+    formula_per_group : str
+        Formula for one group's rows, e.g.
+        ``"log(length) ~ treatment + (1|replicate)"``.  Without random terms
+        both approaches use :func:`lmmedu.fit_lm`.
+    data : pandas.DataFrame
+    group : str, default "gene"
+        Column that splits the data.
+    effect : str, default "treatment"
+        Categorical fixed-effect variable whose levels are compared with its
+        reference level (as the coefficients of the per-group fits do).
+    adjust : {"holm", "bonferroni", "fdr", "none"}
+        Adjustment over all groups' tests, applied to each approach separately.
+    reml : bool, default True
+
+    Returns
+    -------
+    ResultTable
+        One row per group (and per non-reference level of ``effect``):
+        ``<group>``, ``contrast`` (e.g. "drug - control"), ``n`` (rows of
+        the group), then for each approach (prefix ``separate_`` for the
+        per-group fits, ``joint_`` for the interaction model):
+        ``estimate``, ``se``, ``df``, ``p``, ``p_adj`` and ``sigma`` (the
+        residual SD the approach uses for this group: each group's own, or
+        the pooled one).  ``extras`` holds ``separate_fits`` (dict level ->
+        fit), ``joint_fit`` and ``joint_formula``.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> tab = lmmedu.per_group_vs_joint("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates())
+    >>> tab.extras["joint_formula"]
+    'log(length) ~ (treatment) * gene + (1 | replicate)'
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
+    if group not in data.columns:
+        cols = ", ".join(map(str, data.columns))
+        raise ValueError(f"The group column '{group}' is not in the data (columns: {cols}).")
+    if adjust not in ADJUST_METHODS:
+        raise ValueError(f"adjust must be one of {', '.join(ADJUST_METHODS)}, not {adjust!r}.")
+    parsed = parse_formula(formula_per_group)
+    if group in _names_in(parsed.fixed, set(map(str, data.columns))):
+        raise ValueError(
+            f"The formula already uses '{group}' in its fixed part; give the per-group formula without it."
+        )
+    random_txt = " + ".join(str(t) for t in parsed.random)
+
+    def fit_one(formula, d):
+        return fit(formula, d, reml=reml) if parsed.random else fit_lm(formula, d)
+
+    g = data[group]
+    levels = list(g.cat.categories) if isinstance(g.dtype, pd.CategoricalDtype) else sorted(pd.unique(g.dropna()))
+    sep_rows, sep_fits = [], {}
+    for lv in levels:
+        sub = data[g == lv]
+        if len(sub) == 0:
+            continue
+        f = fit_one(formula_per_group, sub)
+        sep_fits[lv] = f
+        mv = _model_vars(f)
+        if effect not in mv.cat:
+            raise ValueError(f"The effect '{effect}' is not a categorical variable of '{formula_per_group}'.")
+        con = contrasts(emmeans(f, effect), "trt.vs.ctrl")
+        for _, r in con.iterrows():
+            sep_rows.append({group: lv, "contrast": r["contrast"], "n": len(sub), "separate_estimate": r["estimate"],
+                             "separate_se": r["se"], "separate_df": r["df"], "separate_p": r["p"],
+                             "separate_sigma": f.sigma})
+    sep = pd.DataFrame(sep_rows)
+    sep["separate_p_adj"] = adjust_pvalues(sep["separate_p"].to_numpy(), adjust)
+
+    joint_formula = f"{parsed.response} ~ ({parsed.fixed}) * {group}" + (f" + {random_txt}" if random_txt else "")
+    joint = fit_one(joint_formula, data)
+    con = contrasts(emmeans(joint, effect, by=group), "trt.vs.ctrl", adjust=adjust, family="all")
+    jt = pd.DataFrame({group: con[group].astype(object).to_numpy(), "contrast": con["contrast"].to_numpy(),
+                       "joint_estimate": con["estimate"].to_numpy(), "joint_se": con["se"].to_numpy(),
+                       "joint_df": con["df"].to_numpy(), "joint_p": con["p"].to_numpy(),
+                       "joint_p_adj": con["p_adj"].to_numpy(), "joint_sigma": joint.sigma})
+    sep[group] = sep[group].astype(object)
+    out = sep.merge(jt, on=[group, "contrast"], how="left")
+    cols = [group, "contrast", "n"] + [f"{a}_{s}" for a in ("separate", "joint")
+                                      for s in ("estimate", "se", "df", "p", "p_adj", "sigma")]
+    out = out[cols]
+    notes = [f"separate: {formula_per_group} fitted to each {group}'s rows",
+             f"joint: {joint_formula} fitted to all rows",
+             f"p_adj: {adjust} over the {len(out)} tests of each approach"]
+    return _result(out, notes, {"separate_fits": sep_fits, "joint_fit": joint, "joint_formula": joint_formula})
+
+
+# ----------------------------------------------------------------------
+# Building the comparison
+# ----------------------------------------------------------------------
+def _require_mixed(fit, func):
+    if getattr(fit, "kind", None) != "lmm":
+        raise ValueError(f"{func} needs a mixed model from lmmedu.fit (with a random term such as (1|replicate)), "
+                         f"not {type(fit).__name__}.")
+
+
+def _groups(fit):
+    """group name -> (codes, number of levels, blocks of that group), in formula order."""
+    out = {}
+    for b in fit.blocks:
+        g = b.term.group
+        if g in out:
+            out[g][2].append(b)
+        else:
+            out[g] = (np.asarray(b.codes), len(b.levels), [b])
+    return out
+
+
+def _variation(X, codes, m):
+    """Per column of X: number of groups in which the column is not constant.
+
+    Any one row of each group serves as reference (whichever the fancy
+    assignment keeps): the column is constant in a group exactly when every
+    row equals that reference.
+    """
+    ref = np.zeros((m, X.shape[1]))
+    ref[codes] = X
+    scale = np.abs(X).max(axis=0) if len(X) else np.zeros(X.shape[1])
+    differs = np.abs(X - ref[codes]) > 1e-10 * np.maximum(scale, 1e-300)
+    counts = np.zeros(X.shape[1], dtype=int)
+    for j in range(X.shape[1]):
+        if differs[:, j].any():
+            counts[j] = int((np.bincount(codes[differs[:, j]], minlength=m) > 0).sum())
+    return counts
+
+
+def _build(formula, lm, lmm):
+    X = lmm.X
+    n = lmm.nobs
+    groups = _groups(lmm)
+    vc = lmm.varcomp
+    lmc, mmc = lm.coefs, lmm.coefs
+    table = pd.DataFrame({
+        "estimate_lm": lmc["estimate"], "se_lm": lmc["se"], "df_lm": lmc["df"], "p_lm": lmc["p"],
+        "estimate_lmm": mmc["estimate"], "se_lmm": mmc["se"], "df_lmm": mmc["df"], "p_lmm": mmc["p"],
+    }, index=pd.Index(lmm.names, name="term"))
+    table["se_ratio"] = table["se_lmm"] / table["se_lm"]
+
+    info = {}
+    for g, (codes, m, blocks) in groups.items():
+        varying = _variation(X, codes, m)
+        table[f"varies_{g}"] = np.where(varying > 0, "within", "between")
+        names = [name for b in blocks for name in b.names]
+        sizes = np.bincount(codes, minlength=m)
+        rows = vc[(vc["group"] == g) & vc["term2"].isna()]
+        variances = dict(zip(rows["term"], rows["variance"]))
+        info[g] = {"m": m, "varying": dict(zip(lmm.names, varying)), "intercept": "Intercept" in names,
+                   "slopes": set(names) - {"Intercept"}, "sizes": sizes, "variances": variances}
+
+    table["reason"] = [se_reason(term, table.loc[term], info, n, lm, lmm) for term in lmm.names]
+
+    notes = []
+    if lmm.singular:
+        notes.append(lmm.singular_message)
+    if not lmm.converged:
+        notes.append(f"The mixed model's optimizer reported a problem ({lmm.opt.message}); treat its numbers "
+                     "with caution.")
+    return Comparison(formula=formula, table=table, varcomp=lmm.varcomp, icc=icc(lmm),
+                      design_effect=design_effect(lmm), lm=lm, lmm=lmm, notes=notes)

@@ -1,0 +1,22 @@
+"""Every figure of the notebooks, drawn with seaborn on matplotlib.
+
+The contract (see :mod:`lmmedu.teach`): every function takes ``ax=None`` (a new figure when
+None) and returns the :class:`matplotlib.axes.Axes` it drew on; a two-panel figure takes and
+returns a pair. The numbers a figure shows come from plain functions that notebooks and
+tests call too (:mod:`lmmedu.teach.cells`, :mod:`lmmedu.teach.studies`); nothing is hung on
+a figure. Axes are labelled with units and scale, colours come from seaborn's colour-blind
+palette, the simulated truth is drawn where it is known, and titles state what the figure
+shows, computed from the data.
+
+This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.expression`, :mod:`.planning`. Everything public is re-exported here.
+"""
+
+from . import core, standard_errors, pooling, pvalues, expression, planning
+from .core import *  # noqa: F403
+from .standard_errors import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .pvalues import *  # noqa: F403
+from .expression import *  # noqa: F403
+from .planning import *  # noqa: F403
+
+__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *expression.__all__, *planning.__all__]

@@ -1,0 +1,672 @@
+"""Every figure of the notebooks, drawn with seaborn on matplotlib.
+
+The contract (see :mod:`lmmedu.teach`): every function takes ``ax=None`` (a new figure when
+None) and returns the :class:`matplotlib.axes.Axes` it drew on; a two-panel figure takes and
+returns a pair. The numbers a figure shows come from plain functions that notebooks and
+tests call too (:mod:`lmmedu.teach.cells`, :mod:`lmmedu.teach.studies`); nothing is hung on
+a figure. Axes are labelled with units and scale, colours come from seaborn's colour-blind
+palette, the simulated truth is drawn where it is known, and titles state what the figure
+shows, computed from the data.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ..cells import check_columns, check_level, length_skewness, levels, replicate_means
+
+__all__ = [
+    "PALETTE",
+    "LOG_LABEL",
+    "new_axes",
+    "replicate_view",
+    "replicate_means_plot",
+    "length_scales",
+    "rates_plot",
+    "rate_curve_plot",
+    "se_ratio_plot",
+    "percent_change_plot",
+    "weights_plot",
+    "cell_means_plot",
+    "interaction_plot",
+]
+
+_TREATMENTS = ("control", "drug")
+
+#: Colours of control and drug in every figure (seaborn's colour-blind palette).
+PALETTE = dict(zip(_TREATMENTS, sns.color_palette("colorblind", 2)))
+
+#: Y-axis label for means of log(length); the data sets' lengths have arbitrary units.
+LOG_LABEL = "mean log(length) (natural log, arbitrary length units)"
+
+
+def _palette(n):
+    return sns.color_palette("colorblind", n)
+
+
+def new_axes(ax=None, figsize=(6, 4)):
+    """``ax`` itself, or the Axes of a new constrained-layout figure of ``figsize`` when None.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> new_axes(None, (3, 2)).figure.get_size_inches().tolist()
+    [3.0, 2.0]
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _one_gene(df, gene, func):
+    check_columns(df, ["replicate", "treatment", "length"], func)
+    if "gene" not in df.columns:
+        return df, None
+    genes = levels(df["gene"])
+    gene = genes[0] if gene is None else check_level("gene", gene, genes)
+    return df[df["gene"] == gene], gene
+
+
+# --------------------------------------------------------------------------------------
+# Data: measurements, replicate means, scales
+# --------------------------------------------------------------------------------------
+
+def replicate_view(df, gene=None, ax=None, max_points=150, seed=0):
+    """Log length per replicate and treatment of one gene: measurements, replicate means, truth.
+
+    Small dots are (up to ``max_points`` per replicate and arm, drawn at random) single
+    measurements; big diamonds are the replicate means of :func:`lmmedu.teach.cells.replicate_means`,
+    the numbers a replicate-level analysis works with; dashed lines are the true population
+    means of each arm when the data carry their simulated truth.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns ``replicate``, ``treatment``, ``length`` (and ``gene``), e.g. from
+        :func:`lmmedu.load_replicates`.
+    gene : str, optional
+        Gene to show; default the first.
+    ax : matplotlib.axes.Axes, optional
+    max_points : int, default 150
+        Measurements drawn per replicate and arm (all are used for the means).
+    seed : int, default 0
+        Seed of the random subsample of dots.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import lmmedu, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = replicate_view(lmmedu.simulate_replicates(obs_per_replicate=20, seed=1), gene="A")
+    >>> ax.get_ylabel()
+    'log length (log µm)'
+    """
+    sub, gene = _one_gene(df, gene, "replicate_view")
+    if not isinstance(max_points, (int, np.integer)) or isinstance(max_points, bool) or max_points < 1:
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}.")
+    means = replicate_means(sub, cells=("treatment",))
+    sub = sub.assign(log_length=np.log(sub["length"].to_numpy(dtype=float)))
+    shuffled = sub.sample(frac=1.0, random_state=seed)
+    dots = shuffled[shuffled.groupby(["replicate", "treatment"], observed=True).cumcount() < max_points]
+    ax = new_axes(ax, (7.5, 4.2))
+    order = [r for r in levels(sub["replicate"]) if r in set(means["replicate"])]
+    hue_order = [t for t in _TREATMENTS if t in set(sub["treatment"])]
+    sns.stripplot(data=dots, x="replicate", y="log_length", hue="treatment", order=order,
+                  hue_order=hue_order, palette=PALETTE, dodge=True, size=2, alpha=0.3, jitter=0.15,
+                  legend=False, ax=ax)
+    # Means drawn by hand at the same dodged positions as the dots (0.8 wide, split per arm).
+    width = 0.8 / len(hue_order)
+    for j, t in enumerate(hue_order):
+        m = means[means["treatment"] == t]
+        x = np.array([order.index(r) for r in m["replicate"]]) - 0.4 + width * (j + 0.5)
+        ax.scatter(x, m["mean_log"], s=110, marker="D", color=PALETTE[t], edgecolor="black",
+                   linewidth=1.0, zorder=5, label=f"{t}: replicate mean")
+    truth = df.attrs.get("truth")
+    if truth is not None and hasattr(truth, "cell_means"):
+        cm = truth.cell_means
+        if gene is not None:
+            cm = cm[cm["gene"] == gene]
+        for t in hue_order:
+            value = float(cm.loc[cm["treatment"] == t, "mean_log"].iloc[0])
+            ax.axhline(value, color=PALETTE[t], linestyle="--", linewidth=1.5, label=f"{t}: true mean")
+    label = f"gene {gene}: " if gene is not None else ""
+    ax.set_title(f"{label}{len(sub):,} measurements, but only {len(order)} replicates:\n"
+                 "measurements of one replicate rise and fall together")
+    ax.set_xlabel("replicate")
+    ax.set_ylabel("log length (log µm)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    return ax
+
+
+def replicate_means_plot(data: pd.DataFrame, response: str = "length", group: str = "replicate",
+                         gene: str = "gene", treatment: str = "treatment", truth: pd.DataFrame | None = None,
+                         ylabel: str = LOG_LABEL, title: str | None = None, ax=None):
+    """Mean log(response) of every replicate in every cell, and the mean of each cell.
+
+    Small dots: one replicate's mean in one cell (area proportional to its measurements).
+    Large dots: the mean of all measurements of the cell. Crosses: the true cell mean.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Measurements with ``response``, ``group``, ``gene`` and ``treatment`` columns.
+    response : str, default "length"
+        Positive column; its natural log is plotted.
+    group, gene, treatment : str
+        Column names.
+    truth : pandas.DataFrame, optional
+        Columns gene, treatment, ``mean_log`` (``lmmedu.truth(df).cell_means``).
+    ylabel, title : str
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import lmmedu
+    >>> ax = replicate_means_plot(lmmedu.simulate_replicates(obs_per_replicate=20))
+    >>> ax.get_xlabel()
+    'gene'
+    """
+    ax = new_axes(ax, (7, 4.2))
+    genes = levels(data[gene])
+    treatments = levels(data[treatment])
+    colours = _palette(len(treatments))
+    offsets = np.linspace(-0.2, 0.2, len(treatments)) if len(treatments) > 1 else [0.0]
+    per_rep = replicate_means(data, response, cells=(gene, treatment), group=group)
+    logs = data.assign(_y=np.log(data[response].to_numpy(dtype=float)))
+    per_cell = logs.groupby([gene, treatment], observed=True)["_y"].mean().reset_index()
+    biggest = float(per_rep["n"].max())
+    for k, (t, colour) in enumerate(zip(treatments, colours)):
+        sub = per_rep[per_rep[treatment].astype(str) == str(t)]
+        x = np.array([genes.index(g) for g in sub[gene]], dtype=float) + offsets[k]
+        ax.scatter(x, sub["mean_log"], s=15 + 85 * sub["n"] / biggest, color=colour, alpha=0.45,
+                   edgecolor="none", label=f"{t}: one replicate's mean")
+        cell = per_cell[per_cell[treatment].astype(str) == str(t)]
+        xc = np.array([genes.index(g) for g in cell[gene]], dtype=float) + offsets[k]
+        ax.scatter(xc, cell["_y"], s=120, color=colour, edgecolor="black", zorder=3,
+                   label=f"{t}: mean of all its rows")
+        if truth is not None:
+            tr = truth[truth[treatment].astype(str) == str(t)]
+            xt = np.array([genes.index(g) for g in tr[gene]], dtype=float) + offsets[k] + 0.09
+            ax.scatter(xt, tr["mean_log"], marker="x", s=70, color="black", zorder=4,
+                       label="true cell mean" if k == 0 else None)
+    ax.set_xticks(range(len(genes)), [str(g) for g in genes])
+    ax.set_xlabel("gene")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "Each cell has its own mean; replicates scatter around it")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
+
+
+def length_scales(df, gene=None, ax=None):
+    """Histograms of length and of log length per treatment: why the model uses ``log``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns ``treatment``, ``length`` (and ``gene``, ``replicate``).
+    gene : str, optional
+        Gene to show; default the first.
+    ax : pair of matplotlib.axes.Axes, optional
+        Panels for length and log length; default a new figure with two.
+
+    Returns
+    -------
+    numpy.ndarray of two matplotlib.axes.Axes
+        Titles give the skewness of :func:`lmmedu.teach.cells.length_skewness`.
+
+    Examples
+    --------
+    >>> import lmmedu, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> axes = length_scales(lmmedu.simulate_replicates(obs_per_replicate=50, seed=1))
+    >>> [a.get_xlabel() for a in axes]
+    ['length (µm)', 'log length (log µm)']
+    """
+    sub, gene = _one_gene(df, gene, "length_scales")
+    skew = length_skewness(sub)
+    sub = sub.assign(log_length=np.log(sub["length"].to_numpy(dtype=float)))
+    if ax is None:
+        fig, ax = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    axes = np.asarray(ax, dtype=object).ravel()
+    if len(axes) != 2:
+        raise ValueError(f"length_scales draws two panels; pass ax as a pair of Axes, got {len(axes)}.")
+    hue_order = [t for t in _TREATMENTS if t in set(sub["treatment"])]
+    for a, col, label in ((axes[0], "length", "length (µm)"), (axes[1], "log_length", "log length (log µm)")):
+        sns.histplot(data=sub, x=col, hue="treatment", hue_order=hue_order, palette=PALETTE, element="step",
+                     stat="density", common_norm=False, bins=60, ax=a)
+        a.set_xlabel(label)
+        a.set_ylabel("density")
+        a.set_title(f"skewness {skew[col]:.2f}", fontsize="medium")
+    prefix = f"gene {gene}: " if gene is not None else ""
+    axes[0].figure.suptitle(f"{prefix}lengths have a long right tail; on the log scale they are close to symmetric")
+    return axes
+
+
+# --------------------------------------------------------------------------------------
+# Studies: the one rates plot and rate curves
+# --------------------------------------------------------------------------------------
+
+def rates_plot(rates, ax=None, title=None):
+    """Rejection rate of each analysis with its 95% interval and the nominal level.
+
+    Every simulated experiment has no true effect, so the rate is a false-positive rate.
+
+    Parameters
+    ----------
+    rates : pandas.DataFrame
+        A :func:`lmmedu.teach.studies.rates` table of one setting (e.g. from
+        :func:`~lmmedu.teach.studies.false_positive_rates` or
+        :func:`~lmmedu.teach.studies.random_slope_rates`).
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+        Default: the analysis with the highest rate, and the settings.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.studies import false_positive_rates
+    >>> rates_plot(false_positive_rates(n_sims=10, obs_per_replicate=10)).get_xlabel()
+    'false-positive rate (share of experiments with p < 0.05)'
+    """
+    check_columns(rates, ["analysis", "rate", "ci_low", "ci_high", "n_sims", "n_missing"], "rates_plot")
+    if len(rates["analysis"]) != rates["analysis"].nunique():
+        raise ValueError("rates_plot shows one setting; for a table with several, use rate_curve_plot.")
+    settings = rates.attrs.get("settings", {})
+    alpha = float(rates.attrs.get("alpha", 0.05))
+    ax = new_axes(ax, (7.5, 0.9 + 0.7 * len(rates)))
+    colours = _palette(len(rates))
+    for i, row in enumerate(rates.itertuples()):
+        if row.n_sims == 0 or not np.isfinite(row.rate):
+            ax.text(alpha, i, "  not testable in this design", va="center", ha="left", fontsize="small",
+                    color="dimgray")
+            continue
+        ax.errorbar(row.rate, i, xerr=[[row.rate - row.ci_low], [row.ci_high - row.rate]], fmt="o",
+                    color=colours[i], markersize=9, capsize=4, linewidth=2)
+        ax.text(row.ci_high, i, f"  {row.rate:.0%}", va="center", ha="left", fontsize="small")
+    ax.axvline(alpha, color="black", linestyle="--", linewidth=1.2, label=f"nominal {alpha:.0%}")
+    ax.set_yticks(np.arange(len(rates)), rates["analysis"].tolist())
+    ax.set_ylim(len(rates) - 0.5, -0.5)
+    upper = np.nanmax(np.r_[rates["ci_high"].to_numpy(dtype=float), alpha * 2])
+    ax.set_xlim(0, min(1.0, upper * 1.25 + 0.02))
+    ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g})")
+    if title is None:
+        n = int((rates["n_sims"] + rates["n_missing"]).max())
+        title = f"{n} simulated experiments with no true effect"
+        if rates["rate"].notna().any():
+            worst = rates.loc[rates["rate"].idxmax()]
+            title = f"{worst['analysis']}: {worst['rate']:.0%} false positives ({n} experiments, no true effect)"
+        if "design" in settings:
+            title += (f"\n{settings.get('design')} design, {settings.get('n_replicates')} replicates, "
+                      f"{settings.get('obs_per_replicate')} measurements per replicate")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    return ax
+
+
+_AXIS_LABELS = {
+    "obs_per_replicate": "measurements per replicate (log scale)",
+    "n_replicates": "number of replicates",
+    "replicate_sd": "replicate SD (log scale of length)",
+}
+
+
+_TITLE_UNITS = {"obs_per_replicate": "measurements per replicate", "n_replicates": "replicates",
+                "replicate_sd": "as replicate SD"}
+
+
+def rate_curve_plot(curve, ax=None):
+    """False-positive rate of each analysis against the setting a :func:`rate_curve` varied.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        Output of :func:`lmmedu.teach.studies.rate_curve`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.studies import rate_curve
+    >>> rate_curve_plot(rate_curve("obs_per_replicate", [5, 50], n_sims=3)).get_xscale()
+    'log'
+    """
+    columns = curve.attrs.get("setting_columns", []) if isinstance(curve, pd.DataFrame) else []
+    if len(columns) != 1 or columns[0] not in curve.columns:
+        raise ValueError("rate_curve_plot needs a rates table with one setting column, such as the output of "
+                         "lmmedu.teach.studies.rate_curve.")
+    vary = columns[0]
+    settings = curve.attrs.get("settings", {})
+    alpha = float(curve.attrs.get("alpha", 0.05))
+    ax = new_axes(ax, (7.0, 3.8))
+    methods = list(dict.fromkeys(curve["analysis"]))
+    colours = _palette(len(methods))
+    values = sorted(curve[vary].unique())
+    log_x = vary == "obs_per_replicate" and min(values) > 0
+    # Methods side by side around each value, so the intervals do not hide each other.
+    spread = 0.04 if log_x else 0.02 * (max(values) - min(values) or 1)
+    for i, method in enumerate(methods):
+        sub = curve[curve["analysis"] == method].sort_values(vary)
+        x = sub[vary].to_numpy(dtype=float)
+        shift = (i - (len(methods) - 1) / 2) * spread
+        x = x * 10**shift if log_x else x + shift
+        ok = sub["n_sims"].to_numpy() > 0
+        ax.errorbar(x[ok], sub["rate"].to_numpy()[ok],
+                    yerr=[(sub["rate"] - sub["ci_low"]).to_numpy()[ok], (sub["ci_high"] - sub["rate"]).to_numpy()[ok]],
+                    fmt="-o", color=colours[i], capsize=3, label=method)
+    ax.axhline(alpha, color="black", linestyle="--", linewidth=1.2, label=f"nominal {alpha:.0%}")
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    ax.set_xlabel(_AXIS_LABELS.get(vary, vary))
+    ax.set_ylabel(f"false-positive rate (p < {alpha:g})")
+    ax.set_ylim(0, min(1.0, max(alpha * 2, float(curve["ci_high"].max())) * 1.1))
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    naive = curve[curve["analysis"] == "naive lm"].sort_values(vary)
+    if len(naive) >= 2:
+        first, last = naive.iloc[0], naive.iloc[-1]
+        unit = _TITLE_UNITS.get(vary, vary)
+        ax.set_title(f"naive lm: {first['rate']:.0%} false positives with {first[vary]:g} {unit}, "
+                     f"{last['rate']:.0%} with {last[vary]:g}\n({settings.get('design')} design, no true effect)",
+                     fontsize="medium")
+    return ax
+
+
+# --------------------------------------------------------------------------------------
+# Models: standard errors, effects, weights, cells, interactions
+# --------------------------------------------------------------------------------------
+
+def se_ratio_plot(table, ax=None, group="replicate"):
+    """How much the mixed model changed each term's standard error, coloured by within/between.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``Comparison.table`` from :func:`lmmedu.teach.comparison.compare` (columns ``se_ratio`` and
+        ``varies_<group>``), or any frame with ``se_lm`` and ``se_lmm``.
+    ax : matplotlib.axes.Axes, optional
+    group : str, default "replicate"
+        Grouping factor whose ``varies_<group>`` column colours the bars.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib, pandas as pd
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"se_lm": [1.0, 1.0], "se_lmm": [3.0, 0.5]}, index=["Intercept", "x"])
+    >>> se_ratio_plot(t).get_xscale()
+    'log'
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"se_ratio_plot needs a pandas DataFrame, got {type(table).__name__}.")
+    if "se_ratio" in table.columns:
+        ratio = table["se_ratio"].astype(float)
+    elif {"se_lm", "se_lmm"} <= set(table.columns):
+        ratio = table["se_lmm"].astype(float) / table["se_lm"].astype(float)
+    else:
+        raise ValueError("se_ratio_plot needs the column 'se_ratio' or both 'se_lm' and 'se_lmm'.")
+    kind_col = f"varies_{group}"
+    kinds = table[kind_col] if kind_col in table.columns else pd.Series("term", index=table.index)
+    ax = new_axes(ax, (7.0, 0.9 + 0.45 * len(table)))
+    colours = dict(zip(["between", "within", "term"], _palette(3)))
+    y = np.arange(len(table))
+    # Bars start at a ratio of 1 on a log axis, so halving and doubling look equally long.
+    ax.set_xscale("log")
+    for i, (term, r) in enumerate(ratio.items()):
+        kind = kinds.loc[term]
+        ax.barh(i, r - 1.0, left=1.0, color=colours.get(kind, "gray"), height=0.6,
+                label=f"varies {kind} {group}s" if kind != "term" else None)
+        ax.text(r, i, f" {r:.2g}x ", va="center", ha="left" if r >= 1 else "right", fontsize="small")
+    span = max(2.0, float(np.nanmax(np.maximum(ratio, 1 / ratio))) * 2.0)
+    ax.set_xlim(1 / span, span)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(y, list(table.index))
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    ax.set_xlabel("SE(mixed model) / SE(lm), log scale")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    if unique:
+        ax.legend(unique.values(), unique.keys(), frameon=False, fontsize="small", loc="lower right")
+    up, down = int((ratio > 1).sum()), int((ratio < 1).sum())
+    ax.set_title(f"the mixed model raised {up} and lowered {down} of {len(ratio)} standard errors",
+                 fontsize="medium")
+    return ax
+
+
+def percent_change_plot(table, truth=None, ax=None):
+    """Drug effect per gene as a percent change of length, with 95% CIs and the truth.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per gene (index or column ``gene``) with columns ``percent``, ``percent_low``,
+        ``percent_high``.
+    truth : dict, optional
+        Gene -> true percent change (e.g. ``lmmedu.truth(df).percent_change``).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib, pandas as pd
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"percent": [24.0], "percent_low": [20.0], "percent_high": [28.0]},
+    ...                  index=pd.Index(["A"], name="gene"))
+    >>> percent_change_plot(t, truth={"A": 24.6}).get_xlabel()
+    'drug effect: change in median length (%)'
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"percent_change_plot needs a pandas DataFrame, got {type(table).__name__}.")
+    tab = table.set_index("gene") if "gene" in table.columns else table
+    missing = [c for c in ("percent", "percent_low", "percent_high") if c not in tab.columns]
+    if missing:
+        raise ValueError(f"percent_change_plot needs the column(s) {missing}.")
+    ax = new_axes(ax, (6.5, 0.9 + 0.55 * len(tab)))
+    colours = _palette(2)
+    y = np.arange(len(tab))
+    ax.errorbar(tab["percent"], y, xerr=[tab["percent"] - tab["percent_low"], tab["percent_high"] - tab["percent"]],
+                fmt="o", color=colours[0], capsize=4, markersize=8, label="estimate, 95% CI")
+    if truth is not None:
+        true = [truth.get(g, np.nan) for g in tab.index]
+        ax.scatter(true, y, marker="x", s=80, color=colours[1], zorder=5, label="truth (simulation)")
+    ax.axvline(0, color="black", linewidth=1, linestyle=":")
+    ax.set_yticks(y, [f"gene {g}" for g in tab.index])
+    ax.set_ylim(len(tab) - 0.5, -0.5)
+    ax.set_xlabel("drug effect: change in median length (%)")
+    ax.legend(frameon=False, fontsize="small", loc="best")
+    covered = None
+    if truth is not None:
+        covered = sum(lo <= truth.get(g, np.nan) <= hi for g, lo, hi in
+                      zip(tab.index, tab["percent_low"], tab["percent_high"]))
+        ax.set_title(f"{covered} of {len(tab)} intervals contain the true effect", fontsize="medium")
+    else:
+        ax.set_title("drug effect per gene", fontsize="medium")
+    return ax
+
+
+def weights_plot(table: pd.DataFrame, group: str = "replicate", title: str | None = None, ax=None):
+    """How lm (row counts) and the mixed model (precision) weight each replicate's mean.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``ReplicateWeighting.table``: ``group``, ``n``, ``row_weight``, ``precision_weight``,
+        ``equal_weight``.
+    group : str, default "replicate"
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> tab = pd.DataFrame({"replicate": ["R1", "R2"], "n": [10, 30], "row_weight": [0.25, 0.75],
+    ...                     "precision_weight": [0.45, 0.55], "equal_weight": [0.5, 0.5]})
+    >>> weights_plot(tab).get_ylabel()
+    "weight of the replicate's mean (sums to 1)"
+    """
+    ax = new_axes(ax, (6, 3.6))
+    colours = _palette(2)
+    x = np.arange(len(table))
+    ax.bar(x - 0.18, table["row_weight"], width=0.36, color=colours[0], label="lm: share of rows")
+    ax.bar(x + 0.18, table["precision_weight"], width=0.36, color=colours[1],
+           label="mixed model: precision weight")
+    ax.axhline(float(table["equal_weight"].iloc[0]), color="0.3", linestyle="--", linewidth=1.2,
+               label="equal weight")
+    ax.set_xticks(x, [f"{r}\n(n = {n})" for r, n in zip(table[group], table["n"])])
+    ax.set_xlabel(f"{group} (measurements in this cell)")
+    ax.set_ylabel("weight of the replicate's mean (sums to 1)")
+    ax.set_title(title or "lm weights replicates by rows, the mixed model by precision")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def cell_means_plot(cell_means: pd.DataFrame, value: str = "fitted_mean", intercept: float | None = None,
+                    intercept_label: str = "intercept", gene: str = "gene", treatment: str = "treatment",
+                    ylabel: str = LOG_LABEL, title: str | None = None, ax=None):
+    """The cell means as points (gene on x, one colour per treatment), the intercept as a line.
+
+    The y-limits depend only on the cell means, so when only the coding changes the points
+    stay exactly where they are while the intercept line jumps between cells.
+
+    Parameters
+    ----------
+    cell_means : pandas.DataFrame
+        Columns ``gene``, ``treatment`` and ``value`` (e.g. from :func:`lmmedu.teach.cells.cell_table`).
+    value : str, default "fitted_mean"
+    intercept : float, optional
+        Drawn as a dashed horizontal line.
+    intercept_label : str
+    gene, treatment : str
+        Column names.
+    ylabel, title : str
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> cells = pd.DataFrame({"gene": ["A", "A"], "treatment": ["control", "drug"], "fitted_mean": [4.3, 4.5]})
+    >>> ax = cell_means_plot(cells, intercept=4.3)
+    >>> ax.get_ylabel().startswith("mean log(length)")
+    True
+    """
+    ax = new_axes(ax)
+    genes = levels(cell_means[gene])
+    treatments = levels(cell_means[treatment])
+    colours = _palette(len(treatments))
+    width = 0.5
+    offsets = np.linspace(-width / 2, width / 2, len(treatments)) if len(treatments) > 1 else [0.0]
+    for k, (t, colour) in enumerate(zip(treatments, colours)):
+        sub = cell_means[cell_means[treatment].astype(str) == str(t)]
+        x = [genes.index(g) + offsets[k] for g in sub[gene]]
+        ax.plot(x, sub[value], "o", color=colour, markersize=8, label=str(t))
+    values = cell_means[value].to_numpy(dtype=float)
+    span = max(float(np.ptp(values)), 1e-3)
+    ax.set_ylim(values.min() - 0.25 * span, values.max() + 0.25 * span)
+    if intercept is not None:
+        ax.axhline(intercept, color="0.3", linestyle="--", linewidth=1.2, label=intercept_label)
+    ax.set_xticks(range(len(genes)), [str(g) for g in genes])
+    ax.set_xlabel("gene")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "Cell means stay put; only the coefficients describing them change")
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def interaction_plot(table: pd.DataFrame, truth: pd.DataFrame | None = None, value: str = "emmean",
+                     low: str = "ci_low", high: str = "ci_high", truth_value: str = "mean_log",
+                     gene: str = "gene", treatment: str = "treatment", ylabel: str = LOG_LABEL,
+                     title: str | None = None, ax=None):
+    """Cell means with 95% CIs, one line per gene from control to drug; truth dashed.
+
+    Parallel lines would mean no interaction: the drug effect is the slope of each line, and
+    an interaction coefficient is the difference between two slopes.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``gene``, ``treatment``, ``value``, ``low``, ``high`` (e.g. the ``.table`` of
+        ``lmmedu.emmeans(fit, ["treatment", "gene"])``).
+    truth : pandas.DataFrame, optional
+        Columns ``gene``, ``treatment``, ``truth_value`` (``lmmedu.truth(df).cell_means``).
+    value, low, high, truth_value, gene, treatment : str
+        Column names.
+    ylabel, title : str
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> tab = pd.DataFrame({"gene": ["A", "A"], "treatment": ["control", "drug"], "emmean": [4.3, 4.5],
+    ...                     "ci_low": [4.1, 4.3], "ci_high": [4.5, 4.7]})
+    >>> ax = interaction_plot(tab)
+    >>> len(ax.get_lines()) > 0
+    True
+    """
+    ax = new_axes(ax)
+    genes = levels(table[gene])
+    treatments = levels(table[treatment])
+    colours = _palette(len(genes))
+    shift = np.linspace(-0.06, 0.06, len(genes)) if len(genes) > 1 else [0.0]
+    for k, (g, colour) in enumerate(zip(genes, colours)):
+        sub = table[table[gene].astype(str) == str(g)]
+        sub = sub.set_index(sub[treatment].astype(str)).reindex([str(t) for t in treatments])
+        x = np.arange(len(treatments)) + shift[k]
+        y = sub[value].to_numpy(dtype=float)
+        err = np.vstack([y - sub[low].to_numpy(dtype=float), sub[high].to_numpy(dtype=float) - y])
+        ax.errorbar(x, y, yerr=err, color=colour, marker="o", capsize=4, linewidth=2, label=f"gene {g} (estimate)")
+        if truth is not None:
+            tsub = truth[truth[gene].astype(str) == str(g)]
+            tsub = tsub.set_index(tsub[treatment].astype(str)).reindex([str(t) for t in treatments])
+            ax.plot(x, tsub[truth_value].to_numpy(dtype=float), color=colour, linestyle=":", marker="x",
+                    markersize=8, linewidth=1.5, label=f"gene {g} (truth)")
+    ax.set_xticks(range(len(treatments)), [str(t) for t in treatments])
+    ax.set_xlim(-0.4, len(treatments) - 0.6)
+    ax.set_xlabel("treatment")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "The drug effect differs between genes: the lines are not parallel")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax

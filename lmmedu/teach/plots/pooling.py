@@ -1,0 +1,392 @@
+"""The plots of notebook 06 (shrinkage and random slopes).
+
+Part of :mod:`lmmedu.teach.plots`; see the contract in :mod:`lmmedu.teach`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ..cells import check_columns
+from .core import new_axes
+
+__all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_plot", "caterpillar_table",
+            "caterpillar_plot", "pooling_error_plot", "singular_study_plot"]
+
+#: Colours of complete, no and partial pooling (colour-blind palette, not the treatment colours).
+POOLING_COLOURS = dict(zip(("complete pooling", "no pooling", "partial pooling"),
+                           [sns.color_palette("colorblind")[i] for i in (7, 1, 2)]))
+
+
+def _slope_term(table, func):
+    check_columns(table, ["term", "no pooling", "partial pooling", "complete pooling", "population"], func)
+    terms = list(dict.fromkeys(table["term"]))
+    if len(terms) != 2 or terms[0] != "Intercept":
+        raise ValueError(f"{func} needs the pooling table of a model with a random intercept and one random slope, "
+                         f"such as (1 + treatment|replicate); got terms {terms}.")
+    return terms[1]
+
+
+def _wide(table, column):
+    group = table.attrs.get("group", table.columns[0])
+    return table.pivot(index=group, columns="term", values=column).reindex(list(dict.fromkeys(table[group])))
+
+
+def _pull_text(table, group, level, slope):
+    pull = table[table[group] == level].set_index("term")["pull"]
+    return f"{pull[slope]:.0%} of the way for the drug effect, {pull['Intercept']:.0%} for the control level"
+
+
+def pooling_panels(table, axes=None, ncols=5, reference="control"):
+    """One panel per group: the complete-, no- and partial-pooling lines (and the truth).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.comparison.pooling_table` of a ``(1 + x|group)`` model with a
+        two-level factor ``x``.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per group; a new figure when None.
+    ncols : int, default 5
+    reference : str, default "control"
+        Label of the reference level (left end of every line).
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import lmmedu
+    >>> from lmmedu.teach.comparison import pooling_table
+    >>> from lmmedu.teach.studies import SLOPE_FORMULA, simulate_pooling
+    >>> axes = pooling_panels(pooling_table(lmmedu.fit(SLOPE_FORMULA, simulate_pooling(4, n_replicates=4))))
+    >>> len(axes)
+    4
+    """
+    import matplotlib.pyplot as plt
+
+    slope = _slope_term(table, "pooling_panels")
+    group = table.attrs.get("group", table.columns[0])
+    level = slope.split("[T.")[-1].rstrip("]") if "[T." in slope else slope
+    levels = list(dict.fromkeys(table[group]))
+    if axes is None:
+        nrows = int(np.ceil(len(levels) / ncols))
+        fig, grid = plt.subplots(nrows, min(ncols, len(levels)), figsize=(2.3 * min(ncols, len(levels)), 2.6 * nrows),
+                                 sharex=True, sharey=True, layout="constrained", squeeze=False)
+        for ax in grid.ravel()[len(levels):]:
+            ax.set_visible(False)
+        axes = grid.ravel()[:len(levels)]
+    axes = np.asarray(axes, dtype=object).ravel()
+    if len(axes) != len(levels):
+        raise ValueError(f"pooling_panels needs one Axes per group ({len(levels)}), got {len(axes)}.")
+    methods = list(POOLING_COLOURS)
+    wide = {m: _wide(table, m) for m in methods}
+    truth = _wide(table, "truth") if "truth" in table.columns else None
+    n_obs = table.drop_duplicates(group).set_index(group)["n_obs"]
+    pull = table.groupby(group, sort=False)["pull"].mean()
+    hardest = pull.idxmax() if pull.notna().any() else None
+    for ax, lev in zip(axes, levels):
+        for m, style in zip(methods, ("-", "--", "-")):
+            a, b = wide[m].loc[lev, "Intercept"], wide[m].loc[lev, slope]
+            if np.isfinite(a) and np.isfinite(b):
+                ax.plot([0, 1], [a, a + b], style, color=POOLING_COLOURS[m], linewidth=2 if m != "no pooling" else 1.5,
+                        marker="o" if m == "no pooling" else None, markersize=4, label=m)
+        if truth is not None:
+            a, b = truth.loc[lev, "Intercept"], truth.loc[lev, slope]
+            ax.plot([0, 1], [a, a + b], ":", color="black", marker="x", linewidth=1, label="truth")
+        ax.set_title(f"{lev} ({int(n_obs[lev])} cells)", fontsize="small",
+                     fontweight="bold" if lev == hardest else "normal")
+        ax.set_xticks([0, 1], [reference, level])
+        ax.set_xlim(-0.2, 1.2)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("log length (log µm)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig = axes[0].figure
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize="small")
+    if hardest is not None:
+        fig.suptitle(f"Partial pooling lies between each group's own line and the common line; {hardest} "
+                     f"({int(n_obs[hardest])} cells) is pulled most:\n{_pull_text(table, group, hardest, slope)}",
+                     fontsize="medium")
+    return axes
+
+
+def covariance_ellipse(center, cov, level=0.95, n=120):
+    """Points on the ``level`` contour of a 2-D normal distribution (its probability ellipse).
+
+    Parameters
+    ----------
+    center : array_like (2,)
+    cov : array_like (2, 2)
+        Covariance matrix (positive semi-definite; a singular one gives a line segment).
+    level : float, default 0.95
+        Share of the distribution inside the contour.
+    n : int, default 120
+
+    Returns
+    -------
+    ndarray (n, 2)
+
+    Examples
+    --------
+    >>> pts = covariance_ellipse([0, 0], [[4, 0], [0, 1]], level=0.95)
+    >>> round(float(pts[:, 0].max()), 2)  # 2 SD * sqrt(chi2_2(0.95)) = 2 * 2.45
+    4.9
+    """
+    from scipy import stats as _stats
+
+    cov = np.asarray(cov, dtype=float)
+    if cov.shape != (2, 2) or not np.all(np.isfinite(cov)):
+        raise ValueError(f"cov must be a finite 2 x 2 covariance matrix, got shape {cov.shape}.")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}.")
+    evals, evecs = np.linalg.eigh((cov + cov.T) / 2)
+    radius = np.sqrt(_stats.chi2.ppf(level, df=2))
+    angle = np.linspace(0, 2 * np.pi, n)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    return np.asarray(center, dtype=float) + (evecs @ (np.sqrt(np.maximum(evals, 0))[:, None] * circle) * radius).T
+
+
+def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
+    """Arrows from each group's no-pooling estimate to its partial-pooling estimate, with the ellipse.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.comparison.pooling_table` of a random intercept + one random slope model.
+    cov : array_like (2, 2)
+        Estimated random-effect covariance (:func:`lmmedu.teach.comparison.random_effect_cov`);
+        its ``level`` ellipse is drawn around the population estimate.
+    ax : matplotlib.axes.Axes, optional
+    level : float, default 0.95
+    show_truth : bool, default True
+        Draw each group's true coefficients (when the table has them).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import lmmedu
+    >>> from lmmedu.teach.comparison import pooling_table, random_effect_cov
+    >>> from lmmedu.teach.studies import SLOPE_FORMULA, simulate_pooling
+    >>> m = lmmedu.fit(SLOPE_FORMULA, simulate_pooling(4))
+    >>> shrinkage_plot(pooling_table(m), random_effect_cov(m)).get_xlabel()
+    'Intercept: mean log length of control cells (log µm)'
+    """
+    slope = _slope_term(table, "shrinkage_plot")
+    group = table.attrs.get("group", table.columns[0])
+    ax = new_axes(ax, (8.5, 5.5))
+    none, partial = _wide(table, "no pooling"), _wide(table, "partial pooling")
+    pop = table.drop_duplicates("term").set_index("term")["population"]
+    center = [pop["Intercept"], pop[slope]]
+    ell = covariance_ellipse(center, cov, level=level)
+    ax.fill(ell[:, 0], ell[:, 1], color=POOLING_COLOURS["partial pooling"], alpha=0.12, linewidth=0)
+    ax.plot(ell[:, 0], ell[:, 1], color=POOLING_COLOURS["partial pooling"], linewidth=1,
+            label=f"{level:.0%} of replicates (estimated spread)")
+    n_obs = table.drop_duplicates(group).set_index(group)["n_obs"]
+    pull = table.groupby(group, sort=False)["pull"].mean()
+    hardest = pull.idxmax() if pull.notna().any() else None
+    ok = none.notna().all(axis=1)
+    # One quiver for all arrows: a single artist draws fast enough for a slider.
+    start = none.loc[ok, ["Intercept", slope]].to_numpy()
+    step = partial.loc[ok, ["Intercept", slope]].to_numpy() - start
+    ax.quiver(start[:, 0], start[:, 1], step[:, 0], step[:, 1], angles="xy", scale_units="xy", scale=1,
+              color="dimgray", width=0.004, headwidth=4, headlength=5, zorder=2)
+    ax.scatter(none.loc[ok, "Intercept"], none.loc[ok, slope], s=12 + 2 * n_obs[none.index[ok]].to_numpy(),
+               color=POOLING_COLOURS["no pooling"], label="no pooling (size: cells)", zorder=3)
+    ax.scatter(partial["Intercept"], partial[slope], s=25, color=POOLING_COLOURS["partial pooling"],
+               label="partial pooling", zorder=4)
+    ax.scatter(*center, marker="P", s=120, color="black", label="population estimate", zorder=5)
+    if show_truth and "truth" in table.columns:
+        truth = _wide(table, "truth")
+        ax.scatter(truth["Intercept"], truth[slope], marker="x", s=25, color="black", linewidths=1,
+                   label="truth", zorder=4)
+    if hardest is not None and ok.get(hardest, False):
+        ax.annotate(f"{hardest}: {int(n_obs[hardest])} cells", (none.loc[hardest, "Intercept"], none.loc[hardest, slope]),
+                    xytext=(6, 6), textcoords="offset points", fontsize="small", fontweight="bold")
+    ax.set_xlabel("Intercept: mean log length of control cells (log µm)")
+    ax.set_ylabel(f"{slope}: drug effect (log scale)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    if hardest is not None:
+        ax.set_title(f"Partial pooling pulls the groups toward the population estimate; {hardest} "
+                     f"({int(n_obs[hardest])} cells)\nis pulled hardest: {_pull_text(table, group, hardest, slope)}",
+                     fontsize="medium")
+    return ax
+
+
+def caterpillar_table(ranef, truth=None, level=0.95):
+    """Conditional modes with their intervals (mode +/- z * conditional SD), and whether they cover the truth.
+
+    Parameters
+    ----------
+    ranef : pandas.DataFrame
+        ``fit.ranef_table()`` (columns ``group``, ``term``, ``level``, ``mode``, ``sd``).
+    truth : pandas.DataFrame, optional
+        True random effects (deviations from the population values): index levels, columns terms.
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ranef`` plus ``ci_low``, ``ci_high`` and, with ``truth``, ``truth`` and ``covered``.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"group": "g", "term": "Intercept", "level": ["a", "b"], "mode": [0.1, -0.1], "sd": 0.05})
+    >>> caterpillar_table(r)["ci_high"].round(3).tolist()
+    [0.198, -0.002]
+    """
+    from scipy import stats as _stats
+
+    check_columns(ranef, ["group", "term", "level", "mode", "sd"], "caterpillar_table")
+    z = _stats.norm.ppf(0.5 + level / 2)
+    out = ranef.copy()
+    out["ci_low"] = out["mode"] - z * out["sd"]
+    out["ci_high"] = out["mode"] + z * out["sd"]
+    if truth is not None:
+        true = pd.DataFrame(truth)
+        out["truth"] = [float(true.loc[lev, term]) for lev, term in zip(out["level"], out["term"])]
+        out["covered"] = (out["ci_low"] <= out["truth"]) & (out["truth"] <= out["ci_high"])
+    out.attrs["level"] = level
+    return out
+
+
+def caterpillar_plot(table, axes=None):
+    """Caterpillar plot: every group's conditional mode with its interval, sorted, one panel per term.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`caterpillar_table` (with or without the truth).
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per term.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> r = pd.DataFrame({"group": "g", "term": "Intercept", "level": ["a", "b"], "mode": [0.1, -0.1], "sd": 0.05})
+    >>> len(caterpillar_plot(caterpillar_table(r)))
+    1
+    """
+    import matplotlib.pyplot as plt
+
+    check_columns(table, ["term", "level", "mode", "ci_low", "ci_high"], "caterpillar_plot")
+    terms = list(dict.fromkeys(table["term"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(terms), figsize=(5 * len(terms), 0.3 * table["level"].nunique() + 1.6),
+                               layout="constrained", squeeze=False)
+    axes = np.asarray(axes, dtype=object).ravel()
+    level = table.attrs.get("level", 0.95)
+    colour = POOLING_COLOURS["partial pooling"]
+    for ax, term in zip(axes, terms):
+        sub = table[table["term"] == term].sort_values("mode")
+        y = np.arange(len(sub))
+        ax.errorbar(sub["mode"], y, xerr=[sub["mode"] - sub["ci_low"], sub["ci_high"] - sub["mode"]], fmt="o",
+                    color=colour, markersize=4, capsize=2, linewidth=1, label=f"mode, {level:.0%} interval")
+        if "truth" in sub.columns:
+            ax.scatter(sub["truth"], y, marker="x", color="black", s=25, label="truth", zorder=3)
+        ax.axvline(0, color="dimgray", linewidth=1, linestyle="--")
+        ax.set_yticks(y, sub["level"].tolist())
+        ax.set_xlabel("deviation from the population value (log scale)")
+        title = term
+        if "covered" in sub.columns:
+            title = f"{term}:\n{int(sub['covered'].sum())} of {len(sub)} intervals contain the truth"
+        ax.set_title(title, fontsize="medium")
+    axes[0].set_ylabel(str(table["group"].iloc[0]) if "group" in table.columns else "group")
+    axes[0].legend(loc="lower right", frameon=False, fontsize="small")
+    return axes
+
+
+def pooling_error_plot(summary, ax=None):
+    """Typical total squared error of the group estimates under each pooling, one bar group per term.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`lmmedu.teach.studies.shrinkage_error_summary`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> s = pd.DataFrame({"term": ["a"] * 3, "method": list(POOLING_COLOURS), "total_sq_error": [3.0, 2.0, 1.0]})
+    >>> pooling_error_plot(s).get_ylabel()
+    'total squared error over replicates (log scale units²)'
+    """
+    check_columns(summary, ["term", "method", "total_sq_error"], "pooling_error_plot")
+    ax = new_axes(ax, (6.5, 3.8))
+    sns.barplot(data=summary, x="term", y="total_sq_error", hue="method", hue_order=list(POOLING_COLOURS),
+                palette=POOLING_COLOURS, ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("total squared error over replicates (log scale units²)")
+    best = summary.loc[summary.groupby("term")["total_sq_error"].idxmin(), "method"].unique()
+    ax.set_title(f"Smallest total error: {' and '.join(best)}", fontsize="medium")
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def singular_study_plot(results, ax=None):
+    """Estimated against true slope SD in simulated experiments; singular fits marked.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        :func:`lmmedu.teach.studies.singular_fit_study`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> r = pd.DataFrame({"slope_sd": [0.0, 0.1], "estimated_sd": [0.0, 0.08], "singular": [True, False],
+    ...                   "converged": True})
+    >>> singular_study_plot(r).get_xlabel()
+    'true SD of the replicate drug effects (log scale)'
+    """
+    check_columns(results, ["slope_sd", "estimated_sd", "singular", "converged"], "singular_study_plot")
+    ax = new_axes(ax, (6.5, 4))
+    sds = sorted(results["slope_sd"].unique())
+    pos = {s: i for i, s in enumerate(sds)}
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(results))
+    x = results["slope_sd"].map(pos).to_numpy() + jitter
+    colours = sns.color_palette("colorblind")
+    for flag, colour, label in ((False, colours[0], "regular fit"), (True, colours[3], "singular fit")):
+        mask = results["singular"].to_numpy() == flag
+        ax.scatter(x[mask], results.loc[mask, "estimated_sd"], color=colour, s=25, label=label,
+                   marker="o" if not flag else "D", zorder=3)
+    for s in sds:
+        ax.plot([pos[s] - 0.3, pos[s] + 0.3], [s, s], color="black", linewidth=2)
+    ax.plot([], [], color="black", linewidth=2, label="true SD")
+    ax.set_xticks(range(len(sds)), [f"{s:g}" for s in sds])
+    ax.set_xlabel("true SD of the replicate drug effects (log scale)")
+    ax.set_ylabel("estimated SD (log scale)")
+    share = results["singular"].mean()
+    real = results.loc[results["slope_sd"] > 0, "singular"]
+    extra = (f",\n{real.mean():.0%} of them where the true SD is not 0" if len(real) and real.any()
+             else "")
+    ax.set_title(f"{results['converged'].mean():.0%} of fits converged, yet {share:.0%} are singular{extra}",
+                 fontsize="medium")
+    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    return ax

@@ -1,0 +1,324 @@
+"""The plots of notebook 07 (p-values and model comparison).
+
+Part of :mod:`lmmedu.teach.plots`; see the contract in :mod:`lmmedu.teach`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..cells import check_columns
+from .core import _palette, new_axes
+
+# Rates with intervals from the one rates table (lmmedu.teach.studies.rates, rates_and_coverage),
+# and residual diagnostics from lmmedu.teach.comparison.residual_table.
+
+__all__ = ["rates_vs_setting_plot", "rates_at_setting_plot", "residuals_vs_fitted_plot", "qq_plot",
+            "residuals_by_group_plot"]
+
+_SETTING_LABELS = {"n_groups": "number of replicates (groups)", "group_size": "measurements per replicate",
+                   "icc": "ICC (share of variance between replicates)", "slope_sd": "SD of the drug effect "
+                   "between replicates (log scale)"}
+
+
+def _analysis_colours(analyses):
+    return dict(zip(analyses, _palette(max(len(analyses), 1))))
+
+
+def _varying_setting(table, x):
+    columns = list(table.attrs.get("setting_columns", []))
+    if x is None:
+        varying = [c for c in columns if table[c].nunique() > 1]
+        if len(varying) != 1:
+            raise ValueError(f"give x=..., the setting to draw along the x axis (varying settings: {varying}).")
+        x = varying[0]
+    if x not in table.columns:
+        raise ValueError(f"x={x!r} is not a column of the table; use one of {columns}.")
+    return x
+
+
+def rates_vs_setting_plot(table, x=None, axes=None):
+    """False-positive rate and interval coverage of every analysis as one setting changes.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.studies.rates_and_coverage` of a study with one varying setting.
+    x : str, optional
+        The setting on the x axis; default the only setting that varies.
+    axes : sequence of two Axes, optional
+        Left: false-positive rate; right: coverage. Default a new figure.
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.studies import rates_and_coverage, wald_vs_t_study
+    >>> table = rates_and_coverage(wald_vs_t_study(n_groups=[4, 8], group_size=5, n_sims=4))
+    >>> [ax.get_xlabel() for ax in rates_vs_setting_plot(table)]
+    ['number of replicates (groups)', 'number of replicates (groups)']
+    """
+    import matplotlib.pyplot as plt
+
+    check_columns(table, ["analysis", "rate", "ci_low", "ci_high", "coverage", "coverage_low", "coverage_high"],
+                     "rates_vs_setting_plot")
+    x = _varying_setting(table, x)
+    alpha = float(table.attrs.get("alpha", 0.05))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained")
+    analyses = list(dict.fromkeys(table["analysis"]))
+    colours = _analysis_colours(analyses)
+    values = sorted(table[x].unique())
+    log_x = min(values) > 0 and max(values) / min(values) >= 4
+    for ax, (col, low, high, nominal, label) in zip(axes, [
+            ("rate", "ci_low", "ci_high", alpha, f"false-positive rate (p < {alpha:g})"),
+            ("coverage", "coverage_low", "coverage_high", 1 - alpha,
+             f"share of {1 - alpha:.0%} intervals containing the truth")]):
+        for i, name in enumerate(analyses):
+            sub = table[table["analysis"] == name].sort_values(x)
+            # The analyses side by side around each value, so their intervals do not hide each other.
+            shift = (i - (len(analyses) - 1) / 2) * 0.03
+            xs = sub[x].to_numpy(dtype=float) * (10**shift if log_x else 1.0) + (0 if log_x else shift)
+            y = sub[col].to_numpy(dtype=float)
+            ax.errorbar(xs, y, yerr=[y - sub[low].to_numpy(dtype=float), sub[high].to_numpy(dtype=float) - y],
+                        fmt="-o", color=colours[name], capsize=3, label=name)
+        ax.axhline(nominal, color="black", linestyle="--", linewidth=1.2, label=f"nominal {nominal:.0%}")
+        if log_x:
+            ax.set_xscale("log")
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+            ax.minorticks_off()
+        ax.set_xlabel(_SETTING_LABELS.get(x, x))
+        ax.set_ylabel(label)
+    axes[0].set_ylim(0, min(1.0, max(3 * alpha, float(table["ci_high"].max()) * 1.1)))
+    axes[1].set_ylim(max(0.0, min(1 - 3 * alpha, float(table["coverage_low"].min()) - 0.02)), 1.0)
+    axes[1].legend(frameon=False, fontsize="small", loc="lower right")
+    worst = table.loc[table["rate"].idxmax()]
+    where = f"{worst[x]:g} {'replicates' if x == 'n_groups' else x}"
+    axes[0].set_title(f"{worst['analysis'].split(' (')[0]}: {worst['rate']:.0%} false positives with {where}",
+                      fontsize="medium")
+    low_cov = table.loc[table["coverage"].idxmin()]
+    axes[1].set_title(f"{low_cov['analysis'].split(' (')[0]}: {low_cov['coverage']:.0%} of intervals contain the "
+                      f"truth with {low_cov[x]:g} {'replicates' if x == 'n_groups' else x}", fontsize="medium")
+    return list(axes)
+
+
+def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=None):
+    """One setting of a study: the rate (or coverage) of each analysis with its 95% interval.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A rates table (:func:`lmmedu.teach.studies.rates` or ``rates_and_coverage``) of one setting.
+    column : {"rate", "coverage"}, default "rate"
+    analyses : sequence of str, optional
+        Analyses to draw, top to bottom; default all.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+        Default: the analysis with the highest value and its value.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib, pandas as pd
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"analysis": ["a", "b"], "rate": [0.3, 0.05], "ci_low": [0.2, 0.02],
+    ...                   "ci_high": [0.4, 0.1]})
+    >>> rates_at_setting_plot(t).get_title()
+    'a: 30% false positives'
+    """
+    bounds = {"rate": ("ci_low", "ci_high"), "coverage": ("coverage_low", "coverage_high")}
+    if column not in bounds:
+        raise ValueError(f"column must be 'rate' or 'coverage', got {column!r}.")
+    low, high = bounds[column]
+    check_columns(table, ["analysis", column, low, high], "rates_at_setting_plot")
+    sub = table if analyses is None else table.set_index("analysis").loc[list(analyses)].reset_index()
+    alpha = float(table.attrs.get("alpha", 0.05))
+    nominal = alpha if column == "rate" else 1 - alpha
+    ax = new_axes(ax, (7.5, 0.9 + 0.5 * len(sub)))
+    colours = _analysis_colours(list(sub["analysis"]))
+    for i, row in enumerate(sub.itertuples()):
+        value, lo, hi = getattr(row, column), getattr(row, low), getattr(row, high)
+        ax.errorbar(value, i, xerr=[[value - lo], [hi - value]], fmt="o", color=colours[row.analysis],
+                    markersize=9, capsize=4, linewidth=2)
+        if column == "rate":
+            ax.text(hi, i, f"  {value:.0%}", va="center", ha="left", fontsize="small")
+        else:  # coverage sits near the right edge: label on the left of the interval
+            ax.text(lo, i, f"{value:.0%}  ", va="center", ha="right", fontsize="small")
+    ax.axvline(nominal, color="black", linestyle="--", linewidth=1.2, label=f"nominal {nominal:.0%}")
+    ax.set_yticks(range(len(sub)), list(sub["analysis"]))
+    ax.set_ylim(len(sub) - 0.5, -0.5)
+    if column == "rate":
+        ax.set_xlim(0, min(1.0, max(3 * alpha, float(sub[high].max()) * 1.25)))
+        ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g}), 95% interval")
+    else:
+        ax.set_xlim(max(0.0, float(sub[low].min()) - 0.08), 1.0)
+        ax.set_xlabel(f"share of {nominal:.0%} intervals that contain the truth, 95% interval")
+    ax.legend(frameon=False, fontsize="small", loc="lower right" if column == "rate" else "lower left")
+    top = sub.loc[sub[column].idxmax()] if column == "rate" else sub.loc[sub[column].idxmin()]
+    word = "false positives" if column == "rate" else "coverage"
+    ax.set_title(title or f"{top['analysis']}: {top[column]:.0%} {word}", fontsize="medium")
+    return ax
+
+
+def residuals_vs_fitted_plot(table, ax=None, max_points=3000, seed=0):
+    """Residuals against fitted values, with a smooth of their mean: a trend means a missed pattern.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.comparison.residual_table`.
+    ax : matplotlib.axes.Axes, optional
+    max_points : int, default 3000
+        Points drawn (a random subset; the binned means use all rows).
+    seed : int, default 0
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import lmmedu, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.comparison import residual_table
+    >>> m = lmmedu.fit_lm("log(length) ~ treatment", lmmedu.simulate_replicates(genes=("A",), seed=1))
+    >>> residuals_vs_fitted_plot(residual_table(m)).get_ylabel()
+    'residual (units of log(length))'
+    """
+    check_columns(table, ["fitted", "residual"], "residuals_vs_fitted_plot")
+    ax = new_axes(ax, (6, 4))
+    shown = table.sample(n=min(len(table), max_points), random_state=seed)
+    ax.scatter(shown["fitted"], shown["residual"], s=6, alpha=0.3, color=_palette(1)[0], label="observations")
+    # Means in bins of the fitted values (quantile bins, so each holds data).
+    n_bins = int(min(12, max(2, table["fitted"].nunique())))
+    bins = pd.qcut(table["fitted"], q=n_bins, duplicates="drop")
+    binned = table.groupby(bins, observed=True)[["fitted", "residual"]].mean()
+    ax.plot(binned["fitted"], binned["residual"], "-o", color=_palette(2)[1], linewidth=2, label="mean in bins")
+    ax.axhline(0, color="black", linewidth=1)
+    from ..comparison import residual_spread_ratio
+
+    response = table.attrs.get("response", "response")
+    ax.set_xlabel(f"fitted {response} (units of {response})")
+    ax.set_ylabel(f"residual (units of {response})")
+    ax.legend(frameon=False, fontsize="small", loc="upper right")
+    ratio = residual_spread_ratio(table)
+    ax.set_title(table.attrs.get("model", "") + f"\nresiduals spread {ratio:.2g}x as wide at high fitted values "
+                 "as at low ones", fontsize="medium")
+    return ax
+
+
+def qq_plot(table, ax=None, label=None):
+    """Normal QQ plot of the scaled residuals: points on the line mean normal residuals.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.comparison.residual_table`.
+    ax : matplotlib.axes.Axes, optional
+    label : str, optional
+        Title; default the model formula and the skewness of the residuals.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import lmmedu, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.comparison import residual_table
+    >>> m = lmmedu.fit_lm("log(length) ~ treatment", lmmedu.simulate_replicates(genes=("A",), seed=1))
+    >>> qq_plot(residual_table(m)).get_xlabel()
+    'normal quantile (standard normal units)'
+    """
+    from scipy import stats
+
+    check_columns(table, ["scaled", "normal_quantile"], "qq_plot")
+    ax = new_axes(ax, (4.5, 4.5))
+    order = np.argsort(table["normal_quantile"].to_numpy())
+    q = table["normal_quantile"].to_numpy()[order]
+    s = np.sort(table["scaled"].to_numpy())
+    step = max(1, len(q) // 2000)  # thin the middle; keep both tails where departures show
+    keep = np.unique(np.r_[np.arange(0, len(q), step), np.arange(min(50, len(q))), np.arange(max(0, len(q) - 50), len(q))])
+    ax.scatter(q[keep], s[keep], s=8, color=_palette(1)[0], alpha=0.6)
+    lim = float(np.nanmax(np.abs(np.r_[q, s])))
+    ax.plot([-lim, lim], [-lim, lim], color="black", linewidth=1, label="normal residuals")
+    ax.set_xlabel("normal quantile (standard normal units)")
+    ax.set_ylabel("scaled residual (residual / residual SD)")
+    ax.legend(frameon=False, fontsize="small", loc="upper left")
+    skew = float(stats.skew(table["scaled"]))
+    ax.set_title(label or f"{table.attrs.get('model', '')}\nskewness of the residuals {skew:.2f}", fontsize="medium")
+    return ax
+
+
+def residuals_by_group_plot(table, axes=None, max_groups=6):
+    """One panel per group: residuals against fitted values, with the mean residual of each ``by`` level.
+
+    A group whose levels' mean residuals sit on opposite sides of 0 has an effect the model did
+    not allow to differ between groups (a missing random slope).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.comparison.residual_table` with ``group`` (and ideally ``by``).
+    axes : sequence of Axes, optional
+        One per group drawn; default a new row of panels.
+    max_groups : int, default 6
+        Groups drawn (the first ones).
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import lmmedu, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.comparison import residual_table
+    >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.simulate_replicates(genes=("A",), seed=1))
+    >>> len(residuals_by_group_plot(residual_table(m, by="treatment")))
+    4
+    """
+    import matplotlib.pyplot as plt
+
+    from ..comparison import residual_means
+
+    check_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
+    groups = list(pd.unique(table["group"]))[:max_groups]
+    if axes is None:
+        _, axes = plt.subplots(1, len(groups), figsize=(2.3 * len(groups) + 0.8, 3.2), sharey=True,
+                               layout="constrained", squeeze=False)
+        axes = list(axes[0])
+    if len(axes) < len(groups):
+        raise ValueError(f"residuals_by_group_plot needs {len(groups)} Axes, got {len(axes)}.")
+    means = residual_means(table)
+    has_by = "by" in table.columns
+    levels = list(pd.unique(table["by"])) if has_by else [None]
+    colours = dict(zip(levels, _palette(max(len(levels), 1))))
+    for ax, g in zip(axes, groups):
+        sub = table[table["group"] == g]
+        shown = sub.sample(n=min(len(sub), 400), random_state=0)
+        for level in levels:
+            pts = shown if level is None else shown[shown["by"] == level]
+            ax.scatter(pts["fitted"], pts["residual"], s=5, alpha=0.25, color=colours[level])
+            m = means[(means["group"] == g) & ((means["by"] == level) if has_by else True)]
+            xs = sub["fitted"] if level is None else sub.loc[sub["by"] == level, "fitted"]
+            ax.hlines(m["mean_residual"], xs.min() - 0.02, xs.max() + 0.02, color=colours[level], linewidth=3,
+                      label=f"mean residual, {level}" if level is not None else "mean residual")
+        ax.axhline(0, color="black", linewidth=1)
+        ax.set_title(f"{g}", fontsize="medium")
+        ax.set_xlabel(f"fitted {table.attrs.get('response', 'value')}")
+    axes[0].set_ylabel(f"residual (units of {table.attrs.get('response', 'the response')})")
+    axes[-1].legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    spread = means["mean_residual"].abs().max()
+    axes[0].figure.suptitle(f"{table.attrs.get('model', '')}: mean residuals per group and level up to "
+                            f"{spread:.2g} away from 0", fontsize="medium")
+    return list(axes)

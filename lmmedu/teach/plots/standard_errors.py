@@ -1,0 +1,193 @@
+"""The plots of notebook 05 (why standard errors differ).
+
+Part of :mod:`lmmedu.teach.plots`; see the contract in :mod:`lmmedu.teach`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..cells import check_columns
+from .core import _palette, new_axes
+
+__all__ = ["probeset_spread", "probeset_spread_plot", "design_effect_axes", "design_effect_plot"]
+
+
+def probeset_spread(df):
+    """How far probesets differ, against how far one probeset's values vary around its own mean.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns ``probeset``, ``genotype``, ``week`` and ``values``
+        (:func:`lmmedu.simulate_expression`).
+
+    Returns
+    -------
+    pandas.Series
+        ``between_sd`` (SD of the probeset means), ``within_sd`` (pooled SD of the values
+        around their probeset's own mean), and ``genotype_gap`` (difference of the two
+        genotypes' means, for scale).
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> s = probeset_spread(lmmedu.simulate_expression(n_probesets=200))
+    >>> bool(s["between_sd"] > 5 * s["within_sd"])
+    True
+    """
+    check_columns(df, ["probeset", "genotype", "values"], "probeset_spread")
+    values = df["values"].to_numpy(dtype=float)
+    means = df.groupby("probeset", observed=True)["values"].transform("mean").to_numpy()
+    by_geno = df.groupby("genotype", observed=True)["values"].mean()
+    return pd.Series({
+        "between_sd": float(df.groupby("probeset", observed=True)["values"].mean().std(ddof=1)),
+        "within_sd": float(np.sqrt(np.mean((values - means) ** 2))),
+        "genotype_gap": float(by_geno.iloc[-1] - by_geno.iloc[0]),
+    })
+
+
+def probeset_spread_plot(df, n_show=30, seed=0, ax=None):
+    """A few probesets' expression over age: their levels differ far more than anything else.
+
+    Each thin line is one probeset's mean per age in one genotype; the thick lines are the
+    genotype means over all probesets.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From :func:`lmmedu.simulate_expression`.
+    n_show : int, default 30
+        Probesets drawn (chosen at random with ``seed``).
+    seed : int, default 0
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib, lmmedu
+    >>> matplotlib.use("Agg")
+    >>> ax = probeset_spread_plot(lmmedu.simulate_expression(n_probesets=50), n_show=5)
+    >>> ax.get_xlabel()
+    'age (weeks)'
+    """
+    check_columns(df, ["probeset", "genotype", "weeks", "values"], "probeset_spread_plot")
+    ax = new_axes(ax, (7.0, 4.2))
+    spread = probeset_spread(df)
+    levels = list(df["genotype"].cat.categories) if hasattr(df["genotype"], "cat") else sorted(df["genotype"].unique())
+    colours = dict(zip(levels, _palette(len(levels))))
+    probesets = pd.unique(df["probeset"])
+    chosen = np.random.default_rng(seed).choice(probesets, size=min(int(n_show), len(probesets)), replace=False)
+    some = df[df["probeset"].isin(chosen)]
+    means = some.groupby(["probeset", "genotype", "weeks"], observed=True)["values"].mean().reset_index()
+    for (_, geno), part in means.groupby(["probeset", "genotype"], observed=True):
+        ax.plot(part["weeks"], part["values"], color=colours[geno], alpha=0.35, linewidth=0.8)
+    overall = df.groupby(["genotype", "weeks"], observed=True)["values"].mean().reset_index()
+    for geno, part in overall.groupby("genotype", observed=True):
+        ax.plot(part["weeks"], part["values"], color=colours[geno], linewidth=3, label=f"{geno}: mean of all probesets")
+    known = df.attrs.get("truth")
+    if known is not None and hasattr(known, "week_scale"):
+        # The true strain lines: the fixed part of the simulation, on the same age axis.
+        ages = np.asarray(known.weeks, dtype=float)
+        week = (ages - known.week_center) / known.week_scale
+        fe = known.fixed_effects
+        for i, geno in enumerate(levels):
+            ax.plot(ages, fe["Intercept"] + fe["genotype"] * i + (fe["week"] + fe["week:genotype"] * i) * week,
+                    color="black", linestyle="--", linewidth=1.2, label="truth (fixed part)" if i == 0 else None)
+    ax.set(xlabel="age (weeks)", ylabel="expression value (array units, linear scale)")
+    ax.legend(frameon=False, fontsize="small", loc="upper right")
+    ax.set_title(f"{len(chosen)} probesets: levels differ by SD {spread['between_sd']:.2f}, values within a "
+                 f"probeset by SD {spread['within_sd']:.2f}", fontsize="medium")
+    return ax
+
+
+def design_effect_axes(pyplot=True):
+    """The two Axes of :func:`design_effect_plot`, on a figure with fixed margins.
+
+    Fixed margins instead of a layout engine keep a redraw cheap (the explorer redraws on
+    every slider move). ``pyplot=False`` gives a figure that pyplot does not track, for
+    widgets that turn it into PNG bytes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> len(design_effect_axes(pyplot=False))
+    2
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    fig = plt.figure(figsize=(11.0, 4.0)) if pyplot else Figure(figsize=(11.0, 4.0))
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1.0], "wspace": 0.32})
+    fig.subplots_adjust(left=0.15, right=0.97, bottom=0.27, top=0.92)
+    return list(axes)
+
+
+def design_effect_plot(view, axes=None):
+    """Standard-error bars under lm and the mixed model, and the design-effect curve.
+
+    Left: for the intercept and the drug effect, the SE the lm reports and the mixed model's
+    SE, with a black dot at the true SD of each model's estimate. Right: the design effect
+    ``1 + (m - 1) * ICC`` against group size ``m``, with the current design on it and the drug
+    effect's own design effect next to it.
+
+    Parameters
+    ----------
+    view : lmmedu.teach.comparison.DesignEffectView
+        From :func:`lmmedu.teach.comparison.design_effect_view`.
+    axes : sequence of 2 matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.comparison import design_effect_view
+    >>> ax_se, ax_curve = design_effect_plot(design_effect_view())
+    >>> ax_curve.get_xlabel()
+    'rows per group m (size-weighted)'
+    """
+    if axes is None:
+        axes = design_effect_axes()
+    ax_se, ax_curve = axes
+    table, rho = view.table, view.settings["icc"]
+    lm_colour, lmm_colour, curve_colour = _palette(3)
+    y = np.arange(len(table))
+    h = 0.36
+    ax_se.barh(y - h / 2, table["se_lm"], height=h, color=lm_colour, label="lm: reported SE")
+    ax_se.barh(y + h / 2, table["se_lmm"], height=h, color=lmm_colour, label="mixed model: SE")
+    ax_se.plot(table["sd_lm"], y - h / 2, "o", color="black", markersize=5)
+    ax_se.plot(table["se_lmm"], y + h / 2, "o", color="black", markersize=5, label="true SD of the estimate")
+    ax_se.set_yticks(y, list(table.index))
+    ax_se.set_ylim(len(table) - 0.5, -0.5)
+    ax_se.set_xlim(0, 1.15 * float(np.nanmax(table[["se_lm", "sd_lm", "se_lmm"]].to_numpy())))
+    ax_se.set_xlabel("standard error (units of one row's SD, linear scale)")
+    ax_se.legend(frameon=False, fontsize="small", loc="upper center", bbox_to_anchor=(0.45, -0.2), ncol=3)
+    ratio = float(table.loc["treatment[T.drug]", "se_ratio"])
+    ax_se.set_title(f"drug effect: mixed-model SE is {ratio:.2f} x the lm's", fontsize="medium")
+
+    top = max(10.0, 2.0 * view.kish_size)
+    m = np.linspace(1.0, top, 200)
+    ax_curve.plot(m, 1.0 + (m - 1.0) * rho, color=curve_colour, label=f"1 + (m - 1) x {rho:.2f}")
+    ax_curve.axhline(1.0, color="gray", linewidth=1, linestyle=":")
+    ax_curve.plot([view.kish_size], [view.deff], "o", color=curve_colour, markersize=12,
+                  label=f"this design: {view.deff:.2f}")
+    drug_deff = float(table.loc["treatment[T.drug]", "term_deff"])
+    ax_curve.plot([view.kish_size], [drug_deff], "D", color=lmm_colour, markersize=6,
+                  label=f"drug effect ({view.settings['varies']}): {drug_deff:.2f}")
+    ax_curve.set_xlim(0, top)
+    ax_curve.set_ylim(0, 1.1 * max(1.0 + (top - 1.0) * rho, drug_deff, 1.5))
+    ax_curve.set_xlabel("rows per group m (size-weighted)")
+    ax_curve.set_ylabel("design effect (variance ratio, linear)")
+    ax_curve.legend(frameon=False, fontsize="small", loc="upper left")
+    worth = f"{view.n_eff:,.0f}" if view.n_eff >= 10 else f"{view.n_eff:.1f}"
+    ax_curve.set_title(f"{view.n:,} rows are worth about {worth} independent ones", fontsize="medium")
+    return [ax_se, ax_curve]

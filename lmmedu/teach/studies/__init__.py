@@ -1,0 +1,29 @@
+"""Simulation studies: how often does each analysis find an effect that is not there?
+
+The one experiment runner (:func:`run_study`), the one rates table (:func:`rates`) and the
+one progress helper (:func:`progress_callback`) of the contract in :mod:`lmmedu.teach`, and
+the studies of the notebooks built on them. Every study simulates experiments with **no true
+drug effect**, so every rejection is a false positive and a correct test rejects in about
+``alpha`` of them; the Wilson interval of each rate says how far chance alone can take it.
+
+- Notebook 01, pseudo-replication (:func:`simulate_p_values`, :func:`false_positive_rates`,
+  :func:`rate_curve`): one gene, three analyses of :data:`ANALYSES` -- ``"naive lm"``
+  (``log(length) ~ treatment`` on every measurement, as if each were independent),
+  ``"t-test on replicate means"`` (independent samples in the between design, paired in the
+  within design) and ``"mixed model"`` (``log(length) ~ treatment + (1|replicate)``,
+  Satterthwaite df).
+- Notebook 04, random slopes (:func:`random_slope_p_values`, :func:`random_slope_rates`): the
+  drug effect varies between replicates; the models of :data:`SLOPE_STUDY_MODELS` with and
+  without a random slope test the drug effect of the reference gene.
+
+This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.pooling`, :mod:`.pvalues`, :mod:`.expression`, :mod:`.planning`. Everything public is re-exported here.
+"""
+
+from . import core, pooling, pvalues, expression, planning
+from .core import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .pvalues import *  # noqa: F403
+from .expression import *  # noqa: F403
+from .planning import *  # noqa: F403
+
+__all__ = [*core.__all__, *pooling.__all__, *pvalues.__all__, *expression.__all__, *planning.__all__]

@@ -1,0 +1,31 @@
+"""Every ipywidgets app of the notebooks, built on one pattern (:class:`App`).
+
+The contract is written in :mod:`lmmedu.teach`: controls and views are attributes,
+``update(**settings)`` computes what the app shows and returns it without touching a widget,
+``show(result)`` writes it, ``run()`` does both and turns errors into a message, and the app
+displays itself. The work is done by tested functions of :mod:`~lmmedu.teach.studies`,
+:mod:`~lmmedu.teach.comparison`, :mod:`~lmmedu.teach.cells` and :mod:`~lmmedu.teach.prose`;
+figures come from :mod:`~lmmedu.teach.plots` as PNG.
+
+- :class:`EnvironmentCheck` (notebook 00): proves that widgets render and call back.
+- :class:`PseudoReplicationMachine` (notebook 01): false-positive rates of three analyses
+  in simulated experiments without a drug effect (Run button).
+- :class:`StandardErrorExplorer` (notebook 02): lm vs mixed model SEs and df as the
+  replicate SD changes.
+- :class:`CodingExplorer` (notebook 03): one data set under every coding.
+- :class:`InteractionExplorer` (notebook 04): true drug effects per gene -> which
+  coefficients move.
+- :class:`RandomSlopeMachine` (notebook 04): false positives without a random slope (Run
+  button).
+
+This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.planning`. Everything public is re-exported here.
+"""
+
+from . import core, standard_errors, pooling, pvalues, planning
+from .core import *  # noqa: F403
+from .standard_errors import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .pvalues import *  # noqa: F403
+from .planning import *  # noqa: F403
+
+__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *planning.__all__]

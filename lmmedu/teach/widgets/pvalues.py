@@ -1,0 +1,193 @@
+"""The widgets of notebook 07 (p-values and model comparison).
+
+Part of :mod:`lmmedu.teach.widgets`; see the contract in :mod:`lmmedu.teach`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass as _dataclass
+
+import ipywidgets as widgets
+import pandas as pd
+
+from .core import App, error_html, png
+
+__all__ = ["wald_vs_t_preview", "WaldVsTResult", "WaldVsTMachine"]
+
+
+def wald_vs_t_preview(n_groups, group_size, icc):
+    """What a setting implies before simulating: df of the test and the z test's expected error.
+
+    With ``n_groups`` replicates split between two arms, the drug is compared between
+    replicates and a t test has about ``n_groups - 2`` denominator df. If that t distribution
+    were exact, a z test (critical value 1.96) would reject a true null with probability
+    ``P(|T| > 1.96)``: the number this preview prints.
+
+    Parameters
+    ----------
+    n_groups : int
+    group_size : int
+    icc : float
+
+    Returns
+    -------
+    str
+        HTML text.
+
+    Examples
+    --------
+    >>> "about 2 df" in wald_vs_t_preview(4, 20, 0.2)
+    True
+    """
+    from scipy import stats as sstats
+
+    from ..studies import icc_to_replicate_sd
+
+    icc_to_replicate_sd(icc)  # validates
+    deff = 1.0 + (group_size - 1) * icc
+    n_rows = n_groups * group_size
+    parts = [f"{n_rows:,} measurements in {n_groups} replicates of {group_size}; ICC {icc:.2f}, design effect "
+             f"1 + ({group_size} - 1) x {icc:.2f} = {deff:.1f}."]
+    df = n_groups - 2
+    if df < 1:
+        parts.append("With one replicate per arm nothing is left to estimate how much replicates differ: the t "
+                     "test has no df and gives no p-value, while the z test still prints one.")
+    else:
+        z_error = 2 * sstats.t.sf(sstats.norm.ppf(0.975), df)
+        parts.append(f"The drug is compared between replicates: the t test has about {df} df. If the t "
+                     f"distribution on {df} df is right, a z test rejects a true null about {z_error:.0%} of the "
+                     "time instead of 5%.")
+    if icc == 0:
+        parts.append("With ICC 0 the replicates do not differ: many fits will be singular (the model becomes "
+                     "the lm).")
+    return "<br>".join(html.escape(p) for p in parts)
+
+
+@_dataclass(frozen=True)
+class WaldVsTResult:
+    """What :class:`WaldVsTMachine` shows after a run."""
+
+    #: The :func:`lmmedu.teach.studies.rates_and_coverage` table of the run (one setting).
+    table: pd.DataFrame
+    #: One sentence with the two rates and coverages.
+    summary: str
+    #: PNG of the rates and coverage plot.
+    figure: bytes
+
+
+class WaldVsTMachine(App):
+    """Wald z against Satterthwaite t: false-positive rate and interval coverage for one design.
+
+    Sliders set the number of replicates, the measurements per replicate and the ICC; the drug
+    is given to whole replicates and has no effect. **Run** simulates ``n_sims`` experiments
+    (:func:`lmmedu.teach.studies.wald_vs_t_study`), fits each once and tests the drug both ways.
+
+    Parameters
+    ----------
+    n_groups, group_size, icc
+        Starting values of the controls.
+    n_sims : int, default 200
+        Experiments per run.
+    seed : int, default 7
+
+    Examples
+    --------
+    >>> app = WaldVsTMachine(n_sims=4)
+    >>> result = app.run(n_groups=4, group_size=5)
+    >>> result.table["analysis"].tolist()
+    ['Wald z (statsmodels)', 't, Satterthwaite df (lmerTest)']
+    """
+
+    controls = ("n_groups", "group_size", "icc")
+    live = False
+    SIZE_OPTIONS = (2, 5, 10, 20, 50, 100, 200)
+
+    def __init__(self, n_groups=4, group_size=20, icc=0.2, n_sims=200, seed=7):
+        style = {"description_width": "220px"}
+        layout = widgets.Layout(width="540px")
+        self.n_groups = widgets.IntSlider(value=n_groups, min=2, max=40, description="replicates (groups)",
+                                          style=style, layout=layout, continuous_update=False)
+        self.group_size = widgets.SelectionSlider(options=self.SIZE_OPTIONS, value=group_size,
+                                                  description="measurements per replicate", style=style,
+                                                  layout=layout, continuous_update=False)
+        self.icc = widgets.FloatSlider(value=icc, min=0.0, max=0.9, step=0.05, description="ICC", style=style,
+                                       layout=layout, continuous_update=False)
+        self.button = widgets.Button(description=f"Run {n_sims} experiments", button_style="primary", icon="play",
+                                     layout=widgets.Layout(width="220px"))
+        self.button.add_class("lmmedu-run")
+        self.progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style)
+        self.readout = widgets.HTML()
+        self.readout.add_class("lmmedu-readout")
+        self.status = widgets.HTML("Press <b>Run</b> to simulate.")
+        self.status.add_class("lmmedu-status")
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
+        self.table = widgets.HTML()
+        self.table.add_class("lmmedu-rates")
+        self.n_sims, self.seed = int(n_sims), seed
+        super().__init__(views=[self.n_groups, self.group_size, self.icc, self.button, self.progress,
+                                self.readout, self.status, self.plot, self.table])
+
+    def preview(self):
+        """Cheap text for the current sliders (no simulation)."""
+        try:
+            self.readout.value = wald_vs_t_preview(**self.settings())
+            self.message.value = ""
+        except Exception as exc:  # never raise from a slider
+            self.message.value = error_html("Cannot simulate this setting", exc)
+        if self.result is not None:
+            self.status.value = "Settings changed: press <b>Run</b> to simulate them."
+
+    def _tick(self, done, total):
+        self.progress.max = total
+        self.progress.value = done
+
+    def update(self, n_groups, group_size, icc):
+        """Simulate ``n_sims`` experiments at this setting; return a :class:`WaldVsTResult`."""
+        import matplotlib.pyplot as plt
+
+        from ..plots import rates_at_setting_plot
+        from ..studies import SATTERTHWAITE_T, WALD_Z, rates_and_coverage, wald_vs_t_study
+
+        results = wald_vs_t_study(n_groups=int(n_groups), group_size=int(group_size), icc=float(icc),
+                                  n_sims=self.n_sims, seed=self.seed, progress=self._tick)
+        table = rates_and_coverage(results)
+        rows = table.set_index("analysis")
+        parts = []
+        for name in (WALD_Z, SATTERTHWAITE_T):
+            r = rows.loc[name]
+            if r["n_sims"] == 0:
+                parts.append(f"{name}: no usable test ({int(r['n_missing'])} experiments without df)")
+            else:
+                parts.append(f"{name}: {r['rate']:.1%} false positives (95% interval {r['ci_low']:.1%} to "
+                             f"{r['ci_high']:.1%}), intervals cover the truth {r['coverage']:.1%}")
+        summary = (f"{self.n_sims} experiments, {n_groups} replicates of {group_size}, ICC {icc:.2f}, no true "
+                   "effect. " + "; ".join(parts) + ".")
+        fig, axes = plt.subplots(1, 2, figsize=(11, 2.6), layout="constrained")
+        usable = table[table["n_sims"] > 0]
+        if len(usable):
+            rates_at_setting_plot(usable, "rate", ax=axes[0])
+            rates_at_setting_plot(usable, "coverage", ax=axes[1])
+            axes[1].set_yticks([])
+            axes[0].set_xlabel("false-positive rate (p < 0.05), 95% interval")
+            axes[1].set_xlabel("share of 95% intervals containing the truth")
+        return WaldVsTResult(table=table, summary=summary, figure=png(fig))
+
+    def show(self, result):
+        self.status.value = html.escape(result.summary)
+        self.plot.value = result.figure
+        t = result.table
+
+        def pct(v):
+            return "-" if pd.isna(v) else f"{v:.1%}"
+
+        shown = pd.DataFrame({
+            "test": t["analysis"], "experiments": t["n_sims"], "false positives": t["rate"].map(pct),
+            "95% interval": [f"{pct(a)} to {pct(b)}" for a, b in zip(t["ci_low"], t["ci_high"])],
+            "CI coverage": t["coverage"].map(pct),
+            "typical df": t["median_df"].map(lambda v: "-" if pd.isna(v) else ("∞" if math.isinf(v) else f"{v:.1f}")),
+            "singular fits": t["n_singular"],
+        })
+        self.table.value = ("<div class='jp-RenderedHTMLCommon'>"
+                            f"{shown.to_html(index=False, border=0)}</div>")
