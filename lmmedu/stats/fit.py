@@ -7,6 +7,8 @@ Data flow: DataFrame -> :mod:`lmmedu.stats.formula` (parse, model frame) ->
 
 from __future__ import annotations
 
+import numpy as np
+
 from .design import fixed_design, random_blocks
 from .engine import LmmProblem, optimize_theta, single_threaded_blas
 from .formula import model_frame, parse_formula
@@ -43,6 +45,9 @@ def fit(formula, data, reml=True):
     >>> round(float(m.coefs.loc["Intercept", "df"]), 1)  # about 3: only 4 replicates  # doctest: +SKIP
     3.0
     """
+    # numpy booleans are fine; "no" or 0 would otherwise silently mean REML or ML.
+    if not isinstance(reml, (bool, np.bool_)):
+        raise TypeError(f"reml must be True (REML, the default) or False (maximum likelihood), not {reml!r}.")
     parsed = parse_formula(formula)
     if not parsed.random:
         raise ValueError(
@@ -50,12 +55,22 @@ def fit(formula, data, reml=True):
             "lmmedu.fit_lm for an ordinary linear model."
         )
     frame = model_frame(parsed, data)
+    _check_not_constant(frame)
     design = fixed_design(parsed.fixed, frame.data)
     blocks = random_blocks(parsed.random, frame.data)
+    _check_residual_variation(frame, design, blocks)
     with single_threaded_blas():
-        problem = LmmProblem(design.X, frame.y, blocks, reml=reml)
-        opt = optimize_theta(problem)
-        return MixedFit(formula, parsed, frame, design, blocks, problem, opt, reml)
+        try:
+            problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml))
+            opt = optimize_theta(problem)
+            return MixedFit(formula, parsed, frame, design, blocks, problem, opt, bool(reml))
+        except np.linalg.LinAlgError:
+            # Last resort; the usual cause is a covariate far from zero relative to its spread.
+            raise ValueError(
+                f"The mixed model '{formula}' could not be fitted because a matrix was numerically singular; "
+                "centre and scale numeric predictors (e.g. x - mean(x), or years since 2000) and simplify the "
+                "random part."
+            ) from None
 
 
 def fit_lm(formula, data):
@@ -83,5 +98,61 @@ def fit_lm(formula, data):
     """
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data)
+    _check_not_constant(frame)
     design = fixed_design(parsed.fixed, frame.data)
     return LmFit(formula, parsed, frame, design)
+
+
+def _check_not_constant(frame):
+    """Refuse a response with a single value: no model has anything to explain."""
+    y = frame.y
+    if y.size and np.ptp(y) <= 4 * np.finfo(float).eps * np.max(np.abs(y)):
+        raise ValueError(
+            f"The response '{frame.parsed.response}' has the same value ({y[0]:.6g}) in all {y.size} rows, so "
+            "there is nothing to model; check that the formula names the right response column."
+        )
+
+
+def _check_residual_variation(frame, design, blocks):
+    """Refuse data that the fixed effects plus one effect per group fit exactly.
+
+    Then the residual variance is zero, the likelihood has no maximum (it grows without bound
+    as the residual variance shrinks) and every SE and df would be an artefact.
+    """
+    y = frame.y
+    spread = np.sqrt(np.mean((y - y.mean()) ** 2))
+    for b in blocks:
+        # Cheap and common: every group measured the same value (e.g. a per-group summary repeated).
+        sizes = np.bincount(b.codes, minlength=b.m)
+        if sizes.max() < 2:
+            continue
+        lo = np.full(b.m, np.inf)
+        hi = np.full(b.m, -np.inf)
+        np.minimum.at(lo, b.codes, y)
+        np.maximum.at(hi, b.codes, y)
+        if np.all(hi - lo <= 1e-10 * spread):
+            raise ValueError(
+                f"The response '{frame.parsed.response}' is constant within every level of '{b.term.group}', so "
+                "there is no residual variation for a mixed model to estimate; analyse one value per group "
+                f"(e.g. fit_lm on the {b.m} group values) or check the response column."
+            )
+    n_cols = design.X.shape[1] + sum(b.m * b.q for b in blocks)
+    if n_cols >= len(y) or len(y) * n_cols > 2e7:
+        return  # too large to check cheaply; the engine's own checks take over
+    parts = [design.X]
+    for b in blocks:
+        Zfull = np.zeros((len(y), b.m * b.q))
+        rows = np.arange(len(y))
+        for k in range(b.q):
+            Zfull[rows, b.codes * b.q + k] = b.Z[:, k]
+        parts.append(Zfull)
+    A = np.column_stack(parts)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    if np.sqrt(np.mean(resid**2)) <= 1e-10 * spread:
+        groups = ", ".join(f"'{b.term.group}'" for b in blocks)
+        raise ValueError(
+            f"The fixed effects plus the random effects of {groups} fit the response "
+            f"'{frame.parsed.response}' exactly (residual variation zero, e.g. simulated with residual_sd=0), "
+            "so the mixed model has no maximum likelihood; add measurement noise or check the response column."
+        )
