@@ -50,6 +50,7 @@ import patsy
 import scipy.stats
 
 from .design import plain_values
+from .formula import _quoted_name
 from .inference import t_table
 
 __all__ = [
@@ -147,6 +148,9 @@ def _names_in(code, columns):
     except (tokenize.TokenError, IndentationError):
         return [code] if code in columns else []
     for i, tok in enumerate(tokens):
+        quoted = _quoted_name(tokens, i)  # Q("body.mass")
+        if quoted is not None and quoted in columns and quoted not in out:
+            out.append(quoted)
         if tok.type != tokenize.NAME or keyword.iskeyword(tok.string):
             continue
         prev = tokens[i - 1].string if i else ""
