@@ -68,6 +68,11 @@ def _categorise(data):
     return out
 
 
+# Missing rows are dropped (with a warning) before the design is built, so a NaN here comes
+# from a transform such as log(-2); keep it for _check_finite, which names column and row.
+_KEEP_NAN = patsy.NAAction(NA_types=[])
+
+
 def plain_values(data):
     """New data for an existing design: categoricals as plain values.
 
@@ -103,7 +108,7 @@ def fixed_design(rhs, data):
     """
     try:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # reported by _check_finite
-            mat = patsy.dmatrix(rhs, _categorise(data), eval_env=eval_env(), NA_action="raise")
+            mat = patsy.dmatrix(rhs, _categorise(data), eval_env=eval_env(), NA_action=_KEEP_NAN)
     except patsy.PatsyError as err:
         raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
     names = list(mat.design_info.column_names)
@@ -333,7 +338,7 @@ def random_blocks(terms, data):
     for term in terms:
         try:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                mat = patsy.dmatrix(term.expr, cat, eval_env=eval_env(), NA_action="raise")
+                mat = patsy.dmatrix(term.expr, cat, eval_env=eval_env(), NA_action=_KEEP_NAN)
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
         Z = np.asarray(mat, dtype=float)

@@ -127,8 +127,8 @@ class LmFit(_FitBase):
     loglik, aic, bic : float
         Maximum-likelihood log-likelihood and information criteria.
     perfect_fit : bool
-        True when the residuals are zero up to rounding; then se, t, p and the CI are
-        NaN (with a warning) instead of the meaningless t ~ 1e16 that rounding would give.
+        True when the residuals are zero up to rounding; then se, t, p, the CI and
+        ``vcov`` are NaN (with a warning) instead of the meaningless t ~ 1e16 that rounding would give.
 
     Notes
     -----
@@ -159,6 +159,7 @@ class LmFit(_FitBase):
         if self.perfect_fit:
             # Residuals at rounding level would give t ~ 1e16 and p < 2e-16: numbers with no meaning.
             self.coefs = self.coefs.assign(se=np.nan, t=np.nan, p=np.nan, ci_low=np.nan, ci_high=np.nan)
+            self.vcov = self.vcov * np.nan  # so contrasts and emmeans say the same as the table
             warnings.warn(
                 f"The lm fits the response exactly (residual SD {self.sigma:.2g}, zero up to rounding), so standard "
                 "errors, t and p values are meaningless and are reported as NaN; check that the response is not "
