@@ -235,7 +235,7 @@ def least_squares(X, y):
     Xw = _working_columns(X)
     shift = X[0] - Xw[0]  # column means removed (zero for the intercept or without one)
     scale = np.sqrt((Xw**2).sum(axis=0))
-    Q, R = np.linalg.qr(Xw / scale)
+    Q, R = scipy.linalg.qr(Xw / scale, mode="economic")
     a = scipy.linalg.solve_triangular(R, Q.T @ y) / scale
     Rinv = scipy.linalg.solve_triangular(R, np.eye(p))
     cov_a = (Rinv @ Rinv.T) / np.outer(scale, scale)

@@ -8,6 +8,7 @@ Data flow: DataFrame -> :mod:`lmmedu.stats.formula` (parse, model frame) ->
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
 from .design import fixed_design, random_blocks
 from .engine import LmmProblem, optimize_theta, single_threaded_blas
@@ -56,10 +57,10 @@ def fit(formula, data, reml=True):
         )
     frame = model_frame(parsed, data)
     _check_not_constant(frame)
-    design = fixed_design(parsed.fixed, frame.data)
-    blocks = random_blocks(parsed.random, frame.data)
-    _check_residual_variation(frame, design, blocks)
     with single_threaded_blas():
+        design = fixed_design(parsed.fixed, frame.data)
+        blocks = random_blocks(parsed.random, frame.data)
+        _check_residual_variation(frame, design, blocks)
         try:
             problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml))
             opt = optimize_theta(problem)
@@ -99,8 +100,9 @@ def fit_lm(formula, data):
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data)
     _check_not_constant(frame)
-    design = fixed_design(parsed.fixed, frame.data)
-    return LmFit(formula, parsed, frame, design)
+    with single_threaded_blas():  # tall-and-thin QR: threads cost more than they save
+        design = fixed_design(parsed.fixed, frame.data)
+        return LmFit(formula, parsed, frame, design)
 
 
 def _check_not_constant(frame):
@@ -137,17 +139,20 @@ def _check_residual_variation(frame, design, blocks):
                 f"(e.g. fit_lm on the {b.m} group values) or check the response column."
             )
     n_cols = design.X.shape[1] + sum(b.m * b.q for b in blocks)
-    if n_cols >= len(y) or len(y) * n_cols > 2e7:
+    if n_cols >= len(y) or n_cols > 400:
         return  # too large to check cheaply; the engine's own checks take over
-    parts = [design.X]
+    # Any coefficients with a zero residual prove an exact fit (least squares can only do
+    # better), so the fast normal equations on the Gram matrix are safe here.
+    rows = np.arange(len(y))
+    parts = [scipy.sparse.csr_matrix(design.X)]
     for b in blocks:
-        Zfull = np.zeros((len(y), b.m * b.q))
-        rows = np.arange(len(y))
         for k in range(b.q):
-            Zfull[rows, b.codes * b.q + k] = b.Z[:, k]
-        parts.append(Zfull)
-    A = np.column_stack(parts)
-    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+            parts.append(scipy.sparse.csr_matrix((b.Z[:, k], (rows, b.codes)), shape=(len(y), b.m)))
+    A = scipy.sparse.hstack(parts, format="csr")
+    norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=0))).ravel()
+    norms[norms == 0] = 1.0
+    gram = np.asarray((A.T @ A).todense()) / np.outer(norms, norms)
+    coef = np.linalg.lstsq(gram, (A.T @ y) / norms, rcond=1e-12)[0] / norms
     resid = y - A @ coef
     if np.sqrt(np.mean(resid**2)) <= 1e-10 * spread:
         groups = ", ".join(f"'{b.term.group}'" for b in blocks)
