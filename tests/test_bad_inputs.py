@@ -481,3 +481,35 @@ def test_cli_reml_fits_match_library(tmp_path, capsys, csv_frame):
     status, out, _ = cli(["fit", str(path), "y ~ x + (1|g)", "--ml"], capsys)
     m = lmmedu.fit("y ~ x + (1|g)", csv_frame, reml=False)
     assert status == 0 and f"{m.loglik:8.1f}" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# More awkward inputs
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values", [pd.date_range("2020-01-01", periods=100),
+                                    pd.to_timedelta(np.arange(100), "D")])
+def test_dates_as_predictor(grouped, values):
+    clean_error(lambda: lmmedu.fit("y ~ x + (1|g)", grouped.assign(x=values)), ".dt.days")
+
+
+def test_complex_response(grouped):
+    clean_error(lambda: lmmedu.fit_lm("y ~ x", grouped.assign(y=grouped["y"] + 1j)), "complex numbers")
+
+
+def test_quoted_column_without_q(grouped):
+    clean_error(lambda: lmmedu.fit_lm('y ~ "x"', grouped), "text constant, not a column")
+
+
+def test_q_without_quotes(grouped):
+    clean_error(lambda: lmmedu.fit_lm("y ~ Q(x)", grouped), 'write Q("x")')
+
+
+def test_compare_checks_reml_too(grouped):
+    clean_error(lambda: lmmedu.compare("y ~ x + (1|g)", grouped, reml="yes"), "reml must be True", TypeError)
+
+
+def test_level_argument_strings_still_work(grouped):
+    a = lm_quiet('y ~ C(f, Treatment("b"))', grouped)
+    ref = smf.ols('y ~ C(f, Treatment("b"))', grouped).fit()
+    np.testing.assert_allclose(a.coefs["estimate"], ref.params[a.names], rtol=1e-10)

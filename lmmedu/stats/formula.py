@@ -357,10 +357,21 @@ def _formula_names(text, columns=()):
     except (tokenize.TokenError, IndentationError) as err:
         raise ValueError(f"The formula part '{text}' could not be read ({err}).") from None
     prev = None
+    depth = 0
     for i, tok in enumerate(tokens):
         quoted = _quoted_name(tokens, i)
         if quoted is not None:
             names.append(quoted)
+        elif tok.string == "Q" and i + 2 < len(tokens) and tokens[i + 1].string == "(" and \
+                tokens[i + 2].type == tokenize.NAME:
+            raise ValueError(f'Q() takes the column name in quotes: write Q("{tokens[i + 2].string}") in \'{text}\'.')
+        depth += tok.string == "("
+        depth -= tok.string == ")"
+        if tok.type == tokenize.STRING and depth == 0:
+            raise ValueError(
+                f"{tok.string} in '{text}' is a text constant, not a column; write the column name bare, or "
+                f'Q("name") for a name with dots, spaces or other symbols.'
+            )
         if tok.type == tokenize.NAME and keyword.iskeyword(tok.string) and tok.string not in ("True", "False", "None"):
             hint = (f'; write Q("{tok.string}") to use the column of that name' if tok.string in columns
                     else "; rename the column, or write Q(\"name\") for a column whose name is a keyword")
@@ -541,6 +552,11 @@ def model_frame(parsed, data):
     sub = data[used]
     for col in used[1:]:
         _check_mixed_labels(sub[col], col)
+        if pd.api.types.is_datetime64_any_dtype(sub[col]) or pd.api.types.is_timedelta64_dtype(sub[col]):
+            raise ValueError(
+                f"The column '{col}' holds dates or times, which a formula cannot use directly; make a number "
+                f"first, e.g. data['{col}_days'] = (data['{col}'] - data['{col}'].min()).dt.days."
+            )
     complete = sub.notna().all(axis=1).to_numpy()
     n_dropped = int((~complete).sum())
     if n_dropped:
@@ -563,6 +579,9 @@ def model_frame(parsed, data):
                 sub[col] = sub[col].cat.remove_unused_categories()
 
     raw = sub[parsed.response_var]
+    if pd.api.types.is_complex_dtype(raw):
+        raise ValueError(f"The response column '{parsed.response_var}' holds complex numbers; use a real-valued "
+                         "column (e.g. its absolute value or real part).")
     if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
         raise ValueError(
             f"The response column '{parsed.response_var}' must be numeric, but it has dtype {raw.dtype}."
