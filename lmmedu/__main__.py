@@ -10,6 +10,11 @@ The same commands are installed as the ``lmmedu`` console script.  Problems
 with the input (a missing file, a formula naming a missing column, ...) are
 reported as one line ``error: <message>`` on stderr with exit status 2.
 
+The delimiter is guessed from the header line (comma, semicolon -- then with decimal
+commas where a column is written so --, tab, ``|`` or spaces).  A numeric column in which a
+few entries are text (``<0.1``, ``n/a?``) is refused with its column name and file line,
+rather than read as a factor with many levels.
+
 Text columns of the CSV become factors with their levels in sorted order, so
 the first level alphabetically is the reference (e.g. ``control`` before
 ``drug``).

@@ -36,6 +36,23 @@ def fit(formula, data, reml=True):
     -------
     lmmedu.stats.results.MixedFit
 
+    Raises
+    ------
+    TypeError
+        If ``reml`` is not a bool.
+    ValueError
+        With one sentence naming the problem: a missing column, a constant response, a
+        response constant within every group or fitted exactly by the fixed and group effects
+        (zero residual variance: the likelihood has no maximum), a transform such as
+        ``log(x)`` of a zero, and so on.
+
+    Notes
+    -----
+    Columns use the names of the data; write ``Q("body.mass")`` (or R's backticks) for a
+    name that is not a plain identifier or is a Python keyword.  Fixed-effect columns
+    aliased with earlier ones are dropped with a warning naming them and have no row in
+    ``coefs`` (lme4 drops them the same way; R's ``lm`` would print NA).
+
     Examples
     --------
     >>> import lmmedu
@@ -88,6 +105,12 @@ def fit_lm(formula, data):
     Returns
     -------
     lmmedu.stats.results.LmFit
+
+    Notes
+    -----
+    Solved by QR on centred columns, so a covariate such as ``x + 1e8`` keeps its slope.
+    Columns aliased at R's ``lm`` tolerance (1e-7) are dropped with a warning, and an exact
+    fit gives NaN standard errors with a warning (see :class:`~lmmedu.stats.results.LmFit`).
 
     Examples
     --------
