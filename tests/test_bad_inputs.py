@@ -66,7 +66,12 @@ def test_lm_without_intercept_matches_statsmodels(grouped):
 @pytest.mark.parametrize("shift", [1e4, 1e8, -1e8])
 def test_lm_shifted_covariate_keeps_its_slope(grouped, shift):
     centred = smf.ols("y ~ x", grouped).fit()
-    ours = lm_quiet("y ~ x", grouped.assign(x=grouped["x"] + shift))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = lmmedu.fit_lm("y ~ x", grouped.assign(x=grouped["x"] + shift))
+    # Far from zero, the coefficients stay right but SEs of combinations cannot: say so.
+    assert [str(w.message) for w in caught if "far from zero" in str(w.message)] == ([] if abs(shift) < 1e5 else [
+        str(caught[0].message)])
     assert ours.names == ["Intercept", "x"]
     np.testing.assert_allclose(ours.coefs.loc["x", ["estimate", "se", "t"]],
                                [centred.params["x"], centred.bse["x"], centred.tvalues["x"]], rtol=1e-6)
@@ -136,7 +141,8 @@ def test_empty_cell_downstream_emmeans_explain_compare():
 def test_mixed_shifted_covariate_never_a_bare_linalg_error(grouped):
     shifted = grouped.assign(x=grouped["x"] + 1e8)
     try:
-        m = lmmedu.fit("y ~ x + (1|g)", shifted)
+        with pytest.warns(UserWarning, match="far from zero"):
+            m = lmmedu.fit("y ~ x + (1|g)", shifted)
     except ValueError as err:
         assert type(err) is ValueError and "centre" in str(err)
     else:
@@ -513,3 +519,17 @@ def test_level_argument_strings_still_work(grouped):
     a = lm_quiet('y ~ C(f, Treatment("b"))', grouped)
     ref = smf.ols('y ~ C(f, Treatment("b"))', grouped).fit()
     np.testing.assert_allclose(a.coefs["estimate"], ref.params[a.names], rtol=1e-10)
+
+
+def test_far_from_zero_warning_names_column_and_centring(grouped):
+    with pytest.warns(UserWarning, match=r"'x' is far from zero .* centre it first, e.g. x - 1e\+08"):
+        lmmedu.fit_lm("y ~ x + f", grouped.assign(x=grouped["x"] + 1e8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lmmedu.fit_lm("y ~ year", grouped.assign(year=2000 + np.arange(100) % 21))  # years are fine
+
+
+def test_emmeans_se_exact_for_moderate_shift(grouped):
+    a = lmmedu.emmeans(lm_quiet("y ~ x + f", grouped.assign(x=grouped["x"] + 1e4)), "f").table
+    b = lmmedu.emmeans(lm_quiet("y ~ x + f", grouped), "f").table
+    np.testing.assert_allclose(a["se"], b["se"], rtol=1e-6)

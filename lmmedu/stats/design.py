@@ -128,7 +128,31 @@ def fixed_design(rhs, data):
             stacklevel=3,
         )
     keep = np.asarray(keep, dtype=int)
+    _warn_far_from_zero(X[:, keep], [names[i] for i in keep])
     return FixedDesign(X[:, keep], [names[i] for i in keep], mat.design_info, keep, dropped)
+
+
+#: Beyond this |mean| / SD a combination of coefficients (an emmean, a prediction's SE) computed
+#: from the covariance matrix cancels about 2*log10(ratio) of float64's 16 digits.
+FAR_FROM_ZERO = 1e5
+
+
+def _warn_far_from_zero(X, names):
+    """Warn when a covariate sits so far from 0 that SEs of combinations lose their digits."""
+    if X.shape[1] < 2 or np.ptp(X[:, 0]) != 0:
+        return
+    mean = X[:, 1:].mean(axis=0)
+    sd = X[:, 1:].std(axis=0)
+    ratio = np.abs(mean) / np.where(sd > 0, sd, np.inf)
+    j = int(np.argmax(ratio)) if ratio.size else 0
+    if ratio.size and ratio[j] > FAR_FROM_ZERO:
+        warnings.warn(
+            f"The column '{names[j + 1]}' is far from zero compared with its spread (mean {mean[j]:.6g}, SD "
+            f"{sd[j]:.3g}), so its coefficients are right but standard errors of combinations (emmeans, contrasts, "
+            f"predictions) lose precision; centre it first, e.g. {names[j + 1]} - {mean[j]:.6g}.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 #: Relative tolerance of R's ``lm`` (``qr(tol = 1e-07)``): a column is aliased when less than
