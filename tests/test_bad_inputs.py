@@ -533,3 +533,12 @@ def test_emmeans_se_exact_for_moderate_shift(grouped):
     a = lmmedu.emmeans(lm_quiet("y ~ x + f", grouped.assign(x=grouped["x"] + 1e4)), "f").table
     b = lmmedu.emmeans(lm_quiet("y ~ x + f", grouped), "f").table
     np.testing.assert_allclose(a["se"], b["se"], rtol=1e-6)
+
+
+def test_no_fixed_effects_downstream(grouped):
+    m = lmmedu.fit("y ~ 0 + (1|g)", grouped)
+    clean_error(lambda: lmmedu.explain(m), "no fixed effects")
+    assert lmmedu.compare("y ~ 0 + (1|g)", grouped).table.empty
+    lm = lmmedu.fit_lm("y ~ 0", grouped)
+    assert lm.sigma == pytest.approx(np.sqrt(np.mean(grouped["y"] ** 2)), rel=1e-12)
+    assert "no fixed effects" in lm.summary()

@@ -119,7 +119,7 @@ class ParsedFormula:
         """The fixed-effects formula as statsmodels would take it."""
         lhs = _q(self.response_var)
         if self.transform is not None:
-            lhs = f"np.{self.transform}({self.response_var})"
+            lhs = f"np.{self.transform}({_q(self.response_var)})"
         return f"{lhs} ~ {self.fixed}"
 
 
