@@ -113,8 +113,15 @@ def _read_csv(path):
     import pandas as pd
 
     sep = _guess_delimiter(path)
+    engine = "python" if len(sep) > 1 else "c"
     try:
-        data = pd.read_csv(path, sep=sep, engine="python" if len(sep) > 1 else "c")
+        try:
+            data = pd.read_csv(path, sep=sep, engine=engine)
+        except UnicodeDecodeError:
+            # Excel on Windows saves "CSV" in its own code page; accented labels are the usual cause.
+            data = pd.read_csv(path, sep=sep, engine=engine, encoding="cp1252")
+            warnings.warn(f"'{path}' is not UTF-8 text, so it was read as Windows-1252 (Excel's default); check "
+                          "accented labels, or save the file as 'CSV UTF-8'.", UserWarning, stacklevel=2)
     except FileNotFoundError:
         raise _InputError(f"cannot read '{path}': no such file") from None
     except IsADirectoryError:

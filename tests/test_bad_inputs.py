@@ -542,3 +542,19 @@ def test_no_fixed_effects_downstream(grouped):
     lm = lmmedu.fit_lm("y ~ 0", grouped)
     assert lm.sigma == pytest.approx(np.sqrt(np.mean(grouped["y"] ** 2)), rel=1e-12)
     assert "no fixed effects" in lm.summary()
+
+
+def test_cli_windows_encoding_read_with_a_warning(tmp_path, capsys, csv_frame):
+    path = tmp_path / "latin.csv"
+    frame = csv_frame.assign(f=csv_frame["f"].map({"a": "café", "b": "thé"}))
+    frame.to_csv(path, index=False, encoding="cp1252")
+    status, out, err = cli(["fit", str(path), "y ~ x + f + (1|g)"], capsys)
+    assert status == 0 and "f[T.thé]" in out
+    assert err.startswith("warning: ") and "Windows-1252" in err and err.count("\n") == 1
+
+
+def test_cli_ragged_semicolon_file_names_the_delimiter(tmp_path, capsys):
+    path = tmp_path / "ragged.csv"
+    path.write_text("y;x;g\n1;2;a\n2;3;b;extra\n")
+    status, out, err = cli(["fit", str(path), "y ~ x"], capsys)
+    assert status == 2 and out == "" and "semicolon-separated" in err and err.count("\n") == 1
