@@ -558,3 +558,16 @@ def test_cli_ragged_semicolon_file_names_the_delimiter(tmp_path, capsys):
     path.write_text("y;x;g\n1;2;a\n2;3;b;extra\n")
     status, out, err = cli(["fit", str(path), "y ~ x"], capsys)
     assert status == 2 and out == "" and "semicolon-separated" in err and err.count("\n") == 1
+
+
+def test_exact_fit_by_crossed_groups_and_slopes_refused():
+    rng = np.random.default_rng(4)
+    g, h = np.repeat(np.arange(8), 12), np.tile(np.arange(12), 8)
+    x = rng.normal(size=96)
+    data = pd.DataFrame({"g": [f"g{i}" for i in g], "h": [f"h{i}" for i in h], "x": x})
+    crossed = data.assign(y=rng.normal(size=8)[g] + rng.normal(size=12)[h])
+    clean_error(lambda: lmmedu.fit("y ~ 1 + (1|g) + (1|h)", crossed), "of 'g', 'h' fit the response")
+    slopes = data.assign(y=rng.normal(size=8)[g] + rng.normal(size=8)[g] * x)
+    clean_error(lambda: lmmedu.fit("y ~ x + (x|g)", slopes), "exactly")
+    noisy = crossed.assign(y=crossed["y"] + 0.1 * rng.normal(size=96))
+    assert lmmedu.fit("y ~ 1 + (1|g) + (1|h)", noisy).sigma > 0.05

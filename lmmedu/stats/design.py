@@ -116,7 +116,9 @@ def fixed_design(rhs, data):
     _check_finite(X, names, data, "fixed-effects")
     if X.shape[1] == 0:
         return FixedDesign(X, [], mat.design_info, np.arange(0), [])
-    keep = _full_rank_columns(X)
+    Xw = _working_columns(X)
+    scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
+    keep = _full_rank_columns(X, Xw, scale)
     dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
     if dropped:
         warnings.warn(
@@ -128,7 +130,7 @@ def fixed_design(rhs, data):
             stacklevel=3,
         )
     keep = np.asarray(keep, dtype=int)
-    _warn_far_from_zero(X[:, keep], [names[i] for i in keep])
+    _warn_far_from_zero(X[0, keep] - Xw[0, keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
     return FixedDesign(X[:, keep], [names[i] for i in keep], mat.design_info, keep, dropped)
 
 
@@ -137,19 +139,19 @@ def fixed_design(rhs, data):
 FAR_FROM_ZERO = 1e5
 
 
-def _warn_far_from_zero(X, names):
-    """Warn when a covariate sits so far from 0 that SEs of combinations lose their digits."""
-    if X.shape[1] < 2 or np.ptp(X[:, 0]) != 0:
-        return
-    mean = X[:, 1:].mean(axis=0)
-    sd = X[:, 1:].std(axis=0)
+def _warn_far_from_zero(mean, sd, names):
+    """Warn when a covariate sits so far from 0 that SEs of combinations lose their digits.
+
+    ``mean`` holds the column means removed by :func:`_working_columns` (zero for the
+    intercept, or for every column of a model without one), ``sd`` the column SDs after that.
+    """
     ratio = np.abs(mean) / np.where(sd > 0, sd, np.inf)
     j = int(np.argmax(ratio)) if ratio.size else 0
     if ratio.size and ratio[j] > FAR_FROM_ZERO:
         warnings.warn(
-            f"The column '{names[j + 1]}' is far from zero compared with its spread (mean {mean[j]:.6g}, SD "
+            f"The column '{names[j]}' is far from zero compared with its spread (mean {mean[j]:.6g}, SD "
             f"{sd[j]:.3g}), so its coefficients are right but standard errors of combinations (emmeans, contrasts, "
-            f"predictions) lose precision; centre it first, e.g. {names[j + 1]} - {mean[j]:.6g}.",
+            f"predictions) lose precision; centre it first, e.g. {names[j]} - {mean[j]:.6g}.",
             UserWarning,
             stacklevel=4,
         )
@@ -192,7 +194,7 @@ def _check_finite(X, names, data, what):
     )
 
 
-def _full_rank_columns(X):
+def _full_rank_columns(X, Xw=None, scale=None):
     """Indices of a maximal set of independent columns, earliest first (as lme4 and R's lm keep them).
 
     A column is kept when, after removing its projection on the columns kept before it
@@ -200,8 +202,9 @@ def _full_rank_columns(X):
     criterion of R's ``dqrdc2`` (pivoted QR that moves aliased columns to the end),
     applied to centred columns.
     """
-    Xw = _working_columns(X)
-    scale = np.sqrt((Xw**2).sum(axis=0))
+    if Xw is None:
+        Xw = _working_columns(X)
+        scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
     if not (scale > 0).all():
         pass  # a zero (or, once centred, constant) column is aliased with the intercept; handled below
     else:

@@ -8,7 +8,6 @@ Data flow: DataFrame -> :mod:`lmmedu.stats.formula` (parse, model frame) ->
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse
 
 from .design import fixed_design, random_blocks
 from .engine import LmmProblem, optimize_theta, single_threaded_blas
@@ -138,6 +137,14 @@ def _check_not_constant(frame):
         )
 
 
+def _group_sums(block, values):
+    """Column sums of ``values`` (n x k) within each group of ``block``: an (m x k) array."""
+    out = np.empty((block.m, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(block.codes, weights=values[:, j], minlength=block.m)
+    return out
+
+
 def _check_residual_variation(frame, design, blocks):
     """Refuse data that the fixed effects plus one effect per group fit exactly.
 
@@ -145,38 +152,45 @@ def _check_residual_variation(frame, design, blocks):
     as the residual variance shrinks) and every SE and df would be an artefact.
     """
     y = frame.y
+    n = len(y)
     spread = np.sqrt(np.mean((y - y.mean()) ** 2))
     for b in blocks:
         # Cheap and common: every group measured the same value (e.g. a per-group summary repeated).
         sizes = np.bincount(b.codes, minlength=b.m)
         if sizes.max() < 2:
             continue
-        lo = np.full(b.m, np.inf)
-        hi = np.full(b.m, -np.inf)
-        np.minimum.at(lo, b.codes, y)
-        np.maximum.at(hi, b.codes, y)
-        if np.all(hi - lo <= 1e-10 * spread):
+        means = np.bincount(b.codes, weights=y, minlength=b.m) / np.maximum(sizes, 1)
+        if np.max(np.abs(y - means[b.codes])) <= 1e-10 * spread:
             raise ValueError(
                 f"The response '{frame.parsed.response}' is constant within every level of '{b.term.group}', so "
                 "there is no residual variation for a mixed model to estimate; analyse one value per group "
                 f"(e.g. fit_lm on the {b.m} group values) or check the response column."
             )
     n_cols = design.X.shape[1] + sum(b.m * b.q for b in blocks)
-    if n_cols >= len(y) or n_cols > 400:
+    if n_cols >= n or n_cols > 400:
         return  # too large to check cheaply; the engine's own checks take over
     # Any coefficients with a zero residual prove an exact fit (least squares can only do
-    # better), so the fast normal equations on the Gram matrix are safe here.
-    rows = np.arange(len(y))
-    parts = [scipy.sparse.csr_matrix(design.X)]
-    for b in blocks:
-        for k in range(b.q):
-            parts.append(scipy.sparse.csr_matrix((b.Z[:, k], (rows, b.codes)), shape=(len(y), b.m)))
-    A = scipy.sparse.hstack(parts, format="csr")
-    norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=0))).ravel()
+    # better), so the fast normal equations on the Gram matrix are safe here.  The Gram
+    # matrix comes from bincounts, never forming the n x (m*q) indicator matrix.
+    X = design.X
+    zcols = [(b, b.Z[:, k]) for b in blocks for k in range(b.q)]
+    blocks_xx = [[X.T @ X] + [_group_sums(b, z[:, None] * X).T for b, z in zcols]]
+    for b, z in zcols:
+        row = [_group_sums(b, z[:, None] * X)]
+        for b2, z2 in zcols:
+            joint = np.bincount(b.codes * b2.m + b2.codes, weights=z * z2, minlength=b.m * b2.m)
+            row.append(joint.reshape(b.m, b2.m))
+        blocks_xx.append(row)
+    gram = np.block(blocks_xx)
+    rhs = np.concatenate([X.T @ y] + [np.bincount(b.codes, weights=z * y, minlength=b.m) for b, z in zcols])
+    norms = np.sqrt(np.clip(np.diag(gram), 0, None))
     norms[norms == 0] = 1.0
-    gram = np.asarray((A.T @ A).todense()) / np.outer(norms, norms)
-    coef = np.linalg.lstsq(gram, (A.T @ y) / norms, rcond=1e-12)[0] / norms
-    resid = y - A @ coef
+    coef = np.linalg.lstsq(gram / np.outer(norms, norms), rhs / norms, rcond=1e-12)[0] / norms
+    resid = y - X @ coef[: X.shape[1]]
+    start = X.shape[1]
+    for b, z in zcols:
+        resid -= z * coef[start + b.codes]
+        start += b.m
     if np.sqrt(np.mean(resid**2)) <= 1e-10 * spread:
         groups = ", ".join(f"'{b.term.group}'" for b in blocks)
         raise ValueError(
