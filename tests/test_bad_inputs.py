@@ -571,3 +571,13 @@ def test_exact_fit_by_crossed_groups_and_slopes_refused():
     clean_error(lambda: lmmedu.fit("y ~ x + (x|g)", slopes), "exactly")
     noisy = crossed.assign(y=crossed["y"] + 0.1 * rng.normal(size=96))
     assert lmmedu.fit("y ~ 1 + (1|g) + (1|h)", noisy).sigma > 0.05
+
+
+def test_labels_differing_only_in_spaces(grouped, tmp_path, capsys):
+    spaced = grouped.assign(g=grouped["g"].where(grouped.index != 5, grouped["g"] + " "))
+    clean_error(lambda: lmmedu.fit("y ~ x + (1|g)", spaced), "differ only in spaces ('G0' and 'G0 ')")
+    clean_error(lambda: lmmedu.fit_lm("y ~ x + g", spaced.astype({"g": "category"})), ".str.strip()")
+    path = tmp_path / "spaced.csv"
+    spaced.to_csv(path, index=False)
+    status, _, err = cli(["compare", str(path), "y ~ x + (1|g)"], capsys)
+    assert status == 2 and "differ only in spaces" in err and err.count("\n") == 1

@@ -440,10 +440,24 @@ def _check_column(name, data, role):
 
 
 def _check_mixed_labels(values, col):
-    """Refuse a text column holding e.g. both 1 and "1": distinct groups that print alike."""
+    """Refuse a text column holding e.g. both 1 and "1", or "R1" and "R1 ": distinct groups that look alike."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        uniq = list(values.cat.categories)
+    elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        uniq = list(pd.unique(values.dropna()))
+    else:
+        return
+    stripped = {}
+    for u in uniq:
+        if isinstance(u, str):
+            other = stripped.setdefault(u.strip(), u)
+            if other != u:
+                raise ValueError(
+                    f"The column '{col}' has labels that differ only in spaces ({other!r} and {u!r}), which would "
+                    f"make separate groups; strip them first, e.g. data['{col}'] = data['{col}'].str.strip()."
+                )
     if values.dtype != object:
         return
-    uniq = pd.unique(values.dropna())
     labels = [str(u) for u in uniq]
     if len(set(labels)) < len(labels):
         seen = {}
