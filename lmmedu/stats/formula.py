@@ -12,6 +12,13 @@ Learners bring formulas written for R (``log(length) ~ treatment*gene +
 It also builds the model frame: it checks that every column exists, drops
 incomplete rows with a warning, and applies the response transform with a
 clear message when it cannot be applied.
+
+Column names that are not plain identifiers (``body.mass``, ``body mass``, a keyword
+such as ``lambda``) are written ``Q("body.mass")`` anywhere in a formula, or in R's
+backticks; a column named like a formula function (``C``, ``scale``) is used as a column
+when it is not called.  What cannot work gets one sentence with the fix: R's ``y ~ .``,
+duplicated column names, labels that print alike (``1`` and ``"1"``, ``"R1"`` and
+``"R1 "``), dates used as numbers.
 """
 
 from __future__ import annotations
