@@ -350,6 +350,32 @@ def _categorical(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical
     return pd.Categorical.from_codes(codes, categories=list(categories))
 
 
+def _code_dtype(n_levels: int) -> type:
+    """Smallest integer type for category codes; int16 wraps beyond 32,767 levels."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_levels <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+#: Largest data set a simulator builds; a slider or a typo (1e9 probesets) must not
+#: freeze a laptop or a notebook server by trying to allocate tens of GiB.
+MAX_BYTES = 4 * 2**30
+
+
+def _check_memory(func: str, n_rows: int, bytes_per_row: int, advice: str) -> None:
+    need = n_rows * bytes_per_row
+    if need > MAX_BYTES:
+        raise ValueError(
+            f"{func} would build {n_rows:,} rows, needing about {need / 2**30:,.0f} GiB of memory (limit "
+            f"{MAX_BYTES / 2**30:.0f} GiB); {advice}."
+        )
+
+
+#: exp() overflows above log(1.8e308) = 709.78 and gives 0 below -745.
+_MAX_LOG = 700.0
+
+
 # --------------------------------------------------------------------------------------
 # Seed 000: replicates
 # --------------------------------------------------------------------------------------
@@ -466,6 +492,16 @@ def simulate_replicates(
     replicate_sd = _sd("replicate_sd", replicate_sd)
     replicate_treatment_sd = _sd("replicate_treatment_sd", replicate_treatment_sd)
     residual_sd = _sd("residual_sd", residual_sd)
+    worst = abs(baseline) + max(abs(v) for v in ge.values()) + max(abs(v) for v in te.values())
+    if worst > _MAX_LOG:
+        raise ValueError(
+            f"baseline, gene_effects and treatment_effects are on the log scale, and a mean log(length) of "
+            f"{worst:g} (in absolute value) overflows or underflows exp() (lengths beyond 1e304 or below 1e-304); give them as logs, e.g. baseline=4.3 for lengths "
+            "near 74."
+        )
+    per_row = 40  # length and its normal draws (8 bytes each, two temporaries) plus the category codes
+    _check_memory("simulate_replicates", sum(obs) * len(genes), per_row,
+                  "lower n_replicates or obs_per_replicate")
     rng_b0, rng_bt, rng_e = _rngs(seed, 3)
 
     n_rep, n_gene = n_replicates, len(genes)
@@ -494,13 +530,19 @@ def simulate_replicates(
     n_obs = int(flat.sum())
     cell_r, cell_g, cell_t = np.indices(counts.shape).reshape(3, -1)
     mu = np.repeat(cell_mu.ravel(), flat)
-    length = np.exp(mu + rng_e.standard_normal(n_obs) * residual_sd)
+    with np.errstate(over="ignore", under="ignore"):
+        length = np.exp(mu + rng_e.standard_normal(n_obs) * residual_sd)
+    if not (np.isfinite(length).all() and (length > 0).all()):
+        raise ValueError(
+            "Some simulated lengths overflow or underflow exp() (log(length) beyond about +/-700); lower "
+            "baseline, the effects or the SDs, which are all on the log scale."
+        )
 
     rep_names = [f"R{i + 1}" for i in range(n_rep)]
     df = pd.DataFrame(
         {
-            "replicate": _categorical(np.repeat(cell_r, flat).astype(np.int16), rep_names),
-            "gene": _categorical(np.repeat(cell_g, flat).astype(np.int16), genes),
+            "replicate": _categorical(np.repeat(cell_r, flat).astype(_code_dtype(n_rep)), rep_names),
+            "gene": _categorical(np.repeat(cell_g, flat).astype(_code_dtype(n_gene)), genes),
             "treatment": _categorical(np.repeat(cell_t, flat).astype(np.int8), _TREATMENTS),
             "length": length,
         }
@@ -688,6 +730,9 @@ def simulate_expression(
     probeset_corr = float(probeset_corr)
     sample_sd = _sd("sample_sd", sample_sd)
     residual_sd = _sd("residual_sd", residual_sd)
+    # Peak: draws for every profile, the values, their flat copy, two code columns, weeks and week.
+    _check_memory("simulate_expression", 2 * len(weeks) * n_replicates * n_probesets, 56,
+                  "lower n_probesets (18015 is the real array) or n_replicates")
     rng_drop, rng_u, rng_s, rng_e = _rngs(seed, 4)
 
     # All profiles before dropping, ordered genotype, week, replicate.
@@ -720,8 +765,8 @@ def simulate_expression(
     n_obs = n_samples * n_probesets
     pd_width = max(5, len(str(n_probesets)))
     ps_names = [f"ps{i:0{pd_width}d}" for i in range(1, n_probesets + 1)]
-    ps_codes = np.arange(n_probesets, dtype=np.int16 if n_probesets < 2**15 else np.int32)
-    sample_codes = np.arange(n_samples, dtype=np.int16)
+    ps_codes = np.arange(n_probesets, dtype=_code_dtype(n_probesets))
+    sample_codes = np.arange(n_samples, dtype=_code_dtype(n_samples))
     df = pd.DataFrame(
         {
             "probeset": _categorical(np.tile(ps_codes, n_samples), ps_names),

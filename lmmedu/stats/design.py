@@ -18,7 +18,8 @@ import scipy.linalg
 
 from .formula import eval_env
 
-__all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks", "plain_values"]
+__all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks", "plain_values", "least_squares",
+           "ALIAS_TOL"]
 
 
 @dataclass
@@ -67,6 +68,11 @@ def _categorise(data):
     return out
 
 
+# Missing rows are dropped (with a warning) before the design is built, so a NaN here comes
+# from a transform such as log(-2); keep it for _check_finite, which names column and row.
+_KEEP_NAN = patsy.NAAction(NA_types=[])
+
+
 def plain_values(data):
     """New data for an existing design: categoricals as plain values.
 
@@ -101,53 +107,170 @@ def fixed_design(rhs, data):
     ['Intercept', 'g[T.b]', 'x']
     """
     try:
-        mat = patsy.dmatrix(rhs, _categorise(data), eval_env=eval_env(), NA_action="raise")
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # reported by _check_finite
+            mat = patsy.dmatrix(rhs, _categorise(data), eval_env=eval_env(), NA_action=_KEEP_NAN)
     except patsy.PatsyError as err:
         raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
     names = list(mat.design_info.column_names)
     X = np.asarray(mat, dtype=float)
+    _check_finite(X, names, data, "fixed-effects")
     if X.shape[1] == 0:
         return FixedDesign(X, [], mat.design_info, np.arange(0), [])
-    keep = _full_rank_columns(X)
+    Xw = _working_columns(X)
+    scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
+    keep = _full_rank_columns(X, Xw, scale)
     dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
     if dropped:
         warnings.warn(
             f"The fixed-effects matrix is rank deficient, so {len(dropped)} column(s) were dropped: "
-            f"{', '.join(dropped)} (often an empty combination of factor levels, e.g. a gene with no "
-            "drug measurements).",
+            f"{', '.join(dropped)} (aliased with earlier columns, often an empty combination of factor levels, "
+            "e.g. a gene with no drug measurements, or a column that repeats another; they get no coefficient, "
+            "where R's lm would show NA).",
             UserWarning,
             stacklevel=3,
         )
     keep = np.asarray(keep, dtype=int)
+    _warn_far_from_zero(X[0, keep] - Xw[0, keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
     return FixedDesign(X[:, keep], [names[i] for i in keep], mat.design_info, keep, dropped)
 
 
-def _full_rank_columns(X):
-    """Indices of a maximal set of independent columns, earliest first (as lme4 keeps them)."""
-    scale = np.sqrt((X**2).sum(axis=0))
-    scale[scale == 0] = 1.0
-    # Fast path: a well-conditioned scaled Gram matrix means full rank (aliasing
-    # from an empty cell makes it exactly singular); QR only when in doubt.
-    gram = (X.T @ X) / np.outer(scale, scale)
-    ev = np.linalg.eigvalsh(gram)
-    if ev.size and ev[0] > 1e-8 * ev[-1]:
-        return list(range(X.shape[1]))
-    _, r, piv = scipy.linalg.qr(X / scale, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    tol = diag.max() * max(X.shape) * np.finfo(float).eps * 10 if diag.size else 0
-    rank = int((diag > tol).sum())
-    if rank == X.shape[1]:
-        return list(range(X.shape[1]))
-    # Pivoting picks by norm; lme4 instead keeps columns in formula order, dropping later aliases.
-    keep = []
-    for j in range(X.shape[1]):
-        trial = keep + [j]
-        sub = X[:, trial] / scale[trial]
-        if np.linalg.matrix_rank(sub, tol=tol) == len(trial):
+#: Beyond this |mean| / SD a combination of coefficients (an emmean, a prediction's SE) computed
+#: from the covariance matrix cancels about 2*log10(ratio) of float64's 16 digits.
+FAR_FROM_ZERO = 1e5
+
+
+def _warn_far_from_zero(mean, sd, names):
+    """Warn when a covariate sits so far from 0 that SEs of combinations lose their digits.
+
+    ``mean`` holds the column means removed by :func:`_working_columns` (zero for the
+    intercept, or for every column of a model without one), ``sd`` the column SDs after that.
+    """
+    ratio = np.abs(mean) / np.where(sd > 0, sd, np.inf)
+    j = int(np.argmax(ratio)) if ratio.size else 0
+    if ratio.size and ratio[j] > FAR_FROM_ZERO:
+        warnings.warn(
+            f"The column '{names[j]}' is far from zero compared with its spread (mean {mean[j]:.6g}, SD "
+            f"{sd[j]:.3g}), so its coefficients are right but standard errors of combinations (emmeans, contrasts, "
+            f"predictions) lose precision; centre it first, e.g. {names[j]} - {mean[j]:.6g}.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+#: Relative tolerance of R's ``lm`` (``qr(tol = 1e-07)``): a column is aliased when less than
+#: this fraction of its length lies outside the span of the columns before it.
+ALIAS_TOL = 1e-7
+
+
+def _working_columns(X):
+    """Columns centred when the first one is the intercept, so a shift is never mistaken for aliasing.
+
+    ``span(1, x + 1e8)`` equals ``span(1, x - mean(x))``, but only the second is numerically
+    well separated from the intercept; R's ``lm`` (no centring) would drop ``x + 1e8`` when
+    the SD of ``x`` is below about 10.
+    """
+    Xw = np.array(X, dtype=float, copy=True)
+    if Xw.shape[1] > 1 and Xw.shape[0] and np.ptp(Xw[:, 0]) == 0 and Xw[0, 0] != 0:
+        Xw[:, 1:] -= Xw[:, 1:].mean(axis=0)
+    return Xw
+
+
+def _check_finite(X, names, data, what):
+    """Name the column and the row where a transform such as log(x) gave -inf, inf or NaN."""
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    j = int(np.flatnonzero(bad.any(axis=0))[0])
+    rows = np.flatnonzero(bad[:, j])
+    from .formula import _formula_names
+
+    used = [c for c in dict.fromkeys(_formula_names(names[j])) if c in data.columns]
+    shown = "; ".join(f"{c} = {getattr(v, 'item', lambda: v)()!r}" for c in used for v in [data[c].iloc[rows[0]]])
+    where = f" (first in row {rows[0]}{': ' + shown if shown else ''})"
+    raise ValueError(
+        f"The {what} column '{names[j]}' is infinite or undefined in {rows.size} of {len(X)} rows{where}; "
+        "log needs positive and sqrt non-negative finite values, so remove or correct those rows "
+        "(or use e.g. log(x + 1) for counts with zeros)."
+    )
+
+
+def _full_rank_columns(X, Xw=None, scale=None):
+    """Indices of a maximal set of independent columns, earliest first (as lme4 and R's lm keep them).
+
+    A column is kept when, after removing its projection on the columns kept before it
+    (the intercept included), more than :data:`ALIAS_TOL` of its length remains: the
+    criterion of R's ``dqrdc2`` (pivoted QR that moves aliased columns to the end),
+    applied to centred columns.
+    """
+    if Xw is None:
+        Xw = _working_columns(X)
+        scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
+    if not (scale > 0).all():
+        pass  # a zero (or, once centred, constant) column is aliased with the intercept; handled below
+    else:
+        # Fast path: a well-conditioned Gram matrix of unit columns means every column keeps
+        # at least sqrt(smallest eigenvalue) >> ALIAS_TOL of its length.
+        unit = Xw / scale
+        ev = np.linalg.eigvalsh(unit.T @ unit)
+        if ev.size and ev[0] > 1e-10:
+            return list(range(X.shape[1]))
+    keep, basis = [], np.empty((Xw.shape[0], 0))
+    for j in range(Xw.shape[1]):
+        if scale[j] == 0:
+            continue
+        v = Xw[:, j] / scale[j]
+        for _ in range(2):  # Gram-Schmidt twice is enough for orthogonality to working precision
+            v = v - basis @ (basis.T @ v)
+        r = float(np.sqrt(v @ v))
+        if r > ALIAS_TOL:
             keep.append(j)
-        if len(keep) == rank:
-            break
+            basis = np.column_stack([basis, v / r])
     return keep
+
+
+def least_squares(X, y):
+    """Least-squares coefficients and their unscaled covariance, stable for shifted columns.
+
+    Solves on the centred, unit-length columns by QR (never the normal equations, whose
+    condition number is the square of X's), then maps back to the columns of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+        Full column rank (as returned in :class:`FixedDesign`).
+    y : ndarray (n,)
+
+    Returns
+    -------
+    beta : ndarray (p,)
+    xtx_inv : ndarray (p, p)
+        ``(X'X)^-1``, computed without forming ``X'X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(10.0) + 1e8
+    >>> X = np.column_stack([np.ones(10), x])
+    >>> beta, _ = least_squares(X, 3 + 0.5 * (x - 1e8))
+    >>> round(float(beta[1]), 6)
+    0.5
+    """
+    X = np.asarray(X, dtype=float)
+    n, p = X.shape
+    if p == 0:
+        return np.zeros(0), np.zeros((0, 0))
+    Xw = _working_columns(X)
+    shift = X[0] - Xw[0]  # column means removed (zero for the intercept or without one)
+    scale = np.sqrt((Xw**2).sum(axis=0))
+    Q, R = scipy.linalg.qr(Xw / scale, mode="economic")
+    a = scipy.linalg.solve_triangular(R, Q.T @ y) / scale
+    Rinv = scipy.linalg.solve_triangular(R, np.eye(p))
+    cov_a = (Rinv @ Rinv.T) / np.outer(scale, scale)
+    # X b = Xw a with a = b except a[0] = b[0] + shift . b  ->  b = A a.
+    A = np.eye(p)
+    if shift.any():
+        A[0, 1:] = -shift[1:] / X[0, 0]
+    return A @ a, A @ cov_a @ A.T
 
 
 @dataclass
@@ -241,10 +364,12 @@ def random_blocks(terms, data):
     n = len(data)
     for term in terms:
         try:
-            mat = patsy.dmatrix(term.expr, cat, eval_env=eval_env(), NA_action="raise")
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                mat = patsy.dmatrix(term.expr, cat, eval_env=eval_env(), NA_action=_KEEP_NAN)
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
         Z = np.asarray(mat, dtype=float)
+        _check_finite(Z, list(mat.design_info.column_names), data, f"random-effects term '{term}'")
         if Z.shape[1] == 0:
             raise ValueError(f"The random-effects term '{term}' has no columns; write (1 | {term.group}) for a random intercept.")
         codes, levels = _group_codes(data, term.group_vars)

@@ -370,6 +370,9 @@ def explain(fit):
     True
     """
     _check_fit(fit)
+    if not len(fit.names):
+        raise ValueError("The model has no fixed effects (e.g. y ~ 0 + (1|g)), so there are no coefficients to "
+                         "explain; add fixed effects to the formula (at least 1 for an intercept).")
     mv = _model_vars(fit)
     meta = _column_meta(fit, mv)
     for factor in mv.num_factors:

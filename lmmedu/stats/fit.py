@@ -7,6 +7,8 @@ Data flow: DataFrame -> :mod:`lmmedu.stats.formula` (parse, model frame) ->
 
 from __future__ import annotations
 
+import numpy as np
+
 from .design import fixed_design, random_blocks
 from .engine import LmmProblem, optimize_theta, single_threaded_blas
 from .formula import model_frame, parse_formula
@@ -33,6 +35,23 @@ def fit(formula, data, reml=True):
     -------
     lmmedu.stats.results.MixedFit
 
+    Raises
+    ------
+    TypeError
+        If ``reml`` is not a bool.
+    ValueError
+        With one sentence naming the problem: a missing column, a constant response, a
+        response constant within every group or fitted exactly by the fixed and group effects
+        (zero residual variance: the likelihood has no maximum), a transform such as
+        ``log(x)`` of a zero, and so on.
+
+    Notes
+    -----
+    Columns use the names of the data; write ``Q("body.mass")`` (or R's backticks) for a
+    name that is not a plain identifier or is a Python keyword.  Fixed-effect columns
+    aliased with earlier ones are dropped with a warning naming them and have no row in
+    ``coefs`` (lme4 drops them the same way; R's ``lm`` would print NA).
+
     Examples
     --------
     >>> import lmmedu
@@ -43,6 +62,9 @@ def fit(formula, data, reml=True):
     >>> round(float(m.coefs.loc["Intercept", "df"]), 1)  # about 3: only 4 replicates  # doctest: +SKIP
     3.0
     """
+    # numpy booleans are fine; "no" or 0 would otherwise silently mean REML or ML.
+    if not isinstance(reml, (bool, np.bool_)):
+        raise TypeError(f"reml must be True (REML, the default) or False (maximum likelihood), not {reml!r}.")
     parsed = parse_formula(formula)
     if not parsed.random:
         raise ValueError(
@@ -50,12 +72,22 @@ def fit(formula, data, reml=True):
             "lmmedu.fit_lm for an ordinary linear model."
         )
     frame = model_frame(parsed, data)
-    design = fixed_design(parsed.fixed, frame.data)
-    blocks = random_blocks(parsed.random, frame.data)
+    _check_not_constant(frame)
     with single_threaded_blas():
-        problem = LmmProblem(design.X, frame.y, blocks, reml=reml)
-        opt = optimize_theta(problem)
-        return MixedFit(formula, parsed, frame, design, blocks, problem, opt, reml)
+        design = fixed_design(parsed.fixed, frame.data)
+        blocks = random_blocks(parsed.random, frame.data)
+        _check_residual_variation(frame, design, blocks)
+        try:
+            problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml))
+            opt = optimize_theta(problem)
+            return MixedFit(formula, parsed, frame, design, blocks, problem, opt, bool(reml))
+        except np.linalg.LinAlgError:
+            # Last resort; the usual cause is a covariate far from zero relative to its spread.
+            raise ValueError(
+                f"The mixed model '{formula}' could not be fitted because a matrix was numerically singular; "
+                "centre and scale numeric predictors (e.g. x - mean(x), or years since 2000) and simplify the "
+                "random part."
+            ) from None
 
 
 def fit_lm(formula, data):
@@ -73,6 +105,12 @@ def fit_lm(formula, data):
     -------
     lmmedu.stats.results.LmFit
 
+    Notes
+    -----
+    Solved by QR on centred columns, so a covariate such as ``x + 1e8`` keeps its slope.
+    Columns aliased at R's ``lm`` tolerance (1e-7) are dropped with a warning, and an exact
+    fit gives NaN standard errors with a warning (see :class:`~lmmedu.stats.results.LmFit`).
+
     Examples
     --------
     >>> import lmmedu
@@ -83,5 +121,80 @@ def fit_lm(formula, data):
     """
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data)
-    design = fixed_design(parsed.fixed, frame.data)
-    return LmFit(formula, parsed, frame, design)
+    _check_not_constant(frame)
+    with single_threaded_blas():  # tall-and-thin QR: threads cost more than they save
+        design = fixed_design(parsed.fixed, frame.data)
+        return LmFit(formula, parsed, frame, design)
+
+
+def _check_not_constant(frame):
+    """Refuse a response with a single value: no model has anything to explain."""
+    y = frame.y
+    if y.size and np.ptp(y) <= 4 * np.finfo(float).eps * np.max(np.abs(y)):
+        raise ValueError(
+            f"The response '{frame.parsed.response}' has the same value ({y[0]:.6g}) in all {y.size} rows, so "
+            "there is nothing to model; check that the formula names the right response column."
+        )
+
+
+def _group_sums(block, values):
+    """Column sums of ``values`` (n x k) within each group of ``block``: an (m x k) array."""
+    out = np.empty((block.m, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(block.codes, weights=values[:, j], minlength=block.m)
+    return out
+
+
+def _check_residual_variation(frame, design, blocks):
+    """Refuse data that the fixed effects plus one effect per group fit exactly.
+
+    Then the residual variance is zero, the likelihood has no maximum (it grows without bound
+    as the residual variance shrinks) and every SE and df would be an artefact.
+    """
+    y = frame.y
+    n = len(y)
+    spread = np.sqrt(np.mean((y - y.mean()) ** 2))
+    for b in blocks:
+        # Cheap and common: every group measured the same value (e.g. a per-group summary repeated).
+        sizes = np.bincount(b.codes, minlength=b.m)
+        if sizes.max() < 2:
+            continue
+        means = np.bincount(b.codes, weights=y, minlength=b.m) / np.maximum(sizes, 1)
+        if np.max(np.abs(y - means[b.codes])) <= 1e-10 * spread:
+            raise ValueError(
+                f"The response '{frame.parsed.response}' is constant within every level of '{b.term.group}', so "
+                "there is no residual variation for a mixed model to estimate; analyse one value per group "
+                f"(e.g. fit_lm on the {b.m} group values) or check the response column."
+            )
+    n_cols = design.X.shape[1] + sum(b.m * b.q for b in blocks)
+    if n_cols >= n or n_cols > 400:
+        return  # too large to check cheaply; the engine's own checks take over
+    # Any coefficients with a zero residual prove an exact fit (least squares can only do
+    # better), so the fast normal equations on the Gram matrix are safe here.  The Gram
+    # matrix comes from bincounts, never forming the n x (m*q) indicator matrix.
+    X = design.X
+    zcols = [(b, b.Z[:, k]) for b in blocks for k in range(b.q)]
+    blocks_xx = [[X.T @ X] + [_group_sums(b, z[:, None] * X).T for b, z in zcols]]
+    for b, z in zcols:
+        row = [_group_sums(b, z[:, None] * X)]
+        for b2, z2 in zcols:
+            joint = np.bincount(b.codes * b2.m + b2.codes, weights=z * z2, minlength=b.m * b2.m)
+            row.append(joint.reshape(b.m, b2.m))
+        blocks_xx.append(row)
+    gram = np.block(blocks_xx)
+    rhs = np.concatenate([X.T @ y] + [np.bincount(b.codes, weights=z * y, minlength=b.m) for b, z in zcols])
+    norms = np.sqrt(np.clip(np.diag(gram), 0, None))
+    norms[norms == 0] = 1.0
+    coef = np.linalg.lstsq(gram / np.outer(norms, norms), rhs / norms, rcond=1e-12)[0] / norms
+    resid = y - X @ coef[: X.shape[1]]
+    start = X.shape[1]
+    for b, z in zcols:
+        resid -= z * coef[start + b.codes]
+        start += b.m
+    if np.sqrt(np.mean(resid**2)) <= 1e-10 * spread:
+        groups = ", ".join(f"'{b.term.group}'" for b in blocks)
+        raise ValueError(
+            f"The fixed effects plus the random effects of {groups} fit the response "
+            f"'{frame.parsed.response}' exactly (residual variation zero, e.g. simulated with residual_sd=0), "
+            "so the mixed model has no maximum likelihood; add measurement noise or check the response column."
+        )

@@ -12,10 +12,18 @@ Learners bring formulas written for R (``log(length) ~ treatment*gene +
 It also builds the model frame: it checks that every column exists, drops
 incomplete rows with a warning, and applies the response transform with a
 clear message when it cannot be applied.
+
+Column names that are not plain identifiers (``body.mass``, ``body mass``, a keyword
+such as ``lambda``) are written ``Q("body.mass")`` anywhere in a formula, or in R's
+backticks; a column named like a formula function (``C``, ``scale``) is used as a column
+when it is not called.  What cannot work gets one sentence with the fix: R's ``y ~ .``,
+duplicated column names, labels that print alike (``1`` and ``"1"``, ``"R1"`` and
+``"R1 "``), dates used as numbers.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import io
 import keyword
@@ -116,9 +124,9 @@ class ParsedFormula:
     @property
     def fixed_formula(self):
         """The fixed-effects formula as statsmodels would take it."""
-        lhs = self.response_var
+        lhs = _q(self.response_var)
         if self.transform is not None:
-            lhs = f"np.{self.transform}({self.response_var})"
+            lhs = f"np.{self.transform}({_q(self.response_var)})"
         return f"{lhs} ~ {self.fixed}"
 
 
@@ -171,15 +179,35 @@ def _r_to_patsy(expr):
     return expr
 
 
-def _expand_groups(group):
-    """``g1/g2`` -> [``g1``, ``g1:g2``]; anything else -> [group]."""
-    group = group.strip()
-    if "/" not in group:
-        return [group]
-    parts = [p.strip() for p in group.split("/")]
-    if any(not p for p in parts):
-        raise ValueError(f"The nested grouping '{group}' has an empty part; write it like (1 | plate/sample).")
-    return [":".join(parts[: i + 1]) for i in range(len(parts))]
+_GROUP_PART = r"""Q\(\s*(?:"[^"]*"|'[^']*')\s*\)|[A-Za-z_.][\w.]*"""
+
+
+def _group_vars(group):
+    """Columns of a grouping factor, nesting expanded.
+
+    ``g1/g2`` -> [(g1,), (g1, g2)]; ``g1:g2`` -> [(g1, g2)]; ``Q("my plate")`` -> [("my plate",)].
+    """
+    segments, current, pos = [], [], 0
+    text = group.strip()
+    while True:
+        m = re.compile(rf"\s*({_GROUP_PART})\s*([:/]|$)").match(text, pos)
+        if m is None or m.end() == pos:
+            return None
+        part = m.group(1)
+        current.append(ast.literal_eval(part[part.index("(") + 1:part.rindex(")")].strip())
+                       if part.startswith("Q(") else part)
+        if m.group(2) != ":":
+            segments.append(current)
+            current = []
+        pos = m.end()
+        if m.group(2) == "":
+            break
+        if pos >= len(text):
+            return None  # a trailing ':' or '/'
+    out = []
+    for i in range(len(segments)):
+        out.append(tuple(v for seg in segments[: i + 1] for v in seg))
+    return out
 
 
 def _expr_terms(expr):
@@ -219,15 +247,15 @@ def _parse_random(inner, formula):
             f"The random-effects term '({inner})' needs an expression before '|' and a grouping "
             "factor after it, like (1 | replicate)."
         )
-    if not re.fullmatch(r"[A-Za-z_.][\w.]*(\s*[:/]\s*[A-Za-z_.][\w.]*)*", group):
+    expanded = _group_vars(group)
+    if not expanded:
         raise ValueError(
-            f"The grouping factor '{group}' in '({inner})' must be a column name, or columns joined "
-            "by ':' (interaction) or '/' (nesting)."
+            f"The grouping factor '{group}' in '({inner})' must be a column name (Q(\"name\") for any other "
+            "name), or columns joined by ':' (interaction) or '/' (nesting)."
         )
     lhs = _r_to_patsy(lhs)
     out = []
-    for g in _expand_groups(group):
-        gvars = tuple(v.strip() for v in g.split(":"))
+    for gvars in expanded:
         gname = ":".join(gvars)
         if uncorrelated:
             has_intercept, terms = _expr_terms(lhs)
@@ -265,7 +293,8 @@ def parse_formula(formula):
         raise ValueError(
             f"The formula {formula!r} must be a string with a '~', like 'log(length) ~ treatment + (1|replicate)'."
         )
-    lhs, _, rhs = formula.partition("~")
+    # R quotes awkward names in backticks: `body mass` -> Q("body mass").
+    lhs, _, rhs = re.sub(r"`([^`\"]*)`", r'Q("\1")', formula).partition("~")
     lhs, rhs = lhs.strip(), rhs.strip()
     if not lhs:
         raise ValueError(f"The formula '{formula}' has no response before '~'.")
@@ -297,48 +326,158 @@ def _parse_response(lhs, formula):
     m = re.fullmatch(rf"({name})", lhs)
     if m:
         return m.group(1), None
-    m = re.fullmatch(rf"(?:np\.|numpy\.)?({name})\s*\(\s*({name})\s*\)", lhs)
+    quoted = r"""Q\(\s*(?:"[^"]*"|'[^']*')\s*\)"""
+    m = re.fullmatch(quoted, lhs)
+    if m:
+        return ast.literal_eval(lhs[2:-1].strip()), None
+    m = re.fullmatch(rf"(?:np\.|numpy\.)?({name})\s*\(\s*({name}|{quoted})\s*\)", lhs)
     if m and m.group(1) in TRANSFORMS:
-        return m.group(2), m.group(1)
+        inner = m.group(2)
+        return (ast.literal_eval(inner[2:-1].strip()) if inner.startswith("Q(") else inner), m.group(1)
     known = ", ".join(f"{k}(column)" for k in TRANSFORMS)
     raise ValueError(
         f"The response '{lhs}' in '{formula}' is not understood: write a column name or one of {known}."
     )
 
 
-def _formula_names(text):
-    """Identifiers used in a formula that should be data columns."""
+def _quoted_name(tokens, i):
+    """The column named by ``Q("...")`` starting at token ``i``, or None."""
+    if (tokens[i].string == "Q" and i + 3 < len(tokens) and tokens[i + 1].string == "("
+            and tokens[i + 2].type == tokenize.STRING and tokens[i + 3].string == ")"):
+        try:
+            value = ast.literal_eval(tokens[i + 2].string)
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _formula_names(text, columns=()):
+    """Identifiers used in a formula that should be data columns.
+
+    ``Q("body.mass")`` contributes ``body.mass``; a bare function name such as ``C`` or
+    ``scale`` counts as a column when ``columns`` has one of that name and it is not called.
+    """
     names = []
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, IndentationError) as err:
         raise ValueError(f"The formula part '{text}' could not be read ({err}).") from None
     prev = None
+    depth = 0
     for i, tok in enumerate(tokens):
+        quoted = _quoted_name(tokens, i)
+        if quoted is not None:
+            names.append(quoted)
+        elif tok.string == "Q" and i + 2 < len(tokens) and tokens[i + 1].string == "(" and \
+                tokens[i + 2].type == tokenize.NAME:
+            raise ValueError(f'Q() takes the column name in quotes: write Q("{tokens[i + 2].string}") in \'{text}\'.')
+        depth += tok.string == "("
+        depth -= tok.string == ")"
+        if tok.type == tokenize.STRING and depth == 0:
+            raise ValueError(
+                f"{tok.string} in '{text}' is a text constant, not a column; write the column name bare, or "
+                f'Q("name") for a name with dots, spaces or other symbols.'
+            )
+        if tok.type == tokenize.NAME and keyword.iskeyword(tok.string) and tok.string not in ("True", "False", "None"):
+            hint = (f'; write Q("{tok.string}") to use the column of that name' if tok.string in columns
+                    else "; rename the column, or write Q(\"name\") for a column whose name is a keyword")
+            raise ValueError(f"'{tok.string}' in '{text}' is a Python keyword, which a formula cannot use bare{hint}.")
         if tok.type == tokenize.NAME and not keyword.iskeyword(tok.string):
             nxt = tokens[i + 1].string if i + 1 < len(tokens) else ""
             is_call = nxt == "("
             is_attr = prev is not None and prev.string == "."
             is_kwarg = nxt == "=" and not (i + 2 < len(tokens) and tokens[i + 2].string == "=")
-            if not (is_call or is_attr or is_kwarg) and tok.string not in _FORMULA_FUNCTIONS:
+            builtin = tok.string in _FORMULA_FUNCTIONS and tok.string not in columns
+            if not (is_call or is_attr or is_kwarg or builtin):
                 names.append(tok.string)
-        if tok.type == tokenize.STRING:
-            prev = tok
-            continue
+        if tok.type == tokenize.OP and tok.string == "." and (prev is None or prev.type != tokenize.NAME):
+            raise ValueError(
+                f"The formula part '{text}' uses '.', R's shorthand for all other columns, which lmmedu does not "
+                "expand; list the predictors by name, e.g. 'y ~ x1 + x2'."
+            )
         prev = tok
     # String literals (e.g. Treatment("B")) are tokens of type STRING and never reach `names`.
     return names
+
+
+def _dotted_names(text):
+    """Dotted identifiers outside string literals, e.g. ``body.mass`` (R style) in ``y ~ body.mass``."""
+    out = []
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError):
+        return out
+    i = 0
+    while i < len(tokens):
+        if tokens[i].type == tokenize.NAME:
+            j, parts = i, [tokens[i].string]
+            while (j + 2 < len(tokens) and tokens[j + 1].string == "." and tokens[j + 2].type == tokenize.NAME
+                   and tokens[j + 1].start == tokens[j].end and tokens[j + 2].start == tokens[j + 1].end):
+                parts.append(tokens[j + 2].string)
+                j += 2
+            if len(parts) > 1:
+                out.append(".".join(parts))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def _q(name):
+    """How to write a column in a formula: bare if it is a plain identifier, else Q("...")."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return name
+    return f'Q("{name}")' if '"' not in name else f"Q({name!r})"
 
 
 def _check_column(name, data, role):
     if name in data.columns:
         return
     close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    if not close:
+        close = [str(c) for c in data.columns if str(c).startswith(name + ".")][:1]
+    hint = f" Did you mean {_q(close[0])}?" if close else ""
+    if close and _q(close[0]) == close[0]:
+        hint = f" Did you mean '{close[0]}'?"
     cols = ", ".join(map(str, data.columns[:12])) + (", ..." if len(data.columns) > 12 else "")
     raise ValueError(
         f"The {role} column '{name}' is not in the data (columns: {cols}).{hint}"
     )
+
+
+def _check_mixed_labels(values, col):
+    """Refuse a text column holding e.g. both 1 and "1", or "R1" and "R1 ": distinct groups that look alike."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        uniq = list(values.cat.categories)
+    elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        uniq = list(pd.unique(values.dropna()))
+    else:
+        return
+    stripped = {}
+    for u in uniq:
+        if isinstance(u, str):
+            other = stripped.setdefault(u.strip(), u)
+            if other != u:
+                raise ValueError(
+                    f"The column '{col}' has labels that differ only in spaces ({other!r} and {u!r}), which would "
+                    f"make separate groups; strip them first, e.g. data['{col}'] = data['{col}'].str.strip()."
+                )
+    if values.dtype != object:
+        return
+    labels = [str(u) for u in uniq]
+    if len(set(labels)) < len(labels):
+        seen = {}
+        for u, lab in zip(uniq, labels):
+            if lab in seen:
+                a, b = seen[lab], u
+                break
+            seen[lab] = u
+        raise ValueError(
+            f"The column '{col}' mixes values that print alike but differ in type ({a!r} and {b!r}), which would "
+            f"make separate groups with the same label; convert it first, e.g. data['{col}'] = "
+            f"data['{col}'].astype(str)."
+        )
 
 
 @dataclass
@@ -390,20 +529,55 @@ def model_frame(parsed, data):
     if len(data) == 0:
         raise ValueError("The data has no rows.")
     _check_column(parsed.response_var, data, "response")
+    columns = set(map(str, data.columns))
+    if re.search(r"(^|[\s+~*:(])\.($|[\s+*:)])", parsed.fixed):
+        others = [_q(str(c)) for c in data.columns if str(c) != parsed.response_var][:6]
+        raise ValueError(
+            f"'{parsed.response} ~ .' (R's shorthand for all other columns) is not expanded by lmmedu; list the "
+            f"predictors by name, e.g. '{parsed.response} ~ {' + '.join(others) or 'x'}'."
+        )
+    for text in [parsed.fixed] + [t.expr for t in parsed.random]:
+        for dotted in _dotted_names(text):
+            if dotted in columns:
+                raise ValueError(
+                    f"A formula reads '{dotted}' as the attribute '{dotted.split('.')[-1]}' of "
+                    f"'{dotted.rsplit('.', 1)[0]}', not as the column '{dotted}'; write {_q(dotted)} instead."
+                )
     used = [parsed.response_var]
-    for name in _formula_names(parsed.fixed):
+    for name in _formula_names(parsed.fixed, columns):
         _check_column(name, data, "fixed-effect")
         used.append(name)
     for term in parsed.random:
-        for name in _formula_names(term.expr):
+        for name in _formula_names(term.expr, columns):
             _check_column(name, data, "random-effect")
             used.append(name)
         for g in term.group_vars:
             _check_column(g, data, "grouping")
             used.append(g)
     used = list(dict.fromkeys(used))
+    dup = [c for c in used if (data.columns == c).sum() > 1]
+    if dup:
+        raise ValueError(
+            f"The data has {int((data.columns == dup[0]).sum())} columns named '{dup[0]}', so the formula is "
+            "ambiguous; give the columns distinct names first (e.g. with data.columns = [...])."
+        )
+    shadowed = [c for c in used if c in _FORMULA_FUNCTIONS and re.search(rf"\b{re.escape(c)}\s*\(",
+                                                                          parsed.fixed + " " + " ".join(
+                                                                              t.expr for t in parsed.random))]
+    if shadowed:
+        raise ValueError(
+            f"The column '{shadowed[0]}' has the name of the formula function {shadowed[0]}(), which the formula "
+            f"also calls; rename the column, e.g. data.rename(columns={{'{shadowed[0]}': '{shadowed[0]}_'}})."
+        )
 
     sub = data[used]
+    for col in used[1:]:
+        _check_mixed_labels(sub[col], col)
+        if pd.api.types.is_datetime64_any_dtype(sub[col]) or pd.api.types.is_timedelta64_dtype(sub[col]):
+            raise ValueError(
+                f"The column '{col}' holds dates or times, which a formula cannot use directly; make a number "
+                f"first, e.g. data['{col}_days'] = (data['{col}'] - data['{col}'].min()).dt.days."
+            )
     complete = sub.notna().all(axis=1).to_numpy()
     n_dropped = int((~complete).sum())
     if n_dropped:
@@ -426,6 +600,9 @@ def model_frame(parsed, data):
                 sub[col] = sub[col].cat.remove_unused_categories()
 
     raw = sub[parsed.response_var]
+    if pd.api.types.is_complex_dtype(raw):
+        raise ValueError(f"The response column '{parsed.response_var}' holds complex numbers; use a real-valued "
+                         "column (e.g. its absolute value or real part).")
     if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
         raise ValueError(
             f"The response column '{parsed.response_var}' must be numeric, but it has dtype {raw.dtype}."

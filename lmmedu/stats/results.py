@@ -7,9 +7,12 @@ on: ``beta``, ``vcov``, ``names``, ``design`` (builds X for new data),
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from .design import least_squares
 from .inference import t_table
 
 __all__ = ["LmFit", "MixedFit", "Summary", "COEF_COLUMNS"]
@@ -123,6 +126,15 @@ class LmFit(_FitBase):
         n - p.
     loglik, aic, bic : float
         Maximum-likelihood log-likelihood and information criteria.
+    perfect_fit : bool
+        True when the residuals are zero up to rounding; then se, t, p, the CI and
+        ``vcov`` are NaN (with a warning) instead of the meaningless t ~ 1e16 that rounding would give.
+
+    Notes
+    -----
+    Columns aliased with earlier ones (R's ``lm`` tolerance 1e-7, see
+    :func:`lmmedu.stats.design.fixed_design`) are dropped with a warning and have no row in
+    ``coefs``, where R's ``lm`` prints NA.
     """
 
     kind = "lm"
@@ -136,13 +148,25 @@ class LmFit(_FitBase):
                 f"The model has {p} coefficients but only {self.nobs} observations; it needs more observations "
                 "than coefficients."
             )
-        self.beta, *_ = np.linalg.lstsq(self.X, self.y, rcond=None)
+        # QR on centred columns (as R's lm uses QR): a covariate such as x + 1e8 keeps its slope.
+        self.beta, xtx_inv = least_squares(self.X, self.y)
         resid = self.y - self.X @ self.beta
         self.rss = float(resid @ resid)
         self.sigma = float(np.sqrt(self.rss / self.df_resid))
-        xtx_inv = np.linalg.inv(self.X.T @ self.X)
         self.vcov = pd.DataFrame(self.sigma**2 * xtx_inv, index=self.names, columns=self.names)
         self._finish_coefs(np.full(p, float(self.df_resid)))
+        self.perfect_fit = _perfect_fit(self.y - resid, self.sigma)
+        if self.perfect_fit:
+            # Residuals at rounding level would give t ~ 1e16 and p < 2e-16: numbers with no meaning.
+            self.coefs = self.coefs.assign(se=np.nan, t=np.nan, p=np.nan, ci_low=np.nan, ci_high=np.nan)
+            self.vcov = self.vcov * np.nan  # so contrasts and emmeans say the same as the table
+            warnings.warn(
+                f"The lm fits the response exactly (residual SD {self.sigma:.2g}, zero up to rounding), so standard "
+                "errors, t and p values are meaningless and are reported as NaN; check that the response is not "
+                "computed from the predictors.",
+                UserWarning,
+                stacklevel=3,
+            )
         n = self.nobs
         self.loglik = float(-0.5 * n * (np.log(2 * np.pi * self.rss / n) + 1))
         k = p + 1
@@ -450,8 +474,18 @@ class MixedFit(_FitBase):
         return f"<MixedFit {self.formula!r} by {crit}: n={self.nobs}, loglik={self.loglik:.4f}>"
 
 
+def _perfect_fit(fitted, sigma):
+    """R's summary.lm test for an "essentially perfect fit", a little wider for rounding in QR."""
+    if fitted.size == 0:
+        return sigma == 0
+    return bool(sigma**2 <= 1e-28 * (np.mean(fitted) ** 2 + np.var(fitted)))
+
+
 def _coef_lines(coefs, title):
     lines = [title]
+    if len(coefs) == 0:
+        # e.g. y ~ 0 + (1|g): a model without fixed effects still has a summary.
+        return lines + ["(none: the model has no fixed effects)"]
     width = max(12, max(len(str(i)) for i in coefs.index) + 1)
     lines.append(f"{'':<{width}} {'Estimate':>10} {'Std. Error':>10} {'df':>10} {'t value':>8} {'Pr(>|t|)':>10}")
     for name, row in coefs.iterrows():
