@@ -54,6 +54,12 @@ def fit(formula, data, reml=True):
     blocks = random_blocks(parsed.random, frame.data)
     with single_threaded_blas():
         problem = LmmProblem(design.X, frame.y, blocks, reml=reml)
+        if problem.residual_is_zero():
+            raise ValueError(
+                f"The fixed and random effects reproduce '{parsed.response}' exactly (e.g. the response is "
+                "constant within groups), so the residual variance is zero and the mixed model has no optimum; "
+                "check the response column, or analyse one value per group with lmmedu.fit_lm."
+            )
         opt = optimize_theta(problem)
         return MixedFit(formula, parsed, frame, design, blocks, problem, opt, reml)
 
