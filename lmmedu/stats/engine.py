@@ -144,26 +144,26 @@ def _column_transform(Z, full_cov):
 
     Returns the q x q matrix A such that the internal columns are Z @ A.
     Centring mixes the intercept into the other columns, which leaves the
-    model unchanged only when their covariance is unstructured.
+    model unchanged only when their covariance is unstructured.  Columns of
+    ordinary scale are left alone, so most designs are used as given.
     """
     q = Z.shape[1]
     A = np.eye(q)
-    ones = [a for a in range(q) if np.all(Z[:, a] == 1.0)]
+    mean = Z.mean(axis=0)
+    msq = np.einsum("ij,ij->j", Z, Z) / max(Z.shape[0], 1)
+    ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
+    var = np.maximum(msq - mean**2, 0.0)
     for a in range(q):
-        if a in ones:
+        if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
             continue
-        col = Z[:, a]
-        centre = float(col.mean()) if (full_cov and ones) else 0.0
-        spread = float(np.sqrt(np.mean((col - centre) ** 2)))
-        if not np.isfinite(spread) or spread == 0.0:
+        spread = np.sqrt(var[a])
+        if full_cov and ones.size and spread > 0 and abs(mean[a]) >= 10 * spread:
+            centre = float(mean[a])
+        else:
+            centre, spread = 0.0, np.sqrt(msq[a])
+        if centre == 0.0 and 1e-3 <= spread <= 1e3:
             continue
-        # Only transform what is badly scaled: leaves ordinary designs bit-identical.
-        if abs(centre) < 10 * spread:
-            centre = 0.0
-            spread = float(np.sqrt(np.mean(col**2)))
-        if 1e-3 <= spread <= 1e3 and centre == 0.0:
-            continue
-        if ones:
+        if centre:
             A[ones[0], a] = -centre / spread
         A[a, a] = 1.0 / spread
     return A
@@ -211,7 +211,7 @@ class LmmProblem:
             )
         # Internal coordinates: X_int = X Ax (centred, scaled columns).
         self.Ax = _column_transform(X, full_cov=True) if self.p else np.eye(0)
-        Xi = X @ self.Ax if self.p else X
+        Xi = X @ self.Ax if self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
         self.user_blocks = list(blocks)
         self.block_A = []
         self.blocks = []
@@ -261,15 +261,23 @@ class LmmProblem:
 
     # ------------------------------------------------------------------
     def _sparse_Z(self, which):
-        """Columns of the given terms, ordered group-major (group j, then column a)."""
-        mats = []
+        """Columns of the given terms, ordered group-major (group j, then column a), as CSR.
+
+        Built directly from the codes: every row has q entries per term, in
+        increasing column order, so no sorting is needed.
+        """
+        idx, vals, off = [], [], 0
         for i in which:
             b = self.blocks[i]
             q, m = b.Z.shape[1], len(b.levels)
-            rows = np.repeat(np.arange(self.n), q)
-            cols = (b.codes[:, None] * q + np.arange(q)[None, :]).ravel()
-            mats.append(sp.csr_matrix((b.Z.ravel(), (rows, cols)), shape=(self.n, m * q)))
-        return sp.hstack(mats, format="csr")
+            idx.append(off + b.codes[:, None] * q + np.arange(q)[None, :])
+            vals.append(b.Z)
+            off += q * m
+        width = sum(v.shape[1] for v in vals)
+        indices = np.hstack(idx).ravel().astype(np.int32 if off < 2**31 else np.int64)
+        data = np.hstack(vals).ravel()
+        indptr = np.arange(0, self.n * width + 1, width, dtype=indices.dtype)
+        return sp.csr_matrix((data, indices, indptr), shape=(self.n, off))
 
     def _lambda_pattern(self, which):
         """Positions of theta entries in the block-diagonal Lambda of the given terms."""
@@ -290,9 +298,9 @@ class LmmProblem:
         Z = self._sparse_Z(range(len(self.blocks)))
         Q, p = self.Q, self.p
         W = np.zeros((Q + p + 1, Q + p + 1))
-        W[:Q, :Q] = (Z.T @ Z).toarray()
-        W[:Q, Q:Q + p] = np.asarray(Z.T @ X)
-        W[:Q, Q + p] = Z.T @ y
+        Zt = Z.T.tocsr()
+        W[:Q, :Q] = (Zt @ Z).toarray()
+        W[:Q, Q:] = Zt @ np.column_stack([X, y])
         W[Q:Q + p, Q:Q + p] = self.XtX
         W[Q:Q + p, Q + p] = self.Xty
         W[Q + p, Q + p] = self.yty
@@ -367,17 +375,30 @@ class LmmProblem:
         """
         start = np.where(np.isfinite(self.lower), 1.0, 0.0)
         y = y.copy()
+        dense = self.layout == "dense"
+        offsets = np.cumsum([0] + [b.Z.shape[1] * len(b.levels) for b in self.blocks])
+        Qp = self.Q + self.p
+        fitted = None  # (rows of W, coefficients) of the primary term's per-group fits
         # The largest term first; the others then see its per-group fits removed,
         # so that e.g. an array effect is not swamped by probeset differences.
         for i in [self.primary] + self.secondary:
             b = self.blocks[i]
             q, m = b.Z.shape[1], len(b.levels)
-            ZtZ = np.empty((m, q, q))
-            Zty = np.empty((m, q))
-            for a in range(q):
-                Zty[:, a] = np.bincount(b.codes, weights=b.Z[:, a] * y, minlength=m)
-                for c in range(a, q):
-                    ZtZ[:, a, c] = ZtZ[:, c, a] = np.bincount(b.codes, weights=b.Z[:, a] * b.Z[:, c], minlength=m)
+            if dense:
+                # Per-group cross-products straight from W (no pass over the rows).
+                idx = offsets[i] + np.arange(m)[:, None] * q + np.arange(q)[None, :]
+                ZtZ = self.W[idx[:, :, None], idx[:, None, :]]
+                Zty = self.W[idx, Qp].copy()
+                if fitted is not None:
+                    Zty -= self.W[idx][:, :, fitted[0]] @ fitted[1]
+            else:
+                ZtZ = np.empty((m, q, q))
+                Zty = np.empty((m, q))
+                for a in range(q):
+                    Zty[:, a] = np.bincount(b.codes, weights=b.Z[:, a] * y, minlength=m)
+                    for c in range(a, q):
+                        ZtZ[:, a, c] = ZtZ[:, c, a] = np.bincount(b.codes, weights=b.Z[:, a] * b.Z[:, c],
+                                                                  minlength=m)
             try:
                 with np.errstate(all="ignore"):
                     ok = np.linalg.cond(ZtZ) < 1e8
@@ -389,7 +410,7 @@ class LmmProblem:
                 dof = self.n - ok.sum() * q
                 if dof <= 0:
                     continue
-                yty = float(y @ y)
+                yty = self._resid_ss(y, fitted) if dense else float(y @ y)
                 sigma2 = max((yty - fitted_ss) / dof, 1e-12 * max(yty, 1e-300))
                 sampling = sigma2 * inv.mean(axis=0)
                 Sigma = np.cov(coef.T, bias=False).reshape(q, q) - sampling
@@ -410,11 +431,22 @@ class LmmProblem:
                 continue
             rows, cols = self.tri[i]
             start[self.theta_slices[i]] = T[rows, cols]
-            if i == self.primary:
+            if i == self.primary and self.secondary:
                 full = np.zeros((m, q))
                 full[ok] = coef
-                y = y - (b.Z * full[b.codes]).sum(axis=1)
+                if dense:
+                    fitted = ((offsets[i] + np.arange(m)[:, None] * q + np.arange(q)[None, :]).ravel(), full.ravel())
+                else:
+                    y = y - (b.Z * full[b.codes]).sum(axis=1)
         return start
+
+    def _resid_ss(self, y, fitted):
+        """||y - Z1 b1||^2 from W when the primary term's fits b1 are given."""
+        Qp = self.Q + self.p
+        if fitted is None:
+            return self.yty
+        rows, coef = fitted
+        return float(self.yty - 2 * self.W[rows, Qp] @ coef + coef @ self.W[np.ix_(rows, rows)] @ coef)
 
     # ------------------------------------------------------------------
     def factor(self, theta, i):
@@ -648,20 +680,35 @@ class LmmProblem:
         """(block, column) pairs whose random columns lie in the span of X.
 
         Such a column repeats a fixed effect (``y ~ g + (1|g)``): its
-        variance cannot be separated from the fixed effects.
+        variance cannot be separated from the fixed effects.  For column a
+        of a term, the indicator-weighted columns Z_a * [g == j] lie in the
+        span of X when sum_j ||Z_aj||^2 equals the part X explains.
         """
         if not self.p:
             return []
         R = np.linalg.cholesky(self.XtX)
         out = []
+        offsets = np.cumsum([0] + [b.Z.shape[1] * len(b.levels) for b in self.blocks])
+        off2 = dict(zip(self.secondary, np.cumsum([0] + [self.blocks[i].Z.shape[1] * len(self.blocks[i].levels)
+                                                          for i in self.secondary])))
         for i, b in enumerate(self.blocks):
-            m = len(b.levels)
-            for a in range(b.Z.shape[1]):
-                Za = sp.csr_matrix((b.Z[:, a], (np.arange(self.n), b.codes)), shape=(self.n, m))
-                ZtZ = float((b.Z[:, a] ** 2).sum())
+            m, q = len(b.levels), b.Z.shape[1]
+            for a in range(q):
+                # Z_a' X and ||Z_a||^2 from the cross-products already formed.
+                if self.layout == "dense":
+                    rows = offsets[i] + np.arange(m) * q + a
+                    ZtX = self.W[rows, self.Q:self.Q + self.p].T
+                    ZtZ = float(self.W[rows, rows].sum())
+                elif i == self.primary:
+                    ZtX = self.Z1tX[a]
+                    ZtZ = float(self.Z1tZ1[a, a].sum())
+                else:
+                    rows = off2[i] + np.arange(m) * q + a
+                    ZtX = self.Z2tX[rows].T
+                    ZtZ = float(self.Z2tZ2[rows, rows].sum())
                 if ZtZ == 0:
                     continue
-                proj = scipy.linalg.solve_triangular(R, np.asarray(Za.T @ Xi).T, lower=True)
+                proj = _tri_solve(R, np.ascontiguousarray(ZtX))
                 if ZtZ - float((proj**2).sum()) <= 1e-9 * ZtZ:
                     out.append((i, a))
         return out
