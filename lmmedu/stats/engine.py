@@ -346,6 +346,7 @@ class LmmProblem:
             self.Z2ty = np.asarray(Z2.T @ y)
             r2, c2, t2 = self._lambda_pattern(self.secondary)
             self.lam2 = (r2, c2, t2)
+            self.lam2_diagonal = bool(np.array_equal(r2, c2) and np.array_equal(r2, np.arange(self.Q2)))
             Z1tZ2 = (Z1s.T @ Z2).tocsr()  # (m1*q1, Q2), group-major rows
             # Groups of the large factor often share one pattern of Z1j'Z2 (every
             # probeset measured on the same arrays): pool them, so each evaluation
@@ -363,6 +364,11 @@ class LmmProblem:
             else:
                 # Crossed factors (students x lecturers): Z1'Z2 is sparse; keep it so.
                 self.U_sparse = [Z1tZ2[a::q1].tocsr() for a in range(q1)]  # (m1, Q2) per column a
+                self.U_sparse_T = [u.T.tocsr() for u in self.U_sparse]
+                # sum_j w_j U_j' U_j for every evaluation's weights w: the sparsity
+                # pattern is fixed, so map w to the nonzeros once.
+                self.pair_maps = {(b, c): _pair_map(self.U_sparse[b], self.U_sparse[c])
+                                  for b in range(q1) for c in range(b, q1)}
 
     def _start_values(self, y):
         """Moment-based starting theta, one block at a time.
@@ -574,18 +580,28 @@ class LmmProblem:
                 M -= prod if b == c else prod + prod.T
                 at += 1
         else:
-            U = self.U_sparse
+            UT = self.U_sparse_T
             for b in range(q1):
-                g2y -= U[b].T @ stacked[at]
-                g2X -= np.asarray(U[b].T @ stacked[at + 1: at + 1 + p].T)
+                g2y -= UT[b] @ stacked[at]
+                g2X -= np.asarray(UT[b] @ stacked[at + 1: at + 1 + p].T)
                 at += 1 + p
+            flat = M.reshape(-1)
             for b, c in pairs:
-                prod = (U[b].T @ sp.diags(stacked[at]) @ U[c]).toarray()
-                M -= prod if b == c else prod + prod.T
+                where, P = self.pair_maps[(b, c)]
+                vals = P @ stacked[at]
+                flat[where[0]] -= vals
+                if b != c:
+                    flat[where[1]] -= vals
                 at += 1
         r, c, t = self.lam2
         Lam2 = sp.csr_matrix((theta[t], (r, c)), shape=(self.Q2, self.Q2))
-        S = np.asarray(Lam2.T @ np.asarray(Lam2.T @ M).T).T
+        if self.lam2_diagonal:
+            d = theta[t]
+            S = M
+            S *= d[:, None]
+            S *= d[None, :]
+        else:
+            S = np.asarray(Lam2.T @ np.asarray(Lam2.T @ M).T).T
         S[np.arange(self.Q2), np.arange(self.Q2)] += 1.0
         L22, info = scipy.linalg.lapack.dpotrf(S, lower=1, clean=1, overwrite_a=1)
         if info != 0:
@@ -712,6 +728,35 @@ class LmmProblem:
                 if ZtZ - float((proj**2).sum()) <= 1e-9 * ZtZ:
                     out.append((i, a))
         return out
+
+
+def _pair_map(Ub, Uc):
+    """Sparse map from group weights w to the nonzeros of sum_j w_j Ub_j' Uc_j.
+
+    Returns ((flat index, flat index of the transpose), P) with P of shape
+    (nonzeros, groups); ``P @ w`` gives the nonzeros' values.
+    """
+    m, Q2 = Ub.shape
+    nb, nc = np.diff(Ub.indptr), np.diff(Uc.indptr)
+    rows_b = np.repeat(np.arange(m), nb)  # group of each nonzero of Ub
+    reps = nc[rows_b]
+    kb = np.repeat(np.arange(Ub.nnz), reps)
+    first = np.repeat(np.cumsum(reps) - reps, reps)
+    kc = Uc.indptr[rows_b[kb]] + (np.arange(kb.size) - first)
+    out = Ub.indices[kb].astype(np.int64) * Q2 + Uc.indices[kc]
+    vals = Ub.data[kb] * Uc.data[kc]
+    groups = rows_b[kb]
+    del kb, kc, first, reps
+    if Q2 * Q2 <= 2e7:
+        # Counting sort through CSR construction (sums duplicates), no general sort.
+        full = sp.csr_matrix((vals, (out, groups)), shape=(Q2 * Q2, m))
+        where = np.flatnonzero(np.diff(full.indptr))
+        P = full[where]
+    else:
+        where, inverse = np.unique(out, return_inverse=True)
+        P = sp.csr_matrix((vals, (inverse.ravel(), groups)), shape=(where.size, m))
+    transposed = (where % Q2) * Q2 + where // Q2
+    return (where, transposed), P
 
 
 def _row_patterns(flat):
