@@ -152,7 +152,8 @@ def _column_transform(Z, full_cov):
     mean = Z.mean(axis=0)
     msq = np.einsum("ij,ij->j", Z, Z) / max(Z.shape[0], 1)
     ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
-    var = np.maximum(msq - mean**2, 0.0)
+    # Two passes: msq - mean^2 cancels completely for e.g. 1e6 + 1e-6 x.
+    var = np.einsum("ij,ij->j", Z - mean, Z - mean) / max(Z.shape[0], 1)
     for a in range(q):
         if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
             continue
@@ -211,6 +212,7 @@ class LmmProblem:
             )
         # Internal coordinates: X_int = X Ax (centred, scaled columns).
         self.Ax = _column_transform(X, full_cov=True) if self.p else np.eye(0)
+        self.logdet_Ax = 2.0 * float(np.linalg.slogdet(self.Ax)[1]) if self.p else 0.0
         Xi = X @ self.Ax if self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
         self.user_blocks = list(blocks)
         self.block_A = []
@@ -371,40 +373,88 @@ class LmmProblem:
                                   for b in range(q1) for c in range(b, q1)}
 
     def _start_values(self, y):
-        """Moment-based starting theta, one block at a time.
+        """Moment-based starting theta.
 
-        Per-group least-squares coefficients b_j of y (the OLS residual) on
-        the block's columns have covariance Sigma + sigma^2 (Z_j'Z_j)^-1, so
-        their spread minus the sampling part estimates Sigma.  Starting near
-        the optimum saves evaluations and keeps parameters of very different
-        sizes from stalling a derivative-free search.
+        Least-squares coefficients b_j of each group have covariance
+        Sigma + sigma^2 (Z_j'Z_j)^-1, so their spread minus the sampling part
+        estimates Sigma.  Starting near the optimum saves evaluations and
+        keeps a derivative-free search from stopping on the flat plateau
+        that a variance ratio of 1e5 produces.
+        """
+        if self.layout == "dense":
+            return self._start_dense()
+        return self._start_blocked(y)
+
+    def _moment_theta(self, i, coef, sampling, sigma2, start):
+        """Write the factor of Sigma = cov(coef) - sampling (scaled by sigma2) into ``start``."""
+        q = coef.shape[1]
+        Sigma = np.cov(coef.T, bias=False).reshape(q, q) - sampling
+        # Negative moment estimates: fall back to a tenth of the sampling
+        # variance, and keep correlations safely inside (-1, 1).
+        d = np.diag(Sigma).copy()
+        d = np.where(d > 0, d, 0.1 * np.maximum(np.diag(sampling), 1e-12 * sigma2))
+        R = Sigma / np.sqrt(np.outer(d, d))
+        np.fill_diagonal(R, 1.0)
+        evals, evecs = np.linalg.eigh(R)
+        R = (evecs * np.maximum(evals, 0.05)) @ evecs.T
+        R = R / np.sqrt(np.outer(np.diag(R), np.diag(R)))
+        T = np.linalg.cholesky(R * np.sqrt(np.outer(d, d)) / sigma2)
+        if np.all(np.isfinite(T)):
+            rows, cols = self.tri[i]
+            start[self.theta_slices[i]] = T[rows, cols]
+
+    def _start_dense(self):
+        """All terms at once: the joint least-squares fit of y on [Z, X] (minimum norm).
+
+        Its residual gives sigma^2 free of the random effects, and its
+        coefficients the per-group effects free of the fixed ones (fitting
+        the OLS residual per group instead lets a contaminated fixed slope
+        inflate sigma^2 by orders of magnitude).
         """
         start = np.where(np.isfinite(self.lower), 1.0, 0.0)
-        y = y.copy()
-        dense = self.layout == "dense"
-        offsets = np.cumsum([0] + [b.Z.shape[1] * len(b.levels) for b in self.blocks])
         Qp = self.Q + self.p
-        fitted = None  # (rows of W, coefficients) of the primary term's per-group fits
-        # The largest term first; the others then see its per-group fits removed,
-        # so that e.g. an array effect is not swamped by probeset differences.
+        M0, r = self.W[:Qp, :Qp], self.W[:Qp, Qp]
+        scale = np.sqrt(np.diag(M0))
+        scale[scale == 0] = 1.0
+        evals, evecs = np.linalg.eigh(M0 / np.outer(scale, scale))
+        keep = evals > 1e-10 * evals[-1]
+        pinv = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T / np.outer(scale, scale)
+        coef_all = pinv @ r
+        dof = self.n - int(keep.sum())
+        if dof <= 0:
+            return start
+        rss = max(self.yty - float(r @ coef_all), 0.0)
+        sigma2 = max(rss / dof, 1e-12 * self.yty / max(self.n, 1), 1e-300)
+        off = 0
+        for i, b in enumerate(self.blocks):
+            q, m = b.Z.shape[1], len(b.levels)
+            idx = off + np.arange(m)[:, None] * q + np.arange(q)[None, :]
+            off += q * m
+            if m < 2:
+                continue
+            coef = coef_all[idx]
+            sampling = sigma2 * pinv[idx[:, :, None], idx[:, None, :]].mean(axis=0)
+            try:
+                self._moment_theta(i, coef, sampling, sigma2, start)
+            except np.linalg.LinAlgError:
+                continue
+        return start
+
+    def _start_blocked(self, y):
+        """One term at a time, the largest first, from per-group fits of the OLS residual."""
+        start = np.where(np.isfinite(self.lower), 1.0, 0.0)
+        y = y.copy()
+        # The others then see the largest term's per-group fits removed, so
+        # that e.g. an array effect is not swamped by probeset differences.
         for i in [self.primary] + self.secondary:
             b = self.blocks[i]
             q, m = b.Z.shape[1], len(b.levels)
-            if dense:
-                # Per-group cross-products straight from W (no pass over the rows).
-                idx = offsets[i] + np.arange(m)[:, None] * q + np.arange(q)[None, :]
-                ZtZ = self.W[idx[:, :, None], idx[:, None, :]]
-                Zty = self.W[idx, Qp].copy()
-                if fitted is not None:
-                    Zty -= self.W[idx][:, :, fitted[0]] @ fitted[1]
-            else:
-                ZtZ = np.empty((m, q, q))
-                Zty = np.empty((m, q))
-                for a in range(q):
-                    Zty[:, a] = np.bincount(b.codes, weights=b.Z[:, a] * y, minlength=m)
-                    for c in range(a, q):
-                        ZtZ[:, a, c] = ZtZ[:, c, a] = np.bincount(b.codes, weights=b.Z[:, a] * b.Z[:, c],
-                                                                  minlength=m)
+            ZtZ = np.empty((m, q, q))
+            Zty = np.empty((m, q))
+            for a in range(q):
+                Zty[:, a] = np.bincount(b.codes, weights=b.Z[:, a] * y, minlength=m)
+                for c in range(a, q):
+                    ZtZ[:, a, c] = ZtZ[:, c, a] = np.bincount(b.codes, weights=b.Z[:, a] * b.Z[:, c], minlength=m)
             try:
                 with np.errstate(all="ignore"):
                     ok = np.linalg.cond(ZtZ) < 1e8
@@ -416,43 +466,16 @@ class LmmProblem:
                 dof = self.n - ok.sum() * q
                 if dof <= 0:
                     continue
-                yty = self._resid_ss(y, fitted) if dense else float(y @ y)
+                yty = float(y @ y)
                 sigma2 = max((yty - fitted_ss) / dof, 1e-12 * max(yty, 1e-300))
-                sampling = sigma2 * inv.mean(axis=0)
-                Sigma = np.cov(coef.T, bias=False).reshape(q, q) - sampling
-                # Negative moment estimates: fall back to a tenth of the sampling
-                # variance, and keep correlations safely inside (-1, 1).
-                d = np.diag(Sigma).copy()
-                d = np.where(d > 0, d, 0.1 * np.diag(sampling))
-                R = Sigma / np.sqrt(np.outer(d, d))
-                np.fill_diagonal(R, 1.0)
-                evals, evecs = np.linalg.eigh(R)
-                R = (evecs * np.maximum(evals, 0.05)) @ evecs.T
-                R = R / np.sqrt(np.outer(np.diag(R), np.diag(R)))
-                Sigma = R * np.sqrt(np.outer(d, d)) / sigma2
-                T = np.linalg.cholesky(Sigma)
+                self._moment_theta(i, coef, sigma2 * inv.mean(axis=0), sigma2, start)
             except np.linalg.LinAlgError:
                 continue
-            if not np.all(np.isfinite(T)):
-                continue
-            rows, cols = self.tri[i]
-            start[self.theta_slices[i]] = T[rows, cols]
             if i == self.primary and self.secondary:
                 full = np.zeros((m, q))
                 full[ok] = coef
-                if dense:
-                    fitted = ((offsets[i] + np.arange(m)[:, None] * q + np.arange(q)[None, :]).ravel(), full.ravel())
-                else:
-                    y = y - (b.Z * full[b.codes]).sum(axis=1)
+                y = y - (b.Z * full[b.codes]).sum(axis=1)
         return start
-
-    def _resid_ss(self, y, fitted):
-        """||y - Z1 b1||^2 from W when the primary term's fits b1 are given."""
-        Qp = self.Q + self.p
-        if fitted is None:
-            return self.yty
-        rows, coef = fitted
-        return float(self.yty - 2 * self.W[rows, Qp] @ coef + coef @ self.W[np.ix_(rows, rows)] @ coef)
 
     # ------------------------------------------------------------------
     def factor(self, theta, i):
@@ -497,7 +520,8 @@ class LmmProblem:
     def _finish_factored(self, theta, logdet_L, RX, cbeta, cu_sq, factors, r2=None):
         if self.p:
             beta_star = _tri_solve(RX.T, cbeta, lower=False)
-            logdet_RX = 2.0 * np.log(np.diag(RX)).sum()
+            # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
+            logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax
             RXinv = _tri_inv(RX)
             vcov_int = RXinv.T @ RXinv
             beta = self.Ax @ (self.beta_ols + beta_star)
@@ -879,36 +903,47 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
     k = problem.n_theta
     f = problem.deviance
     start = np.asarray(problem.start if start is None else start, dtype=float)
-    scale = np.maximum(np.abs(start), 0.05)
+    lower = np.where(np.isfinite(problem.lower), 0.0, -np.inf)
     best = {"x": start.copy(), "f": np.inf, "n": 0}
+    limit = int(max_evals or 1000 * (k + 1) ** 1.5)
 
-    def objective(z, grad):
-        x = z * scale
-        val = f(x)
-        best["n"] += 1
-        if val < best["f"]:
-            best["f"], best["x"] = val, x.copy()
-        return val if np.isfinite(val) else 1e300
+    def run(x0, step):
+        scale = np.maximum(np.abs(x0), 0.05)
 
-    opt = nlopt.opt(nlopt.LN_BOBYQA, k)
-    opt.set_lower_bounds(np.where(np.isfinite(problem.lower), 0.0, -np.inf))
-    opt.set_min_objective(objective)
-    opt.set_ftol_abs(ftol)
-    opt.set_ftol_rel(0.0)
-    opt.set_xtol_abs(1e-10)
-    opt.set_initial_step(np.full(k, 0.2))
-    opt.set_maxeval(int(max_evals or 1000 * (k + 1) ** 1.5))
-    z0 = np.maximum(start / scale, np.where(np.isfinite(problem.lower), 0.0, -np.inf))
-    try:
-        opt.optimize(z0)
-        code = opt.last_optimize_result()
-        message = {nlopt.SUCCESS: "converged", nlopt.FTOL_REACHED: "converged (deviance tolerance)",
-                   nlopt.XTOL_REACHED: "converged (step tolerance)",
-                   nlopt.MAXEVAL_REACHED: "stopped at the maximum number of evaluations"}.get(
-            code, f"nlopt code {code}")
-        success = code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.STOPVAL_REACHED)
-    except (nlopt.RoundoffLimited, RuntimeError, ValueError) as err:
-        message, success = f"stopped early ({type(err).__name__})", np.isfinite(best["f"])
+        def objective(z, grad):
+            x = z * scale
+            val = f(x)
+            best["n"] += 1
+            if val < best["f"]:
+                best["f"], best["x"] = val, x.copy()
+            return val if np.isfinite(val) else 1e300
+
+        opt = nlopt.opt(nlopt.LN_BOBYQA, k)
+        opt.set_lower_bounds(lower)
+        opt.set_min_objective(objective)
+        opt.set_ftol_abs(ftol)
+        opt.set_ftol_rel(0.0)
+        opt.set_xtol_abs(1e-10)
+        opt.set_initial_step(np.full(k, step))
+        opt.set_maxeval(max(limit - best["n"], 2 * k + 2))
+        try:
+            opt.optimize(np.maximum(x0 / scale, lower))
+            code = opt.last_optimize_result()
+            message = {nlopt.SUCCESS: "converged", nlopt.FTOL_REACHED: "converged (deviance tolerance)",
+                       nlopt.XTOL_REACHED: "converged (step tolerance)",
+                       nlopt.MAXEVAL_REACHED: "stopped at the maximum number of evaluations"}.get(
+                code, f"nlopt code {code}")
+            return code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.STOPVAL_REACHED), message
+        except (nlopt.RoundoffLimited, RuntimeError, ValueError) as err:
+            return bool(np.isfinite(best["f"])), f"stopped early ({type(err).__name__})"
+
+    success, message = run(start, 0.2)
+    # The search ran in coordinates scaled by the start; if it ended far from
+    # the start (e.g. variance ratios of 1e5 from a start of 1), those scales
+    # were wrong: search again scaled by where it ended.
+    moved = np.abs(best["x"] - start) / np.maximum(np.abs(start), 0.05)
+    if success and np.max(moved, initial=0.0) > 1.0:
+        success, message = run(best["x"].copy(), 0.05)
     x, fun = best["x"], best["f"]
     # Snap variances that ended next to zero onto the boundary if that is no worse.
     near = np.isfinite(problem.lower) & (np.abs(x) < 1e-6) & (x != 0)

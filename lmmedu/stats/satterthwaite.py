@@ -92,7 +92,12 @@ class Satterthwaite:
             raise ValueError("The residual variance is estimated as zero, so Satterthwaite df are undefined; "
                              "check the response (is it constant within groups?) or fit the group means with "
                              "lmmedu.fit_lm.")
-        h = np.where(np.abs(theta) > 0.1, rel_step * np.abs(theta), 1e-4)
+        # Beyond theta ~ 100 (variance ratios of 1e4 and more) r^2 is a tiny
+        # difference of large sums, known to about 1e-6 relative, which swamps
+        # the second difference of a 1e-3 step; a 3e-2 step keeps the
+        # truncation error near 1e-4, still far below what matters for df.
+        rel = np.where(np.abs(theta) > 100, max(rel_step, 3e-2), rel_step)
+        h = np.where(np.abs(theta) > 0.1, rel * np.abs(theta), 1e-4)
         f0 = self._pieces(solution)
         ld = np.zeros((k, 2))
         r2 = np.zeros((k, 2))
@@ -154,7 +159,10 @@ class Satterthwaite:
         Parameters at their bound (a variance at zero) are left out, as the
         optimum there need not have zero slope.  On the others, the gradient
         scaled by the Hessian (the Newton step, lme4's ``scaled gradient``)
-        must be below ``tol`` and the Hessian positive definite.
+        must be below ``tol`` and the Hessian positive definite.  The step
+        is measured relative to the size of each term's factor where that
+        exceeds 1: a step of 0.002 is a real distance at theta = 1 but
+        rounding noise at theta = 1e5.
         """
         free = ~(np.isfinite(self.problem.lower) & (np.abs(self.theta) < 1e-6))
         if not free.any():
@@ -167,7 +175,11 @@ class Satterthwaite:
             return ("The deviance's Hessian at the estimate is not positive definite, so the optimiser may not "
                     "have found a minimum (the variance parameters may be unidentifiable): simplify the random "
                     "part or rescale the covariates.")
-        scaled = np.linalg.solve(C.T, np.linalg.solve(C, g))
+        # The size of an element of a covariance factor is that of its factor.
+        size = np.empty(self.k)
+        for sl in self.problem.theta_slices:
+            size[sl] = np.max(np.abs(self.theta[sl]))
+        scaled = np.linalg.solve(C.T, np.linalg.solve(C, g)) / np.maximum(size[free], 1.0)
         worst = float(np.max(np.abs(scaled)))
         if worst > tol or not np.isfinite(worst):
             return (f"The optimiser stopped where the deviance still slopes (scaled gradient {worst:.2g}, "
