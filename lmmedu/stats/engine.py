@@ -49,6 +49,10 @@ _DENSE_Q = 400
 _MAX_DENSE = 5000
 
 
+class ZeroResidual(np.linalg.LinAlgError):
+    """The response lies in the span of the fixed and random columns (r^2 = 0)."""
+
+
 @dataclass(frozen=True)
 class DenseFactors:
     """Factors of the dense layout needed for the conditional modes."""
@@ -237,7 +241,7 @@ class LmmProblem:
             ystar = y
         self.Xty = Xi.T @ ystar
         self.yty = float(ystar @ ystar)
-        self.y_scale = float(np.sqrt(np.mean((y - y.mean()) ** 2))) if self.n else 0.0
+        self.y_norm2 = float(y @ y)
 
         # Theta layout: per block, lower triangle of a q x q factor.
         self.theta_slices, self.tri, start = [], [], 0
@@ -258,6 +262,7 @@ class LmmProblem:
             self._prepare_dense(Xi, ystar)
         else:
             self._prepare_blocked(Xi, ystar)
+        self.rss_joint = None  # set by the dense start values
         self.start = self._start_values(ystar)
         self.aliased = self._find_aliased(Xi)
 
@@ -307,6 +312,9 @@ class LmmProblem:
         W[Q:Q + p, Q + p] = self.Xty
         W[Q + p, Q + p] = self.yty
         self.W = np.triu(W) + np.triu(W, 1).T
+        # Kept for recomputing r^2 from the residual itself when it is a tiny
+        # difference of large sums (residual SD 1e-5 of the group SD and below).
+        self.Z_all, self.X_int, self.y_int = Z, X, y
         self.lam_rows, self.lam_cols, self.lam_theta = self._lambda_pattern(range(len(self.blocks)))
 
     def _prepare_blocked(self, X, y):
@@ -424,6 +432,7 @@ class LmmProblem:
         if dof <= 0:
             return start
         rss = max(self.yty - float(r @ coef_all), 0.0)
+        self.rss_joint = rss
         sigma2 = max(rss / dof, 1e-12 * self.yty / max(self.n, 1), 1e-300)
         off = 0
         for i, b in enumerate(self.blocks):
@@ -543,6 +552,8 @@ class LmmProblem:
         M[:Q, :Q] = top[:, :Q] @ Lam
         M[np.arange(Q), np.arange(Q)] += 1.0
         C, info = scipy.linalg.lapack.dpotrf(M, lower=0, clean=1)  # upper: M = C'C
+        if info == Q + p + 1:
+            raise ZeroResidual("the response is a combination of the model's columns")
         if info != 0:
             raise np.linalg.LinAlgError("not positive definite")
         L = C[:Q, :Q].T
@@ -552,6 +563,12 @@ class LmmProblem:
         cbeta = C[Q:Q + p, Q + p]
         r2 = C[Q + p, Q + p] ** 2
         logdet_L = 2.0 * np.log(np.diag(L)).sum()
+        if r2 < 1e-6 * self.yty and p:
+            # y'y - |cu|^2 - |cbeta|^2 lost most digits: use |y - X beta - Z b|^2 + |u|^2.
+            beta_star = _tri_solve(RX.T, cbeta, lower=False)
+            u = _tri_solve(L.T, cu - RZX @ beta_star, lower=False)
+            e = self.y_int - self.X_int @ beta_star - self.Z_all @ (Lam @ u)
+            r2 = float(e @ e + u @ u)
         return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, DenseFactors(Lam, L, cu, RZX), r2=r2)
 
     def _solve_blocked(self, theta):
@@ -704,14 +721,21 @@ class LmmProblem:
         Then the residual variance is zero and the likelihood grows without
         bound as theta grows.  Checked as the penalised residual sum of
         squares at a theta far beyond any sensible value (the penalty is then
-        negligible): at most 1e-15 of the residual sum of squares of the
-        fixed effects alone.
+        negligible), or from the joint least-squares fit of the dense layout:
+        at most 1e-15 (1e-14) of the residual sum of squares of the fixed
+        effects alone, i.e. a residual SD below about 1e-7 of the spread the
+        random effects explain.
         """
-        if self.yty <= 1e-30 * max(self.n * self.y_scale**2, 1e-300):
+        if self.yty <= 1e-24 * self.y_norm2 or self.yty == 0.0:
+            return True
+        # Dense layout: the joint least-squares fit on [Z, X] made for the start values.
+        if self.rss_joint is not None and self.rss_joint <= 1e-14 * self.yty:
             return True
         big = np.where(np.isfinite(self.lower), 1e7, 0.0)
         try:
             s = self.solve(big)
+        except ZeroResidual:
+            return True
         except np.linalg.LinAlgError:
             return False
         return s.r2 <= 1e-15 * self.yty

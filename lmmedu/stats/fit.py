@@ -7,6 +7,8 @@ Data flow: DataFrame -> :mod:`lmmedu.stats.formula` (parse, model frame) ->
 
 from __future__ import annotations
 
+import numpy as np
+
 from .design import fixed_design, random_blocks
 from .engine import LmmProblem, optimize_theta, single_threaded_blas
 from .formula import model_frame, parse_formula
@@ -56,11 +58,17 @@ def fit(formula, data, reml=True):
         problem = LmmProblem(design.X, frame.y, blocks, reml=reml)
         if problem.residual_is_zero():
             raise ValueError(
-                f"The fixed and random effects reproduce '{parsed.response}' exactly (e.g. the response is "
+                f"The fixed and random effects reproduce '{parsed.response}' (almost) exactly (e.g. it is "
                 "constant within groups), so the residual variance is zero and the mixed model has no optimum; "
                 "check the response column, or analyse one value per group with lmmedu.fit_lm."
             )
         opt = optimize_theta(problem)
+        if not np.isfinite(opt.fun):
+            raise ValueError(
+                "The mixed model's likelihood could not be evaluated for any variance (the fixed and random "
+                "columns are numerically collinear); check for a random term that repeats a fixed one or for "
+                "covariates of extreme size, and simplify the model."
+            )
         return MixedFit(formula, parsed, frame, design, blocks, problem, opt, reml)
 
 
