@@ -961,7 +961,8 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
         except (nlopt.RoundoffLimited, RuntimeError, ValueError) as err:
             return bool(np.isfinite(best["f"])), f"stopped early ({type(err).__name__})"
 
-    success, message = run(start, 0.2)
+    # The moment-based start is usually close: a small first trust region saves evaluations.
+    success, message = run(start, 0.05)
     # The search ran in coordinates scaled by the start; if it ended far from
     # the start (e.g. variance ratios of 1e5 from a start of 1), those scales
     # were wrong: search again scaled by where it ended.
