@@ -823,9 +823,16 @@ def _row_patterns(flat):
     return np.arange(m), m
 
 
+# Above this many columns per group, the per-group algebra runs as batched
+# LAPACK calls on (m, q, q) stacks instead of q^2 vector operations.
+_BATCHED_Q = 4
+
+
 def _tm(T, M):
     """T' M_j for every group j; M is (q, ..., m), T is q x q."""
     q = T.shape[0]
+    if q >= _BATCHED_Q:
+        return np.tensordot(T, M, axes=([0], [0]))
     out = np.zeros(M.shape)
     for a in range(q):
         for b in range(a, q):  # T is lower triangular: T[b, a] = 0 for b < a
@@ -845,6 +852,8 @@ def _tmt(T, M):
     """T' M_j T for every group j; M is (q, q, m)."""
     W = _tm(T, M)  # T' M
     q = T.shape[0]
+    if q >= _BATCHED_Q:
+        return np.moveaxis(np.tensordot(W, T, axes=([1], [0])), -1, 1)
     out = np.zeros(M.shape)
     for c in range(q):
         for d in range(c, q):
@@ -856,6 +865,8 @@ def _tmt(T, M):
 def _soa_cholesky(A):
     """Cholesky factor of every group's q x q block (A is (q, q, m))."""
     q = A.shape[0]
+    if q >= _BATCHED_Q:
+        return np.moveaxis(np.linalg.cholesky(np.moveaxis(A, -1, 0)), 0, -1)
     L = np.zeros(A.shape)
     for j in range(q):
         s = A[j, j] - sum(L[j, k] ** 2 for k in range(j))
@@ -870,6 +881,8 @@ def _soa_cholesky(A):
 def _soa_lsolve(L, B):
     """Solve L_j X_j = B_j per group; B is (q, ..., m), L is (q, q, m)."""
     q = L.shape[0]
+    if q >= _BATCHED_Q:
+        return _batched_solve(L, B, transpose=False)
     X = np.empty(B.shape)
     for i in range(q):
         acc = B[i].copy()
@@ -882,6 +895,8 @@ def _soa_lsolve(L, B):
 def _soa_usolve(L, B):
     """Solve L_j' X_j = B_j per group (upper-triangular transpose)."""
     q = L.shape[0]
+    if q >= _BATCHED_Q:
+        return _batched_solve(L, B, transpose=True)
     X = np.empty(B.shape)
     for i in reversed(range(q)):
         acc = B[i].copy()
@@ -889,6 +904,18 @@ def _soa_usolve(L, B):
             acc -= L[k, i] * X[k]
         X[i] = acc / L[i, i]
     return X
+
+
+def _batched_solve(L, B, transpose):
+    """Per-group triangular solves as one batched LAPACK call (L (q, q, m), B (q, ..., m))."""
+    m = L.shape[-1]
+    Lb = np.moveaxis(L, -1, 0)
+    if transpose:
+        Lb = np.swapaxes(Lb, 1, 2)
+    shape = B.shape
+    Bb = np.moveaxis(B.reshape(shape[0], -1, m), -1, 0)  # (m, q, r)
+    X = np.linalg.solve(Lb, Bb)
+    return np.moveaxis(X, 0, -1).reshape(shape)
 
 
 def _tri_solve(L, b, lower=True):
