@@ -156,8 +156,12 @@ def _column_transform(Z, full_cov):
     mean = Z.mean(axis=0)
     msq = np.einsum("ij,ij->j", Z, Z) / max(Z.shape[0], 1)
     ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
-    # Two passes: msq - mean^2 cancels completely for e.g. 1e6 + 1e-6 x.
-    var = np.einsum("ij,ij->j", Z - mean, Z - mean) / max(Z.shape[0], 1)
+    var = msq - mean**2
+    # A second pass where msq - mean^2 cancels (e.g. 1e6 + 1e-6 x).
+    risky = np.flatnonzero(mean**2 > 0.5 * msq)
+    if risky.size:
+        centred = Z[:, risky] - mean[risky]
+        var[risky] = np.einsum("ij,ij->j", centred, centred) / max(Z.shape[0], 1)
     for a in range(q):
         if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
             continue
