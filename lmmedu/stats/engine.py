@@ -28,7 +28,6 @@ the user's scale.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Optional
@@ -36,6 +35,23 @@ from typing import Optional
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+
+from .groupwise import (
+    column_transform,
+    lower_factor,
+    lower_tri_indices,
+    pair_map,
+    row_patterns,
+    soa_cholesky,
+    soa_eye,
+    soa_lsolve,
+    soa_usolve,
+    tm,
+    tmt,
+    tri_inv,
+    tri_solve,
+)
+from .optimize import OptimResult, optimize_theta
 
 __all__ = ["LmmProblem", "Solution", "OptimResult", "optimize_theta", "single_threaded_blas"]
 
@@ -96,17 +112,6 @@ class Solution:
     factors: object  # DenseFactors or BlockedFactors
 
 
-@dataclass(frozen=True)
-class OptimResult:
-    """Outcome of :func:`optimize_theta`."""
-
-    x: np.ndarray
-    fun: float
-    nfev: int
-    success: bool
-    message: str
-
-
 _CONTROLLER = None
 
 
@@ -123,59 +128,6 @@ def single_threaded_blas():
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-def _lower_tri_indices(q):
-    """Column-major lower-triangle indices, lme4's theta order."""
-    rows, cols = [], []
-    for j in range(q):
-        for i in range(j, q):
-            rows.append(i)
-            cols.append(j)
-    return np.array(rows, dtype=int), np.array(cols, dtype=int)
-
-
-def _lower_factor(M):
-    """Lower-triangular L with non-negative diagonal and L L' = M M' (works when singular)."""
-    r = np.linalg.qr(M.T, mode="r")
-    L = r.T.copy()
-    sign = np.where(np.diag(L) < 0, -1.0, 1.0)
-    return L * sign[None, :]
-
-
-def _column_transform(Z, full_cov):
-    """A with Z A centred (if allowed) and scaled; Z_user = Z_internal A^-1.
-
-    Returns the q x q matrix A such that the internal columns are Z @ A.
-    Centring mixes the intercept into the other columns, which leaves the
-    model unchanged only when their covariance is unstructured.  Columns of
-    ordinary scale are left alone, so most designs are used as given.
-    """
-    q = Z.shape[1]
-    A = np.eye(q)
-    mean = Z.mean(axis=0)
-    msq = np.einsum("ij,ij->j", Z, Z) / max(Z.shape[0], 1)
-    ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
-    var = msq - mean**2
-    # A second pass where msq - mean^2 cancels (e.g. 1e6 + 1e-6 x).
-    risky = np.flatnonzero(mean**2 > 0.5 * msq)
-    if risky.size:
-        centred = Z[:, risky] - mean[risky]
-        var[risky] = np.einsum("ij,ij->j", centred, centred) / max(Z.shape[0], 1)
-    for a in range(q):
-        if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
-            continue
-        spread = np.sqrt(var[a])
-        if full_cov and ones.size and spread > 0 and abs(mean[a]) >= 10 * spread:
-            centre = float(mean[a])
-        else:
-            centre, spread = 0.0, np.sqrt(msq[a])
-        if centre == 0.0 and 1e-3 <= spread <= 1e3:
-            continue
-        if centre:
-            A[ones[0], a] = -centre / spread
-        A[a, a] = 1.0 / spread
-    return A
 
 
 class LmmProblem:
@@ -219,7 +171,7 @@ class LmmProblem:
                 "observations than fixed effects."
             )
         # Internal coordinates: X_int = X Ax (centred, scaled columns).
-        self.Ax = _column_transform(X, full_cov=True) if self.p else np.eye(0)
+        self.Ax = column_transform(X, full_cov=True) if self.p else np.eye(0)
         self.logdet_Ax = 2.0 * float(np.linalg.slogdet(self.Ax)[1]) if self.p else 0.0
         Xi = X @ self.Ax if self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
         self.user_blocks = list(blocks)
@@ -228,7 +180,7 @@ class LmmProblem:
         for b in blocks:
             q = b.Z.shape[1]
             full = q > 1 and not getattr(getattr(b, "term", None), "uncorrelated", False)
-            A = _column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
+            A = column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
             self.block_A.append(A)
             Zi = b.Z @ A if not np.array_equal(A, np.eye(q)) else np.asarray(b.Z, dtype=float)
             self.blocks.append(SimpleNamespace(Z=Zi, codes=np.asarray(b.codes), levels=b.levels))
@@ -250,7 +202,7 @@ class LmmProblem:
         # Theta layout: per block, lower triangle of a q x q factor.
         self.theta_slices, self.tri, start = [], [], 0
         for b in self.blocks:
-            rows, cols = _lower_tri_indices(b.Z.shape[1])
+            rows, cols = lower_tri_indices(b.Z.shape[1])
             self.tri.append((rows, cols))
             self.theta_slices.append(slice(start, start + len(rows)))
             start += len(rows)
@@ -368,7 +320,7 @@ class LmmProblem:
             pattern, npat = (None, m1)
             if Z1tZ2.nnz <= 5e7 and m1 * q1 * self.Q2 <= 5e7:
                 dense = Z1tZ2.toarray().reshape(m1, q1 * self.Q2)
-                pattern, npat = _row_patterns(dense)
+                pattern, npat = row_patterns(dense)
             if npat <= m1 // 2:
                 first = np.zeros(npat, dtype=np.int64)
                 first[pattern[::-1]] = np.arange(m1)[::-1]  # a representative group per pattern
@@ -381,7 +333,7 @@ class LmmProblem:
                 self.U_sparse_T = [u.T.tocsr() for u in self.U_sparse]
                 # sum_j w_j U_j' U_j for every evaluation's weights w: the sparsity
                 # pattern is fixed, so map w to the nonzeros once.
-                self.pair_maps = {(b, c): _pair_map(self.U_sparse[b], self.U_sparse[c])
+                self.pair_maps = {(b, c): pair_map(self.U_sparse[b], self.U_sparse[c])
                                   for b in range(q1) for c in range(b, q1)}
 
     def _start_values(self, y):
@@ -505,7 +457,7 @@ class LmmProblem:
         A = self.block_A[i]
         if np.array_equal(A, np.eye(len(A))):
             return T
-        return _lower_factor(A @ T)
+        return lower_factor(A @ T)
 
     def user_theta(self, theta):
         """lme4's theta on the user's scale (lower triangles, column-major)."""
@@ -527,15 +479,15 @@ class LmmProblem:
             RX, info = scipy.linalg.lapack.dpotrf(RXtRX, lower=1, clean=1)
             if info != 0:
                 raise np.linalg.LinAlgError("RX'RX not positive definite")
-            return self._finish_factored(theta, logdet_L, RX, _tri_solve(RX, rhs), cu_sq, factors)
+            return self._finish_factored(theta, logdet_L, RX, tri_solve(RX, rhs), cu_sq, factors)
         return self._finish_factored(theta, logdet_L, np.zeros((0, 0)), np.zeros(0), cu_sq, factors)
 
     def _finish_factored(self, theta, logdet_L, RX, cbeta, cu_sq, factors, r2=None):
         if self.p:
-            beta_star = _tri_solve(RX.T, cbeta, lower=False)
+            beta_star = tri_solve(RX.T, cbeta, lower=False)
             # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
             logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax
-            RXinv = _tri_inv(RX)
+            RXinv = tri_inv(RX)
             vcov_int = RXinv.T @ RXinv
             beta = self.Ax @ (self.beta_ols + beta_star)
             vcov = self.Ax @ vcov_int @ self.Ax.T
@@ -569,8 +521,8 @@ class LmmProblem:
         logdet_L = 2.0 * np.log(np.diag(L)).sum()
         if r2 < 1e-6 * self.yty and p:
             # y'y - |cu|^2 - |cbeta|^2 lost most digits: use |y - X beta - Z b|^2 + |u|^2.
-            beta_star = _tri_solve(RX.T, cbeta, lower=False)
-            u = _tri_solve(L.T, cu - RZX @ beta_star, lower=False)
+            beta_star = tri_solve(RX.T, cbeta, lower=False)
+            u = tri_solve(L.T, cu - RZX @ beta_star, lower=False)
             e = self.y_int - self.X_int @ beta_star - self.Z_all @ (Lam @ u)
             r2 = float(e @ e + u @ u)
         return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, DenseFactors(Lam, L, cu, RZX), r2=r2)
@@ -579,12 +531,12 @@ class LmmProblem:
         T1 = self.factor(theta, self.primary)
         q1, p = self.q1, self.p
         # A_j = T1' Z1j'Z1j T1 + I for every group j, then its Cholesky factor.
-        A = _tmt(T1, self.Z1tZ1)
+        A = tmt(T1, self.Z1tZ1)
         for a in range(q1):
             A[a, a] += 1.0
-        L1 = _soa_cholesky(A)
-        cu1 = _soa_lsolve(L1, _tm(T1, self.Z1ty))  # (q1, m)
-        RZX1 = _soa_lsolve(L1, _tm(T1, self.Z1tX))  # (q1, p, m)
+        L1 = soa_cholesky(A)
+        cu1 = soa_lsolve(L1, tm(T1, self.Z1ty))  # (q1, m)
+        RZX1 = soa_lsolve(L1, tm(T1, self.Z1tX))  # (q1, p, m)
         logdet_L = 2.0 * sum(np.log(L1[a, a]).sum() for a in range(q1))
 
         RXtRX = self.XtX.copy()
@@ -599,7 +551,7 @@ class LmmProblem:
         # With K_j = L1_j^-1 T1', the block below the first is
         # L21 = (K_j Z1j'Z2 Lambda2)_j, so the Schur complement needs only
         # sums over groups of K_j'K_j, K_j'cu1_j and K_j'RZX1_j.
-        K = _soa_lsolve(L1, _tm(T1, _soa_eye(q1, self.m1)))
+        K = soa_lsolve(L1, tm(T1, soa_eye(q1, self.m1)))
         rows = []
         for b in range(q1):
             rows.append(sum(K[a, b] * cu1[a] for a in range(q1))[None, :])
@@ -651,8 +603,8 @@ class LmmProblem:
         L22, info = scipy.linalg.lapack.dpotrf(S, lower=1, clean=1, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("not positive definite")
-        cu2 = _tri_solve(L22, Lam2.T @ g2y)
-        RZX2 = _tri_solve(L22, np.asarray(Lam2.T @ g2X))
+        cu2 = tri_solve(L22, Lam2.T @ g2y)
+        RZX2 = tri_solve(L22, np.asarray(Lam2.T @ g2X))
         logdet_L += 2.0 * np.log(np.diag(L22)).sum()
         RXtRX -= RZX2.T @ RZX2
         rhs -= RZX2.T @ cu2
@@ -691,7 +643,7 @@ class LmmProblem:
         beta_star = s.beta_star
         out = [None] * len(self.blocks)
         if isinstance(f, DenseFactors):
-            u = _tri_solve(f.L.T, f.cu - f.RZX @ beta_star, lower=False)
+            u = tri_solve(f.L.T, f.cu - f.RZX @ beta_star, lower=False)
             b = f.Lam @ u
             start = 0
             for i, blk in enumerate(self.blocks):
@@ -702,7 +654,7 @@ class LmmProblem:
             v1 = f.cu1 - np.einsum("apm,p->am", f.RZX1, beta_star)
             if self.Q2:
                 v2 = f.cu2 - f.RZX2 @ beta_star
-                u2 = _tri_solve(f.L22.T, v2, lower=False)
+                u2 = tri_solve(f.L22.T, v2, lower=False)
                 w = f.Lam2 @ u2
                 if self.pool is not None:
                     z = [(self.U[b].T @ w)[self.pattern] for b in range(self.q1)]
@@ -714,7 +666,7 @@ class LmmProblem:
                     q, m = self.blocks[i].Z.shape[1], len(self.blocks[i].levels)
                     out[i] = w[start: start + q * m].reshape(m, q)
                     start += q * m
-            u1 = _soa_usolve(f.L1, v1)  # L1' u1 = v1
+            u1 = soa_usolve(f.L1, v1)  # L1' u1 = v1
             out[self.primary] = (f.T1 @ u1).T
         # Internal columns are Z A, so b_user = A b_internal.
         return [o @ A.T for o, A in zip(out, self.block_A)]
@@ -776,237 +728,7 @@ class LmmProblem:
                     ZtZ = float(self.Z2tZ2[rows, rows].sum())
                 if ZtZ == 0:
                     continue
-                proj = _tri_solve(R, np.ascontiguousarray(ZtX))
+                proj = tri_solve(R, np.ascontiguousarray(ZtX))
                 if ZtZ - float((proj**2).sum()) <= 1e-9 * ZtZ:
                     out.append((i, a))
         return out
-
-
-def _pair_map(Ub, Uc):
-    """Sparse map from group weights w to the nonzeros of sum_j w_j Ub_j' Uc_j.
-
-    Returns ((flat index, flat index of the transpose), P) with P of shape
-    (nonzeros, groups); ``P @ w`` gives the nonzeros' values.
-    """
-    m, Q2 = Ub.shape
-    nb, nc = np.diff(Ub.indptr), np.diff(Uc.indptr)
-    rows_b = np.repeat(np.arange(m), nb)  # group of each nonzero of Ub
-    reps = nc[rows_b]
-    kb = np.repeat(np.arange(Ub.nnz), reps)
-    first = np.repeat(np.cumsum(reps) - reps, reps)
-    kc = Uc.indptr[rows_b[kb]] + (np.arange(kb.size) - first)
-    out = Ub.indices[kb].astype(np.int64) * Q2 + Uc.indices[kc]
-    vals = Ub.data[kb] * Uc.data[kc]
-    groups = rows_b[kb]
-    del kb, kc, first, reps
-    if Q2 * Q2 <= 2e7:
-        # Counting sort through CSR construction (sums duplicates), no general sort.
-        full = sp.csr_matrix((vals, (out, groups)), shape=(Q2 * Q2, m))
-        where = np.flatnonzero(np.diff(full.indptr))
-        P = full[where]
-    else:
-        where, inverse = np.unique(out, return_inverse=True)
-        P = sp.csr_matrix((vals, (inverse.ravel(), groups)), shape=(where.size, m))
-    transposed = (where % Q2) * Q2 + where // Q2
-    return (where, transposed), P
-
-
-def _row_patterns(flat):
-    """Index of each row's distinct pattern, and the number of patterns.
-
-    Rows are hashed by a random projection and the grouping is then verified
-    exactly, which is much faster than a lexicographic sort of 18,000 rows.
-    """
-    m = flat.shape[0]
-    rng = np.random.default_rng(12345)
-    key = flat @ rng.standard_normal(flat.shape[1])
-    _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
-    pattern = pattern.ravel()
-    if np.array_equal(flat, flat[first][pattern]):
-        return pattern, len(first)
-    return np.arange(m), m
-
-
-# Above this many columns per group, the per-group algebra runs as batched
-# LAPACK calls on (m, q, q) stacks instead of q^2 vector operations.
-_BATCHED_Q = 4
-
-
-def _tm(T, M):
-    """T' M_j for every group j; M is (q, ..., m), T is q x q."""
-    q = T.shape[0]
-    if q >= _BATCHED_Q:
-        return np.tensordot(T, M, axes=([0], [0]))
-    out = np.zeros(M.shape)
-    for a in range(q):
-        for b in range(a, q):  # T is lower triangular: T[b, a] = 0 for b < a
-            if T[b, a] != 0.0:
-                out[a] += T[b, a] * M[b]
-    return out
-
-
-def _soa_eye(q, m):
-    out = np.zeros((q, q, m))
-    for a in range(q):
-        out[a, a] = 1.0
-    return out
-
-
-def _tmt(T, M):
-    """T' M_j T for every group j; M is (q, q, m)."""
-    W = _tm(T, M)  # T' M
-    q = T.shape[0]
-    if q >= _BATCHED_Q:
-        return np.moveaxis(np.tensordot(W, T, axes=([1], [0])), -1, 1)
-    out = np.zeros(M.shape)
-    for c in range(q):
-        for d in range(c, q):
-            if T[d, c] != 0.0:
-                out[:, c] += T[d, c] * W[:, d]
-    return out
-
-
-def _soa_cholesky(A):
-    """Cholesky factor of every group's q x q block (A is (q, q, m))."""
-    q = A.shape[0]
-    if q >= _BATCHED_Q:
-        return np.moveaxis(np.linalg.cholesky(np.moveaxis(A, -1, 0)), 0, -1)
-    L = np.zeros(A.shape)
-    for j in range(q):
-        s = A[j, j] - sum(L[j, k] ** 2 for k in range(j))
-        if np.any(s <= 0):
-            raise np.linalg.LinAlgError("not positive definite")
-        L[j, j] = np.sqrt(s)
-        for i in range(j + 1, q):
-            L[i, j] = (A[i, j] - sum(L[i, k] * L[j, k] for k in range(j))) / L[j, j]
-    return L
-
-
-def _soa_lsolve(L, B):
-    """Solve L_j X_j = B_j per group; B is (q, ..., m), L is (q, q, m)."""
-    q = L.shape[0]
-    if q >= _BATCHED_Q:
-        return _batched_solve(L, B, transpose=False)
-    X = np.empty(B.shape)
-    for i in range(q):
-        acc = B[i].copy()
-        for k in range(i):
-            acc -= L[i, k] * X[k]
-        X[i] = acc / L[i, i]
-    return X
-
-
-def _soa_usolve(L, B):
-    """Solve L_j' X_j = B_j per group (upper-triangular transpose)."""
-    q = L.shape[0]
-    if q >= _BATCHED_Q:
-        return _batched_solve(L, B, transpose=True)
-    X = np.empty(B.shape)
-    for i in reversed(range(q)):
-        acc = B[i].copy()
-        for k in range(i + 1, q):
-            acc -= L[k, i] * X[k]
-        X[i] = acc / L[i, i]
-    return X
-
-
-def _batched_solve(L, B, transpose):
-    """Per-group triangular solves as one batched LAPACK call (L (q, q, m), B (q, ..., m))."""
-    m = L.shape[-1]
-    Lb = np.moveaxis(L, -1, 0)
-    if transpose:
-        Lb = np.swapaxes(Lb, 1, 2)
-    shape = B.shape
-    Bb = np.moveaxis(B.reshape(shape[0], -1, m), -1, 0)  # (m, q, r)
-    X = np.linalg.solve(Lb, Bb)
-    return np.moveaxis(X, 0, -1).reshape(shape)
-
-
-def _tri_solve(L, b, lower=True):
-    # LAPACK directly: the scipy.linalg wrapper costs more than the solve at p = 6.
-    x, info = scipy.linalg.lapack.dtrtrs(L, b, lower=int(lower))
-    if info != 0:
-        raise np.linalg.LinAlgError("singular triangular factor")
-    return x
-
-
-def _tri_inv(L):
-    inv, info = scipy.linalg.lapack.dtrtri(L, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("singular triangular factor")
-    return inv
-
-
-def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
-    """Minimise the profiled deviance over theta with BOBYQA (nlopt).
-
-    Bounds are lme4's: diagonal elements of each factor at least 0, no upper
-    bound.  The search runs in coordinates scaled by the moment-based start
-    so that parameters of very different sizes (an intercept SD of 10 next to
-    a slope SD of 0.3) are treated alike.  Whether the optimum was reached is
-    judged afterwards from the gradient and Hessian (see
-    :class:`lmmedu.stats.satterthwaite.Satterthwaite`), as lme4 does.
-
-    Returns
-    -------
-    OptimResult
-        ``x`` (theta), ``fun`` (deviance), ``nfev``, ``success`` (the
-        optimiser stopped on its tolerance) and ``message``.
-    """
-    import nlopt
-
-    k = problem.n_theta
-    f = problem.deviance
-    start = np.asarray(problem.start if start is None else start, dtype=float)
-    lower = np.where(np.isfinite(problem.lower), 0.0, -np.inf)
-    best = {"x": start.copy(), "f": np.inf, "n": 0}
-    limit = int(max_evals or 1000 * (k + 1) ** 1.5)
-
-    def run(x0, step):
-        scale = np.maximum(np.abs(x0), 0.05)
-
-        def objective(z, grad):
-            x = z * scale
-            val = f(x)
-            best["n"] += 1
-            if val < best["f"]:
-                best["f"], best["x"] = val, x.copy()
-            return val if np.isfinite(val) else 1e300
-
-        opt = nlopt.opt(nlopt.LN_BOBYQA, k)
-        opt.set_lower_bounds(lower)
-        opt.set_min_objective(objective)
-        opt.set_ftol_abs(ftol)
-        opt.set_ftol_rel(0.0)
-        opt.set_xtol_abs(1e-10)
-        opt.set_initial_step(np.full(k, step))
-        opt.set_maxeval(max(limit - best["n"], 2 * k + 2))
-        try:
-            opt.optimize(np.maximum(x0 / scale, lower))
-            code = opt.last_optimize_result()
-            message = {nlopt.SUCCESS: "converged", nlopt.FTOL_REACHED: "converged (deviance tolerance)",
-                       nlopt.XTOL_REACHED: "converged (step tolerance)",
-                       nlopt.MAXEVAL_REACHED: "stopped at the maximum number of evaluations"}.get(
-                code, f"nlopt code {code}")
-            return code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.STOPVAL_REACHED), message
-        except (nlopt.RoundoffLimited, RuntimeError, ValueError) as err:
-            return bool(np.isfinite(best["f"])), f"stopped early ({type(err).__name__})"
-
-    # The moment-based start is usually close: a small first trust region saves evaluations.
-    success, message = run(start, 0.05)
-    # The search ran in coordinates scaled by the start; if it ended far from
-    # the start (e.g. variance ratios of 1e5 from a start of 1), those scales
-    # were wrong: search again scaled by where it ended.
-    moved = np.abs(best["x"] - start) / np.maximum(np.abs(start), 0.05)
-    if success and np.max(moved, initial=0.0) > 1.0:
-        success, message = run(best["x"].copy(), 0.05)
-    x, fun = best["x"], best["f"]
-    # Snap variances that ended next to zero onto the boundary if that is no worse.
-    near = np.isfinite(problem.lower) & (np.abs(x) < 1e-6) & (x != 0)
-    if near.any():
-        snapped = np.where(near, 0.0, x)
-        fs = f(snapped)
-        if fs <= fun + 1e-10:
-            x, fun = snapped, fs
-    return OptimResult(x=np.asarray(x, dtype=float), fun=float(fun), nfev=best["n"], success=bool(success),
-                       message=message)
