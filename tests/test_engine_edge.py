@@ -126,3 +126,29 @@ def test_solution_is_typed():
     sol = m.problem.solve(m.opt.x)
     assert isinstance(sol, Solution) and isinstance(sol.factors, DenseFactors)
     assert not hasattr(sol, "parts")
+
+
+@pytest.mark.parametrize("formula, m", [("y ~ x + (x|g) + (1|h)", 140), ("y ~ x + (1|g) + (1|h) + (1|k)", 360)])
+def test_blocked_layout_equals_dense_layout(monkeypatch, formula, m):
+    """Crossed factors in the blocked layout (sparse Z1'Z2, no shared patterns) give the dense answer."""
+    from lmmedu.stats import engine
+
+    monkeypatch.setattr(engine, "_DENSE_Q", 300)
+    rng = np.random.default_rng(5)
+    n = 1200
+    g, h, k = rng.integers(0, m, n), rng.integers(0, 30, n), rng.integers(0, 5, n)
+    x = rng.normal(size=n)
+    y = (rng.normal(size=m)[g] + 0.5 * rng.normal(size=m)[g] * x + rng.normal(size=30)[h]
+         + rng.normal(size=5)[k] + x + rng.normal(size=n))
+    d = pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g], "h": [f"h{i}" for i in h],
+                      "k": [f"k{i}" for i in k]})
+    blocked = lmmedu.fit(formula, d)
+    assert blocked.problem.layout == "blocked" and blocked.problem.pool is None
+    monkeypatch.setattr(engine, "_DENSE_Q", 10**6)
+    dense = lmmedu.fit(formula, d)
+    assert dense.problem.layout == "dense"
+    assert blocked.loglik == pytest.approx(dense.loglik, abs=1e-6)
+    np.testing.assert_allclose(blocked.coefs[["estimate", "se"]], dense.coefs[["estimate", "se"]], rtol=1e-5)
+    np.testing.assert_allclose(blocked.coefs["df"], dense.coefs["df"], rtol=1e-3)
+    for grp in blocked.ranef:
+        np.testing.assert_allclose(blocked.ranef[grp], dense.ranef[grp], atol=1e-4)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import scipy.linalg
@@ -96,7 +96,7 @@ class BlockedFactors:
 
 @dataclass(frozen=True)
 class Solution:
-    """Everything the criterion computes at one theta (internal coordinates).
+    """Everything the criterion computes at one theta (``theta`` in the engine's internal coordinates).
 
     ``beta`` and ``vcov_unscaled`` are on the user's scale: the covariance of
     the fixed effects is ``sigma**2 * vcov_unscaled``.
@@ -107,9 +107,9 @@ class Solution:
     logdet_RX: float  # log |RX|^2
     r2: float  # penalised residual sum of squares
     beta: np.ndarray
-    vcov_unscaled: np.ndarray  # (X' V^-1 X)^-1 sigma^2 ... divided by sigma^2
+    vcov_unscaled: np.ndarray  # (RX'RX)^-1 = sigma^2 (X'V^-1X)^-1 / sigma^2, user's scale
     beta_star: np.ndarray  # internal correction to the OLS estimate
-    factors: object  # DenseFactors or BlockedFactors
+    factors: Union[DenseFactors, BlockedFactors]
 
 
 _CONTROLLER = None
@@ -318,7 +318,11 @@ class LmmProblem:
             # probeset measured on the same arrays): pool them, so each evaluation
             # works on the distinct patterns rather than on all groups.
             pattern, npat = (None, m1)
-            if Z1tZ2.nnz <= 5e7 and m1 * q1 * self.Q2 <= 5e7:
+            # A sparse random projection of each group's rows first: when most
+            # groups differ (crossed factors), skip the dense copy altogether.
+            key = np.asarray(Z1tZ2 @ np.random.default_rng(7).standard_normal(self.Q2)).reshape(m1, q1)
+            few = np.unique(key @ np.arange(1.0, q1 + 1.0)).size <= m1 // 2
+            if few and Z1tZ2.nnz <= 5e7 and m1 * q1 * self.Q2 <= 5e7:
                 dense = Z1tZ2.toarray().reshape(m1, q1 * self.Q2)
                 pattern, npat = row_patterns(dense)
             if npat <= m1 // 2:
@@ -333,7 +337,7 @@ class LmmProblem:
                 self.U_sparse_T = [u.T.tocsr() for u in self.U_sparse]
                 # sum_j w_j U_j' U_j for every evaluation's weights w: the sparsity
                 # pattern is fixed, so map w to the nonzeros once.
-                self.pair_maps = {(b, c): pair_map(self.U_sparse[b], self.U_sparse[c])
+                self.pair_maps = {(b, c): pair_map(self.U_sparse[b], self.U_sparse[c], b == c)
                                   for b in range(q1) for c in range(b, q1)}
 
     def _start_values(self, y):
@@ -584,11 +588,10 @@ class LmmProblem:
                 at += 1 + p
             flat = M.reshape(-1)
             for b, c in pairs:
-                where, P = self.pair_maps[(b, c)]
+                where, transposed, mirror, P = self.pair_maps[(b, c)]
                 vals = P @ stacked[at]
-                flat[where[0]] -= vals
-                if b != c:
-                    flat[where[1]] -= vals
+                flat[where] -= vals
+                flat[transposed] -= vals[mirror]
                 at += 1
         r, c, t = self.lam2
         Lam2 = sp.csr_matrix((theta[t], (r, c)), shape=(self.Q2, self.Q2))

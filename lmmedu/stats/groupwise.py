@@ -65,11 +65,13 @@ def column_transform(Z, full_cov):
     return A
 
 
-def pair_map(Ub, Uc):
+def pair_map(Ub, Uc, symmetric):
     """Sparse map from group weights w to the nonzeros of sum_j w_j Ub_j' Uc_j.
 
-    Returns ((flat index, flat index of the transpose), P) with P of shape
-    (nonzeros, groups); ``P @ w`` gives the nonzeros' values.
+    Returns (where, transposed, mirror, P): ``P @ w`` gives the values at the
+    flat indices ``where``; M - (S + S') for b != c, or M - S for the
+    symmetric b == c (of which only the upper triangle is kept, halving the
+    work), is ``flat[where] -= v; flat[transposed[mirror]] -= v[mirror]``.
     """
     m, Q2 = Ub.shape
     nb, nc = np.diff(Ub.indptr), np.diff(Uc.indptr)
@@ -78,20 +80,27 @@ def pair_map(Ub, Uc):
     kb = np.repeat(np.arange(Ub.nnz), reps)
     first = np.repeat(np.cumsum(reps) - reps, reps)
     kc = Uc.indptr[rows_b[kb]] + (np.arange(kb.size) - first)
-    out = Ub.indices[kb].astype(np.int64) * Q2 + Uc.indices[kc]
+    del first, reps
+    ib, ic = Ub.indices[kb], Uc.indices[kc]
+    if symmetric:
+        upper = ib <= ic
+        kb, kc, ib, ic = kb[upper], kc[upper], ib[upper], ic[upper]
+    out = ib.astype(np.int64) * Q2 + ic
     vals = Ub.data[kb] * Uc.data[kc]
     groups = rows_b[kb]
-    del kb, kc, first, reps
-    if Q2 * Q2 <= 2e7:
-        # Counting sort through CSR construction (sums duplicates), no general sort.
-        full = sp.csr_matrix((vals, (out, groups)), shape=(Q2 * Q2, m))
-        where = np.flatnonzero(np.diff(full.indptr))
-        P = full[where]
+    del kb, kc, ib, ic
+    if Q2 * Q2 <= 5e7:
+        # Ranks of the occupied cells by counting, not by a general sort.
+        occupied = np.bincount(out, minlength=Q2 * Q2) > 0
+        where = np.flatnonzero(occupied)
+        rank = np.cumsum(occupied) - 1
+        row = rank[out]
     else:
-        where, inverse = np.unique(out, return_inverse=True)
-        P = sp.csr_matrix((vals, (inverse.ravel(), groups)), shape=(where.size, m))
+        where, row = np.unique(out, return_inverse=True)
+    P = sp.csr_matrix((vals, (row.ravel(), groups)), shape=(where.size, m))
     transposed = (where % Q2) * Q2 + where // Q2
-    return (where, transposed), P
+    mirror = (where % Q2 != where // Q2) if symmetric else np.ones(where.size, dtype=bool)
+    return where, transposed[mirror], mirror, P
 
 
 def row_patterns(flat):
