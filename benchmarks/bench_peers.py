@@ -300,9 +300,15 @@ def main(argv=None):
     baseline = {}
     widget_cases = [(n, f) for n, f, _, _, g in jobs if g.startswith("widget")]
     if widget_cases:
-        current = run_child(ROOT, widget_cases)
-        if args.baseline:
-            baseline = run_child(args.baseline.resolve(), widget_cases)
+        # Alternate fresh processes of this checkout and the baseline, and keep each one's
+        # best median: on a shared machine the load changes between two runs.
+        current = {}
+        for _ in range(3):
+            for target, root in ((current, ROOT), (baseline, args.baseline)):
+                if root is None:
+                    continue
+                for key, value in run_child(Path(root).resolve(), widget_cases).items():
+                    target[key] = min(value, target.get(key, np.inf))
         for n, _ in widget_cases:
             results[n]["fresh"] = current.get(n, np.nan)
             results[n]["baseline"] = baseline.get(n, np.nan)
