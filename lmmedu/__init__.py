@@ -34,7 +34,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from .data.datasets import load_expression_small, load_replicates
 from .data.simulate import simulate_expression, simulate_replicates, truth
 from .stats.fit import fit, fit_lm
-from .stats.inference import anova
+from .stats.anova import anova
 from .stats.emmeans import emmeans
 from .stats.explain import explain, set_reference
 from .teach.comparison import compare, design_effect, icc, per_group_vs_joint

@@ -59,6 +59,8 @@ LAB_PINS = {
     "statsmodels": "0.15.0",
     # lmmedu.stats.engine keeps BLAS single-threaded for its many tiny products
     "threadpoolctl": "3.8.0",
+    # BOBYQA for the variance parameters (lmmedu.stats.optimize), as in lme4
+    "nlopt": "2.11.0",
     # figures
     "matplotlib": "3.11.2",
     "seaborn": "0.13.2",

@@ -13,7 +13,7 @@ import pytest
 import scipy.stats
 
 import lmmedu
-from lmmedu.stats.inference import anova
+from lmmedu.stats.anova import anova
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "anova" / "sleepstudy_anova.json"

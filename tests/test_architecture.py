@@ -22,6 +22,8 @@ NOTEBOOK_LIBRARIES = ("matplotlib", "seaborn", "ipywidgets", "IPython", "tqdm")
 #: Modules allowed above the line count, and why (one concept that needs the room).
 LONG_MODULES = {
     "data/simulate.py": "both simulators with their truth objects and argument checks",
+    "stats/engine.py": "LmmProblem: the profiled deviance in its two layouts (one dense factor for small models, "
+                        "blocked for large and crossed ones), internal scaling, conditional modes",
     "stats/formula.py": "the one tokenizer of lme4 formulas: parsing, Q() names and the model frame with its checks",
     "teach/plots/core.py": "the figures of notebooks 01-04 and the helpers every figure shares",
     "teach/studies/core.py": "the one study runner and rates table, and the replicate studies of notebooks 01-04",

@@ -32,6 +32,7 @@ import pandas as pd
 import scipy.stats
 
 from .multiplicity import ADJUST_METHODS, adjust_pvalues, tukey_p, tukey_quantile
+from .results import is_mixed
 from .terms import (_as_list, _check_fit, _full_matrix, _label, _level_match, _model_vars, _result,
                     _type_name, _unknown)
 
@@ -124,7 +125,7 @@ class EMM:
 
 
 def _df_method(fit):
-    return "satterthwaite" if getattr(fit, "kind", "") == "lmm" else "residual (lm)"
+    return "satterthwaite" if is_mixed(fit) else "residual (lm)"
 
 
 def _estimable(fit, grid, L_full_rows):

@@ -2,49 +2,114 @@
 
 This follows lme4 (Bates, Maechler, Bolker & Walker 2015, JSS 67(1), sec. 3).
 With relative covariance factor Lambda(theta), the random effects are
-b = Lambda u, u ~ N(0, sigma^2 I).  For a given theta, the sparse Cholesky
-factor L of Lambda' Z'Z Lambda + I and a few triangular solves give the
-penalised residual sum of squares r^2(theta), the fixed effects and the
+b = Lambda u, u ~ N(0, sigma^2 I).  For a given theta, the Cholesky factor L
+of Lambda' Z'Z Lambda + I and a few triangular solves give the penalised
+residual sum of squares r^2(theta), the fixed effects and the
 log-determinants, so sigma and beta are profiled out and only theta is
-optimised.
+optimised (by BOBYQA, as lme4 and MixedModels.jl do).
 
-All data-size work happens once, in :class:`LmmProblem.__init__`: per-group
-cross-products Z_j'Z_j, Z_j'X, Z_j'y, plus X'X and X'y.  Each evaluation of
-the criterion then costs O(groups * q^3) and never touches the n rows.
+All data-size work happens once, in :class:`LmmProblem.__init__`.  Each
+evaluation then works on cross-products only, with one of two layouts:
 
-Structure exploited: the random term with the most effects (e.g. 18,015
-probesets) is block diagonal in Z'Z; all other terms (e.g. 23 arrays) are few
-and are eliminated through a small dense Schur complement.
+- *dense*: when all random terms together have few effects (the classic
+  data sets, the replicate experiments), one Cholesky of the whole
+  (q + p + 1) system per evaluation, as MixedModels.jl does;
+- *blocked*: the term with the most effects (e.g. 18,015 probesets, or
+  2,972 students) is block diagonal in Z'Z and eliminated group by group;
+  the other terms (e.g. 23 arrays, or 1,128 lecturers) through a dense Schur
+  complement built from a sparse Z1'Z2, so that nothing grows with the rows.
+
+Covariates are centred and scaled inside the engine where that leaves the
+model unchanged (fixed effects always; random-effect columns of a term with a
+full covariance matrix), which keeps the Cholesky factors well conditioned for
+e.g. calendar years or values near 1e12; everything the engine reports is on
+the user's scale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Optional, Union
 
 import numpy as np
 import scipy.linalg
-import scipy.optimize
 import scipy.sparse as sp
 
-__all__ = ["LmmProblem", "Solution", "optimize_theta", "single_threaded_blas"]
+from .groupwise import (
+    column_transform,
+    lower_factor,
+    lower_tri_indices,
+    pair_map,
+    row_patterns,
+    soa_cholesky,
+    soa_eye,
+    soa_lsolve,
+    soa_usolve,
+    tm,
+    tmt,
+    tri_inv,
+    tri_solve,
+)
+from .optimize import OptimResult, optimize_theta
+
+__all__ = ["LmmProblem", "Solution", "OptimResult", "optimize_theta", "single_threaded_blas"]
 
 _LOG2PI = np.log(2 * np.pi)
-# Cap on the dense (secondary) random-effects block: beyond this, memory for
-# Z1'Z2 and the dense Cholesky would grow past what a Binder session has.
-_MAX_DENSE = 2000
+# Beyond this many random effects in all terms together the dense layout
+# (cost (q + p)^3 per evaluation) loses to the blocked one.
+_DENSE_Q = 400
+# Cap on the dense Schur complement of the terms other than the largest: its
+# Cholesky costs Q2^3 / 3 per evaluation and ~3 copies of Q2^2 doubles must
+# fit in a Binder session's 2 GB (5,000 -> about 600 MB).
+_MAX_DENSE = 5000
 
 
-@dataclass
+class ZeroResidual(np.linalg.LinAlgError):
+    """The response lies in the span of the fixed and random columns (r^2 = 0)."""
+
+
+@dataclass(frozen=True)
+class DenseFactors:
+    """Factors of the dense layout needed for the conditional modes."""
+
+    Lam: np.ndarray  # (Q, Q) relative covariance factor of all terms
+    L: np.ndarray  # (Q, Q) lower Cholesky factor of Lambda'Z'Z Lambda + I
+    cu: np.ndarray  # (Q,)
+    RZX: np.ndarray  # (Q, p)
+
+
+@dataclass(frozen=True)
+class BlockedFactors:
+    """Factors of the blocked layout needed for the conditional modes."""
+
+    T1: np.ndarray  # (q1, q1) factor of the largest term
+    L1: np.ndarray  # (q1, q1, m1) per-group Cholesky factors
+    cu1: np.ndarray  # (q1, m1)
+    RZX1: np.ndarray  # (q1, p, m1)
+    K: Optional[np.ndarray] = None  # (q1, q1, m1): L1_j^-1 T1'
+    Lam2: Optional[sp.spmatrix] = None  # factor of the other terms
+    L22: Optional[np.ndarray] = None
+    cu2: Optional[np.ndarray] = None
+    RZX2: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
 class Solution:
-    """Everything the criterion computes at one theta."""
+    """Everything the criterion computes at one theta (``theta`` in the engine's internal coordinates).
+
+    ``beta`` and ``vcov_unscaled`` are on the user's scale: the covariance of
+    the fixed effects is ``sigma**2 * vcov_unscaled``.
+    """
 
     theta: np.ndarray
     logdet_L: float  # log |L|^2
     logdet_RX: float  # log |RX|^2
     r2: float  # penalised residual sum of squares
     beta: np.ndarray
-    RXtRX: np.ndarray  # X' V^-1 X / sigma^2, i.e. RX'RX
-    parts: dict  # intermediate factors needed for the conditional modes
+    vcov_unscaled: np.ndarray  # (RX'RX)^-1 = sigma^2 (X'V^-1X)^-1 / sigma^2, user's scale
+    beta_star: np.ndarray  # internal correction to the OLS estimate
+    factors: Union[DenseFactors, BlockedFactors]
 
 
 _CONTROLLER = None
@@ -65,16 +130,6 @@ def single_threaded_blas():
     return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def _lower_tri_indices(q):
-    """Column-major lower-triangle indices, lme4's theta order."""
-    rows, cols = [], []
-    for j in range(q):
-        for i in range(j, q):
-            rows.append(i)
-            cols.append(j)
-    return np.array(rows), np.array(cols)
-
-
 class LmmProblem:
     """Precomputed cross-products and the profiled deviance for one model.
 
@@ -85,7 +140,7 @@ class LmmProblem:
     y : ndarray (n,)
         Response.
     blocks : list of lmmedu.stats.design.RandomBlock
-        Random terms.
+        Random terms (each needs ``Z``, ``codes`` and ``levels``).
     reml : bool
         Restricted (True) or full maximum likelihood.
 
@@ -108,51 +163,117 @@ class LmmProblem:
         y = np.asarray(y, dtype=float)
         self.n, self.p = X.shape
         self.reml = bool(reml)
-        self.blocks = list(blocks)
+        if not blocks:
+            raise ValueError("The model has no random-effects term; use lmmedu.fit_lm for an ordinary linear model.")
         if self.n - self.p <= 0:
             raise ValueError(
                 f"The model has {self.p} fixed-effect columns but only {self.n} observations; it needs more "
                 "observations than fixed effects."
             )
+        # Internal coordinates: X_int = X Ax (centred, scaled columns).
+        self.Ax = column_transform(X, full_cov=True) if self.p else np.eye(0)
+        self.logdet_Ax = 2.0 * float(np.linalg.slogdet(self.Ax)[1]) if self.p else 0.0
+        Xi = X @ self.Ax if self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
+        self.user_blocks = list(blocks)
+        self.block_A = []
+        self.blocks = []
+        for b in blocks:
+            q = b.Z.shape[1]
+            full = q > 1 and not getattr(getattr(b, "term", None), "uncorrelated", False)
+            A = column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
+            self.block_A.append(A)
+            Zi = b.Z @ A if not np.array_equal(A, np.eye(q)) else np.asarray(b.Z, dtype=float)
+            self.blocks.append(SimpleNamespace(Z=Zi, codes=np.asarray(b.codes), levels=b.levels))
 
         # Work with the OLS residual: y'y minus the fitted part then cancels far
         # less, and beta is found as a small correction to the OLS estimate.
         if self.p:
-            XtX = X.T @ X
-            self.beta_ols = scipy.linalg.solve(XtX, X.T @ y, assume_a="pos")
-            ystar = y - X @ self.beta_ols
+            self.XtX = Xi.T @ Xi
+            self.beta_ols = scipy.linalg.solve(self.XtX, Xi.T @ y, assume_a="pos")
+            ystar = y - Xi @ self.beta_ols
         else:
+            self.XtX = np.zeros((0, 0))
             self.beta_ols = np.zeros(0)
             ystar = y
-        self.XtX = X.T @ X
-        self.Xty = X.T @ ystar
+        self.Xty = Xi.T @ ystar
         self.yty = float(ystar @ ystar)
+        self.y_norm2 = float(y @ y)
 
         # Theta layout: per block, lower triangle of a q x q factor.
         self.theta_slices, self.tri, start = [], [], 0
         for b in self.blocks:
-            q = b.Z.shape[1]
-            rows, cols = _lower_tri_indices(q)
+            rows, cols = lower_tri_indices(b.Z.shape[1])
             self.tri.append((rows, cols))
             self.theta_slices.append(slice(start, start + len(rows)))
             start += len(rows)
         self.n_theta = start
-        lower = []
-        for b, (rows, cols) in zip(self.blocks, self.tri):
-            lower.extend(0.0 if r == c else -np.inf for r, c in zip(rows, cols))
-        self.lower = np.array(lower)
+        self.lower = np.concatenate([np.where(r == c, 0.0, -np.inf) for r, c in self.tri])
 
-        if not self.blocks:
-            raise ValueError("The model has no random-effects term; use lmmedu.fit_lm for an ordinary linear model.")
-        # The block-diagonal (primary) term: the one with the most random effects.
+        self.Q = sum(b.Z.shape[1] * len(b.levels) for b in self.blocks)
         sizes = [b.Z.shape[1] * len(b.levels) for b in self.blocks]
         self.primary = int(np.argmax(sizes))
         self.secondary = [i for i in range(len(self.blocks)) if i != self.primary]
-        self._prepare(X, ystar)
+        self.layout = "dense" if self.Q <= _DENSE_Q else "blocked"
+        if self.layout == "dense":
+            self._prepare_dense(Xi, ystar)
+        else:
+            self._prepare_blocked(Xi, ystar)
+        self.rss_joint = None  # set by the dense start values
         self.start = self._start_values(ystar)
+        self.aliased = self._find_aliased(Xi)
 
     # ------------------------------------------------------------------
-    def _prepare(self, X, y):
+    def _sparse_Z(self, which):
+        """Columns of the given terms, ordered group-major (group j, then column a), as CSR.
+
+        Built directly from the codes: every row has q entries per term, in
+        increasing column order, so no sorting is needed.
+        """
+        idx, vals, off = [], [], 0
+        for i in which:
+            b = self.blocks[i]
+            q, m = b.Z.shape[1], len(b.levels)
+            idx.append(off + b.codes[:, None] * q + np.arange(q)[None, :])
+            vals.append(b.Z)
+            off += q * m
+        width = sum(v.shape[1] for v in vals)
+        indices = np.hstack(idx).ravel().astype(np.int32 if off < 2**31 else np.int64)
+        data = np.hstack(vals).ravel()
+        indptr = np.arange(0, self.n * width + 1, width, dtype=indices.dtype)
+        return sp.csr_matrix((data, indices, indptr), shape=(self.n, off))
+
+    def _lambda_pattern(self, which):
+        """Positions of theta entries in the block-diagonal Lambda of the given terms."""
+        rr, cc, tt, off = [], [], [], 0
+        for i in which:
+            b = self.blocks[i]
+            q, m = b.Z.shape[1], len(b.levels)
+            rows, cols = self.tri[i]
+            idx = np.arange(self.theta_slices[i].start, self.theta_slices[i].stop)
+            base = off + np.arange(m)[:, None] * q
+            rr.append((base + rows[None, :]).ravel())
+            cc.append((base + cols[None, :]).ravel())
+            tt.append(np.tile(idx, m))
+            off += q * m
+        return np.concatenate(rr), np.concatenate(cc), np.concatenate(tt)
+
+    def _prepare_dense(self, X, y):
+        Z = self._sparse_Z(range(len(self.blocks)))
+        Q, p = self.Q, self.p
+        W = np.zeros((Q + p + 1, Q + p + 1))
+        Zt = Z.T.tocsr()
+        W[:Q, :Q] = (Zt @ Z).toarray()
+        W[:Q, Q:] = Zt @ np.column_stack([X, y])
+        W[Q:Q + p, Q:Q + p] = self.XtX
+        W[Q:Q + p, Q + p] = self.Xty
+        W[Q + p, Q + p] = self.yty
+        self.W = np.triu(W) + np.triu(W, 1).T
+        # Kept for recomputing r^2 from the residual itself when it is a tiny
+        # difference of large sums (residual SD 1e-5 of the group SD and below).
+        self.Z_all, self.X_int, self.y_int = Z, X, y
+        self.lam_rows, self.lam_cols, self.lam_theta = self._lambda_pattern(range(len(self.blocks)))
+
+    def _prepare_blocked(self, X, y):
         # Stacks of per-group blocks are stored "structure of arrays": entry
         # [a, b] of every group's block is one contiguous vector over groups,
         # so the tiny q x q algebra below runs as a few vector operations.
@@ -174,51 +295,126 @@ class LmmProblem:
                 self.Z1tX[a, k] = gsum(Z1[:, a] * X[:, k])
         self.Z1ty = np.stack([gsum(Z1[:, a] * y) for a in range(q1)])
 
-        # Secondary terms: a sparse n x Q2 matrix, then small dense products.
         self.Q2 = sum(self.blocks[i].Z.shape[1] * len(self.blocks[i].levels) for i in self.secondary)
         if self.Q2 > _MAX_DENSE:
             raise ValueError(
-                f"The random terms other than the largest have {self.Q2} random effects in total; lmmedu handles "
-                f"at most {_MAX_DENSE} there (one large grouping factor plus small ones)."
+                f"The random terms other than the largest have {self.Q2} random effects in total; lmmedu "
+                f"eliminates them through a dense matrix and handles at most {_MAX_DENSE} there (memory "
+                "and time grow with its square and cube); fit such a model with lme4 or MixedModels.jl."
             )
+        self.pool = None
+        self.pattern = None
         if self.Q2:
             Z2 = self._sparse_Z(self.secondary)
             Z1s = self._sparse_Z([self.primary])
             self.Z2tZ2 = (Z2.T @ Z2).toarray()
             self.Z2tX = np.asarray(Z2.T @ X)
             self.Z2ty = np.asarray(Z2.T @ y)
-            # (m1*q1, Q2) group-major -> (q1, Q2, m1)
-            Z1tZ2 = (Z1s.T @ Z2).toarray().reshape(m1, q1, self.Q2).transpose(1, 2, 0)
+            r2, c2, t2 = self._lambda_pattern(self.secondary)
+            self.lam2 = (r2, c2, t2)
+            self.lam2_diagonal = bool(np.array_equal(r2, c2) and np.array_equal(r2, np.arange(self.Q2)))
+            Z1tZ2 = (Z1s.T @ Z2).tocsr()  # (m1*q1, Q2), group-major rows
             # Groups of the large factor often share one pattern of Z1j'Z2 (every
             # probeset measured on the same arrays): pool them, so each evaluation
             # works on the distinct patterns rather than on all groups.
-            flat = Z1tZ2.reshape(q1 * self.Q2, m1).T
-            pattern, npat = _row_patterns(flat)
+            pattern, npat = (None, m1)
+            # A sparse random projection of each group's rows first: when most
+            # groups differ (crossed factors), skip the dense copy altogether.
+            key = np.asarray(Z1tZ2 @ np.random.default_rng(7).standard_normal(self.Q2)).reshape(m1, q1)
+            few = np.unique(key @ np.arange(1.0, q1 + 1.0)).size <= m1 // 2
+            if few and Z1tZ2.nnz <= 5e7 and m1 * q1 * self.Q2 <= 5e7:
+                dense = Z1tZ2.toarray().reshape(m1, q1 * self.Q2)
+                pattern, npat = row_patterns(dense)
             if npat <= m1 // 2:
                 first = np.zeros(npat, dtype=np.int64)
                 first[pattern[::-1]] = np.arange(m1)[::-1]  # a representative group per pattern
-                self.U = np.ascontiguousarray(flat[first].T.reshape(q1, self.Q2, npat))
+                self.U = np.ascontiguousarray(dense[first].T.reshape(q1, self.Q2, npat))
                 self.pattern = pattern
                 self.pool = sp.csr_matrix((np.ones(m1), (np.arange(m1), pattern)), shape=(m1, npat))
             else:
-                self.U = np.ascontiguousarray(Z1tZ2)
-                self.pattern = None
-                self.pool = None
+                # Crossed factors (students x lecturers): Z1'Z2 is sparse; keep it so.
+                self.U_sparse = [Z1tZ2[a::q1].tocsr() for a in range(q1)]  # (m1, Q2) per column a
+                self.U_sparse_T = [u.T.tocsr() for u in self.U_sparse]
+                # sum_j w_j U_j' U_j for every evaluation's weights w: the sparsity
+                # pattern is fixed, so map w to the nonzeros once.
+                self.pair_maps = {(b, c): pair_map(self.U_sparse[b], self.U_sparse[c], b == c)
+                                  for b in range(q1) for c in range(b, q1)}
 
     def _start_values(self, y):
-        """Moment-based starting theta, one block at a time.
+        """Moment-based starting theta.
 
-        Per-group least-squares coefficients b_j of y (the OLS residual) on
-        the block's columns have covariance Sigma + sigma^2 (Z_j'Z_j)^-1, so
-        their spread minus the sampling part estimates Sigma.  Starting near
-        the optimum matters: from lme4's default start (theta = 1) a
-        gradient method can stall with a slope variance pinned at zero when
-        the scales of the parameters differ by orders of magnitude.
+        Least-squares coefficients b_j of each group have covariance
+        Sigma + sigma^2 (Z_j'Z_j)^-1, so their spread minus the sampling part
+        estimates Sigma.  Starting near the optimum saves evaluations and
+        keeps a derivative-free search from stopping on the flat plateau
+        that a variance ratio of 1e5 produces.
+        """
+        if self.layout == "dense":
+            return self._start_dense()
+        return self._start_blocked(y)
+
+    def _moment_theta(self, i, coef, sampling, sigma2, start):
+        """Write the factor of Sigma = cov(coef) - sampling (scaled by sigma2) into ``start``."""
+        q = coef.shape[1]
+        Sigma = np.cov(coef.T, bias=False).reshape(q, q) - sampling
+        # Negative moment estimates: fall back to a tenth of the sampling
+        # variance, and keep correlations safely inside (-1, 1).
+        d = np.diag(Sigma).copy()
+        d = np.where(d > 0, d, 0.1 * np.maximum(np.diag(sampling), 1e-12 * sigma2))
+        R = Sigma / np.sqrt(np.outer(d, d))
+        np.fill_diagonal(R, 1.0)
+        evals, evecs = np.linalg.eigh(R)
+        R = (evecs * np.maximum(evals, 0.05)) @ evecs.T
+        R = R / np.sqrt(np.outer(np.diag(R), np.diag(R)))
+        T = np.linalg.cholesky(R * np.sqrt(np.outer(d, d)) / sigma2)
+        if np.all(np.isfinite(T)):
+            rows, cols = self.tri[i]
+            start[self.theta_slices[i]] = T[rows, cols]
+
+    def _start_dense(self):
+        """All terms at once: the joint least-squares fit of y on [Z, X] (minimum norm).
+
+        Its residual gives sigma^2 free of the random effects, and its
+        coefficients the per-group effects free of the fixed ones (fitting
+        the OLS residual per group instead lets a contaminated fixed slope
+        inflate sigma^2 by orders of magnitude).
         """
         start = np.where(np.isfinite(self.lower), 1.0, 0.0)
+        Qp = self.Q + self.p
+        M0, r = self.W[:Qp, :Qp], self.W[:Qp, Qp]
+        scale = np.sqrt(np.diag(M0))
+        scale[scale == 0] = 1.0
+        evals, evecs = np.linalg.eigh(M0 / np.outer(scale, scale))
+        keep = evals > 1e-10 * evals[-1]
+        pinv = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T / np.outer(scale, scale)
+        coef_all = pinv @ r
+        dof = self.n - int(keep.sum())
+        if dof <= 0:
+            return start
+        rss = max(self.yty - float(r @ coef_all), 0.0)
+        self.rss_joint = rss
+        sigma2 = max(rss / dof, 1e-12 * self.yty / max(self.n, 1), 1e-300)
+        off = 0
+        for i, b in enumerate(self.blocks):
+            q, m = b.Z.shape[1], len(b.levels)
+            idx = off + np.arange(m)[:, None] * q + np.arange(q)[None, :]
+            off += q * m
+            if m < 2:
+                continue
+            coef = coef_all[idx]
+            sampling = sigma2 * pinv[idx[:, :, None], idx[:, None, :]].mean(axis=0)
+            try:
+                self._moment_theta(i, coef, sampling, sigma2, start)
+            except np.linalg.LinAlgError:
+                continue
+        return start
+
+    def _start_blocked(self, y):
+        """One term at a time, the largest first, from per-group fits of the OLS residual."""
+        start = np.where(np.isfinite(self.lower), 1.0, 0.0)
         y = y.copy()
-        # The largest term first; the others then see its per-group fits removed,
-        # so that e.g. an array effect is not swamped by probeset differences.
+        # The others then see the largest term's per-group fits removed, so
+        # that e.g. an array effect is not swamped by probeset differences.
         for i in [self.primary] + self.secondary:
             b = self.blocks[i]
             q, m = b.Z.shape[1], len(b.levels)
@@ -229,7 +425,8 @@ class LmmProblem:
                 for c in range(a, q):
                     ZtZ[:, a, c] = ZtZ[:, c, a] = np.bincount(b.codes, weights=b.Z[:, a] * b.Z[:, c], minlength=m)
             try:
-                ok = np.linalg.cond(ZtZ) < 1e8
+                with np.errstate(all="ignore"):
+                    ok = np.linalg.cond(ZtZ) < 1e8
                 if ok.sum() < 2:
                     continue
                 inv = np.linalg.inv(ZtZ[ok])
@@ -240,74 +437,110 @@ class LmmProblem:
                     continue
                 yty = float(y @ y)
                 sigma2 = max((yty - fitted_ss) / dof, 1e-12 * max(yty, 1e-300))
-                sampling = sigma2 * inv.mean(axis=0)
-                Sigma = np.cov(coef.T, bias=False).reshape(q, q) - sampling
-                # Negative moment estimates: fall back to a tenth of the sampling
-                # variance, and keep correlations safely inside (-1, 1).
-                d = np.diag(Sigma).copy()
-                d = np.where(d > 0, d, 0.1 * np.diag(sampling))
-                R = Sigma / np.sqrt(np.outer(d, d))
-                np.fill_diagonal(R, 1.0)
-                evals, evecs = np.linalg.eigh(R)
-                R = (evecs * np.maximum(evals, 0.05)) @ evecs.T
-                R = R / np.sqrt(np.outer(np.diag(R), np.diag(R)))
-                Sigma = R * np.sqrt(np.outer(d, d)) / sigma2
-                T = np.linalg.cholesky(Sigma)
+                self._moment_theta(i, coef, sigma2 * inv.mean(axis=0), sigma2, start)
             except np.linalg.LinAlgError:
                 continue
-            rows, cols = self.tri[i]
-            start[self.theta_slices[i]] = T[rows, cols]
-            if i == self.primary:
+            if i == self.primary and self.secondary:
                 full = np.zeros((m, q))
                 full[ok] = coef
                 y = y - (b.Z * full[b.codes]).sum(axis=1)
         return start
 
-    def _sparse_Z(self, which):
-        """Columns of the given terms, ordered group-major (group j, then column a)."""
-        mats = []
-        for i in which:
-            b = self.blocks[i]
-            q, m = b.Z.shape[1], len(b.levels)
-            rows = np.repeat(np.arange(self.n), q)
-            cols = (b.codes[:, None] * q + np.arange(q)[None, :]).ravel()
-            mats.append(sp.csr_matrix((b.Z.ravel(), (rows, cols)), shape=(self.n, m * q)))
-        return sp.hstack(mats, format="csr")
-
     # ------------------------------------------------------------------
     def factor(self, theta, i):
-        """Lower-triangular relative covariance factor T of block i."""
-        b = self.blocks[i]
-        q = b.Z.shape[1]
+        """Lower-triangular relative covariance factor T of block i (internal coordinates)."""
+        q = self.blocks[i].Z.shape[1]
         T = np.zeros((q, q))
         rows, cols = self.tri[i]
         T[rows, cols] = theta[self.theta_slices[i]]
         return T
 
-    def _lambda2(self, theta):
-        """Dense block-diagonal Lambda of the secondary terms."""
-        L = np.zeros((self.Q2, self.Q2))
-        start = 0
-        for i in self.secondary:
-            T = self.factor(theta, i)
-            q, m = T.shape[0], len(self.blocks[i].levels)
-            for j in range(m):
-                L[start + j * q: start + (j + 1) * q, start + j * q: start + (j + 1) * q] = T
-            start += q * m
-        return L
+    def user_factor(self, theta, i):
+        """T of block i on the user's scale: Sigma_i / sigma^2 = T T'."""
+        T = self.factor(np.asarray(theta, dtype=float), i)
+        A = self.block_A[i]
+        if np.array_equal(A, np.eye(len(A))):
+            return T
+        return lower_factor(A @ T)
+
+    def user_theta(self, theta):
+        """lme4's theta on the user's scale (lower triangles, column-major)."""
+        out = np.empty(self.n_theta)
+        for i in range(len(self.blocks)):
+            rows, cols = self.tri[i]
+            out[self.theta_slices[i]] = self.user_factor(theta, i)[rows, cols]
+        return out
 
     def solve(self, theta):
         """Factor the system at ``theta``; returns a :class:`Solution`."""
         theta = np.asarray(theta, dtype=float)
+        if self.layout == "dense":
+            return self._solve_dense(theta)
+        return self._solve_blocked(theta)
+
+    def _finish(self, theta, logdet_L, RXtRX, rhs, cu_sq, factors):
+        if self.p:
+            RX, info = scipy.linalg.lapack.dpotrf(RXtRX, lower=1, clean=1)
+            if info != 0:
+                raise np.linalg.LinAlgError("RX'RX not positive definite")
+            return self._finish_factored(theta, logdet_L, RX, tri_solve(RX, rhs), cu_sq, factors)
+        return self._finish_factored(theta, logdet_L, np.zeros((0, 0)), np.zeros(0), cu_sq, factors)
+
+    def _finish_factored(self, theta, logdet_L, RX, cbeta, cu_sq, factors, r2=None):
+        if self.p:
+            beta_star = tri_solve(RX.T, cbeta, lower=False)
+            # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
+            logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax
+            RXinv = tri_inv(RX)
+            vcov_int = RXinv.T @ RXinv
+            beta = self.Ax @ (self.beta_ols + beta_star)
+            vcov = self.Ax @ vcov_int @ self.Ax.T
+        else:
+            beta_star, logdet_RX, beta, vcov = np.zeros(0), 0.0, np.zeros(0), np.zeros((0, 0))
+        if r2 is None:
+            r2 = self.yty - cu_sq - float(cbeta @ cbeta)
+        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), beta, vcov, beta_star,
+                        factors)
+
+    def _solve_dense(self, theta):
+        Q, p = self.Q, self.p
+        Lam = np.zeros((Q, Q))
+        Lam[self.lam_rows, self.lam_cols] = theta[self.lam_theta]
+        M = self.W.copy()
+        top = Lam.T @ self.W[:Q]
+        M[:Q, Q:] = top[:, Q:]
+        M[:Q, :Q] = top[:, :Q] @ Lam
+        M[np.arange(Q), np.arange(Q)] += 1.0
+        C, info = scipy.linalg.lapack.dpotrf(M, lower=0, clean=1)  # upper: M = C'C
+        if info == Q + p + 1:
+            raise ZeroResidual("the response is a combination of the model's columns")
+        if info != 0:
+            raise np.linalg.LinAlgError("not positive definite")
+        L = C[:Q, :Q].T
+        RZX = C[:Q, Q:Q + p]  # L RZX = Lambda'Z'X
+        cu = C[:Q, Q + p]
+        RX = C[Q:Q + p, Q:Q + p].T
+        cbeta = C[Q:Q + p, Q + p]
+        r2 = C[Q + p, Q + p] ** 2
+        logdet_L = 2.0 * np.log(np.diag(L)).sum()
+        if r2 < 1e-6 * self.yty and p:
+            # y'y - |cu|^2 - |cbeta|^2 lost most digits: use |y - X beta - Z b|^2 + |u|^2.
+            beta_star = tri_solve(RX.T, cbeta, lower=False)
+            u = tri_solve(L.T, cu - RZX @ beta_star, lower=False)
+            e = self.y_int - self.X_int @ beta_star - self.Z_all @ (Lam @ u)
+            r2 = float(e @ e + u @ u)
+        return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, DenseFactors(Lam, L, cu, RZX), r2=r2)
+
+    def _solve_blocked(self, theta):
         T1 = self.factor(theta, self.primary)
         q1, p = self.q1, self.p
         # A_j = T1' Z1j'Z1j T1 + I for every group j, then its Cholesky factor.
-        A = _tmt(T1, self.Z1tZ1)
+        A = tmt(T1, self.Z1tZ1)
         for a in range(q1):
             A[a, a] += 1.0
-        L1 = _soa_cholesky(A)
-        cu1 = _soa_lsolve(L1, _tm(T1, self.Z1ty))  # (q1, m)
-        RZX1 = _soa_lsolve(L1, _tm(T1, self.Z1tX))  # (q1, p, m)
+        L1 = soa_cholesky(A)
+        cu1 = soa_lsolve(L1, tm(T1, self.Z1ty))  # (q1, m)
+        RZX1 = soa_lsolve(L1, tm(T1, self.Z1tX))  # (q1, p, m)
         logdet_L = 2.0 * sum(np.log(L1[a, a]).sum() for a in range(q1))
 
         RXtRX = self.XtX.copy()
@@ -316,29 +549,29 @@ class LmmProblem:
             RXtRX -= RZX1[a] @ RZX1[a].T
             rhs -= RZX1[a] @ cu1[a]
         cu_sq = float((cu1 * cu1).sum())
-        parts = {"T1": T1, "L1": L1, "cu1": cu1, "RZX1": RZX1}
+        if not self.Q2:
+            return self._finish(theta, logdet_L, RXtRX, rhs, cu_sq, BlockedFactors(T1, L1, cu1, RZX1))
 
-        if self.Q2:
-            # With K_j = L1_j^-1 T1', the block below the first is
-            # L21 = (K_j Z1j'Z2 Lambda2)_j, so the Schur complement needs only
-            # sums over groups of K_j'K_j, K_j'cu1_j and K_j'RZX1_j.
-            K = _soa_lsolve(L1, _tm(T1, _soa_eye(q1, self.m1)))
+        # With K_j = L1_j^-1 T1', the block below the first is
+        # L21 = (K_j Z1j'Z2 Lambda2)_j, so the Schur complement needs only
+        # sums over groups of K_j'K_j, K_j'cu1_j and K_j'RZX1_j.
+        K = soa_lsolve(L1, tm(T1, soa_eye(q1, self.m1)))
+        rows = []
+        for b in range(q1):
+            rows.append(sum(K[a, b] * cu1[a] for a in range(q1))[None, :])
+            rows.append(sum(K[a, b] * RZX1[a] for a in range(q1)))  # (p, m)
+        pairs = [(b, c) for b in range(q1) for c in range(b, q1)]
+        for b, c in pairs:
+            rows.append(sum(K[a, b] * K[a, c] for a in range(q1))[None, :])
+        stacked = np.concatenate(rows, axis=0)
+        M = self.Z2tZ2.copy()
+        g2y = self.Z2ty.copy()
+        g2X = self.Z2tX.copy()
+        at = 0
+        if self.pool is not None:
+            # Pooled: dense products over the distinct patterns only.
+            pooled = np.asarray((self.pool.T @ stacked.T).T)
             U = self.U
-            # Everything summed over groups, stacked so that pooling over the
-            # groups' shared patterns is one sparse product per evaluation.
-            rows = []
-            for b in range(q1):
-                rows.append(sum(K[a, b] * cu1[a] for a in range(q1))[None, :])
-                rows.append(sum(K[a, b] * RZX1[a] for a in range(q1)))  # (p, m)
-            pairs = [(b, c) for b in range(q1) for c in range(b, q1)]
-            for b, c in pairs:
-                rows.append(sum(K[a, b] * K[a, c] for a in range(q1))[None, :])
-            stacked = np.concatenate(rows, axis=0)
-            pooled = stacked if self.pool is None else np.asarray((self.pool.T @ stacked.T).T)
-            M = self.Z2tZ2.copy()
-            g2y = self.Z2ty.copy()
-            g2X = self.Z2tX.copy()
-            at = 0
             for b in range(q1):
                 g2y -= U[b] @ pooled[at]
                 g2X -= U[b] @ pooled[at + 1: at + 1 + p].T
@@ -347,29 +580,40 @@ class LmmProblem:
                 prod = (U[b] * pooled[at]) @ U[c].T
                 M -= prod if b == c else prod + prod.T
                 at += 1
-            Lam2 = self._lambda2(theta)
-            S = Lam2.T @ M @ Lam2 + np.eye(self.Q2)
-            L22 = np.linalg.cholesky(S)
-            cu2 = _tri_solve(L22, Lam2.T @ g2y)
-            RZX2 = _tri_solve(L22, Lam2.T @ g2X)
-            logdet_L += 2.0 * np.log(np.diag(L22)).sum()
-            RXtRX -= RZX2.T @ RZX2
-            rhs -= RZX2.T @ cu2
-            cu_sq += float(cu2 @ cu2)
-            parts.update(Lam2=Lam2, K=K, L22=L22, cu2=cu2, RZX2=RZX2)
-
-        if p:
-            RX = np.linalg.cholesky(RXtRX)
-            cbeta = _tri_solve(RX, rhs)
-            beta_star = _tri_solve(RX.T, cbeta, lower=False)
-            logdet_RX = 2.0 * np.log(np.diag(RX)).sum()
-            r2 = self.yty - cu_sq - float(cbeta @ cbeta)
         else:
-            beta_star = np.zeros(0)
-            logdet_RX = 0.0
-            r2 = self.yty - cu_sq
-        parts["beta_star"] = beta_star
-        return Solution(theta, logdet_L, logdet_RX, max(r2, 1e-300), self.beta_ols + beta_star, RXtRX, parts)
+            UT = self.U_sparse_T
+            for b in range(q1):
+                g2y -= UT[b] @ stacked[at]
+                g2X -= np.asarray(UT[b] @ stacked[at + 1: at + 1 + p].T)
+                at += 1 + p
+            flat = M.reshape(-1)
+            for b, c in pairs:
+                where, transposed, mirror, P = self.pair_maps[(b, c)]
+                vals = P @ stacked[at]
+                flat[where] -= vals
+                flat[transposed] -= vals[mirror]
+                at += 1
+        r, c, t = self.lam2
+        Lam2 = sp.csr_matrix((theta[t], (r, c)), shape=(self.Q2, self.Q2))
+        if self.lam2_diagonal:
+            d = theta[t]
+            S = M
+            S *= d[:, None]
+            S *= d[None, :]
+        else:
+            S = np.asarray(Lam2.T @ np.asarray(Lam2.T @ M).T).T
+        S[np.arange(self.Q2), np.arange(self.Q2)] += 1.0
+        L22, info = scipy.linalg.lapack.dpotrf(S, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("not positive definite")
+        cu2 = tri_solve(L22, Lam2.T @ g2y)
+        RZX2 = tri_solve(L22, np.asarray(Lam2.T @ g2X))
+        logdet_L += 2.0 * np.log(np.diag(L22)).sum()
+        RXtRX -= RZX2.T @ RZX2
+        rhs -= RZX2.T @ cu2
+        cu_sq += float(cu2 @ cu2)
+        return self._finish(theta, logdet_L, RXtRX, rhs, cu_sq,
+                            BlockedFactors(T1, L1, cu1, RZX1, K, Lam2, L22, cu2, RZX2))
 
     # ------------------------------------------------------------------
     @property
@@ -377,209 +621,117 @@ class LmmProblem:
         """Degrees of freedom for sigma: n - p under REML, n under ML."""
         return self.n - self.p if self.reml else self.n
 
-    def deviance(self, theta):
-        """Profiled deviance (REML criterion when ``reml``) at ``theta``."""
-        try:
-            s = self.solve(theta)
-        except np.linalg.LinAlgError:
-            return np.inf
-        return self._profiled(s)
-
-    def _profiled(self, s):
+    def profiled_deviance(self, s):
+        """Profiled deviance (the REML criterion when ``reml``) at a :class:`Solution`."""
         d = self.dof
         dev = s.logdet_L + d * (1.0 + _LOG2PI + np.log(s.r2 / d))
         if self.reml:
             dev += s.logdet_RX
-        return dev
+        return float(dev)
 
-    def deviance_sigma(self, theta, sigma, reml=None):
-        """Deviance at ``theta`` and a given residual SD (not profiled).
-
-        lmerTest differentiates this function of (theta, sigma) for the
-        Satterthwaite degrees of freedom.
-        """
-        reml = self.reml if reml is None else reml
-        s = self.solve(theta)
-        d = self.n - self.p if reml else self.n
-        dev = s.logdet_L + d * (_LOG2PI + np.log(sigma**2)) + s.r2 / sigma**2
-        if reml:
-            dev += s.logdet_RX
-        return dev
+    def deviance(self, theta):
+        """Profiled deviance at ``theta`` (inf where the system cannot be factored)."""
+        try:
+            return self.profiled_deviance(self.solve(theta))
+        except np.linalg.LinAlgError:
+            return np.inf
 
     def sigma(self, s):
         """Residual SD at a solution (its profiled optimum)."""
         return float(np.sqrt(s.r2 / self.dof))
 
-    def vcov_beta(self, theta, sigma):
-        """sigma^2 (RX'RX)^-1, the covariance of the fixed effects."""
-        s = self.solve(theta)
-        return sigma**2 * np.linalg.inv(s.RXtRX)
-
     def conditional_modes(self, s):
-        """Conditional modes b = Lambda u, one array (m, q) per block."""
-        parts = s.parts
-        beta_star = parts["beta_star"]
-        v1 = parts["cu1"] - np.einsum("apm,p->am", parts["RZX1"], beta_star)
+        """Conditional modes b = Lambda u on the user's scale, one array (m, q) per block."""
+        f = s.factors
+        beta_star = s.beta_star
         out = [None] * len(self.blocks)
-        if self.Q2:
-            v2 = parts["cu2"] - parts["RZX2"] @ beta_star
-            u2 = _tri_solve(parts["L22"].T, v2, lower=False)
-            w = parts["Lam2"] @ u2
-            z = [self.U[b].T @ w for b in range(self.q1)]
-            if self.pattern is not None:
-                z = [zb[self.pattern] for zb in z]
-            K = parts["K"]
-            v1 = v1 - np.stack([sum(K[a, b] * z[b] for b in range(self.q1)) for a in range(self.q1)])
-            b2 = parts["Lam2"] @ u2
+        if isinstance(f, DenseFactors):
+            u = tri_solve(f.L.T, f.cu - f.RZX @ beta_star, lower=False)
+            b = f.Lam @ u
             start = 0
-            for i in self.secondary:
-                q, m = self.blocks[i].Z.shape[1], len(self.blocks[i].levels)
-                out[i] = b2[start: start + q * m].reshape(m, q)
+            for i, blk in enumerate(self.blocks):
+                q, m = blk.Z.shape[1], len(blk.levels)
+                out[i] = b[start: start + q * m].reshape(m, q)
                 start += q * m
-        u1 = _soa_usolve(parts["L1"], v1)  # L1' u1 = v1
-        out[self.primary] = (parts["T1"] @ u1).T
+        else:
+            v1 = f.cu1 - np.einsum("apm,p->am", f.RZX1, beta_star)
+            if self.Q2:
+                v2 = f.cu2 - f.RZX2 @ beta_star
+                u2 = tri_solve(f.L22.T, v2, lower=False)
+                w = f.Lam2 @ u2
+                if self.pool is not None:
+                    z = [(self.U[b].T @ w)[self.pattern] for b in range(self.q1)]
+                else:
+                    z = [self.U_sparse[b] @ w for b in range(self.q1)]
+                v1 = v1 - np.stack([sum(f.K[a, b] * z[b] for b in range(self.q1)) for a in range(self.q1)])
+                start = 0
+                for i in self.secondary:
+                    q, m = self.blocks[i].Z.shape[1], len(self.blocks[i].levels)
+                    out[i] = w[start: start + q * m].reshape(m, q)
+                    start += q * m
+            u1 = soa_usolve(f.L1, v1)  # L1' u1 = v1
+            out[self.primary] = (f.T1 @ u1).T
+        # Internal columns are Z A, so b_user = A b_internal.
+        return [o @ A.T for o, A in zip(out, self.block_A)]
+
+    def residual_is_zero(self):
+        """True when y is (almost) exactly a combination of the fixed and random columns.
+
+        Then the residual variance is zero and the likelihood grows without
+        bound as theta grows.  Checked as the penalised residual sum of
+        squares at a theta far beyond any sensible value (the penalty is then
+        negligible), or from the joint least-squares fit of the dense layout:
+        at most 1e-15 (1e-14) of the residual sum of squares of the fixed
+        effects alone, i.e. a residual SD below about 1e-7 of the spread the
+        random effects explain.
+        """
+        if self.yty <= 1e-24 * self.y_norm2 or self.yty == 0.0:
+            return True
+        # Dense layout: the joint least-squares fit on [Z, X] made for the start values.
+        if self.rss_joint is not None and self.rss_joint <= 1e-14 * self.yty:
+            return True
+        big = np.where(np.isfinite(self.lower), 1e7, 0.0)
+        try:
+            s = self.solve(big)
+        except ZeroResidual:
+            return True
+        except np.linalg.LinAlgError:
+            return False
+        return s.r2 <= 1e-15 * self.yty
+
+    def _find_aliased(self, Xi):
+        """(block, column) pairs whose random columns lie in the span of X.
+
+        Such a column repeats a fixed effect (``y ~ g + (1|g)``): its
+        variance cannot be separated from the fixed effects.  For column a
+        of a term, the indicator-weighted columns Z_a * [g == j] lie in the
+        span of X when sum_j ||Z_aj||^2 equals the part X explains.
+        """
+        if not self.p:
+            return []
+        R = np.linalg.cholesky(self.XtX)
+        out = []
+        offsets = np.cumsum([0] + [b.Z.shape[1] * len(b.levels) for b in self.blocks])
+        off2 = dict(zip(self.secondary, np.cumsum([0] + [self.blocks[i].Z.shape[1] * len(self.blocks[i].levels)
+                                                          for i in self.secondary])))
+        for i, b in enumerate(self.blocks):
+            m, q = len(b.levels), b.Z.shape[1]
+            for a in range(q):
+                # Z_a' X and ||Z_a||^2 from the cross-products already formed.
+                if self.layout == "dense":
+                    rows = offsets[i] + np.arange(m) * q + a
+                    ZtX = self.W[rows, self.Q:self.Q + self.p].T
+                    ZtZ = float(self.W[rows, rows].sum())
+                elif i == self.primary:
+                    ZtX = self.Z1tX[a]
+                    ZtZ = float(self.Z1tZ1[a, a].sum())
+                else:
+                    rows = off2[i] + np.arange(m) * q + a
+                    ZtX = self.Z2tX[rows].T
+                    ZtZ = float(self.Z2tZ2[rows, rows].sum())
+                if ZtZ == 0:
+                    continue
+                proj = tri_solve(R, np.ascontiguousarray(ZtX))
+                if ZtZ - float((proj**2).sum()) <= 1e-9 * ZtZ:
+                    out.append((i, a))
         return out
-
-
-def _row_patterns(flat):
-    """Index of each row's distinct pattern, and the number of patterns.
-
-    Rows are hashed by a random projection and the grouping is then verified
-    exactly, which is much faster than a lexicographic sort of 18,000 rows.
-    """
-    m = flat.shape[0]
-    rng = np.random.default_rng(12345)
-    key = flat @ rng.standard_normal(flat.shape[1])
-    _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
-    pattern = pattern.ravel()
-    if np.array_equal(flat, flat[first][pattern]):
-        return pattern, len(first)
-    return np.arange(m), m
-
-
-def _tm(T, M):
-    """T' M_j for every group j; M is (q, ..., m), T is q x q."""
-    q = T.shape[0]
-    out = np.zeros(M.shape)
-    for a in range(q):
-        for b in range(a, q):  # T is lower triangular: T[b, a] = 0 for b < a
-            if T[b, a] != 0.0:
-                out[a] += T[b, a] * M[b]
-    return out
-
-
-def _soa_eye(q, m):
-    out = np.zeros((q, q, m))
-    for a in range(q):
-        out[a, a] = 1.0
-    return out
-
-
-def _tmt(T, M):
-    """T' M_j T for every group j; M is (q, q, m)."""
-    W = _tm(T, M)  # T' M
-    q = T.shape[0]
-    out = np.zeros(M.shape)
-    for c in range(q):
-        for d in range(c, q):
-            if T[d, c] != 0.0:
-                out[:, c] += T[d, c] * W[:, d]
-    return out
-
-
-def _soa_cholesky(A):
-    """Cholesky factor of every group's q x q block (A is (q, q, m))."""
-    q = A.shape[0]
-    L = np.zeros(A.shape)
-    for j in range(q):
-        s = A[j, j] - sum(L[j, k] ** 2 for k in range(j))
-        L[j, j] = np.sqrt(s)
-        for i in range(j + 1, q):
-            L[i, j] = (A[i, j] - sum(L[i, k] * L[j, k] for k in range(j))) / L[j, j]
-    return L
-
-
-def _soa_lsolve(L, B):
-    """Solve L_j X_j = B_j per group; B is (q, ..., m), L is (q, q, m)."""
-    q = L.shape[0]
-    X = np.empty(B.shape)
-    for i in range(q):
-        acc = B[i].copy()
-        for k in range(i):
-            acc -= L[i, k] * X[k]
-        X[i] = acc / L[i, i]
-    return X
-
-
-def _soa_usolve(L, B):
-    """Solve L_j' X_j = B_j per group (upper-triangular transpose)."""
-    q = L.shape[0]
-    X = np.empty(B.shape)
-    for i in reversed(range(q)):
-        acc = B[i].copy()
-        for k in range(i + 1, q):
-            acc -= L[k, i] * X[k]
-        X[i] = acc / L[i, i]
-    return X
-
-
-def _tri_solve(L, b, lower=True):
-    # LAPACK directly: the scipy.linalg wrapper costs more than the solve at p = 6.
-    x, info = scipy.linalg.lapack.dtrtrs(L, b, lower=int(lower))
-    if info != 0:
-        raise np.linalg.LinAlgError("singular triangular factor")
-    return x
-
-
-def optimize_theta(problem, start=None):
-    """Minimise the profiled deviance over theta.
-
-    One variance parameter: a coarse scan, then a bounded Brent search, with
-    the boundary (theta = 0, a singular fit) checked explicitly.  Several:
-    COBYQA, a derivative-free trust-region method with quadratic models and
-    bounds (the successor of Powell's BOBYQA, which lme4 uses), in
-    coordinates scaled by the moment-based start so that parameters of very
-    different sizes (an intercept SD of 10 next to a slope SD of 0.3) are
-    treated alike.  Finite-difference gradient methods were tried and stall
-    at spurious boundary points on the seed-001 design.
-
-    Returns
-    -------
-    scipy.optimize.OptimizeResult
-        With ``x`` (theta), ``fun`` (deviance), ``nfev`` and ``success``.
-    """
-    k = problem.n_theta
-    f = problem.deviance
-    if start is None:
-        start = problem.start
-    start = np.asarray(start, dtype=float)
-    if k == 1:
-        grid = np.unique(np.concatenate([[0.0], np.logspace(-3, 2, 11), [start[0]]]))
-        vals = np.array([f([t]) for t in grid])
-        i = int(np.argmin(vals))
-        lo = grid[max(i - 1, 0)]
-        hi = grid[i + 1] if i + 1 < len(grid) else grid[-1] * 100
-        res = scipy.optimize.minimize_scalar(lambda t: f([t]), bounds=(lo, hi), method="bounded",
-                                             options={"xatol": 1e-10})
-        x, fun = np.array([res.x]), float(res.fun)
-        if vals[0] <= fun:
-            x, fun = np.array([0.0]), float(vals[0])
-        return scipy.optimize.OptimizeResult(x=x, fun=fun, nfev=res.nfev + len(grid),
-                                             success=bool(res.success), message="bounded Brent search")
-    scale = np.maximum(np.abs(start), 0.05)
-    lower = problem.lower / scale
-    bounds = scipy.optimize.Bounds(lower, np.full(k, np.inf))
-    res = scipy.optimize.minimize(lambda z: f(z * scale), start / scale, method="COBYQA", bounds=bounds,
-                                  options={"initial_tr_radius": 0.1, "final_tr_radius": 1e-8,
-                                           "maxfev": 200 * (k + 1)})
-    x = res.x * scale
-    fun = float(res.fun)
-    # Snap variances that ended next to zero onto the boundary if that is no worse.
-    near = np.isfinite(problem.lower) & (np.abs(x) < 1e-6)
-    if near.any():
-        snapped = np.where(near, 0.0, x)
-        fs = f(snapped)
-        if fs <= fun + 1e-10:
-            x, fun = snapped, fs
-    return scipy.optimize.OptimizeResult(x=x, fun=fun, nfev=res.nfev, success=bool(res.success),
-                                         message=str(res.message))

@@ -79,7 +79,19 @@ def fit(formula, data, reml=True):
         _check_residual_variation(frame, design, blocks)
         try:
             problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml))
+            if problem.residual_is_zero():
+                raise ValueError(
+                    f"The fixed and random effects reproduce '{parsed.response}' (almost) exactly (e.g. it is "
+                    "constant within groups), so the residual variance is zero and the mixed model has no optimum; "
+                    "check the response column, or analyse one value per group with lmmedu.fit_lm."
+                )
             opt = optimize_theta(problem)
+            if not np.isfinite(opt.fun):
+                raise ValueError(
+                    "The mixed model's likelihood could not be evaluated for any variance (the fixed and random "
+                    "columns are numerically collinear); check for a random term that repeats a fixed one or for "
+                    "covariates of extreme size, and simplify the model."
+                )
             return MixedFit(formula, parsed, frame, design, blocks, problem, opt, bool(reml))
         except np.linalg.LinAlgError:
             # Last resort; the usual cause is a covariate far from zero relative to its spread.

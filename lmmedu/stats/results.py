@@ -1,24 +1,74 @@
 """Fit results: coefficient tables, variance components, predictions, summary().
 
-Both result classes share one contract, which the interpretation layer relies
-on: ``beta``, ``vcov``, ``names``, ``design`` (builds X for new data),
-``df_for(L)`` (denominator df of any contrast) and ``coefs``.
+Both result classes follow one contract, the :class:`Fit` protocol, which the
+interpretation layer relies on: ``beta``, ``vcov``, ``names``, ``design``
+(builds X for new data), ``df_for(L)`` (denominator df of any contrast),
+``coefs``, and ``mixed`` (the one way to tell a mixed fit from an lm).
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from .design import least_squares
-from .inference import t_table
+from .satterthwaite import Satterthwaite, t_table
 
-__all__ = ["LmFit", "MixedFit", "Summary", "COEF_COLUMNS"]
+__all__ = ["Fit", "LmFit", "MixedFit", "Summary", "COEF_COLUMNS", "is_fit", "is_mixed"]
 
 #: Columns of every ``coefs`` table.
 COEF_COLUMNS = ["estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
+
+
+@runtime_checkable
+class Fit(Protocol):
+    """What every fit offers: :class:`LmFit` and :class:`MixedFit` follow it.
+
+    ``mixed`` is True for a mixed model; test it (or :func:`is_mixed`)
+    rather than the class or other attributes.
+    """
+
+    mixed: bool
+    formula: str
+    names: list
+    beta: np.ndarray
+    vcov: pd.DataFrame
+    coefs: pd.DataFrame
+    nobs: int
+    reml: bool
+    loglik: float
+
+    def df_for(self, L): ...
+
+    def contrast(self, L, names=None, level=0.95): ...
+
+    def predict(self, newdata=None): ...
+
+
+def is_fit(obj):
+    """True for a fit made by ``lmmedu.fit`` or ``lmmedu.fit_lm``.
+
+    Examples
+    --------
+    >>> is_fit(3.0)
+    False
+    """
+    return isinstance(obj, Fit)
+
+
+def is_mixed(obj):
+    """True for a mixed-model fit (``lmmedu.fit``), False for an lm or anything else.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> is_mixed(lmmedu.fit_lm("log(length) ~ treatment", lmmedu.simulate_replicates(genes=("A",))))
+    False
+    """
+    return is_fit(obj) and bool(obj.mixed)
 
 
 class Summary(str):
@@ -36,7 +86,7 @@ class Summary(str):
 class _FitBase:
     """What lm and mixed-model fits have in common."""
 
-    kind = "base"
+    mixed = False
 
     def _store_inputs(self, formula, parsed, frame, design):
         self.formula = formula
@@ -137,7 +187,6 @@ class LmFit(_FitBase):
     ``coefs``, where R's ``lm`` prints NA.
     """
 
-    kind = "lm"
 
     def __init__(self, formula, parsed, frame, design):
         self._store_inputs(formula, parsed, frame, design)
@@ -235,24 +284,23 @@ class MixedFit(_FitBase):
         definite); empty otherwise.
     """
 
-    kind = "lmm"
+    mixed = True
 
     def __init__(self, formula, parsed, frame, design, blocks, problem, opt, reml):
-        from .inference import Satterthwaite
-
         self._store_inputs(formula, parsed, frame, design)
         self.blocks = blocks
         self.problem = problem
         self.reml = bool(reml)
         self.opt = opt
-        self.theta = np.asarray(opt.x, dtype=float)
         self.nobs = problem.n
-        sol = problem.solve(self.theta)
+        sol = problem.solve(opt.x)
         self._solution = sol
+        # lme4's theta on the user's scale (the engine may work on centred, scaled columns).
+        self.theta = problem.user_theta(opt.x)
         self.sigma = problem.sigma(sol)
         self.beta = sol.beta
-        self.vcov = pd.DataFrame(self.sigma**2 * np.linalg.inv(sol.RXtRX), index=self.names, columns=self.names)
-        self.deviance = float(problem._profiled(sol))
+        self.vcov = pd.DataFrame(self.sigma**2 * sol.vcov_unscaled, index=self.names, columns=self.names)
+        self.deviance = problem.profiled_deviance(sol)
         self.loglik = -0.5 * self.deviance
         k = len(self.names) + problem.n_theta + 1
         self.aic = self.deviance + 2 * k
@@ -260,31 +308,51 @@ class MixedFit(_FitBase):
         self.ngroups = {}
         for b in blocks:
             self.ngroups[b.term.group] = len(b.levels)
-        self.converged = bool(opt.success)
         self.varcomp = self._varcomp()
         self._modes = problem.conditional_modes(sol)
         self.ranef = self._ranef(self._modes)
         self.singular, self.singular_message = self._singularity()
-        self.satterthwaite = Satterthwaite(problem, self.theta, self.sigma)
-        self._finish_coefs(self.df_for(np.eye(len(self.names))))
+        self.satterthwaite = Satterthwaite(problem, sol)
+        self.convergence_message = "" if not opt.success else self.satterthwaite.convergence()
+        if not opt.success:
+            self.convergence_message = (f"The optimiser stopped without converging ({opt.message}), so the "
+                                        "estimates may not be at the optimum: rescale the covariates or simplify "
+                                        "the random part.")
+        self.converged = not self.convergence_message
+        if self.convergence_message and not problem.aliased:
+            warnings.warn(self.convergence_message, UserWarning, stacklevel=3)
         self.df_message = ""
-        if not self.satterthwaite.hessian_ok and not self.singular:
+        duplicate = [f"({'1' if self.blocks[i].names[a] == 'Intercept' else self.blocks[i].names[a]}"
+                     f"|{self.blocks[i].term.group})" for i, a in problem.aliased]
+        if duplicate:
+            self.df_message = (
+                f"The random term {', '.join(duplicate)} repeats a fixed effect, so its variance cannot be told "
+                "apart from the fixed effects and Satterthwaite df are undefined (NaN): drop the grouping factor "
+                "from the fixed part, or drop the random term (simplify the random part)."
+            )
+            warnings.warn(self.df_message, UserWarning, stacklevel=3)
+        elif not self.satterthwaite.hessian_ok and not self.singular:
             self.df_message = (
                 "The likelihood is flat or curved the wrong way in some variance parameter, so Satterthwaite df "
                 "are unreliable (NaN where they cannot be computed); usually a random term duplicates a fixed "
                 "effect (e.g. (1|recipe) with recipe also fixed) or cannot be identified from the design: "
                 "simplify the random part."
             )
+        self._finish_coefs(self.df_for(np.eye(len(self.names))))
 
     # ------------------------------------------------------------------
     def df_for(self, L):
-        """Satterthwaite denominator df for each row of the contrast matrix ``L``."""
-        return self.satterthwaite.df(L)
+        """Satterthwaite denominator df for each row of the contrast matrix ``L``.
+
+        NaN throughout when a random term repeats a fixed effect (see ``df_message``).
+        """
+        df = self.satterthwaite.df(L)
+        return np.full(df.shape, np.nan) if self.problem.aliased else df
 
     def _varcomp(self):
         rows = []
         for i, b in enumerate(self.blocks):
-            T = self.problem.factor(self.theta, i)
+            T = self.problem.user_factor(self.opt.x, i)
             cov = self.sigma**2 * T @ T.T
             sd = np.sqrt(np.diag(cov))
             for a, name in enumerate(b.names):
@@ -382,7 +450,7 @@ class MixedFit(_FitBase):
         # lme4's isSingular: a diagonal element of theta (bounded at 0) below 1e-4.
         lows = []
         for i, b in enumerate(self.blocks):
-            T = self.problem.factor(self.theta, i)
+            T = self.problem.user_factor(self.opt.x, i)
             for a, name in enumerate(b.names):
                 if abs(T[a, a]) < 1e-4:
                     lows.append((b.term.group, name, len(b.names) > 1 and a > 0))
@@ -466,7 +534,7 @@ class MixedFit(_FitBase):
         if self.df_message:
             lines += ["", self.df_message]
         if not self.converged:
-            lines += ["", f"The optimizer reported a problem: {self.opt.message}"]
+            lines += ["", self.convergence_message]
         return Summary("\n".join(lines))
 
     def __repr__(self):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .formula import _formula_names
+from .results import is_fit
 
 __all__ = ["ResultTable"]
 
@@ -156,9 +157,8 @@ def _label(value):
 
 
 def _check_fit(fit):
-    for attr in ("beta", "vcov", "design", "df_for", "names", "data"):
-        if not hasattr(fit, attr):
-            raise ValueError(f"fit must be a model from lmmedu.fit or lmmedu.fit_lm, not {type(fit).__name__}.")
+    if not is_fit(fit):
+        raise ValueError(f"fit must be a model from lmmedu.fit or lmmedu.fit_lm, not {type(fit).__name__}.")
 
 
 def _as_list(x, what):

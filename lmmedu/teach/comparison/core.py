@@ -34,7 +34,7 @@ from ...stats.emmeans import contrasts, emmeans
 from ...stats.fit import fit, fit_lm
 from ...stats.formula import parse_formula
 from ...stats.multiplicity import ADJUST_METHODS, adjust_pvalues
-from ...stats.results import Summary
+from ...stats.results import Summary, is_mixed
 from ...stats.terms import _model_vars, _names_in, _result
 from ..prose import comparison_lines, format_comparison_table, format_frame, format_varcomp, se_reason
 from ..studies import true_icc
@@ -448,7 +448,7 @@ def per_group_vs_joint(formula_per_group, data, group="gene", effect="treatment"
 # Building the comparison
 # ----------------------------------------------------------------------
 def _require_mixed(fit, func):
-    if getattr(fit, "kind", None) != "lmm":
+    if not is_mixed(fit):
         raise ValueError(f"{func} needs a mixed model from lmmedu.fit (with a random term such as (1|replicate)), "
                          f"not {type(fit).__name__}.")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...stats.results import is_fit, is_mixed
+
 # Residual diagnostics: the numbers behind the residual, QQ and per-group plots.
 
 __all__ = ["residual_table", "residual_means", "residual_spread_ratio"]
@@ -48,9 +50,9 @@ def residual_table(fit, group=None, by=None):
     """
     from scipy import stats
 
-    if getattr(fit, "kind", None) not in ("lm", "lmm"):
+    if not is_fit(fit):
         raise ValueError(f"residual_table needs a fit made by lmmedu.fit or lmmedu.fit_lm, not {type(fit).__name__}.")
-    if group is None and fit.kind == "lmm":
+    if group is None and is_mixed(fit):
         group = fit.blocks[0].term.group
     columns = {}
     for name, col in (("group", group), ("by", by)):
@@ -76,7 +78,7 @@ def residual_table(fit, group=None, by=None):
                           "normal_quantile": stats.norm.ppf((ranks - 0.5) / n)})
     for name, values in columns.items():
         table[name] = values
-    table.attrs.update(model=fit.formula if fit.kind == "lmm" else fit.parsed.fixed_formula_r, response=fit.response,
+    table.attrs.update(model=fit.formula if is_mixed(fit) else fit.parsed.fixed_formula_r, response=fit.response,
                        group=group if isinstance(group, str) else None, by=by if isinstance(by, str) else None)
     return table
 

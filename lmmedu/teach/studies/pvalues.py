@@ -343,7 +343,7 @@ def selection_analyses(term: str = "treatment[T.drug]", alpha: float = 0.05
     >>> chosen in (out["random intercept only"]["p"], out["random slope always"]["p"])
     True
     """
-    from ...stats.inference import anova
+    from ...stats.anova import anova
 
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")

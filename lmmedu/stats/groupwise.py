@@ -1,0 +1,229 @@
+"""Per-group linear algebra for the engine: stacks of small blocks, sparse maps, column scaling.
+
+Stacks of per-group q x q blocks are stored "structure of arrays": entry
+[a, b] of every group's block is one contiguous vector over the groups, so the
+algebra of thousands of tiny blocks runs as a few vector operations (q < 4), or
+as batched LAPACK calls on (m, q, q) stacks for wider blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+def lower_tri_indices(q):
+    """Column-major lower-triangle indices, lme4's theta order."""
+    rows, cols = [], []
+    for j in range(q):
+        for i in range(j, q):
+            rows.append(i)
+            cols.append(j)
+    return np.array(rows, dtype=int), np.array(cols, dtype=int)
+
+
+def lower_factor(M):
+    """Lower-triangular L with non-negative diagonal and L L' = M M' (works when singular)."""
+    r = np.linalg.qr(M.T, mode="r")
+    L = r.T.copy()
+    sign = np.where(np.diag(L) < 0, -1.0, 1.0)
+    return L * sign[None, :]
+
+
+def column_transform(Z, full_cov):
+    """A with Z A centred (if allowed) and scaled; Z_user = Z_internal A^-1.
+
+    Returns the q x q matrix A such that the internal columns are Z @ A.
+    Centring mixes the intercept into the other columns, which leaves the
+    model unchanged only when their covariance is unstructured.  Columns of
+    ordinary scale are left alone, so most designs are used as given.
+    """
+    q = Z.shape[1]
+    A = np.eye(q)
+    mean = Z.mean(axis=0)
+    msq = np.einsum("ij,ij->j", Z, Z) / max(Z.shape[0], 1)
+    ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
+    var = msq - mean**2
+    # A second pass where msq - mean^2 cancels (e.g. 1e6 + 1e-6 x).
+    risky = np.flatnonzero(mean**2 > 0.5 * msq)
+    if risky.size:
+        centred = Z[:, risky] - mean[risky]
+        var[risky] = np.einsum("ij,ij->j", centred, centred) / max(Z.shape[0], 1)
+    for a in range(q):
+        if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
+            continue
+        spread = np.sqrt(var[a])
+        if full_cov and ones.size and spread > 0 and abs(mean[a]) >= 10 * spread:
+            centre = float(mean[a])
+        else:
+            centre, spread = 0.0, np.sqrt(msq[a])
+        if centre == 0.0 and 1e-3 <= spread <= 1e3:
+            continue
+        if centre:
+            A[ones[0], a] = -centre / spread
+        A[a, a] = 1.0 / spread
+    return A
+
+
+def pair_map(Ub, Uc, symmetric):
+    """Sparse map from group weights w to the nonzeros of sum_j w_j Ub_j' Uc_j.
+
+    Returns (where, transposed, mirror, P): ``P @ w`` gives the values at the
+    flat indices ``where``; M - (S + S') for b != c, or M - S for the
+    symmetric b == c (of which only the upper triangle is kept, halving the
+    work), is ``flat[where] -= v; flat[transposed[mirror]] -= v[mirror]``.
+    """
+    m, Q2 = Ub.shape
+    nb, nc = np.diff(Ub.indptr), np.diff(Uc.indptr)
+    rows_b = np.repeat(np.arange(m), nb)  # group of each nonzero of Ub
+    reps = nc[rows_b]
+    kb = np.repeat(np.arange(Ub.nnz), reps)
+    first = np.repeat(np.cumsum(reps) - reps, reps)
+    kc = Uc.indptr[rows_b[kb]] + (np.arange(kb.size) - first)
+    del first, reps
+    ib, ic = Ub.indices[kb], Uc.indices[kc]
+    if symmetric:
+        upper = ib <= ic
+        kb, kc, ib, ic = kb[upper], kc[upper], ib[upper], ic[upper]
+    out = ib.astype(np.int64) * Q2 + ic
+    vals = Ub.data[kb] * Uc.data[kc]
+    groups = rows_b[kb]
+    del kb, kc, ib, ic
+    if Q2 * Q2 <= 5e7:
+        # Ranks of the occupied cells by counting, not by a general sort.
+        occupied = np.bincount(out, minlength=Q2 * Q2) > 0
+        where = np.flatnonzero(occupied)
+        rank = np.cumsum(occupied) - 1
+        row = rank[out]
+    else:
+        where, row = np.unique(out, return_inverse=True)
+    P = sp.csr_matrix((vals, (row.ravel(), groups)), shape=(where.size, m))
+    transposed = (where % Q2) * Q2 + where // Q2
+    mirror = (where % Q2 != where // Q2) if symmetric else np.ones(where.size, dtype=bool)
+    return where, transposed[mirror], mirror, P
+
+
+def row_patterns(flat):
+    """Index of each row's distinct pattern, and the number of patterns.
+
+    Rows are hashed by a random projection and the grouping is then verified
+    exactly, which is much faster than a lexicographic sort of 18,000 rows.
+    """
+    m = flat.shape[0]
+    rng = np.random.default_rng(12345)
+    key = flat @ rng.standard_normal(flat.shape[1])
+    _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
+    pattern = pattern.ravel()
+    if np.array_equal(flat, flat[first][pattern]):
+        return pattern, len(first)
+    return np.arange(m), m
+
+
+# Above this many columns per group, the per-group algebra runs as batched
+# LAPACK calls on (m, q, q) stacks instead of q^2 vector operations.
+BATCHED_Q = 4
+
+
+def tm(T, M):
+    """T' M_j for every group j; M is (q, ..., m), T is q x q."""
+    q = T.shape[0]
+    if q >= BATCHED_Q:
+        return np.tensordot(T, M, axes=([0], [0]))
+    out = np.zeros(M.shape)
+    for a in range(q):
+        for b in range(a, q):  # T is lower triangular: T[b, a] = 0 for b < a
+            if T[b, a] != 0.0:
+                out[a] += T[b, a] * M[b]
+    return out
+
+
+def soa_eye(q, m):
+    out = np.zeros((q, q, m))
+    for a in range(q):
+        out[a, a] = 1.0
+    return out
+
+
+def tmt(T, M):
+    """T' M_j T for every group j; M is (q, q, m)."""
+    W = tm(T, M)  # T' M
+    q = T.shape[0]
+    if q >= BATCHED_Q:
+        return np.moveaxis(np.tensordot(W, T, axes=([1], [0])), -1, 1)
+    out = np.zeros(M.shape)
+    for c in range(q):
+        for d in range(c, q):
+            if T[d, c] != 0.0:
+                out[:, c] += T[d, c] * W[:, d]
+    return out
+
+
+def soa_cholesky(A):
+    """Cholesky factor of every group's q x q block (A is (q, q, m))."""
+    q = A.shape[0]
+    if q >= BATCHED_Q:
+        return np.moveaxis(np.linalg.cholesky(np.moveaxis(A, -1, 0)), 0, -1)
+    L = np.zeros(A.shape)
+    for j in range(q):
+        s = A[j, j] - sum(L[j, k] ** 2 for k in range(j))
+        if np.any(s <= 0):
+            raise np.linalg.LinAlgError("not positive definite")
+        L[j, j] = np.sqrt(s)
+        for i in range(j + 1, q):
+            L[i, j] = (A[i, j] - sum(L[i, k] * L[j, k] for k in range(j))) / L[j, j]
+    return L
+
+
+def soa_lsolve(L, B):
+    """Solve L_j X_j = B_j per group; B is (q, ..., m), L is (q, q, m)."""
+    q = L.shape[0]
+    if q >= BATCHED_Q:
+        return batched_solve(L, B, transpose=False)
+    X = np.empty(B.shape)
+    for i in range(q):
+        acc = B[i].copy()
+        for k in range(i):
+            acc -= L[i, k] * X[k]
+        X[i] = acc / L[i, i]
+    return X
+
+
+def soa_usolve(L, B):
+    """Solve L_j' X_j = B_j per group (upper-triangular transpose)."""
+    q = L.shape[0]
+    if q >= BATCHED_Q:
+        return batched_solve(L, B, transpose=True)
+    X = np.empty(B.shape)
+    for i in reversed(range(q)):
+        acc = B[i].copy()
+        for k in range(i + 1, q):
+            acc -= L[k, i] * X[k]
+        X[i] = acc / L[i, i]
+    return X
+
+
+def batched_solve(L, B, transpose):
+    """Per-group triangular solves as one batched LAPACK call (L (q, q, m), B (q, ..., m))."""
+    m = L.shape[-1]
+    Lb = np.moveaxis(L, -1, 0)
+    if transpose:
+        Lb = np.swapaxes(Lb, 1, 2)
+    shape = B.shape
+    Bb = np.moveaxis(B.reshape(shape[0], -1, m), -1, 0)  # (m, q, r)
+    X = np.linalg.solve(Lb, Bb)
+    return np.moveaxis(X, 0, -1).reshape(shape)
+
+
+def tri_solve(L, b, lower=True):
+    # LAPACK directly: the scipy.linalg wrapper costs more than the solve at p = 6.
+    x, info = scipy.linalg.lapack.dtrtrs(L, b, lower=int(lower))
+    if info != 0:
+        raise np.linalg.LinAlgError("singular triangular factor")
+    return x
+
+
+def tri_inv(L):
+    inv, info = scipy.linalg.lapack.dtrtri(L, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular triangular factor")
+    return inv
