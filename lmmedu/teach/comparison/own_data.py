@@ -57,9 +57,9 @@ def model_formula(response, fixed=(), groups=(), log=False, interactions=False, 
         Model ``log(response)``.
     interactions : bool, default False
         ``a*b`` (all interactions) instead of ``a + b``.
-    slopes : sequence of str
-        Fixed columns whose effect may differ between the levels of every grouping factor:
-        ``(1 + x | g)`` instead of ``(1 | g)``.
+    slopes : sequence of str, or dict of str -> sequence of str
+        Fixed columns whose effect may differ between the levels of every grouping factor
+        (``(1 + x | g)`` instead of ``(1 | g)``), or per grouping factor.
 
     Returns
     -------
@@ -71,10 +71,14 @@ def model_formula(response, fixed=(), groups=(), log=False, interactions=False, 
     'log(Q("Sepal.Length")) ~ Species + (1 | plot)'
     >>> model_formula("length", ["treatment", "gene"], ["replicate"], interactions=True, slopes=["treatment"])
     'length ~ treatment * gene + (1 + treatment | replicate)'
+    >>> model_formula("values", ["week"], ["probeset", "sample"], slopes={"probeset": ["week"]})
+    'values ~ week + (1 + week | probeset) + (1 | sample)'
     """
     if not isinstance(response, str) or not response:
         raise ValueError("Pick a response: the column of the measured values.")
-    fixed, groups, slopes = list(fixed), list(groups), list(slopes)
+    fixed, groups = list(fixed), list(groups)
+    per_group = ({g: list(v) for g, v in slopes.items()} if isinstance(slopes, dict)
+                 else {g: list(slopes) for g in groups})
     if not groups:
         raise ValueError("Pick at least one grouping factor (the replicates, animals, plates... that rows share).")
     for name, role in [(response, "response")] + [(f, "fixed term") for f in fixed]:
@@ -82,14 +86,13 @@ def model_formula(response, fixed=(), groups=(), log=False, interactions=False, 
             raise ValueError(f"'{name}' is chosen both as {role} and as grouping factor; a column can be only one.")
     if response in fixed:
         raise ValueError(f"'{response}' is the response, so it cannot also be a fixed term.")
-    odd = [s for s in slopes if s not in fixed]
+    odd = [s for v in per_group.values() for s in v if s not in fixed]
     if odd:
         raise ValueError(f"A random slope needs its column among the fixed terms too; add {odd[0]!r} to the fixed "
                          "terms or drop the slope.")
     lhs = f"log({_q(response)})" if log else _q(response)
     rhs = (" * " if interactions else " + ").join(_q(f) for f in fixed) or "1"
-    inner = " + ".join(["1", *(_q(s) for s in slopes)])
-    random = " + ".join(f"({inner} | {_q(g)})" for g in groups)
+    random = " + ".join(f"({' + '.join(['1', *(_q(s) for s in per_group.get(g, ()))])} | {_q(g)})" for g in groups)
     return f"{lhs} ~ {rhs} + {random}"
 
 
