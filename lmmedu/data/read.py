@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_table", "check_numeric_text", "missing_cells", "DELIMITER_NAMES"]
+__all__ = ["read_table", "check_numeric_text", "missing_cells", "r_csv", "DELIMITER_NAMES"]
 
 #: Delimiters the reader recognises, with the word used in messages.
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
@@ -257,3 +257,41 @@ def missing_cells(data, columns):
     file_lines = _file_lines(data)[rows]
     return pd.DataFrame({"row": rows, "line": file_lines.astype(int),
                          "columns": [", ".join(c for c, e in zip(cols, empty[r]) if e) for r in rows]})
+
+
+def r_csv(data):
+    """The text R's ``write.csv(data)`` writes: row names first, text quoted, ``NA`` for missing values.
+
+    For trying the reader (and a notebook) on a file as it comes out of R, without R.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(r_csv(pd.DataFrame({"Sepal.Length": [5.1, None], "Species": ["setosa", "setosa"]})), end="")
+    "","Sepal.Length","Species"
+    "1",5.1,"setosa"
+    "2",NA,"setosa"
+    """
+    def quote(v):
+        return '"' + str(v).replace('"', '""') + '"'
+
+    columns = []
+    for col in data.columns:
+        values = data[col]
+        missing = values.isna().to_numpy()
+        if _is_text(values) or isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(values):
+            cells = [quote(v) for v in values.astype(object)]
+        else:
+            cells = [f"{v:.15g}" for v in values.to_numpy(dtype=float)]
+        columns.append(["NA" if m else c for c, m in zip(cells, missing)])
+    lines = [",".join(['""'] + [quote(c) for c in data.columns])]
+    lines += [",".join([quote(i + 1), *row]) for i, row in enumerate(zip(*columns))]
+    return "\n".join(lines) + "\n"

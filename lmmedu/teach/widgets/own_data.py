@@ -30,7 +30,8 @@ from .core import App, _table_html, error_html, png
 
 __all__ = ["check_choices", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
 
-_FEW_DISTINCT = 5
+# A numeric fixed term with this few distinct whole numbers is probably a code for groups.
+_FEW_DISTINCT = 4
 
 
 def _is_text(series):
@@ -135,7 +136,9 @@ def check_choices(data, response, log=False, fixed=(), interactions=False, group
                      f"a chosen column are left out of the model ({len(data) - len(empty):,} of {len(data):,} rows "
                      "used).")
     for f in fixed:
-        if not _is_text(data[f]) and data[f].nunique() <= _FEW_DISTINCT:
+        values = data[f].dropna()
+        if (not _is_text(values) and not pd.api.types.is_bool_dtype(values) and 3 <= values.nunique() <= _FEW_DISTINCT
+                and np.all(values.to_numpy(dtype=float) == np.round(values.to_numpy(dtype=float)))):
             notes.append(f"'{f}' holds numbers, so it enters as a straight line (one slope); if its values are codes "
                          f"for groups, make it a factor: C({f}) in code, or a text column in the file.")
     return formula, notes
