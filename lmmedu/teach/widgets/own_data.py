@@ -11,6 +11,7 @@ per-group contrasts, residual diagnostics, conditional modes and the design chec
 from __future__ import annotations
 
 import html
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,7 +260,8 @@ class OwnDataApp(App):
         self.data = None
         self.formula = None
         self._loading = False
-        self.path = widgets.Text(value=str(source) if isinstance(source, str) else "", description="CSV file",
+        shown = os.fspath(source) if isinstance(source, (str, os.PathLike)) else ""
+        self.path = widgets.Text(value=shown, description="CSV file",
                                  placeholder="path, e.g. ../data/replicates_within.csv", style=style,
                                  layout=widgets.Layout(width="480px"))
         self.load_button = widgets.Button(description="Load", icon="folder-open", layout=widgets.Layout(width="90px"))
