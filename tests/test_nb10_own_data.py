@@ -247,8 +247,7 @@ def test_non_positive_values_under_log(tmp_path, small_within):
     small_within.assign(length=np.where(np.arange(len(small_within)) == 4, 0.0, small_within["length"])).to_csv(
         path, index=False)
     app = OwnDataApp(str(path), **CHOICES)
-    assert "log(length) needs positive values, but 1 rows are zero or negative (the first, line 6, is 0)" in \
-        one_sentence(app)
+    assert "log(length) needs positive values, but 1 row is zero or negative (line 6: 0)" in one_sentence(app)
     app.log.value = False  # the preview clears the message: without log the model is fine
     assert app.message.value == "" and app.formula.startswith("length ~")
 

@@ -189,7 +189,7 @@ def design_checklist(formula, data, fit=None):
     for g, (codes, m, _) in groups.items():
         sizes = np.bincount(codes, minlength=m)
         finding = f"{m} levels"
-        size = f"{sizes.min()}" if sizes.min() == sizes.max() else f"{sizes.min()} to {sizes.max()}"
+        size = f"{sizes.min():,}" if sizes.min() == sizes.max() else f"{sizes.min():,} to {sizes.max():,}"
         if m < FEW_UNITS:
             rows.append(_row("groups", g, finding, "caution",
                              f"{g} has only {m} levels ({size} rows each): the SD between them is estimated from "

@@ -105,8 +105,10 @@ def check_choices(data, response, log=False, fixed=(), interactions=False, group
         bad = np.flatnonzero(values <= 0)
         if len(bad):
             line = int(_file_lines(data)[bad[0]])
-            raise ValueError(f"log({response}) needs positive values, but {len(bad)} rows are zero or negative (the "
-                             f"first, line {line}, is {values[bad[0]]:g}); untick 'log' or correct those rows.")
+            many = f"{len(bad)} rows are zero or negative (the first, line {line}, is" if len(bad) > 1 else \
+                f"1 row is zero or negative (line {line}:"
+            raise ValueError(f"log({response}) needs positive values, but {many} {values[bad[0]]:g}); untick 'log' or "
+                             "correct the data.")
     for g in groups:
         levels = data[g].dropna().unique()
         if len(levels) < 2:
