@@ -101,7 +101,7 @@ def modes_panels(fit, axes=None, max_levels=20, level=0.95):
     >>> matplotlib.use("Agg")
     >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.simulate_replicates(genes=("A",), seed=1))
     >>> modes_panels(m)[0].get_title()
-    'replicate: Intercept (4 levels)'
+    'replicate: Intercept\n(4 levels)'
     """
     if getattr(fit, "kind", None) != "lmm":
         raise ValueError("modes_panels needs a mixed model from lmmedu.fit (with a random term).")
@@ -124,10 +124,12 @@ def modes_panels(fit, axes=None, max_levels=20, level=0.95):
         for ax, term in zip(axes[i:i + n_terms], dict.fromkeys(tab["term"])):
             shown = tab["level"].nunique()
             total = tab.attrs["n_levels"]
-            count = f"{total} levels" if shown == total else f"the {shown} most extreme of {total} levels"
-            ax.set_title(f"{g}: {term} ({count})", fontsize="medium")
-            unit = f"units of {response}" if term == "Intercept" else f"units of {response} per unit of the term"
-            ax.set_xlabel(f"deviation from the population value ({unit})")
+            first = tab["term"].iloc[0]
+            count = (f"{total} levels" if shown == total
+                     else f"the {shown} of {total} levels with the most extreme {first}")
+            ax.set_title(f"{g}: {term}\n({count})", fontsize="medium")
+            unit = f"units of {response}" if term == "Intercept" else f"units of {response} per unit of {term}"
+            ax.set_xlabel(f"deviation from the population value\n({unit})")
             ax.set_ylabel(g)
         i += n_terms
     return list(axes)
