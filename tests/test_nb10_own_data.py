@@ -296,3 +296,21 @@ def test_check_choices_and_contrasts_are_plain_functions(small_within):
     assert table["contrast"].tolist() == ["drug / control"] * 3 and "sentence" in table.columns
     diff = own_data_contrasts(lmmedu.fit("length ~ treatment + (1|replicate)", small_within))
     assert diff["contrast"].tolist() == ["drug - control"]
+
+
+def test_checklist_names_a_missing_column(small_within):
+    with pytest.raises(ValueError, match="'treatmnt' is not in the data"):
+        lmmedu.checklist("log(length) ~ treatmnt + (1|replicate)", small_within)
+
+
+def test_the_command_line_reads_an_r_export_with_the_same_reader(tmp_path, small_within, capsys):
+    from lmmedu.__main__ import main
+
+    frame = small_within.rename(columns={"length": "cell.length"})
+    frame.loc[2, "cell.length"] = np.nan
+    path = tmp_path / "from_r.csv"
+    path.write_text(r_csv(frame))
+    assert main(["fit", str(path), 'log(Q("cell.length")) ~ treatment + (1|replicate)']) == 0
+    captured = capsys.readouterr()
+    assert f"Number of obs: {len(frame) - 1}" in captured.out
+    assert captured.err.startswith("warning: 1 of")
