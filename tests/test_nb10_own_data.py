@@ -190,6 +190,15 @@ def test_app_on_an_r_export_with_dotted_names(tmp_path, small_within):
     assert any("Line 5" in n for n in result.notes)
 
 
+def test_loading_another_file_clears_the_old_results(small_csv):
+    app = OwnDataApp(str(DATA / "replicates_between.csv"), **CHOICES)
+    assert app.run() is not None and "<table" in app.checklist_view.value
+    app.path.value = str(small_csv)
+    app.load_button.click()
+    assert app.result is None and app.checklist_view.value == "" and app.residual_plot.value == b""
+    assert len(app.data) == 1125 and app.formula == "log(length) ~ treatment * gene + (1 | replicate)"
+
+
 def test_app_loads_an_upload(small_within):
     app = OwnDataApp()
     app.upload.value = ({"name": "mine.csv", "type": "text/csv", "size": 1,

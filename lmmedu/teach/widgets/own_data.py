@@ -72,7 +72,8 @@ def check_choices(data, response, log=False, fixed=(), interactions=False, group
     Examples
     --------
     >>> import lmmedu
-    >>> d = lmmedu.read_table("data/replicates_within.csv")
+    >>> from lmmedu.data.datasets import data_dir
+    >>> d = lmmedu.read_table(data_dir() / "replicates_within.csv")
     >>> check_choices(d, "length", True, ["treatment"], False, ["replicate"], ["treatment"])[0]
     'log(length) ~ treatment + (1 + treatment | replicate)'
     >>> check_choices(d, "gene", False, ["treatment"], False, ["replicate"])
@@ -244,7 +245,8 @@ class OwnDataApp(App):
 
     Examples
     --------
-    >>> app = OwnDataApp("data/replicates_between.csv", response="length", log=True, fixed=["treatment"],
+    >>> from lmmedu.data.datasets import data_dir
+    >>> app = OwnDataApp(data_dir() / "replicates_between.csv", response="length", log=True, fixed=["treatment"],
     ...                  groups=["replicate"])
     >>> app.formula
     'log(length) ~ treatment + (1 | replicate)'
@@ -307,8 +309,15 @@ class OwnDataApp(App):
             self.load(source, response=response, fixed=fixed, groups=groups, slopes=slopes)
 
     # -- loading --------------------------------------------------------------------------
-    def load(self, source, name=None, response=None, fixed=(), groups=(), slopes=()):
-        """Read a CSV (path or bytes), fill the dropdowns, and preview; returns the data or None."""
+    def load(self, source, name=None, response=None, fixed=None, groups=None, slopes=None):
+        """Read a CSV (path or bytes), fill the dropdowns, and preview; returns the data or None.
+
+        Choices not given keep their current values where the new file has those columns.
+        """
+        response = self.response.value if response is None else response
+        fixed = self.fixed.value if fixed is None else fixed
+        groups = self.groups.value if groups is None else groups
+        slopes = self.slopes.value if slopes is None else slopes
         if isinstance(source, str) and not source:
             self.message.value = error_html("Could not read the file", "type a path first, then press Load")
             return None
@@ -344,6 +353,11 @@ class OwnDataApp(App):
         self.source.value = (f"Read {html.escape(info.get('name', 'the file'))}: {len(data):,} rows, {len(columns)} "
                              f"columns, separated by {sep}.{extra}")
         self.result = None
+        # The tabs of the previous file would describe data that are no longer loaded.
+        for view in (self.comparison_view, self.meanings_view, self.contrasts_view, self.checklist_view):
+            view.value = ""
+        self.residual_plot.value = self.modes_plot.value = b""
+        self.status.value = "Choose, then press <b>Fit</b>."
         self.preview()
         return data
 
