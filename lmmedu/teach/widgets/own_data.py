@@ -319,19 +319,19 @@ class OwnDataApp(App):
         groups = self.groups.value if groups is None else groups
         slopes = self.slopes.value if slopes is None else slopes
         if isinstance(source, str) and not source:
-            self.message.value = error_html("Could not read the file", "type a path first, then press Load")
+            self.message.value = error_html("File not loaded", "type a path first, then press Load")
             return None
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 data = read_table(source, name=name)
         except (ValueError, TypeError) as exc:
-            self.message.value = error_html("Could not read the file", exc)
+            self.message.value = error_html("File not loaded", exc)
             return None
         columns = [str(c) for c in data.columns]
         if len(columns) < 2:
             self.message.value = error_html(
-                "Could not read the file", f"it has one column only ({columns[0][:40]!r}), so its separator was not "
+                "File not loaded", f"it has one column only ({columns[0][:40]!r}), so its separator was not "
                 "recognised; save it as a comma-separated CSV file")
             return None
         self.data = data
