@@ -19,6 +19,10 @@ The package has two layers, and data flow one way through them::
 Nothing in ``stats`` or ``data`` imports ``teach``; tests/test_architecture.py checks it.
 The names below are plain re-exports; :func:`contrasts` is the one public name from the
 teaching layer that wraps a statistics function (it adds a report sentence per ratio).
+:func:`checklist` (:func:`lmmedu.teach.comparison.design_checklist`) checks a mixed model of
+your own design: experimental units behind each effect, predictors varying within or between
+groups, random slopes, singular fits, small df. :func:`read_table` reads a CSV file (a path
+or uploaded bytes) as the command line and notebook 10 do.
 
 Examples
 --------
@@ -37,7 +41,9 @@ from .stats.fit import fit, fit_lm
 from .stats.anova import anova
 from .stats.emmeans import emmeans
 from .stats.explain import explain, set_reference
+from .data.read import read_table
 from .teach.comparison import compare, design_effect, icc, per_group_vs_joint
+from .teach.comparison import design_checklist as checklist
 from .teach.prose import contrasts  # lmmedu.stats.emmeans.contrasts plus a report sentence per ratio
 
 try:
@@ -63,4 +69,6 @@ __all__ = [
     "compare",
     "icc",
     "design_effect",
+    "checklist",
+    "read_table",
 ]

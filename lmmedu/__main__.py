@@ -10,7 +10,8 @@ The same commands are installed as the ``lmmedu`` console script.  Problems
 with the input (a missing file, a formula naming a missing column, ...) are
 reported as one line ``error: <message>`` on stderr with exit status 2.
 
-The delimiter is guessed from the header line (comma, semicolon -- then with decimal
+The file is read by :func:`lmmedu.data.read.read_table`, as in the notebooks. The
+delimiter is guessed from the header line (comma, semicolon -- then with decimal
 commas where a column is written so --, tab, ``|`` or spaces).  A numeric column in which a
 few entries are text (``<0.1``, ``n/a?``) is refused with its column name and file line,
 rather than read as a factor with many levels.
@@ -73,101 +74,8 @@ def _build_parser():
     return parser
 
 
-_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
-
-
-def _guess_delimiter(path):
-    """The separator used most often in the header line (header names rarely contain one)."""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            header = fh.readline()
-    except OSError:
-        return ","  # let pandas produce the error
-    counts = {d: header.count(d) for d in _DELIMITERS}
-    best = max(counts, key=counts.get)
-    if counts[best]:
-        return best
-    return r"\s+" if len(header.split()) > 1 else ","
-
-
-def _is_text(series):
-    import pandas as pd
-
-    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
-
-
-def _decimal_commas(data):
-    """Semicolon files from European spreadsheets write 1,5 for 1.5: read those columns as numbers."""
-    import pandas as pd
-
-    for col in data.columns:
-        s = data[col]
-        if _is_text(s):
-            text = s.dropna().astype(str).str.strip()
-            if len(text) and text.str.fullmatch(r"[-+]?\d*,?\d+(?:[eE][-+]?\d+)?").all() and text.str.contains(",").any():
-                data[col] = pd.to_numeric(s.astype(str).str.strip().str.replace(",", ".", regex=False).where(s.notna()))
-    return data
-
-
-def _read_csv(path):
-    import pandas as pd
-
-    sep = _guess_delimiter(path)
-    engine = "python" if len(sep) > 1 else "c"
-    try:
-        try:
-            data = pd.read_csv(path, sep=sep, engine=engine)
-        except UnicodeDecodeError:
-            # Excel on Windows saves "CSV" in its own code page; accented labels are the usual cause.
-            data = pd.read_csv(path, sep=sep, engine=engine, encoding="cp1252")
-            warnings.warn(f"'{path}' is not UTF-8 text, so it was read as Windows-1252 (Excel's default); check "
-                          "accented labels, or save the file as 'CSV UTF-8'.", UserWarning, stacklevel=2)
-    except FileNotFoundError:
-        raise _InputError(f"cannot read '{path}': no such file") from None
-    except IsADirectoryError:
-        raise _InputError(f"cannot read '{path}': it is a directory, not a CSV file") from None
-    except pd.errors.EmptyDataError:
-        raise _InputError(f"cannot read '{path}': the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        what = _DELIMITERS.get(sep, "whitespace")
-        raise _InputError(f"cannot read '{path}' as a {what}-separated file: {err}") from None
-    except OSError as err:
-        raise _InputError(f"cannot read '{path}': {err.strerror or err}") from None
-    if data.empty:
-        raise _InputError(f"'{path}' has a header but no data rows")
-    if sep == ";":
-        data = _decimal_commas(data)
-    data.attrs["lmmedu_source"] = (path, sep)
-    return data
-
-
-def _line_numbers(path, sep, n_rows):
-    """File line of each data row (blank lines and quoted line breaks make it differ from row + 2)."""
-    import csv
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-            if sep == r"\s+":
-                lines = [i + 1 for i, ln in enumerate(fh) if ln.strip()]
-            else:
-                reader = csv.reader(fh, delimiter=sep)
-                lines = []
-                start = 1
-                for rec in reader:
-                    if any(field.strip() for field in rec):
-                        lines.append(start)
-                    start = reader.line_num + 1
-    except OSError:
-        lines = []
-    if len(lines) != n_rows + 1:
-        return [i + 2 for i in range(n_rows)]
-    return lines[1:]
-
-
-def _check_numeric_text(data, formula):
-    """A numeric column with one typo ("5 ", "<0.1") would silently become a factor with many levels."""
-    import pandas as pd
-
+def _model_columns(data, formula):
+    """The data columns a formula uses as numbers or factors (grouping factors are labels: "3b" is fine)."""
     from .stats.formula import _formula_names, parse_formula
 
     parsed = parse_formula(formula)
@@ -175,30 +83,17 @@ def _check_numeric_text(data, formula):
     wanted = [parsed.response_var] + _formula_names(parsed.fixed, columns)
     for term in parsed.random:
         wanted += _formula_names(term.expr, columns)
-    for col in dict.fromkeys(wanted):
-        if col not in columns or not _is_text(data[col]):
-            continue
-        values = data[col]
-        present = values.notna()
-        numbers = pd.to_numeric(values.where(present), errors="coerce")
-        bad = present & numbers.isna()
-        if bad.any() and numbers.notna().sum() >= bad.sum():
-            path, sep = data.attrs.get("lmmedu_source", ("", ","))
-            rows = list(bad.to_numpy().nonzero()[0])
-            line = _line_numbers(path, sep, len(data))[rows[0]] if path else rows[0] + 2
-            more = f" ({len(rows)} such entries)" if len(rows) > 1 else ""
-            raise _InputError(
-                f"column '{col}' holds numbers but line {line} has {values.iloc[rows[0]]!r}{more}, so it would be read "
-                "as text; correct the entry (a plain number, '.' as decimal point, no spaces or '<') or leave it empty "
-                "for a missing value"
-            )
+    return list(dict.fromkeys(wanted))
 
 
 def _run(args, out):
     from .stats.formula import parse_formula
 
-    data = _read_csv(args.data)
-    _check_numeric_text(data, args.formula)
+    from .data.read import check_numeric_text, read_table
+
+    data = read_table(args.data)
+    # A numeric column with one typo ("5 ", "<0.1") would silently become a factor with many levels.
+    check_numeric_text(data, _model_columns(data, args.formula))
     data.attrs = {}
     reml = not args.ml
     if args.command == "compare":

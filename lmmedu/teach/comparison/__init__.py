@@ -20,13 +20,14 @@ summary of the same idea; :func:`se_table` does it for one simulated gene as the
 replicate SD changes (notebook 02); :func:`per_group_vs_joint` sets separate
 per-gene fits next to the joint interaction model.
 
-This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`. Everything public is re-exported here.
+This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.own_data`. Everything public is re-exported here.
 """
 
-from . import core, standard_errors, pooling, pvalues
+from . import core, standard_errors, pooling, pvalues, own_data
 from .core import *  # noqa: F403
 from .standard_errors import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pvalues import *  # noqa: F403
+from .own_data import *  # noqa: F403
 
-__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__]
+__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *own_data.__all__]

@@ -8,15 +8,16 @@ a figure. Axes are labelled with units and scale, colours come from seaborn's co
 palette, the simulated truth is drawn where it is known, and titles state what the figure
 shows, computed from the data.
 
-This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.expression`, :mod:`.planning`. Everything public is re-exported here.
+This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.expression`, :mod:`.planning`, :mod:`.own_data`. Everything public is re-exported here.
 """
 
-from . import core, standard_errors, pooling, pvalues, expression, planning
+from . import core, standard_errors, pooling, pvalues, expression, planning, own_data
 from .core import *  # noqa: F403
 from .standard_errors import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pvalues import *  # noqa: F403
 from .expression import *  # noqa: F403
 from .planning import *  # noqa: F403
+from .own_data import *  # noqa: F403
 
-__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *expression.__all__, *planning.__all__]
+__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *expression.__all__, *planning.__all__, *own_data.__all__]

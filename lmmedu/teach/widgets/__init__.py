@@ -18,14 +18,15 @@ figures come from :mod:`~lmmedu.teach.plots` as PNG.
 - :class:`RandomSlopeMachine` (notebook 04): false positives without a random slope (Run
   button).
 
-This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.planning`. Everything public is re-exported here.
+This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.planning`, :mod:`.own_data`. Everything public is re-exported here.
 """
 
-from . import core, standard_errors, pooling, pvalues, planning
+from . import core, standard_errors, pooling, pvalues, planning, own_data
 from .core import *  # noqa: F403
 from .standard_errors import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pvalues import *  # noqa: F403
 from .planning import *  # noqa: F403
+from .own_data import *  # noqa: F403
 
-__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *planning.__all__]
+__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *planning.__all__, *own_data.__all__]

@@ -1,0 +1,457 @@
+"""The app of notebook 10 (your own data): load a CSV, pick a model, read everything about it.
+
+Part of :mod:`lmmedu.teach.widgets`; see the contract in :mod:`lmmedu.teach`.
+
+:func:`check_choices` turns the choices into a formula (or one sentence saying what is wrong)
+without fitting anything; :class:`OwnDataApp` shows that formula and its R line at once, and on
+**Fit** the lm-vs-mixed-model comparison with reasons, what each coefficient means, the
+per-group contrasts, residual diagnostics, conditional modes and the design checklist.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ...data.read import _file_lines, check_numeric_text, missing_cells, read_table
+from ...stats.emmeans import emmeans
+from ...stats.explain import explain
+from ...stats.terms import _model_vars
+from ..comparison import compare, design_checklist, model_formula, r_formula, residual_table
+from ..prose import contrasts
+from .core import App, _table_html, error_html, png
+
+__all__ = ["check_choices", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
+
+# A numeric fixed term with this few distinct whole numbers is probably a code for groups.
+_FEW_DISTINCT = 4
+
+
+def _is_text(series):
+    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype) or isinstance(
+        series.dtype, pd.CategoricalDtype)
+
+
+def _describe(series):
+    """A column's label in the dropdowns: its name and what it holds."""
+    if _is_text(series) or pd.api.types.is_bool_dtype(series):
+        return f"{series.name} (text, {series.nunique()} levels)"
+    return f"{series.name} (numbers)"
+
+
+def check_choices(data, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
+    """Check the app's choices against the data and write the formula; fit nothing.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or None
+        From :func:`lmmedu.read_table`.
+    response, log, fixed, interactions, groups, slopes
+        As in :func:`lmmedu.teach.comparison.model_formula`; a random slope goes to every
+        grouping factor within whose levels its column varies.
+
+    Returns
+    -------
+    formula : str
+    notes : list of str
+        Things to know that do not stop the fit (rows with empty cells, slopes left out).
+
+    Raises
+    ------
+    ValueError
+        One sentence: what is wrong with the choices and what to pick instead.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> from lmmedu.data.datasets import data_dir
+    >>> d = lmmedu.read_table(data_dir() / "replicates_within.csv")
+    >>> check_choices(d, "length", True, ["treatment"], False, ["replicate"], ["treatment"])[0]
+    'log(length) ~ treatment + (1 + treatment | replicate)'
+    >>> check_choices(d, "gene", False, ["treatment"], False, ["replicate"])
+    Traceback (most recent call last):
+    ...
+    ValueError: The response 'gene' holds text (e.g. 'A'), not numbers; pick the column of measured values as the response.
+    """
+    if data is None:
+        raise ValueError("Load a CSV file first: type its path and press Load, or use the upload button.")
+    fixed, groups, slopes = list(fixed), list(groups), list(slopes)
+    if not response:
+        raise ValueError("Pick a response: the column of measured values.")
+    columns = list(map(str, data.columns))
+    for col in [response, *fixed, *groups, *slopes]:
+        if col not in columns:
+            shown = ", ".join(columns[:10]) + (", ..." if len(columns) > 10 else "")
+            raise ValueError(f"The column '{col}' is not in the loaded file (its columns: {shown}); pick one of those.")
+    if not groups:
+        raise ValueError("Pick at least one grouping factor: the column naming the replicates (animals, plates, "
+                         "arrays...) that rows share.")
+    y = data[response]
+    if _is_text(y) or pd.api.types.is_bool_dtype(y):
+        check_numeric_text(data, [response])  # a column of numbers with a typo gets its line number
+        example = y.dropna().iloc[0] if y.notna().any() else ""
+        raise ValueError(f"The response '{response}' holds text (e.g. {example!r}), not numbers; pick the column of "
+                         "measured values as the response.")
+    check_numeric_text(data, fixed)
+    if log:
+        values = y.to_numpy(dtype=float)
+        bad = np.flatnonzero(values <= 0)
+        if len(bad):
+            line = int(_file_lines(data)[bad[0]])
+            many = f"{len(bad)} rows are zero or negative (the first, line {line}, is" if len(bad) > 1 else \
+                f"1 row is zero or negative (line {line}:"
+            raise ValueError(f"log({response}) needs positive values, but {many} {values[bad[0]]:g}); untick 'log' or "
+                             "correct the data.")
+    for g in groups:
+        levels = data[g].dropna().unique()
+        if len(levels) < 2:
+            only = f" ({levels[0]!r})" if len(levels) else ""
+            raise ValueError(f"The grouping factor '{g}' has only one level{only}, so no groups can be compared; pick "
+                             "the column that names the replicates (animals, plates...).")
+        if len(levels) == data[g].notna().sum():
+            raise ValueError(f"The grouping factor '{g}' has a different value in every row, so no rows share a group; "
+                             "pick the column that names the replicates (animals, plates...).")
+    notes = []
+    per_group = {}
+    for s in slopes:
+        varies = [g for g in groups if (data.groupby(g, observed=True)[s].nunique() > 1).any()]
+        if not varies:
+            raise ValueError(f"A random slope for '{s}' needs {s} to vary inside the levels of "
+                             f"{' or '.join(groups)}, but each level has one value of it; untick the slope.")
+        for g in groups:
+            if g in varies:
+                per_group.setdefault(g, []).append(s)
+            else:
+                notes.append(f"No random slope of {s} for {g}: {s} does not vary inside the levels of {g}.")
+    formula = model_formula(response, fixed, groups, log, interactions, per_group)
+    empty = missing_cells(data, [response, *fixed, *groups])
+    if len(empty):
+        first = empty.iloc[0]
+        more = f" ({len(empty)} rows in all)" if len(empty) > 1 else ""
+        notes.append(f"Line {first['line']} has an empty cell in {first['columns']}{more}: rows with an empty cell in "
+                     f"a chosen column are left out of the model ({len(data) - len(empty):,} of {len(data):,} rows "
+                     "used).")
+    for f in fixed:
+        values = data[f].dropna()
+        if (not _is_text(values) and not pd.api.types.is_bool_dtype(values) and 3 <= values.nunique() <= _FEW_DISTINCT
+                and np.all(values.to_numpy(dtype=float) == np.round(values.to_numpy(dtype=float)))):
+            notes.append(f"'{f}' holds numbers, so it enters as a straight line (one slope); if its values are codes "
+                         f"for groups, make it a factor: C({f}) in code, or a text column in the file.")
+    return formula, notes
+
+
+def own_data_contrasts(fit, log=False):
+    """Per-group contrasts: each level of the first factor against its first level, within every level of the others.
+
+    Parameters
+    ----------
+    fit : MixedFit
+    log : bool
+        The response is on the log scale: report ratios and percent changes.
+
+    Returns
+    -------
+    ResultTable or None
+        :func:`lmmedu.contrasts` with ``"trt.vs.ctrl"``, Holm-adjusted over the whole table;
+        None when the fixed part has no factor.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> m = lmmedu.fit("log(length) ~ treatment*gene + (1|replicate)", lmmedu.load_replicates())
+    >>> own_data_contrasts(m, log=True)[["gene", "contrast"]].values.tolist()[0]
+    ['A', 'drug / control']
+    """
+    factors = list(_model_vars(fit).cat)
+    if not factors:
+        return None
+    emm = emmeans(fit, factors[0], by=factors[1:] or None, type="response" if log else None)
+    return contrasts(emm, "trt.vs.ctrl", adjust="holm", family="all")
+
+
+@dataclass(frozen=True, eq=False)
+class OwnDataResult:
+    """What :meth:`OwnDataApp.update` computes for one set of choices."""
+
+    #: The lme4-style formula fitted (Python spelling, ``Q("...")`` for odd names).
+    formula: str
+    #: The R line that fits the same model.
+    r_code: str
+    #: :func:`lmmedu.compare` of the formula.
+    comparison: Any = field(repr=False)
+    #: :func:`lmmedu.explain` of the mixed model.
+    meanings: pd.DataFrame = field(repr=False)
+    #: :func:`own_data_contrasts` (None without a factor).
+    contrasts: Any = field(repr=False)
+    #: :func:`lmmedu.checklist` of the design.
+    checklist: pd.DataFrame = field(repr=False)
+    #: PNG: residuals against fitted values and the QQ plot.
+    residual_figure: bytes = field(repr=False)
+    #: PNG: conditional modes with their intervals.
+    modes_figure: bytes = field(repr=False)
+    #: Notes on the data and the fit (rows left out, singular fit, ...).
+    notes: tuple = ()
+
+
+def _r_code(formula, log_ratios):
+    r = r_formula(formula)
+    lines = ["library(lmerTest); library(emmeans)", "d <- read.csv(\"your_file.csv\")",
+             f"m <- lmer({r}, data = d)   # lm(...) without the (...|...) terms for the lm",
+             "summary(m); ranef(m, condVar = TRUE)"]
+    if log_ratios is not None:
+        lines.append(log_ratios)
+    return "\n".join(lines)
+
+
+def _list_html(items):
+    return "<ol>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in items) + "</ol>"
+
+
+class OwnDataApp(App):
+    """Your CSV, your model: comparison, meanings, contrasts, diagnostics and the checklist.
+
+    Load a file with the path box and **Load**, or the upload button; pick the response (and
+    whether to take its log), the fixed terms, the grouping factor(s) and any random slopes.
+    Every change shows the formula and the R line at once; **Fit** fits the lm and the mixed
+    model and fills the tabs.
+
+    Parameters
+    ----------
+    source : str, path or bytes, optional
+        A CSV file to load at once (see :func:`lmmedu.read_table`).
+    response, log, fixed, interactions, groups, slopes
+        Choices to start from (ignored when they are not columns of the file).
+
+    Attributes
+    ----------
+    data : pandas.DataFrame or None
+        The loaded table.
+    path, load_button, upload
+        How a file is loaded; ``source`` says what was read.
+    response, log, fixed, interactions, groups, slopes
+        The controls (values are the keyword arguments of :meth:`update`).
+    formula_view : ipywidgets.HTML
+        The formula and R line (the preview).
+    comparison_view, meanings_view, contrasts_view, checklist_view : ipywidgets.HTML
+    residual_plot, modes_plot : ipywidgets.Image
+
+    Examples
+    --------
+    >>> from lmmedu.data.datasets import data_dir
+    >>> app = OwnDataApp(data_dir() / "replicates_between.csv", response="length", log=True, fixed=["treatment"],
+    ...                  groups=["replicate"])
+    >>> app.formula
+    'log(length) ~ treatment + (1 | replicate)'
+    >>> result = app.run()
+    >>> result.comparison.table.loc["treatment[T.drug]", "varies_replicate"]
+    'between'
+    """
+
+    controls = ("response", "log", "fixed", "interactions", "groups", "slopes")
+    live = False
+    failure = "Could not fit this model"
+
+    def __init__(self, source=None, response=None, log=False, fixed=(), interactions=False, groups=(), slopes=()):
+        style = {"description_width": "130px"}
+        self.data = None
+        self.formula = None
+        self._loading = False
+        shown = os.fspath(source) if isinstance(source, (str, os.PathLike)) else ""
+        self.path = widgets.Text(value=shown, description="CSV file",
+                                 placeholder="path, e.g. ../data/replicates_within.csv", style=style,
+                                 layout=widgets.Layout(width="480px"))
+        self.load_button = widgets.Button(description="Load", icon="folder-open", layout=widgets.Layout(width="90px"))
+        self.upload = widgets.FileUpload(accept=".csv,.tsv,.txt", multiple=False, description="or upload")
+        self.source = widgets.HTML()
+        self.source.add_class("lmmedu-source")
+        self.response = widgets.Dropdown(description="response", style=style, layout=widgets.Layout(width="420px"))
+        self.log = widgets.Checkbox(value=bool(log), description="log of the response", indent=False)
+        self.fixed = widgets.SelectMultiple(description="fixed terms", rows=5, style=style,
+                                            layout=widgets.Layout(width="420px"))
+        self.interactions = widgets.Checkbox(value=bool(interactions), description="all interactions (a*b)",
+                                             indent=False)
+        self.groups = widgets.SelectMultiple(description="grouping factor(s)", rows=5, style=style,
+                                             layout=widgets.Layout(width="420px"))
+        self.slopes = widgets.SelectMultiple(description="random slopes for", rows=5, style=style,
+                                             layout=widgets.Layout(width="420px"))
+        self.button = widgets.Button(description="Fit", button_style="primary", icon="play")
+        self.button.add_class("lmmedu-run")
+        self.formula_view = widgets.HTML()
+        self.formula_view.add_class("lmmedu-readout")
+        self.status = widgets.HTML("Choose, then press <b>Fit</b>.")
+        self.status.add_class("lmmedu-status")
+        self.comparison_view = widgets.HTML()
+        self.meanings_view = widgets.HTML()
+        self.contrasts_view = widgets.HTML()
+        self.checklist_view = widgets.HTML()
+        self.residual_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
+        self.modes_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
+        self.tabs = widgets.Tab(children=[self.comparison_view, self.meanings_view, self.contrasts_view,
+                                          widgets.VBox([self.residual_plot, self.modes_plot]), self.checklist_view])
+        for i, title in enumerate(["lm vs mixed model", "coefficients", "contrasts", "diagnostics", "checklist"]):
+            self.tabs.set_title(i, title)
+        self.load_button.on_click(lambda _b: self.load(self.path.value.strip()))
+        self.upload.observe(self._uploaded, names="value")
+        super().__init__(views=[
+            widgets.HBox([self.path, self.load_button, self.upload]), self.source,
+            widgets.HBox([widgets.VBox([self.response, self.fixed, self.groups, self.slopes]),
+                          widgets.VBox([self.log, self.interactions])]),
+            self.formula_view, widgets.HBox([self.button, self.status]), self.tabs])
+        if source is not None:
+            self.load(source, response=response, fixed=fixed, groups=groups, slopes=slopes)
+
+    # -- loading --------------------------------------------------------------------------
+    def load(self, source, name=None, response=None, fixed=None, groups=None, slopes=None):
+        """Read a CSV (path or bytes), fill the dropdowns, and preview; returns the data or None.
+
+        Choices not given keep their current values where the new file has those columns.
+        """
+        response = self.response.value if response is None else response
+        fixed = self.fixed.value if fixed is None else fixed
+        groups = self.groups.value if groups is None else groups
+        slopes = self.slopes.value if slopes is None else slopes
+        if isinstance(source, str) and not source:
+            self.message.value = error_html("File not loaded", "type a path first, then press Load")
+            return None
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                data = read_table(source, name=name)
+        except (ValueError, TypeError) as exc:
+            self.message.value = error_html("File not loaded", exc)
+            return None
+        columns = [str(c) for c in data.columns]
+        if len(columns) < 2:
+            self.message.value = error_html(
+                "File not loaded", f"it has one column only ({columns[0][:40]!r}), so its separator was not "
+                "recognised; save it as a comma-separated CSV file")
+            return None
+        self.data = data
+        numeric = [c for c in columns if not _is_text(data[c])]
+        options = [(_describe(data[c]), c) for c in columns]
+        self._loading = True
+        try:
+            self.response.options = options
+            self.response.value = response if response in columns else (numeric[-1] if numeric else columns[0])
+            for control, chosen in ((self.fixed, fixed), (self.groups, groups), (self.slopes, slopes)):
+                control.options = options
+                control.value = tuple(c for c in chosen if c in columns)
+        finally:
+            self._loading = False
+        info = data.attrs.get("lmmedu_source", {})
+        sep = {",": "commas", ";": "semicolons (decimal commas read as points)", "\t": "tabs", "|": "'|'"}.get(
+            info.get("sep"), "spaces")
+        extra = "".join(f" {html.escape(str(w.message))}" for w in caught if issubclass(w.category, UserWarning))
+        self.source.value = (f"Read {html.escape(info.get('name', 'the file'))}: {len(data):,} rows, {len(columns)} "
+                             f"columns, separated by {sep}.{extra}")
+        self.result = None
+        # The tabs of the previous file would describe data that are no longer loaded.
+        for view in (self.comparison_view, self.meanings_view, self.contrasts_view, self.checklist_view):
+            view.value = ""
+        self.residual_plot.value = self.modes_plot.value = b""
+        self.status.value = "Choose, then press <b>Fit</b>."
+        self.preview()
+        return data
+
+    def _uploaded(self, change):
+        files = change["new"]
+        if files:
+            f = files[0]
+            self.load(bytes(f["content"]), name=f"'{f['name']}'")
+
+    # -- the contract ---------------------------------------------------------------------
+    def preview(self):
+        """The formula and its R line for the current choices (no fit), or why there is none."""
+        if self._loading:
+            return
+        try:
+            formula, notes = check_choices(self.data, **self.settings())
+        except ValueError as exc:
+            self.formula = None
+            self.formula_view.value = ""
+            self.message.value = error_html("Cannot fit these choices", exc)
+            return
+        self.formula = formula
+        self.message.value = ""
+        self.formula_view.value = (
+            f"<b>Python:</b> <code>lmmedu.compare({html.escape(repr(formula))}, data)</code><br>"
+            f"<b>R:</b> <code>lmerTest::lmer({html.escape(r_formula(formula))}, data = d)</code>"
+            + "".join(f"<br><i>{html.escape(n)}</i>" for n in notes))
+        if self.result is not None:
+            self.status.value = "Choices changed: press <b>Fit</b> to fit them."
+
+    def update(self, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
+        """Fit the lm and the mixed model of the choices and compute every tab; returns an :class:`OwnDataResult`."""
+        formula, notes = check_choices(self.data, response, log, fixed, interactions, groups, slopes)
+        with warnings.catch_warnings():
+            # Rows dropped for empty cells are already one of the notes.
+            warnings.filterwarnings("ignore", message=".*missing values.*")
+            cmp = compare(formula, self.data)
+        model = cmp.lmm
+        meanings = explain(model)
+        try:
+            table = own_data_contrasts(model, log=log)
+        except ValueError as exc:
+            table = None
+            notes.append(f"No contrasts: {exc}")
+        checklist = design_checklist(formula, self.data, fit=model)
+        residual_fig = plt.figure(figsize=(10.5, 4.0), layout="constrained")
+        from ..plots import modes_panels, residual_panels
+
+        residual_panels(residual_table(model), axes=residual_fig.subplots(1, 2, width_ratios=[1.4, 1]))
+        modes = png(modes_panels(model)[0].figure)
+        notes = notes + list(cmp.notes)
+        emm_line = None
+        factors = list(_model_vars(model).cat)
+        if factors:
+            by = f" | {' + '.join(factors[1:])}" if len(factors) > 1 else ""
+            kind = ', type = "response"' if log else ""
+            emm_line = (f"contrast(emmeans(m, ~ {factors[0]}{by}{kind}), \"trt.vs.ctrl\", adjust = \"holm\", "
+                        "by = NULL)")
+        return OwnDataResult(formula=formula, r_code=_r_code(formula, emm_line), comparison=cmp, meanings=meanings,
+                             contrasts=table, checklist=checklist, residual_figure=png(residual_fig),
+                             modes_figure=modes, notes=tuple(notes))
+
+    def show(self, result):
+        cmp = result.comparison
+        t = cmp.table
+        shown = pd.DataFrame({"term": t.index, "estimate lm": t["estimate_lm"], "SE lm": t["se_lm"],
+                              "SE lmm": t["se_lmm"], "SE ratio": t["se_ratio"], "df lmm": t["df_lmm"],
+                              "p lm": t["p_lm"], "p lmm": t["p_lmm"]})
+        for col in t.columns:
+            if col.startswith("varies_"):
+                shown[col.replace("_", " ")] = t[col]
+        self.comparison_view.value = (
+            f"<p><code>{html.escape(result.formula)}</code></p>" + _table_html(shown.reset_index(drop=True), 3)
+            + "<b>Why the standard errors differ</b> (one per row)" + _list_html(t["reason"])
+            + "<b>In short</b>" + _list_html(cmp.interpretation())
+            + (f"<b>Notes</b>{_list_html(result.notes)}" if result.notes else ""))
+        m = result.meanings
+        self.meanings_view.value = (
+            _table_html(pd.DataFrame({"term": m["term"], "estimate": m["estimate"],
+                                      "in cell means": m["cell_mean_formula"]}), 3)
+            + "<b>What each coefficient means</b> (one per row)" + _list_html(m["meaning"]))
+        c = result.contrasts
+        if c is None:
+            self.contrasts_view.value = "<p>No factor among the fixed terms: nothing to contrast.</p>"
+        else:
+            cols = [col for col in c.columns if col not in ("sentence", "t")]
+            text = _list_html(c["sentence"]) if "sentence" in c.columns else ""
+            self.contrasts_view.value = (
+                "<p>Each level against the first, within every level of the other factors; p_adj: Holm over the "
+                "whole table.</p>" + _table_html(pd.DataFrame(c[cols]), 3) + text)
+        k = result.checklist
+        self.checklist_view.value = (_table_html(k.drop(columns="detail"), 3)
+                                     + "<b>Details</b> (one per row)" + _list_html(k["detail"]))
+        self.residual_plot.value = result.residual_figure
+        self.modes_plot.value = result.modes_figure
+        self.status.value = (f"Fitted <code>{html.escape(result.formula)}</code> to {cmp.lmm.nobs:,} rows. "
+                             f"<pre>{html.escape(result.r_code)}</pre>")

@@ -1,0 +1,325 @@
+"""Notebook 10 (your own data): the reader, the formula builder, the checklist and the app.
+
+The app is driven as the notebook does (controls, ``run()``, ``load()``), without a browser;
+every bad file or choice must end as one sentence in ``app.message``, never an exception.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lmmedu
+from lmmedu.data.read import check_numeric_text, missing_cells, r_csv, read_table
+from lmmedu.teach.comparison import design_checklist, model_formula, r_formula
+from lmmedu.teach.widgets import OwnDataApp, check_choices, own_data_contrasts
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+WITHIN = DATA / "replicates_within.csv"
+CHOICES = dict(response="length", log=True, fixed=["treatment", "gene"], interactions=True, groups=["replicate"])
+
+
+@pytest.fixture(scope="module")
+def small_within():
+    """Every 20th row of the within design: the same design, fits in a blink."""
+    return pd.read_csv(WITHIN).iloc[::20].reset_index(drop=True)
+
+
+@pytest.fixture
+def small_csv(tmp_path, small_within):
+    path = tmp_path / "small.csv"
+    small_within.to_csv(path, index=False)
+    return path
+
+
+def one_sentence(app):
+    text = html.unescape(re.sub("<[^>]+>", "", app.message.value))
+    assert text and "Traceback" not in text
+    return text
+
+
+# --- reading -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.csv")), ids=lambda p: p.name)
+def test_every_shipped_csv_reads_like_pandas(path):
+    data = read_table(path)
+    plain = pd.read_csv(path)
+    assert list(data.columns) == list(plain.columns) and len(data) == len(plain)
+    for col in plain.columns:
+        assert (pd.api.types.is_numeric_dtype(data[col]) == pd.api.types.is_numeric_dtype(plain[col]))
+
+
+def test_an_r_export_reads_as_r_wrote_it(small_within):
+    frame = small_within.rename(columns={"length": "cell.length", "treatment": "drug.arm"})
+    frame.loc[3, "cell.length"] = np.nan
+    text = r_csv(frame)
+    assert text.startswith('"","replicate","gene","drug.arm","cell.length"\n"1",') and ",NA\n" in text
+    data = read_table(text.encode())
+    assert list(data.columns) == list(frame.columns)  # R's row names are gone
+    assert data["cell.length"].isna().sum() == 1
+    assert missing_cells(data, ["cell.length"])["line"].tolist() == [5]  # header is line 1, row 3 is line 5
+
+
+def test_semicolon_file_with_decimal_commas(small_within):
+    text = small_within.to_csv(index=False, sep=";").replace(".", ",")
+    data = read_table(text.encode())
+    assert data.attrs["lmmedu_source"]["sep"] == ";"
+    np.testing.assert_allclose(data["length"], small_within["length"])
+
+
+@pytest.mark.parametrize("source, needle", [
+    (b"", "empty"), (b"a,b\n", "no data rows"), (b"PK\x03\x04rest", "Excel"),
+])
+def test_bad_files_are_one_sentence(source, needle):
+    with pytest.raises(ValueError, match=needle):
+        read_table(source)
+
+
+def test_text_in_a_numeric_column_names_the_line(small_within):
+    frame = small_within.astype({"length": object})
+    frame.loc[6, "length"] = "<0.1"
+    data = read_table(frame.to_csv(index=False).encode())
+    with pytest.raises(ValueError, match=r"column 'length' holds numbers but line 8 has '<0.1'"):
+        check_numeric_text(data, ["length"])
+    check_numeric_text(data, ["gene"])  # a real text column is fine
+
+
+# --- formulas --------------------------------------------------------------------------
+
+def test_formula_quotes_odd_names_and_r_spelling():
+    f = model_formula("cell.length", ["drug arm", "gene"], ["replicate"], log=True, slopes=["drug arm"])
+    assert f == 'log(Q("cell.length")) ~ Q("drug arm") + gene + (1 + Q("drug arm") | replicate)'
+    assert r_formula(f) == "log(cell.length) ~ `drug arm` + gene + (1 + `drug arm` | replicate)"
+    with pytest.raises(ValueError, match="grouping factor"):
+        model_formula("y", ["x"], [])
+    with pytest.raises(ValueError, match="both as response and as grouping"):
+        model_formula("y", [], ["y"])
+    with pytest.raises(ValueError, match="fixed terms too"):
+        model_formula("y", ["a"], ["g"], slopes=["b"])
+
+
+# --- the checklist ----------------------------------------------------------------------
+
+def test_checklist_between_design_counts_replicates_not_rows():
+    data = lmmedu.load_replicates("between")
+    check = lmmedu.checklist("log(length) ~ treatment + (1|replicate)", data)
+    assert list(check.columns) == ["item", "about", "finding", "verdict", "detail"]
+    rows = check.set_index(["item", "about"])
+    units = rows.loc[("units behind the effect", "treatment[T.drug]")]
+    assert units["finding"] == "4 levels of replicate" and units["verdict"] == "caution"
+    assert "2 with treatment[T.drug] = 0, 2 with treatment[T.drug] = 1" in units["detail"]
+    assert rows.loc[("where it varies", "treatment / replicate"), "finding"] == "between only"
+    assert "random slope" not in set(check["item"])  # the drug cannot vary within a replicate here
+    df = rows.loc[("df", "treatment[T.drug]")]
+    assert df["verdict"] == "caution" and float(df["finding"]) < 4
+
+
+def test_checklist_suggests_a_random_slope_and_sees_a_singular_fit(small_within):
+    check = design_checklist("log(length) ~ treatment + (1|replicate)", small_within)
+    slope = check[check["item"] == "random slope"].iloc[0]
+    assert slope["about"] == "treatment | replicate" and slope["verdict"] == "suggestion"
+    assert "(1 + treatment | replicate)" in slope["detail"]
+    # The shipped data have no replicate-to-replicate variation of the drug effect: the slope SD is estimated at 0.
+    with_slope = lmmedu.fit("log(length) ~ treatment + (1 + treatment|replicate)", small_within)
+    check2 = design_checklist("log(length) ~ treatment + (1 + treatment|replicate)", small_within, fit=with_slope)
+    rows = check2.set_index("item")
+    assert rows.loc["random slope", "finding"] == "in the model"
+    assert (rows.loc["singular fit", "finding"] == "singular") == with_slope.singular
+    assert with_slope.singular
+
+
+def test_checklist_needs_a_grouping_factor(small_within):
+    with pytest.raises(ValueError, match="grouping factor"):
+        lmmedu.checklist("log(length) ~ treatment", small_within)
+
+
+def test_checklist_can_fail_few_units_is_a_problem():
+    data = lmmedu.simulate_replicates(genes=("A",), n_replicates=2, design="within", obs_per_replicate=30, seed=3)
+    check = lmmedu.checklist("log(length) ~ treatment + (1|replicate)", data)
+    units = check.set_index(["item", "about"]).loc[("units behind the effect", "treatment[T.drug]")]
+    assert units["verdict"] == "problem"
+
+
+# --- the app ------------------------------------------------------------------------------
+
+def test_app_without_a_file_asks_for_one():
+    app = OwnDataApp()
+    assert "Load a CSV file" in one_sentence(app)
+    assert app.run() is None
+
+
+@pytest.mark.parametrize("name, choices", [
+    ("replicates_within.csv", CHOICES),
+    ("replicates_between.csv", CHOICES),
+    ("expression_small.csv", dict(response="values", fixed=["week", "genotype"], interactions=True,
+                                  groups=["sample"])),
+])
+def test_app_runs_on_every_shipped_csv(name, choices):
+    app = OwnDataApp(str(DATA / name), **choices)
+    assert app.message.value == "" and app.formula in html.unescape(app.formula_view.value)
+    result = app.run()
+    assert result is not None, app.message.value
+    assert result.formula == app.formula
+    assert set(result.comparison.table.index) == set(result.meanings["term"])
+    assert result.checklist["verdict"].isin(["ok", "caution", "problem", "suggestion"]).all()
+    for view in (app.comparison_view, app.meanings_view, app.contrasts_view, app.checklist_view):
+        assert "<table" in view.value
+    assert app.residual_plot.value[:4] == b"\x89PNG" and app.modes_plot.value[:4] == b"\x89PNG"
+    assert "lmerTest" in result.r_code or "lmer(" in result.r_code
+
+
+def test_app_on_an_r_export_with_dotted_names(tmp_path, small_within):
+    frame = small_within.rename(columns={"length": "cell.length", "treatment": "drug.arm"})
+    frame.loc[[3, 10], "cell.length"] = np.nan
+    path = tmp_path / "from_r.csv"
+    path.write_text(r_csv(frame))
+    app = OwnDataApp(str(path), response="cell.length", log=True, fixed=["drug.arm"], groups=["replicate"])
+    assert app.formula == 'log(Q("cell.length")) ~ Q("drug.arm") + (1 | replicate)'
+    assert "lmer(log(cell.length) ~ drug.arm + (1 | replicate)" in app.formula_view.value
+    assert "Line 5 has an empty cell in cell.length (2 rows in all)" in app.formula_view.value
+    result = app.run()
+    assert result is not None, app.message.value
+    assert result.comparison.lmm.nobs == len(frame) - 2
+    assert any("Line 5" in n for n in result.notes)
+
+
+def test_loading_another_file_clears_the_old_results(small_csv):
+    app = OwnDataApp(str(DATA / "replicates_between.csv"), **CHOICES)
+    assert app.run() is not None and "<table" in app.checklist_view.value
+    app.path.value = str(small_csv)
+    app.load_button.click()
+    assert app.result is None and app.checklist_view.value == "" and app.residual_plot.value == b""
+    assert len(app.data) == 1125 and app.formula == "log(length) ~ treatment * gene + (1 | replicate)"
+
+
+def test_app_loads_an_upload(small_within):
+    app = OwnDataApp()
+    app.upload.value = ({"name": "mine.csv", "type": "text/csv", "size": 1,
+                         "content": memoryview(small_within.to_csv(index=False).encode()),
+                         "last_modified": datetime.datetime(2026, 1, 1)},)
+    assert app.data is not None and "'mine.csv'" in html.unescape(app.source.value)
+    app.groups.value = ("replicate",)
+    assert app.formula == "length ~ 1 + (1 | replicate)"
+
+
+def test_app_reads_a_semicolon_file(tmp_path, small_within):
+    path = tmp_path / "excel.csv"
+    path.write_text(small_within.to_csv(index=False, sep=";").replace(".", ","))
+    app = OwnDataApp(str(path), **CHOICES)
+    assert "semicolons" in app.source.value and app.message.value == ""
+    result = app.run()
+    reference = lmmedu.fit(app.formula, small_within)
+    np.testing.assert_allclose(result.comparison.lmm.coefs["estimate"], reference.coefs["estimate"], rtol=1e-6)
+
+
+def _edit(frame, **cells):
+    frame = frame.copy()
+    for col, (row, value) in cells.items():
+        frame[col] = frame[col].astype(object)
+        frame.loc[row, col] = value
+    return frame
+
+
+@pytest.mark.parametrize("change, needle", [
+    (dict(response="gene", log=False), "The response 'gene' holds text"),
+    (dict(groups=("site",)), "only one level"),
+    (dict(groups=("row_id",)), "different value in every row"),
+    (dict(response="nope"), "The column 'nope' is not in the loaded file"),
+    (dict(slopes=("treatment",), fixed=("gene",)), "fixed terms too"),
+    (dict(groups=(),), "at least one grouping factor"),
+])
+def test_bad_choices_are_one_sentence(small_csv, small_within, tmp_path, change, needle):
+    frame = small_within.assign(site="A", row_id=range(len(small_within)))
+    path = tmp_path / "plus.csv"
+    frame.to_csv(path, index=False)
+    app = OwnDataApp(str(path), **CHOICES)
+    assert app.message.value == ""
+    assert app.run(**change) is None
+    assert needle in one_sentence(app)
+
+
+def test_a_slope_that_cannot_vary_is_refused():
+    app = OwnDataApp(str(DATA / "replicates_between.csv"), **CHOICES)
+    assert app.run(slopes=("treatment",)) is None
+    assert "needs treatment to vary inside the levels of replicate" in one_sentence(app)
+
+
+def test_non_positive_values_under_log(tmp_path, small_within):
+    path = tmp_path / "zero.csv"
+    small_within.assign(length=np.where(np.arange(len(small_within)) == 4, 0.0, small_within["length"])).to_csv(
+        path, index=False)
+    app = OwnDataApp(str(path), **CHOICES)
+    assert "log(length) needs positive values, but 1 row is zero or negative (line 6: 0)" in one_sentence(app)
+    app.log.value = False  # the preview clears the message: without log the model is fine
+    assert app.message.value == "" and app.formula.startswith("length ~")
+
+
+def test_text_typo_in_the_response_names_its_line(tmp_path, small_within):
+    path = tmp_path / "typo.csv"
+    _edit(small_within, length=(9, "12,5")).to_csv(path, index=False)
+    app = OwnDataApp(str(path), **CHOICES)
+    assert "line 11 has '12,5'" in one_sentence(app)
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"", "the file is empty"),
+    (b"a;b;c\n", "no data rows"),
+    (b"a:b:c\n1:2:3\n4:5:6\n", "one column only"),
+    (b"PK\x03\x04\x00\x00", "Excel workbook"),
+])
+def test_bad_files_in_the_app(content, needle):
+    app = OwnDataApp()
+    assert app.load(content, name="'mine.csv'") is None
+    assert needle in one_sentence(app)
+
+
+def test_missing_path_in_the_app(tmp_path):
+    app = OwnDataApp()
+    app.path.value = str(tmp_path / "nowhere.csv")
+    app.load_button.click()
+    assert "no such file" in one_sentence(app)
+
+
+def test_every_response_choice_previews_without_raising(small_csv):
+    app = OwnDataApp(str(small_csv), **CHOICES)
+    for _, column in app.response.options:
+        for log in (False, True):
+            app.log.value = log
+            app.response.value = column
+            assert (app.formula is None) == bool(app.message.value)
+
+
+def test_check_choices_and_contrasts_are_plain_functions(small_within):
+    formula, notes = check_choices(read_table(WITHIN), **CHOICES)
+    assert formula == "log(length) ~ treatment * gene + (1 | replicate)" and notes == []
+    fit = lmmedu.fit(formula, small_within)
+    table = own_data_contrasts(fit, log=True)
+    assert table["gene"].astype(str).tolist() == ["A", "B", "C"]
+    assert table["contrast"].tolist() == ["drug / control"] * 3 and "sentence" in table.columns
+    diff = own_data_contrasts(lmmedu.fit("length ~ treatment + (1|replicate)", small_within))
+    assert diff["contrast"].tolist() == ["drug - control"]
+
+
+def test_checklist_names_a_missing_column(small_within):
+    with pytest.raises(ValueError, match="'treatmnt' is not in the data"):
+        lmmedu.checklist("log(length) ~ treatmnt + (1|replicate)", small_within)
+
+
+def test_the_command_line_reads_an_r_export_with_the_same_reader(tmp_path, small_within, capsys):
+    from lmmedu.__main__ import main
+
+    frame = small_within.rename(columns={"length": "cell.length"})
+    frame.loc[2, "cell.length"] = np.nan
+    path = tmp_path / "from_r.csv"
+    path.write_text(r_csv(frame))
+    assert main(["fit", str(path), 'log(Q("cell.length")) ~ treatment + (1|replicate)']) == 0
+    captured = capsys.readouterr()
+    assert f"Number of obs: {len(frame) - 1}" in captured.out
+    assert captured.err.startswith("warning: 1 of")
