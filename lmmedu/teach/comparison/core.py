@@ -156,11 +156,25 @@ class Comparison:
         # Numbers only in the table, so it fits a notebook's output area; the reasons are
         # sentences, so they go under it as a list keyed by term, wrapping at reading width.
         body = self.display_table()
+        # Two-level headers ("lm" / "mixed model" over estimate, SE, df, p) keep the columns narrow.
+        names = {"estimate": "estimate", "se": "SE", "df": "df", "p": "p"}
+        columns = []
+        for col in body.columns:
+            stat, _, side = col.rpartition("_")
+            if side in ("lm", "lmm") and stat in names:
+                columns.append(("lm" if side == "lm" else "mixed model", names[stat]))
+            elif col == "se_ratio":
+                columns.append(("", "SE ratio"))
+            elif col.startswith("varies_"):
+                columns.append(("varies", f"by {col[len('varies_'):]}"))
+            else:
+                columns.append(("", col))
+        body.columns = pd.MultiIndex.from_tuples(columns)
         reasons = "".join(f"<li><code>{html.escape(str(term))}</code>: {html.escape(str(reason))}</li>"
                           for term, reason in self.table["reason"].items())
         notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
         return (f"<p><strong>lm vs mixed model</strong>: <code>{html.escape(self.formula)}</code></p>"
-                f"{body.to_html()}<p><strong>Why each row moved</strong></p>"
+                f"{body.to_html(index_names=False)}<p><strong>Why each row moved</strong></p>"
                 f"<ul style='max-width: 60em'>{reasons}</ul>{notes}")
 
 
