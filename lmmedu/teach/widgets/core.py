@@ -336,7 +336,7 @@ class PseudoReplicationMachine(App):
                                                 layout=layout, continuous_update=False)
         self.replicate_treatment_sd = widgets.FloatSlider(
             value=replicate_treatment_sd, min=0.0, max=0.5, step=0.025, readout_format=".3f",
-            description="drug-effect SD between replicates", style=style, layout=layout, continuous_update=False)
+            description="drug-effect SD (replicates)", style=style, layout=layout, continuous_update=False)
         self.effect = widgets.FloatSlider(value=effect, min=-0.5, max=0.5, step=0.05,
                                           description="true drug effect (0: none)", style=style, layout=layout,
                                           continuous_update=False)
