@@ -199,7 +199,7 @@ def se_reason(term, row, info, n, lm, lmm):
         # Only the groups' levels cancel; a model without a random slope also assumes the term's
         # effect is the same in every group, which is what makes its df so large.
         clauses.append(f"{lead} {where}{some}, so {g0}-to-{g0} differences in level cancel out of it (this "
-                       f"model assumes its effect is the same in every {g0}; a random slope tests that)")
+                       f"model assumes its effect is the same in every {g0})")
     if slope_groups:
         g0 = slope_groups[0]
         counts = " and ".join(f"the {info[g]['m']:,} {_plural(g)}" for g in slope_groups)
