@@ -5,7 +5,7 @@ Usage, from the repository root::
     python scripts/make_data.py            # regenerate every file in data/
     python scripts/make_data.py --check    # exit 1 and name the files that differ
 
-The recipes (simulator, arguments, seed) live in lmmedu/datasets.py so that this script, the
+The recipes (simulator, arguments, seed) live in lmmedu/data/datasets.py so that this script, the
 loaders and tests/test_data_current.py cannot disagree.
 """
 

@@ -179,7 +179,7 @@ def test_response_constant_within_groups_refused(grouped):
 
 
 def test_simulated_without_residual_noise_refused():
-    df = lmmedu.simulate_replicates(obs_per_replicate=20, residual_sd=0)
+    df = lmmedu.simulate_replicates(obs_per_replicate=20, residual_sd=0, replicate_treatment_sd=0)
     formula = "log(length) ~ treatment*gene + (1|replicate)"
     clean_error(lambda: lmmedu.fit(formula, df), "fit the response 'log(length)' exactly")
     clean_error(lambda: lmmedu.compare(formula, df), "residual variation zero")

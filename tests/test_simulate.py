@@ -269,7 +269,7 @@ def test_replicates_reproducible_and_seed_sensitive():
 
 
 def test_changing_an_sd_rescales_the_same_draws():
-    kw = dict(n_replicates=3, obs_per_replicate=40, replicate_sd=0.0, seed=9)
+    kw = dict(n_replicates=3, obs_per_replicate=40, replicate_sd=0.0, replicate_treatment_sd=0.0, seed=9)
     y1 = np.log(simulate_replicates(residual_sd=0.5, **kw)["length"])
     y2 = np.log(simulate_replicates(residual_sd=1.0, **kw)["length"])
     t = truth(simulate_replicates(residual_sd=0.5, **kw))
@@ -281,7 +281,7 @@ def test_changing_an_sd_rescales_the_same_draws():
 
 
 def test_zero_sds_give_cell_means_exactly():
-    df = simulate_replicates(n_replicates=2, obs_per_replicate=4, replicate_sd=0, residual_sd=0)
+    df = simulate_replicates(n_replicates=2, obs_per_replicate=4, replicate_sd=0, replicate_treatment_sd=0, residual_sd=0)
     t = truth(df)
     means = t.cell_means.set_index(["gene", "treatment"])["median_length"]
     np.testing.assert_allclose(df["length"], means.loc[list(zip(df["gene"], df["treatment"]))], rtol=1e-12)

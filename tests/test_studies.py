@@ -114,7 +114,8 @@ def test_alpha_must_be_a_probability():
 def test_p_values_match_independent_implementations():
     seed_seq = np.random.SeedSequence(3).spawn(1)[0]
     df = simulate_replicates(genes=("A",), n_replicates=6, obs_per_replicate=40, design="between",
-                             treatment_effects=0.0, replicate_sd=0.3, seed=np.random.default_rng(seed_seq))
+                             treatment_effects=0.0, replicate_sd=0.3, replicate_treatment_sd=0.0,
+                             seed=np.random.default_rng(seed_seq))
     out = simulate_p_values(n_replicates=6, obs_per_replicate=40, replicate_sd=0.3, design="between", n_sims=1,
                             seed=3).set_index("analysis")
     ols = smf.ols("np.log(length) ~ treatment", df).fit()
@@ -134,7 +135,8 @@ def test_p_values_match_independent_implementations():
 def test_within_design_uses_a_paired_t_test():
     seed_seq = np.random.SeedSequence(5).spawn(1)[0]
     df = simulate_replicates(genes=("A",), n_replicates=5, obs_per_replicate=20, design="within",
-                             treatment_effects=0.0, replicate_sd=0.3, seed=np.random.default_rng(seed_seq))
+                             treatment_effects=0.0, replicate_sd=0.3, replicate_treatment_sd=0.0,
+                             seed=np.random.default_rng(seed_seq))
     out = simulate_p_values(n_replicates=5, obs_per_replicate=20, replicate_sd=0.3, design="within", n_sims=1,
                             seed=5).set_index("analysis")
     means = np.log(df["length"]).groupby([df["replicate"], df["treatment"]], observed=True).mean().unstack()
@@ -322,3 +324,26 @@ def test_progress_callback_accepts_bool_or_callable_only():
         tick(2)
     with pytest.raises(ValueError, match="progress"):
         progress_callback("yes", 3)
+
+
+def test_a_true_effect_turns_the_rate_into_power():
+    null = false_positive_rates(n_replicates=6, obs_per_replicate=20, design="within", n_sims=30, seed=4,
+                                replicate_treatment_sd=0.05)
+    real = false_positive_rates(n_replicates=6, obs_per_replicate=20, design="within", n_sims=30, seed=4,
+                                replicate_treatment_sd=0.05, effect=0.5)
+    assert real.attrs["settings"]["effect"] == 0.5 and null.attrs["settings"]["effect"] == 0.0
+    assert (real["rate"] > null["rate"] + 0.4).all(), (null, real)
+    with pytest.raises(ValueError, match="effect"):
+        false_positive_rates(n_sims=2, obs_per_replicate=4, effect=float("nan"))
+
+
+def test_rate_curve_can_vary_the_drug_effect_sd_within_replicates():
+    from lmmedu.teach.studies import rate_curve
+
+    curve = rate_curve("replicate_treatment_sd", [0.0, 0.3], design="within", n_sims=40, seed=5,
+                       obs_per_replicate=100)
+    mixed = curve[curve["analysis"] == "mixed model"].set_index("replicate_treatment_sd")["rate"]
+    paired = curve[curve["analysis"] == "t-test on replicate means"].set_index("replicate_treatment_sd")["rate"]
+    # (1|replicate) treats every row as evidence about the drug effect, the paired t-test does not.
+    assert mixed[0.3] > 0.25 > mixed[0.0]
+    assert paired[0.3] < 0.2

@@ -64,24 +64,38 @@ def test_environment_check_callback_rewrites_the_label():
 # --- notebook 01 -----------------------------------------------------------------
 
 
-def _machine_corners(machine):
+def _machine_corners(machine, with_zero_effect=True):
     sd = (machine.replicate_sd.min, machine.replicate_sd.max)
+    drug_sd = (machine.replicate_treatment_sd.min, machine.replicate_treatment_sd.max)
+    effect = (machine.effect.min, 0.0, machine.effect.max) if with_zero_effect else (machine.effect.min,
+                                                                                      machine.effect.max)
     reps = (machine.n_replicates.min, machine.n_replicates.max)
     obs = (machine.obs_per_replicate.options[0], machine.obs_per_replicate.options[-1])
-    return itertools.product(sd, reps, obs, machine.design.options)
+    return itertools.product(sd, drug_sd, effect, reps, obs, machine.design.options)
+
+
+def _set_machine(machine, sd, drug_sd, effect, reps, obs, design):
+    machine.replicate_sd.value = sd
+    machine.replicate_treatment_sd.value = drug_sd
+    machine.effect.value = effect
+    machine.n_replicates.value = reps
+    machine.obs_per_replicate.value = obs
+    machine.design.value = design
 
 
 def test_machine_readout_at_every_corner_of_the_controls():
     machine = PseudoReplicationMachine()
-    for sd, reps, obs, design in _machine_corners(machine):
-        machine.replicate_sd.value = sd
-        machine.n_replicates.value = reps
-        machine.obs_per_replicate.value = obs
-        machine.design.value = design
+    for sd, drug_sd, effect, reps, obs, design in _machine_corners(machine):
+        _set_machine(machine, sd, drug_sd, effect, reps, obs, design)
         text = machine.readout.value
         assert f"{reps * obs:,} measurements from {reps} replicates" in text
         if design == "between":
             assert f"= {true_design_effect(sd, obs):.1f}" in text
+        elif drug_sd > 0:
+            assert "does not cancel" in text
+        else:
+            assert "responds to the drug identically" in text
+        assert ("the rate is the power" in text) == (effect != 0)
         if design == "between" and reps == 2:
             assert "single replicate" in text
         else:
@@ -90,15 +104,15 @@ def test_machine_readout_at_every_corner_of_the_controls():
 
 def test_machine_runs_at_every_corner_without_raising():
     machine = PseudoReplicationMachine()
-    for sd, reps, obs, design in _machine_corners(machine):
-        machine.replicate_sd.value = sd
-        machine.n_replicates.value = reps
-        machine.obs_per_replicate.value = obs
-        machine.design.value = design
+    # Zero effect is the default, run in the other tests; here the slider ends.
+    for sd, drug_sd, effect, reps, obs, design in _machine_corners(machine, with_zero_effect=False):
+        _set_machine(machine, sd, drug_sd, effect, reps, obs, design)
         rates = machine.run(n_sims=2)
         assert rates is not None, machine.message.value
         assert machine.progress_bar.value == machine.progress_bar.max == 2
         assert machine.status.value.startswith("Ran 2 experiments")
+        assert ("power: " in machine.status.value) == (effect != 0)
+        assert ("detections" in machine.table.value) == (effect != 0)
         if design == "between" and reps == 2:
             assert "not testable" in machine.status.value
         assert not machine.button.disabled
@@ -118,6 +132,32 @@ def test_machine_run_shows_the_rates_it_computed():
         assert f"<td>{row.rejections}</td>" in machine.table.value
     machine.n_replicates.value = 6
     assert "Settings changed" in machine.status.value
+
+
+def test_machine_drug_effect_sd_makes_the_within_design_unsafe():
+    # Replicates that respond differently to the drug: the differences between replicates no
+    # longer cancel, and the analyses that count rows (naive lm, (1|replicate)) are fooled far
+    # more often than 5%, while the paired t-test on replicate means is not.
+    machine = PseudoReplicationMachine(design="within", replicate_treatment_sd=0.0)
+    calm = machine.run(n_sims=60).set_index("analysis")["rate"]
+    machine.replicate_treatment_sd.value = 0.2
+    rough = machine.run(n_sims=60).set_index("analysis")["rate"]
+    assert rough["mixed model"] > 0.2 > calm["mixed model"] + 0.05
+    assert rough["naive lm"] > 0.2
+    assert rough["t-test on replicate means"] < 0.15
+
+
+def test_machine_power_mode_counts_detections_of_a_true_effect():
+    machine = PseudoReplicationMachine(design="within", replicate_treatment_sd=0.05, obs_per_replicate=50)
+    machine.effect.value = 0.4
+    rates = machine.run(n_sims=40)
+    assert rates.attrs["settings"]["effect"] == 0.4
+    assert (rates["rate"] > 0.5).all(), rates
+    assert "power: " in machine.status.value
+    assert "detections" in machine.table.value
+    expected = false_positive_rates(n_sims=40, seed=machine.seed,
+                                    **{k: v for k, v in machine.settings().items() if k != "n_sims"})
+    assert rates["rejections"].tolist() == expected["rejections"].tolist()
 
 
 def test_machine_button_runs_with_the_dropdown_value():

@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_OBS_PER_REPLICATE",
     "DEFAULT_GENE_EFFECTS",
     "DEFAULT_TREATMENT_EFFECTS",
+    "DEFAULT_REPLICATE_TREATMENT_SD",
     "DEFAULT_FIXED_EFFECTS",
 ]
 
@@ -44,6 +45,9 @@ DEFAULT_OBS_PER_REPLICATE = (1000, 1200, 1800, 3500)
 DEFAULT_GENE_EFFECTS = {"A": 0.0, "B": 0.13, "C": -0.07}
 #: Default drug effects on log(length) per gene; gene C is truly unaffected.
 DEFAULT_TREATMENT_EFFECTS = {"A": 0.22, "B": 0.09, "C": 0.0}
+#: Default SD of the replicate-to-replicate variation of the drug effect (log scale): a drug
+#: lengthening by 25 % on average lengthens by roughly 12 % to 38 % in single replicates.
+DEFAULT_REPLICATE_TREATMENT_SD = 0.1
 #: Default fixed effects of ``values ~ week * genotype`` (seed 001); the true interaction is 0.
 DEFAULT_FIXED_EFFECTS = {"Intercept": 6.57, "week": -0.015, "genotype": 0.24, "week:genotype": 0.0}
 
@@ -414,7 +418,7 @@ def simulate_replicates(
     gene_effects: Mapping[str, float] | None = None,
     treatment_effects: float | Mapping[str, float] | None = None,
     replicate_sd: float = 0.2,
-    replicate_treatment_sd: float = 0.0,
+    replicate_treatment_sd: float = DEFAULT_REPLICATE_TREATMENT_SD,
     residual_sd: float = 0.5,
     seed: Any = 0,
 ) -> pd.DataFrame:
@@ -456,8 +460,12 @@ def simulate_replicates(
         get 0.
     replicate_sd : float, default 0.2
         SD of the replicate intercepts.
-    replicate_treatment_sd : float, default 0.0
-        SD of the replicate-to-replicate variation of the drug effect.
+    replicate_treatment_sd : float, default 0.1
+        SD of the replicate-to-replicate variation of the drug effect (shared by all genes of a
+        replicate). Real labs have it: no two cultures respond to a drug identically. With it,
+        the drug effect is a comparison with about ``n_replicates - 1`` degrees of freedom, and
+        ``(1|replicate)`` alone understates its standard error; set 0 for the idealised
+        experiment in which every replicate responds identically.
     residual_sd : float, default 0.5
         SD of the measurement-level error on the log scale.
     seed : int, None or numpy.random.Generator, default 0

@@ -39,7 +39,8 @@ def units_sentence(n_replicates: int) -> str:
             f"independent units, however many cells you measure in each.")
 
 
-def machine_readout(replicate_sd, n_replicates, obs_per_replicate, design, residual_sd=0.5):
+def machine_readout(replicate_sd, n_replicates, obs_per_replicate, design, residual_sd=0.5,
+                    replicate_treatment_sd=0.0, effect=0.0):
     """What the pseudo-replication settings imply before any simulation: ICC, design effect, warnings.
 
     Parameters
@@ -51,6 +52,10 @@ def machine_readout(replicate_sd, n_replicates, obs_per_replicate, design, resid
         Measurements per replicate.
     design : {"within", "between"}
     residual_sd : float, default 0.5
+    replicate_treatment_sd : float, default 0.0
+        SD of the replicate-to-replicate variation of the drug effect.
+    effect : float, default 0.0
+        True drug effect: 0 counts false positives, anything else measures power.
 
     Returns
     -------
@@ -71,9 +76,19 @@ def machine_readout(replicate_sd, n_replicates, obs_per_replicate, design, resid
         parts.append(f"Each replicate is one arm, so the drug is compared between replicates: design effect "
                      f"1 + ({obs_per_replicate} - 1) x {icc:.3f} = {deff:.1f}, i.e. the {n_rows:,} rows carry "
                      f"about as much information as {n_rows / deff:.1f} independent ones.")
+    elif replicate_treatment_sd > 0:
+        parts.append(f"Every replicate has both arms, so the replicate intercepts cancel from drug minus control; "
+                     f"but the drug effect itself differs between replicates (SD {replicate_treatment_sd:g}), and "
+                     f"that does not cancel: the drug is judged on {n_replicates} replicate differences, not on "
+                     f"{n_rows:,} rows.")
     else:
-        parts.append("Every replicate has both arms, so the drug is compared inside each replicate and the "
-                     "replicate intercepts cancel from drug minus control.")
+        parts.append("Every replicate has both arms and responds to the drug identically, so the drug is compared "
+                     "inside each replicate and the replicate intercepts cancel from drug minus control.")
+    if effect:
+        parts.append(f"True drug effect {effect:g}: a significant result is a correct detection, and the rate "
+                     "is the power.")
+    else:
+        parts.append("No true drug effect: every significant result is a false positive.")
     problem = design_problem(n_replicates, design)
     if problem:
         parts.append(f"<span style='color:#b35806'>{html.escape(problem)}</span>")
@@ -108,10 +123,14 @@ def rates_summary(rates: pd.DataFrame) -> str:
         where.append(f"{s['n_replicates']} replicates x {s['obs_per_replicate']} measurements")
     if "replicate_sd" in s:
         where.append(f"replicate SD {s['replicate_sd']:.2f}")
-    if "replicate_treatment_sd" in s and "design" not in s:
+    if "replicate_treatment_sd" in s:
         where.append(f"SD of the replicate drug effects {s['replicate_treatment_sd']:.2f}")
+    effect = float(s.get("effect", 0.0) or 0.0)
+    if "effect" in s:
+        where.append(f"true drug effect {effect:g}")
+    kind = "power: " if effect else ("false positives: " if "effect" in s else "")
     text = (f"Ran {s.get('n_sims')} experiments ({', '.join(where)}): " if where
-            else f"Ran {s.get('n_sims')} experiments: ") + "; ".join(parts) + "."
+            else f"Ran {s.get('n_sims')} experiments: ") + kind + "; ".join(parts) + "."
     if rates.attrs.get("problem"):
         text += " " + rates.attrs["problem"]
     return text
@@ -177,7 +196,10 @@ def se_reason(term, row, info, n, lm, lmm):
         where = " and ".join(_plural(g) for g in within_plain)
         g0 = within_plain[0]
         lead = "but it varies within" if clauses else "varies within"
-        clauses.append(f"{lead} {where}{some}, so {g0}-to-{g0} differences cancel out of it")
+        # Only the groups' levels cancel; a model without a random slope also assumes the term's
+        # effect is the same in every group, which is what makes its df so large.
+        clauses.append(f"{lead} {where}{some}, so {g0}-to-{g0} differences in level cancel out of it (this "
+                       f"model assumes its effect is the same in every {g0})")
     if slope_groups:
         g0 = slope_groups[0]
         counts = " and ".join(f"the {info[g]['m']:,} {_plural(g)}" for g in slope_groups)

@@ -153,11 +153,29 @@ class Comparison:
     def _repr_html_(self):
         import html
 
+        # Numbers only in the table, so it fits a notebook's output area; the reasons are
+        # sentences, so they go under it as a list keyed by term, wrapping at reading width.
         body = self.display_table()
-        body["reason"] = self.table["reason"]
+        # Two-level headers ("lm" / "mixed model" over estimate, SE, df, p) keep the columns narrow.
+        names = {"estimate": "estimate", "se": "SE", "df": "df", "p": "p"}
+        columns = []
+        for col in body.columns:
+            stat, _, side = col.rpartition("_")
+            if side in ("lm", "lmm") and stat in names:
+                columns.append(("lm" if side == "lm" else "mixed model", names[stat]))
+            elif col == "se_ratio":
+                columns.append(("", "SE ratio"))
+            elif col.startswith("varies_"):
+                columns.append(("varies", f"by {col[len('varies_'):]}"))
+            else:
+                columns.append(("", col))
+        body.columns = pd.MultiIndex.from_tuples(columns)
+        reasons = "".join(f"<li><code>{html.escape(str(term))}</code>: {html.escape(str(reason))}</li>"
+                          for term, reason in self.table["reason"].items())
         notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
         return (f"<p><strong>lm vs mixed model</strong>: <code>{html.escape(self.formula)}</code></p>"
-                f"{body.to_html()}{notes}")
+                f"{body.to_html(index_names=False)}<p><strong>Why each row moved</strong></p>"
+                f"<ul style='max-width: 60em'>{reasons}</ul>{notes}")
 
 
 # ----------------------------------------------------------------------
@@ -201,7 +219,7 @@ class SETable(NamedTuple):
     message: str
 
 
-def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, residual_sd=0.5):
+def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, residual_sd=0.5, replicate_treatment_sd=0.0):
     """lm and mixed-model SE and df of the intercept and treatment for one simulated gene.
 
     Parameters
@@ -213,6 +231,9 @@ def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, resid
         Seed of the simulated data (fixed, so only ``replicate_sd`` changes the data).
     n_replicates : int, default 4
     residual_sd : float, default 0.5
+    replicate_treatment_sd : float, default 0.0
+        SD of the replicates' drug effects. 0 (every replicate responds identically), so that
+        the replicate SD is the only replicate-level variation the table responds to.
 
     Returns
     -------
@@ -229,7 +250,8 @@ def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, resid
     True
     """
     df = simulate_replicates(genes=("A",), n_replicates=n_replicates, design=design, replicate_sd=replicate_sd,
-                             residual_sd=residual_sd, treatment_effects=0.2, seed=seed)
+                             residual_sd=residual_sd, replicate_treatment_sd=replicate_treatment_sd,
+                             treatment_effects=0.2, seed=seed)
     cmp = compare("log(length) ~ treatment + (1|replicate)", df)
     t = cmp.table
     table = pd.DataFrame({

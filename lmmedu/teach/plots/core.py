@@ -262,7 +262,8 @@ def length_scales(df, gene=None, ax=None):
 def rates_plot(rates, ax=None, title=None):
     """Rejection rate of each analysis with its 95% interval and the nominal level.
 
-    Every simulated experiment has no true effect, so the rate is a false-positive rate.
+    When the simulated experiments have no true effect (``attrs["settings"]["effect"]`` 0 or
+    absent) the rate is a false-positive rate; otherwise it is the power, and the plot says so.
 
     Parameters
     ----------
@@ -306,16 +307,27 @@ def rates_plot(rates, ax=None, title=None):
     ax.set_ylim(len(rates) - 0.5, -0.5)
     upper = np.nanmax(np.r_[rates["ci_high"].to_numpy(dtype=float), alpha * 2])
     ax.set_xlim(0, min(1.0, upper * 1.25 + 0.02))
-    ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g})")
+    effect = float(settings.get("effect", 0.0) or 0.0)
+    if effect:
+        ax.set_xlabel(f"power (share of experiments with p < {alpha:g}; true effect {effect:g} on the log scale)")
+    else:
+        ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g})")
     if title is None:
         n = int((rates["n_sims"] + rates["n_missing"]).max())
-        title = f"{n} simulated experiments with no true effect"
+        truth_text = f"true effect {effect:g}" if effect else "no true effect"
+        title = f"{n} simulated experiments, {truth_text}"
         if rates["rate"].notna().any():
-            worst = rates.loc[rates["rate"].idxmax()]
-            title = f"{worst['analysis']}: {worst['rate']:.0%} false positives ({n} experiments, no true effect)"
+            if effect:
+                best = rates.loc[rates["rate"].idxmax()]
+                title = f"{best['analysis']} detects the effect in {best['rate']:.0%} ({n} experiments, {truth_text})"
+            else:
+                worst = rates.loc[rates["rate"].idxmax()]
+                title = f"{worst['analysis']}: {worst['rate']:.0%} false positives ({n} experiments, no true effect)"
         if "design" in settings:
             title += (f"\n{settings.get('design')} design, {settings.get('n_replicates')} replicates, "
                       f"{settings.get('obs_per_replicate')} measurements per replicate")
+            if settings.get("replicate_treatment_sd") is not None:
+                title += f", drug-effect SD {settings['replicate_treatment_sd']:g}"
     ax.set_title(title, fontsize="medium")
     ax.legend(loc="lower right", frameon=False, fontsize="small")
     return ax
@@ -325,6 +337,7 @@ _AXIS_LABELS = {
     "obs_per_replicate": "measurements per replicate (log scale)",
     "n_replicates": "number of replicates",
     "replicate_sd": "replicate SD (log scale of length)",
+    "replicate_treatment_sd": "SD of the drug effect between replicates (log scale of length)",
 }
 
 

@@ -370,10 +370,10 @@ _TERM = "treatment[T.drug]"
 MIXED_FORMULA = "log(length) ~ treatment + (1|replicate)"
 _DESIGNS = ("within", "between")
 #: Settings of the pseudo-replication study that :func:`rate_curve` can vary.
-_VARIABLE = ("n_replicates", "obs_per_replicate", "replicate_sd")
+_VARIABLE = ("n_replicates", "obs_per_replicate", "replicate_sd", "replicate_treatment_sd")
 
 
-def _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd, replicate_treatment_sd):
+def _check_settings(n_replicates, obs_per_replicate, replicate_sd, design, residual_sd, replicate_treatment_sd=0.0):
     if design not in _DESIGNS:
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
     _count("n_replicates", n_replicates, 2)
@@ -508,8 +508,12 @@ def simulate_p_values(
     replicate_treatment_sd: float = 0.0,
     progress: bool | Callable[[int, int], Any] = False,
     grid: Sequence[Mapping[str, Any]] | None = None,
+    effect: float = 0.0,
 ) -> pd.DataFrame:
-    """Simulate experiments without a drug effect and record each analysis's test (notebook 01).
+    """Simulate experiments and record each analysis's test of the drug effect (notebook 01).
+
+    With ``effect=0`` (the default) the drug does nothing, so every rejection is a false
+    positive; with ``effect != 0`` the share of rejections is the power.
 
     Parameters
     ----------
@@ -529,12 +533,15 @@ def simulate_p_values(
     residual_sd : float, default 0.5
         SD of the measurement-level error on the log scale.
     replicate_treatment_sd : float, default 0.0
-        SD of the replicate-to-replicate variation of the drug effect (its mean stays 0).
+        SD of the replicate-to-replicate variation of the drug effect (around ``effect``).
     progress : bool or callable, default False
         See :func:`progress_callback`.
     grid : list of dict, optional
-        Values of ``n_replicates``, ``obs_per_replicate`` or ``replicate_sd`` that replace
-        the fixed ones, one dict per setting (see :func:`rate_curve`).
+        Values of ``n_replicates``, ``obs_per_replicate``, ``replicate_sd`` or
+        ``replicate_treatment_sd`` that replace the fixed ones, one dict per setting (see
+        :func:`rate_curve`).
+    effect : float, default 0.0
+        The true drug effect on log(length) (its mean over replicates).
 
     Returns
     -------
@@ -549,22 +556,23 @@ def simulate_p_values(
     >>> out["analysis"].unique().tolist()
     ['naive lm', 't-test on replicate means', 'mixed model']
     """
-    fixed = {"n_replicates": n_replicates, "obs_per_replicate": obs_per_replicate, "replicate_sd": replicate_sd}
+    fixed = {"n_replicates": n_replicates, "obs_per_replicate": obs_per_replicate, "replicate_sd": replicate_sd,
+             "replicate_treatment_sd": replicate_treatment_sd}
+    effect = _finite("effect", effect)
     grid = [{}] if grid is None else [dict(g) for g in grid]
     for setting in grid:
         unknown = set(setting) - set(_VARIABLE)
         if unknown:
             raise ValueError(f"grid can vary only {list(_VARIABLE)}, got {sorted(unknown)}.")
-        _check_settings(**{**fixed, **setting}, design=design, residual_sd=residual_sd,
-                        replicate_treatment_sd=replicate_treatment_sd)
+        _check_settings(**{**fixed, **setting}, design=design, residual_sd=residual_sd)
 
     def simulate(rng, **setting):
-        return simulate_replicates(genes=("A",), design=design, treatment_effects=0.0, residual_sd=residual_sd,
-                                   replicate_treatment_sd=replicate_treatment_sd, seed=rng, **{**fixed, **setting})
+        return simulate_replicates(genes=("A",), design=design, treatment_effects=effect, residual_sd=residual_sd,
+                                   seed=rng, **{**fixed, **setting})
 
     varied = {k for g in grid for k in g}
     settings = {**{k: v for k, v in fixed.items() if k not in varied}, "design": design,
-                "residual_sd": residual_sd, "replicate_treatment_sd": replicate_treatment_sd}
+                "residual_sd": residual_sd, "effect": effect}
     return run_study(simulate, _pseudoreplication_analyses(), n_sims=n_sims, seed=seed, progress=progress,
                      grid=None if grid == [{}] else grid, settings=settings)
 
@@ -581,13 +589,16 @@ def false_positive_rates(
     residual_sd: float = 0.5,
     replicate_treatment_sd: float = 0.0,
     alpha: float = 0.05,
+    effect: float = 0.0,
 ) -> pd.DataFrame:
     """False-positive rate of the naive lm, the t-test on replicate means and the mixed model.
+
+    With a true ``effect`` other than 0 the same table holds each analysis's power instead.
 
     Parameters
     ----------
     n_replicates, obs_per_replicate, replicate_sd, design, n_sims, seed, progress,
-    residual_sd, replicate_treatment_sd
+    residual_sd, replicate_treatment_sd, effect
         As in :func:`simulate_p_values`.
     alpha : float, default 0.05
         Significance level.
@@ -609,7 +620,7 @@ def false_positive_rates(
     out = rates(simulate_p_values(n_replicates=n_replicates, obs_per_replicate=obs_per_replicate,
                                   replicate_sd=replicate_sd, design=design, n_sims=n_sims, seed=seed,
                                   residual_sd=residual_sd, replicate_treatment_sd=replicate_treatment_sd,
-                                  progress=progress), alpha=alpha)
+                                  progress=progress, effect=effect), alpha=alpha)
     out.attrs["problem"] = design_problem(n_replicates, design)
     return out
 
@@ -620,7 +631,7 @@ def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] 
 
     Parameters
     ----------
-    vary : {"n_replicates", "obs_per_replicate", "replicate_sd"}
+    vary : {"n_replicates", "obs_per_replicate", "replicate_sd", "replicate_treatment_sd"}
         The setting to change.
     values : sequence
         Its values, in the order to run them.

@@ -295,17 +295,19 @@ class EnvironmentCheck(App):
 # Notebook 01: the pseudo-replication machine
 # ---------------------------------------------------------------------------
 class PseudoReplicationMachine(App):
-    """Simulate experiments without a drug effect and count each analysis's false positives.
+    """Simulate experiments and count how often each analysis calls the drug effect significant.
 
-    Sliders set the replicate SD, the number of replicates, the measurements per replicate
-    and the design (the readout says at once what they imply); **Run** simulates ``n_sims``
-    experiments with :func:`lmmedu.teach.studies.false_positive_rates` and shows the rates of
-    the naive lm, the t-test on replicate means and the mixed model against the nominal 5%.
+    Sliders set the replicate SD, the replicate-to-replicate SD of the drug effect, the true
+    drug effect (0: every significant result is a false positive; otherwise the rate is the
+    power), the number of replicates, the measurements per replicate and the design (the
+    readout says at once what they imply); **Run** simulates ``n_sims`` experiments with
+    :func:`lmmedu.teach.studies.false_positive_rates` and shows the rates of the naive lm, the
+    t-test on replicate means and the mixed model ``(1|replicate)`` against the nominal 5%.
     :meth:`run` does the same from code.
 
     Parameters
     ----------
-    replicate_sd, n_replicates, obs_per_replicate, design, n_sims
+    replicate_sd, replicate_treatment_sd, effect, n_replicates, obs_per_replicate, design, n_sims
         Starting values of the controls.
     seed : int, default 1
         Seed of the study (fixed, so a rerun with the same settings gives the same rates).
@@ -320,17 +322,24 @@ class PseudoReplicationMachine(App):
 
     OBS_OPTIONS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
     SIM_OPTIONS = (100, 200, 400)
-    controls = ("replicate_sd", "n_replicates", "obs_per_replicate", "design", "n_sims")
+    controls = ("replicate_sd", "replicate_treatment_sd", "effect", "n_replicates", "obs_per_replicate", "design",
+                "n_sims")
     live = False
     failure = "Could not simulate"
 
     def __init__(self, replicate_sd=0.2, n_replicates=4, obs_per_replicate=100, design="between", n_sims=200,
-                 seed=1):
+                 seed=1, replicate_treatment_sd=0.1, effect=0.0):
         style = {"description_width": "200px"}
         layout = widgets.Layout(width="520px")
         self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=1.0, step=0.05,
                                                 description="replicate SD (log scale)", style=style,
                                                 layout=layout, continuous_update=False)
+        self.replicate_treatment_sd = widgets.FloatSlider(
+            value=replicate_treatment_sd, min=0.0, max=0.5, step=0.025, readout_format=".3f",
+            description="drug-effect SD (replicates)", style=style, layout=layout, continuous_update=False)
+        self.effect = widgets.FloatSlider(value=effect, min=-0.5, max=0.5, step=0.05,
+                                          description="true drug effect (0: none)", style=style, layout=layout,
+                                          continuous_update=False)
         self.n_replicates = widgets.IntSlider(value=n_replicates, min=2, max=12, description="replicates",
                                               style=style, layout=layout, continuous_update=False)
         self.obs_per_replicate = widgets.SelectionSlider(options=self.OBS_OPTIONS, value=obs_per_replicate,
@@ -351,22 +360,27 @@ class PseudoReplicationMachine(App):
         self.table.add_class("lmmedu-rates")
         self.seed = seed
         super().__init__(views=[
-            self.replicate_sd, self.n_replicates, self.obs_per_replicate, _labelled("design", self.design, "200px"),
+            self.replicate_sd, self.replicate_treatment_sd, self.effect, self.n_replicates, self.obs_per_replicate,
+            _labelled("design", self.design, "200px"),
             widgets.HBox([self.n_sims, self.button]), self.progress_bar, self.readout, self.status, self.plot,
             self.table,
         ])
 
-    def update(self, replicate_sd, n_replicates, obs_per_replicate, design, n_sims, progress=False):
+    def update(self, replicate_sd, n_replicates, obs_per_replicate, design, n_sims, replicate_treatment_sd=0.0,
+               effect=0.0, progress=False):
         """The rates table of :func:`lmmedu.teach.studies.false_positive_rates` for these settings."""
         return studies.false_positive_rates(n_replicates=int(n_replicates), obs_per_replicate=int(obs_per_replicate),
                                             replicate_sd=float(replicate_sd), design=design, n_sims=int(n_sims),
-                                            seed=self.seed, progress=progress)
+                                            seed=self.seed, progress=progress,
+                                            replicate_treatment_sd=float(replicate_treatment_sd),
+                                            effect=float(effect))
 
     def preview(self):
         s = self.settings()
         try:
             self.readout.value = machine_readout(s["replicate_sd"], s["n_replicates"], s["obs_per_replicate"],
-                                                 s["design"])
+                                                 s["design"], replicate_treatment_sd=s["replicate_treatment_sd"],
+                                                 effect=s["effect"])
         except ValueError as exc:
             self.readout.value = f"<span style='color:{_WARN}'>{html.escape(str(exc))}</span>"
         if self.result is not None:
@@ -375,10 +389,11 @@ class PseudoReplicationMachine(App):
     def show(self, result):
         self.status.value = html.escape(rates_summary(result))
         self.plot.value = png(rates_plot(result).figure)
-        self.table.value = _table_html(_rates_for_display(result))
+        power = bool(result.attrs.get("settings", {}).get("effect", 0.0))
+        self.table.value = _table_html(_rates_for_display(result, power))
 
 
-def _rates_for_display(rates):
+def _rates_for_display(rates, power=False):
     """A rates table as short text (percentages, "-" where an analysis could not test)."""
     def pct(v):
         return "-" if pd.isna(v) else f"{v:.1%}"
@@ -386,7 +401,7 @@ def _rates_for_display(rates):
     return pd.DataFrame({
         "analysis": rates["analysis"],
         "experiments": rates["n_sims"],
-        "false positives": rates["rejections"],
+        ("detections" if power else "false positives"): rates["rejections"],
         "rate": rates["rate"].map(pct),
         "95% CI": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "-"
                    for lo, hi in zip(rates["ci_low"], rates["ci_high"])],
