@@ -126,6 +126,8 @@ class App:
         The app, ready to display (``_ipython_display_`` shows it).
     message : ipywidgets.HTML
         Empty, or why the last run could not be computed (CSS class ``lmmedu-message``).
+    header : ipywidgets.HTML, optional
+        The app's ``title`` line, first in the layout (CSS class ``lmmedu-title``), if it has one.
     result : object or None
         What the last successful :meth:`run` showed.
     button : ipywidgets.Button, optional
@@ -141,6 +143,9 @@ class App:
     live = True
     #: First words of the message shown when ``update`` raises.
     failure = "Could not compute this setting"
+    #: One line above the controls saying what the app shows and what to move (HTML allowed),
+    #: so the app explains itself without the notebook's prose (app mode, a projected lecture).
+    title = ""
 
     def __init__(self, views):
         self.message = widgets.HTML()
@@ -150,6 +155,10 @@ class App:
             control.observe(self._changed, names="value")
         if isinstance(getattr(self, "button", None), widgets.Button):
             self.button.on_click(lambda _button: self.run())
+        if self.title:
+            self.header = widgets.HTML(f"<div style='font-size:1.1em;margin-bottom:4px'>{self.title}</div>")
+            self.header.add_class("lmmedu-title")
+            views = [self.header, *views]
         self.widget = widgets.VBox([*views, self.message])
         if self.live:
             self.run()
@@ -271,6 +280,8 @@ class EnvironmentCheck(App):
     True
     """
 
+    title = "<b>Widget check</b>: move the slider; if the sentence below changes, widgets work."
+
     controls = ("n_replicates",)
 
     def __init__(self, value=4):
@@ -317,6 +328,9 @@ class PseudoReplicationMachine(App):
     >>> rates["analysis"].tolist()
     ['naive lm', 't-test on replicate means', 'mixed model']
     """
+
+    title = ("<b>Pseudo-replication machine</b>: simulate experiments with <i>no</i> drug effect; choose a "
+             "design and press <b>Run</b> to count each analysis's false positives.")
 
     OBS_OPTIONS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
     SIM_OPTIONS = (100, 200, 400)
@@ -428,6 +442,8 @@ class StandardErrorExplorer(App):
     ['varies', 'se_lm', 'se_lmm', 'se_ratio', 'df_lm', 'df_lmm']
     """
 
+    title = "<b>Standard errors, lm vs mixed model</b>: move the replicate SD and watch each term's SE and df."
+
     controls = ("replicate_sd", "design")
     failure = "Could not fit"
 
@@ -480,6 +496,9 @@ class CodingExplorer(App):
     >>> explorer.result.coding, explorer.result.reference_gene
     ('sum', None)
     """
+
+    title = ("<b>One data set, many codings</b>: change the reference levels or the coding; coefficients "
+             "change, cell means do not.")
 
     controls = ("reference_gene", "reference_treatment", "coding")
     failure = "Cannot fit this coding"
@@ -610,6 +629,8 @@ class InteractionExplorer(App):
     ['treatment[T.drug]:gene[T.B]']
     """
 
+    title = "<b>Interaction explorer</b>: set each gene's true drug effect and see which coefficients move."
+
     failure = "Cannot simulate this setting"
 
     def __init__(self, seed=1, formula="log(length) ~ treatment*gene + (1|replicate)", effect_range=(-0.5, 0.5),
@@ -711,6 +732,10 @@ class RandomSlopeMachine(App):
     >>> machine.run(n_sims=2)["n_sims"].tolist()
     [2, 2]
     """
+
+    title = ("<b>Random slope machine</b>: experiments with <i>no</i> average drug effect but replicate-to-"
+             "replicate drug effects; press <b>Run</b> to count false positives with and without a random "
+             "slope.")
 
     #: Slider ranges: (min, max, step).
     N_SIMS_RANGE = (10, 200, 10)

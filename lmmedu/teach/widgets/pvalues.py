@@ -100,6 +100,9 @@ class WaldVsTMachine(App):
     ['Wald z (statsmodels)', 't, Satterthwaite df (lmerTest)']
     """
 
+    title = ("<b>Wald z vs t with Satterthwaite df</b>: choose the number and size of groups and the ICC, "
+             "press <b>Run</b> to count false positives of each test.")
+
     controls = ("n_groups", "group_size", "icc")
     live = False
     SIZE_OPTIONS = (2, 5, 10, 20, 50, 100, 200)
