@@ -237,7 +237,7 @@ def _operate(page, i):
         # Controls of a Run-button app may only take effect on Run: fewest experiments, one Run.
         run = root.locator(".lmmedu-run")
         if not run.count():
-            raise
+            raise AssertionError(f"app {i}: {done} changed nothing it displays within 10 s") from None
         if handles.count():
             handles.first.focus()
             page.keyboard.press("Home")

@@ -111,6 +111,16 @@ def _table_html(frame, digits=4, index=False):
     return f"<div class='jp-RenderedHTMLCommon'>{body}</div>"
 
 
+def _hide_while_empty(image):
+    # An Image without a PNG yet (an app with a Run button before its first run) would show the
+    # browser's broken-image icon.
+    def toggle(_change=None):
+        image.layout.display = None if image.value else "none"
+
+    image.observe(toggle, names="value")
+    toggle()
+
+
 class App:
     """Base of every app: controls as attributes, compute-only ``update``, ``show``, ``run``.
 
@@ -131,7 +141,8 @@ class App:
     result : object or None
         What the last successful :meth:`run` showed.
     button : ipywidgets.Button, optional
-        If a subclass has one, it calls :meth:`run` and is disabled while running.
+        If a subclass has one, it calls :meth:`run` and is disabled while running (CSS class
+        ``lmmedu-run``).
     progress_bar : ipywidgets.IntProgress, optional
         If a subclass has one, :meth:`run` passes ``progress=`` to ``update`` to move it.
     """
@@ -155,6 +166,10 @@ class App:
             control.observe(self._changed, names="value")
         if isinstance(getattr(self, "button", None), widgets.Button):
             self.button.on_click(lambda _button: self.run())
+            self.button.add_class("lmmedu-run")  # one hook for every Run button (browser tests)
+        for view in views:
+            if isinstance(view, widgets.Image):
+                _hide_while_empty(view)
         if self.title:
             self.header = widgets.HTML(f"<div style='font-size:1.1em;margin-bottom:4px'>{self.title}</div>")
             self.header.add_class("lmmedu-title")
