@@ -104,11 +104,10 @@ def lab(tmp_path_factory):
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     runtime = tmp_path_factory.mktemp("lab_runtime")
-    # App mode at /voila/render/...: the server reads the repository's voila.json from a
-    # jupyter_server_config.d, as postBuild installs it on Binder.
+    # App mode at /voila/render/...: the server reads the repository's voila.json as its
+    # jupyter_server_config.json, as postBuild installs it on Binder.
     config = tmp_path_factory.mktemp("lab_config")
-    (config / "jupyter_server_config.d").mkdir()
-    shutil.copy(ROOT / "voila.json", config / "jupyter_server_config.d" / "lmmedu_app_mode.json")
+    shutil.copy(ROOT / "voila.json", config / "jupyter_server_config.json")
     port, token = _free_port(), secrets.token_hex(16)
     # Kernels import the lmmedu of the repository these tests belong to, not an installed copy.
     pythonpath = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
