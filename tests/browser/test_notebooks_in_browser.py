@@ -131,20 +131,29 @@ LABEL_LAB_CELLS_JS = """() => {
 }"""
 
 
-def _open_lab(browser, lab, name):
+def _load_lab(browser, lab, name):
     base, token, _ = lab
     context = browser.new_context(viewport=WINDOW)
     page = context.new_page()
     page.set_default_timeout(60_000)
     workspace = "t" + uuid.uuid4().hex[:12]
-    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", state="attached", timeout=90_000)
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}", wait_until="commit")
+    return page
+
+
+def _run_all(page, name):
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", state="attached", timeout=180_000)
     page.wait_for_function("""(name) => {
       const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
       const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
       return !!w && w.context && w.context.path === name && !!k && k.status === 'idle';
-    }""", arg=name, timeout=90_000)
+    }""", arg=name, timeout=180_000)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def _open_lab(browser, lab, name):
+    page = _load_lab(browser, lab, name)
+    _run_all(page, name)
     return page
 
 
@@ -167,8 +176,11 @@ def _selected(request, test_name):
 @pytest.fixture(scope="session")
 def lab_pages(browser, lab, request):
     """Every widget notebook opened in its own JupyterLab tab, all running at once."""
-    pages = {name: _open_lab(browser, lab, name)
-             for name in _selected(request, "test_notebook_runs_and_its_apps_answer_in_jupyterlab")}
+    names = _selected(request, "test_notebook_runs_and_its_apps_answer_in_jupyterlab")
+    # Load every tab first, then start each once its kernel is up: kernels start in parallel.
+    pages = {name: _load_lab(browser, lab, name) for name in names}
+    for name, page in pages.items():
+        _run_all(page, name)
     yield pages
     for page in pages.values():
         page.context.close()
