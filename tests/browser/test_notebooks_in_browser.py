@@ -263,6 +263,12 @@ def _operate(page, i):
 
 
 def _operate_every_app(page, expected):
+    # Widget views render after the cells' outputs arrive (in Voila, after the page shows).
+    try:
+        page.wait_for_function("(n) => document.querySelectorAll('.lmmedu-title').length >= n", arg=expected,
+                               timeout=CHANGE_TIMEOUT_MS)
+    except Exception:
+        pass  # the assertion below says how many rendered
     n = page.evaluate(MARK_APPS_JS)
     assert n == expected, f"{n} widget apps rendered, the notebook builds {expected}"
     for i in range(n):

@@ -76,7 +76,7 @@ def pooling_panels(table, axes=None, ncols=5, reference="control"):
     levels = list(dict.fromkeys(table[group]))
     if axes is None:
         nrows = int(np.ceil(len(levels) / ncols))
-        fig, grid = plt.subplots(nrows, min(ncols, len(levels)), figsize=(1.6 * min(ncols, len(levels)), 2.3 * nrows),
+        fig, grid = plt.subplots(nrows, min(ncols, len(levels)), figsize=(1.5 * min(ncols, len(levels)), 2.3 * nrows),
                                  sharex=True, sharey=True, layout="constrained", squeeze=False)
         for ax in grid.ravel()[len(levels):]:
             ax.set_visible(False)

@@ -70,7 +70,7 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     x = _varying_setting(table, x)
     alpha = float(table.attrs.get("alpha", 0.05))
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(8.6, 3.8), layout="constrained")
+        _, axes = plt.subplots(1, 2, figsize=(7.4, 3.8), layout="constrained")
     analyses = list(dict.fromkeys(table["analysis"]))
     colours = _analysis_colours(analyses)
     values = sorted(table[x].unique())
@@ -294,7 +294,7 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
     check_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
     groups = list(pd.unique(table["group"]))[:max_groups]
     if axes is None:
-        _, axes = plt.subplots(1, len(groups), figsize=(min(2.3 * len(groups) + 0.8, 8.4), 3.2), sharey=True,
+        _, axes = plt.subplots(1, len(groups), figsize=(min(2.3 * len(groups) + 0.8, 7.8), 3.2), sharey=True,
                                layout="constrained", squeeze=False)
         axes = list(axes[0])
     if len(axes) < len(groups):
