@@ -109,8 +109,9 @@ def pooling_panels(table, axes=None, ncols=5, reference="control"):
     fig = axes[0].figure
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize="small")
     if hardest is not None:
-        fig.suptitle(f"Partial pooling lies between each group's own line and the common line; {hardest} "
-                     f"({int(n_obs[hardest])} cells) is pulled most:\n{_pull_text(table, group, hardest, slope)}",
+        # Broken into short lines: a long title would widen the figure past the output area.
+        fig.suptitle(f"Partial pooling lies between each group's own line and the common line;\n{hardest} "
+                     f"({int(n_obs[hardest])} cells) is pulled most: {_pull_text(table, group, hardest, slope)}",
                      fontsize="medium")
     return axes
 
