@@ -25,7 +25,7 @@ Reported per notebook:
 - the slowest cells (``--slowest N``), by cell id, so one knows where the time goes.
 
 Budgets (from the teaching brief): 60 s for notebook 08, 30 s for every other notebook, and
-1.5 GB of memory for each (Binder gives 2 GB in all).  The machine's load average is printed
+1.5 GB of memory for each (Binder gives 2 GB in all); the last lines give the largest peak.  The machine's load average is printed
 before and after, since other work on the machine inflates the times.  Exit status 1 if a
 notebook fails or misses a budget.
 """
@@ -204,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         if slow:
             print("    slowest cells: " + ", ".join(f"{cid} {s:.1f} s" for cid, s in slow))
         results.append(res)
+    measured = [r for r in results if r["peak_mb"] == r["peak_mb"]]
+    if measured:
+        top = max(measured, key=lambda r: r["peak_mb"])
+        total = sum(r["wall_s"] for r in results)
+        print(f"largest kernel peak: {top['peak_mb']:.0f} MB ({Path(top['notebook']).name}; budget "
+              f"{MEMORY_BUDGET_MB:.0f} MB); {len(results)} notebooks, {total:.0f} s wall in all")
     print(f"load average after: {_load()}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

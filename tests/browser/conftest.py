@@ -6,7 +6,9 @@ the reason, except in CI (``CI=true``), where a missing browser is a failure: CI
 
 JupyterLab runs from this environment on 127.0.0.1, on a free port, with a random token, serving a
 temporary copy of the notebooks, so running cells in the browser never writes outputs into the
-repository. It is stopped (with its kernels) when the session ends.
+repository. Its kernels import this repository's lmmedu (``PYTHONPATH``), and its Voila server
+extension (app mode, ``/voila/render/...``) uses the repository's ``voila.json``. It is stopped
+(with its kernels) when the session ends.
 """
 
 from __future__ import annotations
@@ -102,9 +104,17 @@ def lab(tmp_path_factory):
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     runtime = tmp_path_factory.mktemp("lab_runtime")
+    # App mode at /voila/render/...: the server reads the repository's voila.json as its
+    # jupyter_server_config.json, as postBuild installs it on Binder.
+    config = tmp_path_factory.mktemp("lab_config")
+    shutil.copy(ROOT / "voila.json", config / "jupyter_server_config.json")
     port, token = _free_port(), secrets.token_hex(16)
+    # Kernels import the lmmedu of the repository these tests belong to, not an installed copy.
+    pythonpath = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    config_path = os.pathsep.join([str(config), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])])
     env = {**os.environ, "JUPYTER_PREFER_ENV_PATH": "1", "JUPYTER_RUNTIME_DIR": str(runtime),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONPATH": pythonpath,
+           "JUPYTER_CONFIG_PATH": config_path}
     log = tmp_path_factory.mktemp("lab_log") / "jupyterlab.log"
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
@@ -134,9 +144,13 @@ def lab(tmp_path_factory):
             proc.wait(timeout=10)
 
 
+#: The window width at which every output must fit (a laptop or a projector).
+WINDOW = {"width": 1280, "height": 900}
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport=WINDOW)
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:

@@ -51,7 +51,7 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, center=True, ax=
     from ..studies import array_spread
 
     check_columns(cells, ["genotype", "weeks", "mean_residual"], "residual_pattern_plot")
-    ax = new_axes(ax, (7.5, 4.2))
+    ax = new_axes(ax, (6.9, 4.2))
     genotypes = list(dict.fromkeys(cells["genotype"].astype(str)))
     colours = dict(zip(genotypes, _palette(len(genotypes))))
     offsets = dict(zip(genotypes, np.linspace(-0.25, 0.25, len(genotypes))))

@@ -64,7 +64,7 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     from ..studies import power_curve_summary
 
     summary = power_curve_summary(curve, at=at, x=x, hue=hue, target=target, compare=compare)
-    ax = new_axes(ax, (7.5, 4.2))
+    ax = new_axes(ax, (7.0, 4.2))
     hues = sorted(v.item() if hasattr(v, "item") else v for v in curve[hue].unique())
     colours = _palette(len(hues))
     styles = ["-", "--", "-.", ":"]

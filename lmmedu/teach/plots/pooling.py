@@ -76,7 +76,7 @@ def pooling_panels(table, axes=None, ncols=5, reference="control"):
     levels = list(dict.fromkeys(table[group]))
     if axes is None:
         nrows = int(np.ceil(len(levels) / ncols))
-        fig, grid = plt.subplots(nrows, min(ncols, len(levels)), figsize=(2.3 * min(ncols, len(levels)), 2.6 * nrows),
+        fig, grid = plt.subplots(nrows, min(ncols, len(levels)), figsize=(1.5 * min(ncols, len(levels)), 2.3 * nrows),
                                  sharex=True, sharey=True, layout="constrained", squeeze=False)
         for ax in grid.ravel()[len(levels):]:
             ax.set_visible(False)
@@ -109,8 +109,9 @@ def pooling_panels(table, axes=None, ncols=5, reference="control"):
     fig = axes[0].figure
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize="small")
     if hardest is not None:
-        fig.suptitle(f"Partial pooling lies between each group's own line and the common line; {hardest} "
-                     f"({int(n_obs[hardest])} cells) is pulled most:\n{_pull_text(table, group, hardest, slope)}",
+        # Broken into short lines: a long title would widen the figure past the output area.
+        fig.suptitle(f"Partial pooling lies between each group's own line and the common line;\n{hardest} "
+                     f"({int(n_obs[hardest])} cells) is pulled most: {_pull_text(table, group, hardest, slope)}",
                      fontsize="medium")
     return axes
 
@@ -183,7 +184,7 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
     """
     slope = _slope_term(table, "shrinkage_plot")
     group = table.attrs.get("group", table.columns[0])
-    ax = new_axes(ax, (8.5, 5.5))
+    ax = new_axes(ax, (7.6, 5.2))
     none, partial = _wide(table, "no pooling"), _wide(table, "partial pooling")
     pop = table.drop_duplicates("term").set_index("term")["population"]
     center = [pop["Intercept"], pop[slope]]
@@ -286,7 +287,7 @@ def caterpillar_plot(table, axes=None):
     check_columns(table, ["term", "level", "mode", "ci_low", "ci_high"], "caterpillar_plot")
     terms = list(dict.fromkeys(table["term"]))
     if axes is None:
-        _, axes = plt.subplots(1, len(terms), figsize=(5 * len(terms), 0.3 * table["level"].nunique() + 1.6),
+        _, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 0.3 * table["level"].nunique() + 1.6),
                                layout="constrained", squeeze=False)
     axes = np.asarray(axes, dtype=object).ravel()
     level = table.attrs.get("level", 0.95)

@@ -70,7 +70,7 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     x = _varying_setting(table, x)
     alpha = float(table.attrs.get("alpha", 0.05))
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained")
+        _, axes = plt.subplots(1, 2, figsize=(7.4, 3.8), layout="constrained")
     analyses = list(dict.fromkeys(table["analysis"]))
     colours = _analysis_colours(analyses)
     values = sorted(table[x].unique())
@@ -99,10 +99,11 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     axes[1].legend(frameon=False, fontsize="small", loc="lower right")
     worst = table.loc[table["rate"].idxmax()]
     where = f"{worst[x]:g} {'replicates' if x == 'n_groups' else x}"
-    axes[0].set_title(f"{worst['analysis'].split(' (')[0]}: {worst['rate']:.0%} false positives with {where}",
+    # Two lines each: side by side, one-line titles would widen the figure past the output area.
+    axes[0].set_title(f"{worst['analysis'].split(' (')[0]}:\n{worst['rate']:.0%} false positives with {where}",
                       fontsize="medium")
     low_cov = table.loc[table["coverage"].idxmin()]
-    axes[1].set_title(f"{low_cov['analysis'].split(' (')[0]}: {low_cov['coverage']:.0%} of intervals contain the "
+    axes[1].set_title(f"{low_cov['analysis'].split(' (')[0]}:\n{low_cov['coverage']:.0%} of intervals contain the "
                       f"truth with {low_cov[x]:g} {'replicates' if x == 'n_groups' else x}", fontsize="medium")
     return list(axes)
 
@@ -294,7 +295,7 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
     check_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
     groups = list(pd.unique(table["group"]))[:max_groups]
     if axes is None:
-        _, axes = plt.subplots(1, len(groups), figsize=(2.3 * len(groups) + 0.8, 3.2), sharey=True,
+        _, axes = plt.subplots(1, len(groups), figsize=(min(2.3 * len(groups) + 0.8, 7.0), 3.2), sharey=True,
                                layout="constrained", squeeze=False)
         axes = list(axes[0])
     if len(axes) < len(groups):
@@ -319,6 +320,6 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
     axes[0].set_ylabel(f"residual (units of {table.attrs.get('response', 'the response')})")
     axes[-1].legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     spread = means["mean_residual"].abs().max()
-    axes[0].figure.suptitle(f"{table.attrs.get('model', '')}: mean residuals per group and level up to "
+    axes[0].figure.suptitle(f"{table.attrs.get('model', '')}:\nmean residuals per group and level up to "
                             f"{spread:.2g} away from 0", fontsize="medium")
     return list(axes)

@@ -122,7 +122,7 @@ def design_effect_axes(pyplot=True):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    fig = plt.figure(figsize=(11.0, 4.0)) if pyplot else Figure(figsize=(11.0, 4.0))
+    fig = plt.figure(figsize=(8.6, 3.6)) if pyplot else Figure(figsize=(8.6, 3.6))
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1.0], "wspace": 0.32})
     fig.subplots_adjust(left=0.15, right=0.97, bottom=0.27, top=0.92)
     return list(axes)

@@ -20,6 +20,7 @@ drug effect**, so every rejection is a false positive and a correct test rejects
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any, Callable, Mapping, Sequence
 
@@ -93,7 +94,7 @@ def progress_callback(progress: bool | Callable[[int, int], Any], total: int,
     Parameters
     ----------
     progress : bool or callable
-        False: silent. True: a tqdm bar of ``total`` steps. A callable: called as
+        False: silent. True: a tqdm bar of ``total`` steps (silent in Voila). A callable: called as
         ``progress(done, total)`` after every step (a widget's progress bar).
     total : int
         Number of steps.
@@ -113,7 +114,9 @@ def progress_callback(progress: bool | Callable[[int, int], Any], total: int,
     >>> seen
     [(1, 2), (2, 2)]
     """
-    if progress is False or progress is None:
+    # Voila (app mode, which sets VOILA_KERNEL_ID) shows the page only after the notebook ran: a
+    # bar would never be seen, and one closed on exit shows "Error displaying widget" instead.
+    if progress is False or progress is None or (progress is True and "VOILA_KERNEL_ID" in os.environ):
         return Progress(lambda done: None, lambda: None)
     if progress is True:
         from tqdm.auto import tqdm

@@ -111,6 +111,16 @@ def _table_html(frame, digits=4, index=False):
     return f"<div class='jp-RenderedHTMLCommon'>{body}</div>"
 
 
+def _hide_while_empty(image):
+    # An Image without a PNG yet (an app with a Run button before its first run) would show the
+    # browser's broken-image icon.
+    def toggle(_change=None):
+        image.layout.display = None if image.value else "none"
+
+    image.observe(toggle, names="value")
+    toggle()
+
+
 class App:
     """Base of every app: controls as attributes, compute-only ``update``, ``show``, ``run``.
 
@@ -126,10 +136,13 @@ class App:
         The app, ready to display (``_ipython_display_`` shows it).
     message : ipywidgets.HTML
         Empty, or why the last run could not be computed (CSS class ``lmmedu-message``).
+    header : ipywidgets.HTML, optional
+        The app's ``title`` line, first in the layout (CSS class ``lmmedu-title``), if it has one.
     result : object or None
         What the last successful :meth:`run` showed.
     button : ipywidgets.Button, optional
-        If a subclass has one, it calls :meth:`run` and is disabled while running.
+        If a subclass has one, it calls :meth:`run` and is disabled while running (CSS class
+        ``lmmedu-run``).
     progress_bar : ipywidgets.IntProgress, optional
         If a subclass has one, :meth:`run` passes ``progress=`` to ``update`` to move it.
     """
@@ -141,6 +154,9 @@ class App:
     live = True
     #: First words of the message shown when ``update`` raises.
     failure = "Could not compute this setting"
+    #: One line above the controls saying what the app shows and what to move (HTML allowed),
+    #: so the app explains itself without the notebook's prose (app mode, a projected lecture).
+    title = ""
 
     def __init__(self, views):
         self.message = widgets.HTML()
@@ -150,6 +166,14 @@ class App:
             control.observe(self._changed, names="value")
         if isinstance(getattr(self, "button", None), widgets.Button):
             self.button.on_click(lambda _button: self.run())
+            self.button.add_class("lmmedu-run")  # one hook for every Run button (browser tests)
+        for view in views:
+            if isinstance(view, widgets.Image):
+                _hide_while_empty(view)
+        if self.title:
+            self.header = widgets.HTML(f"<div style='font-size:1.1em;margin-bottom:4px'>{self.title}</div>")
+            self.header.add_class("lmmedu-title")
+            views = [self.header, *views]
         self.widget = widgets.VBox([*views, self.message])
         if self.live:
             self.run()
@@ -271,6 +295,8 @@ class EnvironmentCheck(App):
     True
     """
 
+    title = "<b>Widget check</b>: move the slider; if the sentence below changes, widgets work."
+
     controls = ("n_replicates",)
 
     def __init__(self, value=4):
@@ -319,6 +345,9 @@ class PseudoReplicationMachine(App):
     >>> rates["analysis"].tolist()
     ['naive lm', 't-test on replicate means', 'mixed model']
     """
+
+    title = ("<b>Pseudo-replication machine</b>: simulate experiments with <i>no</i> drug effect; choose a "
+             "design and press <b>Run</b> to count each analysis's false positives.")
 
     OBS_OPTIONS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
     SIM_OPTIONS = (100, 200, 400)
@@ -443,6 +472,8 @@ class StandardErrorExplorer(App):
     ['varies', 'se_lm', 'se_lmm', 'se_ratio', 'df_lm', 'df_lmm']
     """
 
+    title = "<b>Standard errors, lm vs mixed model</b>: move the replicate SD and watch each term's SE and df."
+
     controls = ("replicate_sd", "design")
     failure = "Could not fit"
 
@@ -495,6 +526,9 @@ class CodingExplorer(App):
     >>> explorer.result.coding, explorer.result.reference_gene
     ('sum', None)
     """
+
+    title = ("<b>One data set, many codings</b>: change the reference levels or the coding; coefficients "
+             "change, cell means do not.")
 
     controls = ("reference_gene", "reference_treatment", "coding")
     failure = "Cannot fit this coding"
@@ -625,6 +659,8 @@ class InteractionExplorer(App):
     ['treatment[T.drug]:gene[T.B]']
     """
 
+    title = "<b>Interaction explorer</b>: set each gene's true drug effect and see which coefficients move."
+
     failure = "Cannot simulate this setting"
 
     def __init__(self, seed=1, formula="log(length) ~ treatment*gene + (1|replicate)", effect_range=(-0.5, 0.5),
@@ -726,6 +762,10 @@ class RandomSlopeMachine(App):
     >>> machine.run(n_sims=2)["n_sims"].tolist()
     [2, 2]
     """
+
+    title = ("<b>Random slope machine</b>: experiments with <i>no</i> average drug effect but replicate-to-"
+             "replicate drug effects; press <b>Run</b> to count false positives with and without a random "
+             "slope.")
 
     #: Slider ranges: (min, max, step).
     N_SIMS_RANGE = (10, 200, 10)

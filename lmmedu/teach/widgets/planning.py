@@ -131,6 +131,9 @@ class PowerPlanner(App):
     ['naive lm', 't-test on replicate means']
     """
 
+    title = ("<b>Experiment planner</b>: more cells or more replicates? Move the sliders for the power at "
+             "once; press <b>Run</b> to check it by simulation.")
+
     controls = ("design", "n_replicates", "cells_per_replicate", "icc", "replicate_treatment_sd", "percent", "n_sims")
     live = False
     CELL_OPTIONS = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)

@@ -120,6 +120,9 @@ class SlopeExplorer(App):
     (0.0, True)
     """
 
+    title = ("<b>Random slope SD</b>: drive the true SD of the replicates' drug effects toward 0 and watch "
+             "the fit become singular.")
+
     controls = ("slope_sd", "n_replicates", "cells")
     CELL_OPTIONS = (8, 16, 40, 100, 250)
 

@@ -100,6 +100,9 @@ class WaldVsTMachine(App):
     ['Wald z (statsmodels)', 't, Satterthwaite df (lmerTest)']
     """
 
+    title = ("<b>Wald z vs t with Satterthwaite df</b>: choose the number and size of groups and the ICC, "
+             "press <b>Run</b> to count false positives of each test.")
+
     controls = ("n_groups", "group_size", "icc")
     live = False
     SIZE_OPTIONS = (2, 5, 10, 20, 50, 100, 200)
@@ -164,7 +167,7 @@ class WaldVsTMachine(App):
                              f"{r['ci_high']:.1%}), intervals cover the truth {r['coverage']:.1%}")
         summary = (f"{self.n_sims} experiments, {n_groups} replicates of {group_size}, ICC {icc:.2f}, no true "
                    "effect. " + "; ".join(parts) + ".")
-        fig, axes = plt.subplots(1, 2, figsize=(11, 2.6), layout="constrained")
+        fig, axes = plt.subplots(1, 2, figsize=(8.6, 2.8), layout="constrained")
         usable = table[table["n_sims"] > 0]
         if len(usable):
             rates_at_setting_plot(usable, "rate", ax=axes[0])

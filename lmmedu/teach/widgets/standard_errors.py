@@ -42,6 +42,9 @@ class DesignEffectExplorer(App):
     True
     """
 
+    title = ("<b>Design effect explorer</b>: change the clustering (ICC), the groups and their sizes; see how"
+             " the lm's and the mixed model's SEs compare with the true spread.")
+
     controls = ("icc", "n_groups", "group_size", "imbalance", "varies")
     SIZE_OPTIONS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
