@@ -129,8 +129,8 @@ def load_study(name: str, directory: str | Path | None = None) -> pd.DataFrame:
     path = data_dir(directory) / r.filename
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; run `python scripts/make_studies.py` from the repository root.")
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    table["error"] = table["error"].fillna("").astype(str)
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"error": str})
+    table["error"] = table["error"].astype(object).where(table["error"].notna(), "").astype(str)
     table["singular"] = table["singular"].astype(bool)
     table = table[[*r.setting_columns, *RESULT_COLUMNS]]
     table.attrs["settings"] = dict(r.kwargs)
