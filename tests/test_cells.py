@@ -20,7 +20,8 @@ from lmmedu.teach.cells import (  # noqa: E402
     model_matrix_table,
     replicate_weighting,
 )
-from lmmedu.teach.plots import cell_means_plot, interaction_plot, rates_plot  # noqa: E402
+from lmmedu.teach.plots import (LOG_LABEL, cell_means_plot, drug_effects_plot, interaction_plot,  # noqa: E402
+                                rates_plot, replicate_means_plot)
 from lmmedu.teach.studies import SLOPE_STUDY_MODELS, random_slope_p_values, random_slope_rates, rates  # noqa: E402
 from lmmedu.teach.widgets import CodingExplorer, InteractionExplorer, RandomSlopeMachine  # noqa: E402
 
@@ -229,6 +230,38 @@ def test_interaction_plot_draws_estimates_and_truth(small):
     assert "gene B (truth)" in labels and "gene B (estimate)" in labels
     assert "log" in ax.get_ylabel() and ax.get_xlabel() == "treatment"
     matplotlib.pyplot.close(ax.figure)
+
+
+def test_one_y_label_across_the_notebooks():
+    # 01 and 02 label log lengths "log length (log µm)"; 03 and 04 use the same words for means.
+    assert LOG_LABEL == "mean log length (log µm)"
+
+
+def test_replicate_means_are_never_hidden_behind_the_cell_mean(small):
+    ax = replicate_means_plot(small, truth=lmmedu.truth(small).cell_means)
+    reps, cells = ax.collections[0], ax.collections[1]  # control: replicate dots, then cell means
+    cell_x = cells.get_offsets()[:, 0]
+    rep_x = reps.get_offsets()[:, 0]
+    # Every replicate dot sits left of its cell mean, and the replicates of one cell do not share an x.
+    gap = np.min(np.abs(rep_x[:, None] - cell_x[None, :]), axis=1)
+    assert gap.min() > 0.03
+    n_rep = small["replicate"].nunique()
+    assert len(np.unique(np.round(rep_x, 6))) == len(rep_x) == n_rep * len(cell_x)
+    assert ax.get_ylabel() == LOG_LABEL
+    matplotlib.pyplot.close(ax.figure)
+
+
+def test_drug_effects_plot_counts_intervals_that_exclude_zero(small):
+    m = lmmedu.fit("log(length) ~ treatment*gene + (1 + treatment|replicate)", small)
+    table = lmmedu.contrasts(lmmedu.emmeans(m, "treatment", by="gene"), "revpairwise")
+    ax = drug_effects_plot(table, truth=lmmedu.truth(small).treatment_effects)
+    excluded = int(((table["ci_low"] > 0) | (table["ci_high"] < 0)).sum())
+    assert ax.get_title() == f"{excluded} of {len(table)} intervals exclude 0"
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"gene {g}" for g in table["gene"]]
+    assert "log" in ax.get_ylabel()
+    matplotlib.pyplot.close(ax.figure)
+    with pytest.raises(ValueError, match="ci_low"):
+        drug_effects_plot(table.drop(columns="ci_low"))
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ __all__ = [
     "weights_plot",
     "cell_means_plot",
     "interaction_plot",
+    "drug_effects_plot",
 ]
 
 _TREATMENTS = ("control", "drug")
@@ -39,8 +40,8 @@ _TREATMENTS = ("control", "drug")
 #: Colours of control and drug in every figure (seaborn's colour-blind palette).
 PALETTE = dict(zip(_TREATMENTS, sns.color_palette("colorblind", 2)))
 
-#: Y-axis label for means of log(length); the data sets' lengths have arbitrary units.
-LOG_LABEL = "mean log(length) (natural log, arbitrary length units)"
+#: Y-axis label for means of log(length), in the style of the other notebooks' "log length (log µm)".
+LOG_LABEL = "mean log length (log µm)"
 
 
 def _palette(n):
@@ -188,18 +189,23 @@ def replicate_means_plot(data: pd.DataFrame, response: str = "length", group: st
     logs = data.assign(_y=np.log(data[response].to_numpy(dtype=float)))
     per_cell = logs.groupby([gene, treatment], observed=True)["_y"].mean().reset_index()
     biggest = float(per_rep["n"].max())
+    # Replicate dots fan out to the left of the cell mean (in replicate order), so a replicate
+    # whose mean equals the cell mean is not hidden behind it.
+    reps = levels(data[group])
+    fan = np.linspace(-0.13, -0.04, len(reps)) if len(reps) > 1 else np.array([-0.08])
     for k, (t, colour) in enumerate(zip(treatments, colours)):
         sub = per_rep[per_rep[treatment].astype(str) == str(t)]
-        x = np.array([genes.index(g) for g in sub[gene]], dtype=float) + offsets[k]
-        ax.scatter(x, sub["mean_log"], s=15 + 85 * sub["n"] / biggest, color=colour, alpha=0.45,
-                   edgecolor="none", label=f"{t}: one replicate's mean")
+        x = (np.array([genes.index(g) for g in sub[gene]], dtype=float) + offsets[k]
+             + fan[[reps.index(r) for r in sub[group]]])
+        ax.scatter(x, sub["mean_log"], s=15 + 85 * sub["n"] / biggest, color=colour, alpha=0.6,
+                   edgecolor="white", linewidth=0.5, label=f"{t}: one replicate's mean")
         cell = per_cell[per_cell[treatment].astype(str) == str(t)]
         xc = np.array([genes.index(g) for g in cell[gene]], dtype=float) + offsets[k]
-        ax.scatter(xc, cell["_y"], s=120, color=colour, edgecolor="black", zorder=3,
+        ax.scatter(xc, cell["_y"], s=110, color=colour, edgecolor="black", zorder=3,
                    label=f"{t}: mean of all its rows")
         if truth is not None:
             tr = truth[truth[treatment].astype(str) == str(t)]
-            xt = np.array([genes.index(g) for g in tr[gene]], dtype=float) + offsets[k] + 0.09
+            xt = np.array([genes.index(g) for g in tr[gene]], dtype=float) + offsets[k] + 0.08
             ax.scatter(xt, tr["mean_log"], marker="x", s=70, color="black", zorder=4,
                        label="true cell mean" if k == 0 else None)
     ax.set_xticks(range(len(genes)), [str(g) for g in genes])
@@ -598,7 +604,7 @@ def cell_means_plot(cell_means: pd.DataFrame, value: str = "fitted_mean", interc
     >>> matplotlib.use("Agg")
     >>> cells = pd.DataFrame({"gene": ["A", "A"], "treatment": ["control", "drug"], "fitted_mean": [4.3, 4.5]})
     >>> ax = cell_means_plot(cells, intercept=4.3)
-    >>> ax.get_ylabel().startswith("mean log(length)")
+    >>> ax.get_ylabel().startswith("mean log length")
     True
     """
     ax = new_axes(ax)
@@ -682,4 +688,59 @@ def interaction_plot(table: pd.DataFrame, truth: pd.DataFrame | None = None, val
     ax.set_ylabel(ylabel)
     ax.set_title(title or "The drug effect differs between genes: the lines are not parallel")
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
+
+
+def drug_effects_plot(table: pd.DataFrame, truth=None, estimate: str = "estimate", low: str = "ci_low",
+                      high: str = "ci_high", gene: str = "gene", title: str | None = None, ax=None):
+    """Each gene's drug effect (drug minus control, log scale) with its own 95% CI, and the truth.
+
+    The interaction plot shows cell means, whose intervals carry the replicate-to-replicate
+    variation of a *level*; a drug effect is a difference with its own, usually much smaller,
+    interval. Drawn next to the interaction plot, it shows what the cell-mean intervals hide.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per gene with columns ``gene``, ``estimate``, ``ci_low``, ``ci_high`` (e.g. the
+        table of ``lmmedu.contrasts(lmmedu.emmeans(fit, "treatment", by="gene"), "revpairwise")``).
+    truth : dict, optional
+        Gene -> true drug effect on the log scale (``lmmedu.truth(df).treatment_effects``).
+    estimate, low, high, gene : str
+        Column names.
+    title : str, optional
+        Default: how many intervals exclude 0.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"gene": ["A", "C"], "estimate": [0.2, 0.0], "ci_low": [0.1, -0.1], "ci_high": [0.3, 0.1]})
+    >>> drug_effects_plot(t, truth={"A": 0.22, "C": 0.0}).get_title()
+    '1 of 2 intervals exclude 0'
+    """
+    check_columns(table, [gene, estimate, low, high], "drug_effects_plot")
+    ax = new_axes(ax, (4.5, 4))
+    genes = [str(g) for g in table[gene]]
+    colours = _palette(len(genes))
+    y = table[estimate].to_numpy(dtype=float)
+    lo, hi = table[low].to_numpy(dtype=float), table[high].to_numpy(dtype=float)
+    for i, colour in enumerate(colours):
+        ax.errorbar(i, y[i], yerr=[[y[i] - lo[i]], [hi[i] - y[i]]], fmt="o", color=colour, capsize=5,
+                    markersize=8, linewidth=2, label="estimate, 95% CI" if i == 0 else None)
+    if truth is not None:
+        ax.scatter(range(len(genes)), [truth.get(g, np.nan) for g in genes], marker="x", s=70, color="black",
+                   zorder=4, label="truth (simulation)")
+    ax.axhline(0, color="black", linewidth=1, linestyle=":")
+    ax.set_xticks(range(len(genes)), [f"gene {g}" for g in genes])
+    ax.set_xlim(-0.6, len(genes) - 0.4)
+    ax.set_ylabel("drug effect: difference in mean log length (log µm)")
+    excluded = int(np.sum((lo > 0) | (hi < 0)))
+    ax.set_title(title or f"{excluded} of {len(genes)} intervals exclude 0", fontsize="medium")
+    ax.legend(fontsize="small", loc="best", frameon=False)
     return ax

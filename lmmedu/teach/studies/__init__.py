@@ -14,16 +14,21 @@ drug effect**, so every rejection is a false positive and a correct test rejects
   Satterthwaite df).
 - Notebook 04, random slopes (:func:`random_slope_p_values`, :func:`random_slope_rates`): the
   drug effect varies between replicates; the models of :data:`SLOPE_STUDY_MODELS` with and
-  without a random slope test the drug effect of the reference gene.
+  without a random slope test the drug effect of the reference gene (:func:`singular_split`
+  splits the random-slope fits by singularity); :mod:`.gene_responses` asks whether the
+  replicates' drug response is shared by all genes; :mod:`.cache` ships the slow ones in data/.
 
 This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.pooling`, :mod:`.pvalues`, :mod:`.expression`, :mod:`.planning`. Everything public is re-exported here.
 """
 
-from . import core, pooling, pvalues, expression, planning
+from . import core, pooling, pvalues, expression, planning, gene_responses, cache
 from .core import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pvalues import *  # noqa: F403
 from .expression import *  # noqa: F403
 from .planning import *  # noqa: F403
+from .gene_responses import *  # noqa: F403
+from .cache import *  # noqa: F403
 
-__all__ = [*core.__all__, *pooling.__all__, *pvalues.__all__, *expression.__all__, *planning.__all__]
+__all__ = [*core.__all__, *pooling.__all__, *pvalues.__all__, *expression.__all__, *planning.__all__, *gene_responses.__all__,
+           *cache.__all__]

@@ -50,6 +50,7 @@ __all__ = [
     "SLOPE_STUDY_MODELS",
     "random_slope_p_values",
     "random_slope_rates",
+    "singular_split",
 ]
 
 
@@ -756,3 +757,44 @@ def random_slope_rates(n_sims: int = 50, alpha: float = 0.05, progress: bool | C
     """
     _finite("alpha", alpha)
     return rates(random_slope_p_values(n_sims=n_sims, progress=progress, **settings), alpha=alpha)
+
+
+def singular_split(results: pd.DataFrame, analysis: str = "(1+treatment|replicate)", alpha: float = 0.05
+                   ) -> pd.DataFrame:
+    """False-positive rate of one analysis, separately for its singular and its non-singular fits.
+
+    A singular random-slope fit has estimated the slope variance at (or next to) zero, so
+    its standard error of the drug effect is as small as the random-intercept model's: its
+    false-positive rate is far higher than that of the fits that kept the slope variance.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        A :func:`run_study` table with a ``singular`` column (e.g. :func:`random_slope_p_values`).
+    analysis : str, default "(1+treatment|replicate)"
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`rates` table with the setting column ``fit`` (``"singular"``,
+        ``"not singular"``, in that order; a kind without fits is left out) plus the
+        setting columns of ``results``.
+
+    Examples
+    --------
+    >>> res = pd.DataFrame({"sim": range(4), "analysis": "m", "estimate": 0.0, "se": 1.0, "df": 3.0,
+    ...                     "p": [0.01, 0.02, 0.5, 0.01], "singular": [True, True, False, False], "error": ""})
+    >>> singular_split(res, "m")[["fit", "n_sims", "rejections"]].values.tolist()
+    [['singular', 2, 2], ['not singular', 2, 1]]
+    """
+    if not isinstance(results, pd.DataFrame) or "singular" not in results.columns:
+        raise ValueError("singular_split needs the table of lmmedu.teach.studies.run_study.")
+    sub = results[results["analysis"] == analysis]
+    if sub.empty:
+        raise ValueError(f"analysis must be one of {results['analysis'].unique().tolist()}, got {analysis!r}.")
+    columns = list(results.attrs.get("setting_columns", []))
+    sub = sub.assign(fit=np.where(sub["singular"].astype(bool), "singular", "not singular"))
+    sub = pd.concat([sub[sub["fit"] == "singular"], sub[sub["fit"] == "not singular"]])
+    sub.attrs = {**results.attrs, "setting_columns": ["fit", *columns]}
+    return rates(sub[["fit", *columns, *RESULT_COLUMNS]], alpha=alpha)

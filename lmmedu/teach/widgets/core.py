@@ -589,7 +589,9 @@ class CodingExplorer(App):
         coefs = view.coefficients[["term", "estimate", "se"]].copy()
         coefs["in cell means (μ[treatment,gene])"] = view.meanings["cell_mean_formula"].to_numpy()
         self.coefficients.value = "<b>Coefficients (these change)</b>" + _table_html(coefs)
-        self.cell_means.value = "<b>Cell means (these stay put)</b>" + _table_html(view.cell_means)
+        # Only the model's means: next to the coefficients, the table must fit a 1,280 px JupyterLab.
+        means = view.cell_means[[self.gene, self.treatment, "fitted_mean"]].rename(columns={"fitted_mean": "mean"})
+        self.cell_means.value = "<b>Cell means (these stay put)</b>" + _table_html(means)
         label = (f"intercept = mean of the {len(view.cell_means)} cell means" if view.coding == "sum"
                  else f"intercept = cell ({view.reference_gene}, {view.reference_treatment})")
         ax = cell_means_plot(view.cell_means, intercept=float(view.coefficients["estimate"].iloc[0]),

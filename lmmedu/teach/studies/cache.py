@@ -1,0 +1,169 @@
+"""Cached studies: results too slow to simulate while a notebook runs, shipped in data/.
+
+Part of :mod:`lmmedu.teach.studies`; see the contract in :mod:`lmmedu.teach`.
+
+A study whose claim needs hundreds of mixed-model fits (each random-slope fit takes a few
+tenths of a second) cannot run in a notebook that must finish in seconds. Its
+:func:`~lmmedu.teach.studies.run_study` table is computed once by ``scripts/make_studies.py``
+from a recipe in :data:`STUDY_RECIPES` (study function, arguments, seed) and shipped as a
+small CSV in data/; :func:`load_study` reads it back. Because experiment ``i`` of a study
+always uses the ``i``-th child of its seed, the first experiments of every setting can be
+re-simulated cheaply: :func:`stale_studies` does that and compares them with the file, so a
+change of the simulator or the models that would make the file a lie is caught in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from ...data.datasets import FLOAT_FORMAT, data_dir
+from .core import RESULT_COLUMNS, random_slope_p_values
+from .gene_responses import gene_response_p_values
+
+__all__ = ["STUDY_RECIPES", "run_study_recipe", "render_study_csv", "write_studies", "load_study", "stale_studies"]
+
+
+@dataclass(frozen=True)
+class _StudyRecipe:
+    filename: str
+    study: Callable[..., pd.DataFrame]
+    kwargs: dict = field(default_factory=dict)
+    setting_columns: tuple = ()
+
+    @property
+    def call(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{self.study.__name__}({args})"
+
+
+#: Name -> recipe of every cached study (the file is ``data/<filename>``).
+STUDY_RECIPES = {
+    "random_slope_study": _StudyRecipe(
+        "random_slope_study.csv", random_slope_p_values,
+        dict(n_sims=200, n_replicates=4, obs_per_replicate=200, replicate_sd=0.2, replicate_treatment_sd=0.15,
+             residual_sd=0.5, seed=20231007)),
+    "gene_response_study": _StudyRecipe(
+        "gene_response_study.csv", gene_response_p_values,
+        dict(n_sims=150, response_sd=0.15, n_replicates=4, obs_per_replicate=100, replicate_sd=0.2,
+             residual_sd=0.5, seed=20231010), setting_columns=("truth",)),
+}
+
+
+def _recipe(name: str) -> _StudyRecipe:
+    if name not in STUDY_RECIPES:
+        raise ValueError(f"name must be one of {list(STUDY_RECIPES)}, got {name!r}.")
+    return STUDY_RECIPES[name]
+
+
+def run_study_recipe(name: str, n_sims: int | None = None, progress: bool | Callable[[int, int], Any] = False
+                     ) -> pd.DataFrame:
+    """Run a cached study's recipe (all its experiments, or the first ``n_sims`` of every setting).
+
+    Examples
+    --------
+    >>> run_study_recipe("random_slope_study", n_sims=1)["sim"].tolist()
+    [0, 0]
+    """
+    r = _recipe(name)
+    kwargs = {**r.kwargs, "progress": progress}
+    if n_sims is not None:
+        kwargs["n_sims"] = n_sims
+    return r.study(**kwargs)
+
+
+def render_study_csv(results: pd.DataFrame) -> str:
+    """The exact CSV text shipped for a study table (6 significant digits, ``\\n`` lines).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"sim": [0], "analysis": ["m"], "estimate": [1 / 3], "se": [0.1], "df": [3.0],
+    ...                   "p": [0.5], "singular": [False], "error": [""]})
+    >>> render_study_csv(t).splitlines()[1]
+    '0,m,0.333333,0.1,3,0.5,False,'
+    """
+    return results.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def write_studies(directory: str | Path | None = None, names=None,
+                  progress: bool | Callable[[int, int], Any] = False) -> list[Path]:
+    """Run the recipes (default all) and write their CSV files; returns the paths written."""
+    out = Path(directory) if directory is not None else Path(__file__).resolve().parents[3] / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in (list(STUDY_RECIPES) if names is None else names):
+        path = out / _recipe(name).filename
+        text = render_study_csv(run_study_recipe(name, progress=progress))
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        written.append(path)
+    return written
+
+
+def load_study(name: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """A cached study table, as :func:`~lmmedu.teach.studies.run_study` returned it.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`STUDY_RECIPES`.
+    directory : str or Path, optional
+        The data folder (default: the repository's data/).
+
+    Returns
+    -------
+    pandas.DataFrame
+        With ``attrs["settings"]`` (the recipe's arguments) and ``attrs["setting_columns"]``,
+        ready for :func:`~lmmedu.teach.studies.rates`.
+
+    Examples
+    --------
+    >>> t = load_study("random_slope_study")
+    >>> int(t["sim"].max()) + 1 == STUDY_RECIPES["random_slope_study"].kwargs["n_sims"]
+    True
+    """
+    r = _recipe(name)
+    path = data_dir(directory) / r.filename
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `python scripts/make_studies.py` from the repository root.")
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"error": str})
+    table["error"] = table["error"].astype(object).where(table["error"].notna(), "").astype(str)
+    table["singular"] = table["singular"].astype(bool)
+    table = table[[*r.setting_columns, *RESULT_COLUMNS]]
+    table.attrs["settings"] = dict(r.kwargs)
+    table.attrs["setting_columns"] = list(r.setting_columns)
+    return table
+
+
+def stale_studies(directory: str | Path | None = None, n_check: int = 1) -> dict[str, str]:
+    """Re-simulate the first ``n_check`` experiments of every setting and compare with the files.
+
+    Returns
+    -------
+    dict
+        File name -> reason for every file that is missing, has the wrong number of
+        experiments, or whose first experiments differ from the recipe; empty when current.
+    """
+    folder = data_dir(directory)
+    problems = {}
+    for name, r in STUDY_RECIPES.items():
+        path = folder / r.filename
+        if not path.is_file():
+            problems[r.filename] = "missing"
+            continue
+        committed = load_study(name, directory)
+        n_sims = r.kwargs["n_sims"]
+        if int(committed["sim"].max()) + 1 != n_sims or committed["sim"].nunique() != n_sims:
+            problems[r.filename] = f"holds {committed['sim'].nunique()} experiments, the recipe {n_sims}"
+            continue
+        old = render_study_csv(committed[committed["sim"] < n_check]).split("\n")
+        new = render_study_csv(run_study_recipe(name, n_sims=n_check)).split("\n")
+        if old != new:
+            line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+            got = old[line] if line < len(old) else "<end>"
+            want = new[line] if line < len(new) else "<end>"
+            problems[r.filename] = f"first experiments differ: {got!r}, regenerated {want!r}"
+    return problems
