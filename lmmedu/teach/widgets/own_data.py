@@ -255,6 +255,8 @@ class OwnDataApp(App):
     'between'
     """
 
+    title = ("<b>Your own data</b>: load a CSV, choose the response, the fixed terms and the grouping factors; "
+             "the formula shows at once, <b>Fit</b> compares lm and mixed model and checks your design.")
     controls = ("response", "log", "fixed", "interactions", "groups", "slopes")
     live = False
     failure = "Could not fit this model"
