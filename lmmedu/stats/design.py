@@ -198,8 +198,9 @@ def fixed_design(rhs, data):
     if X.shape[1] == 0:
         return FixedDesign(X, [], info, np.arange(0), [])
     Xw = _working_columns(X)
-    scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
-    keep = _full_rank_columns(X, Xw, scale)
+    gram = Xw.T @ Xw  # one product serves both the column lengths and the rank check
+    scale = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    keep = _full_rank_columns(X, Xw, scale, gram)
     dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
     if dropped:
         warnings.warn(
@@ -275,7 +276,7 @@ def _check_finite(X, names, data, what):
     )
 
 
-def _full_rank_columns(X, Xw=None, scale=None):
+def _full_rank_columns(X, Xw=None, scale=None, gram=None):
     """Indices of a maximal set of independent columns, earliest first (as lme4 and R's lm keep them).
 
     A column is kept when, after removing its projection on the columns kept before it
@@ -291,8 +292,9 @@ def _full_rank_columns(X, Xw=None, scale=None):
     else:
         # Fast path: a well-conditioned Gram matrix of unit columns means every column keeps
         # at least sqrt(smallest eigenvalue) >> ALIAS_TOL of its length.
-        unit = Xw / scale
-        ev = np.linalg.eigvalsh(unit.T @ unit)
+        if gram is None:
+            gram = Xw.T @ Xw
+        ev = np.linalg.eigvalsh(gram / np.outer(scale, scale))
         if ev.size and ev[0] > 1e-10:
             return list(range(X.shape[1]))
     keep, basis = [], np.empty((Xw.shape[0], 0))
