@@ -71,3 +71,19 @@ def test_categorise_leaves_the_input_alone():
     assert isinstance(out["t"].dtype, pd.CategoricalDtype) and d["t"].dtype != out["t"].dtype
     plain = pd.DataFrame({"t": pd.Categorical(["a", "b"]), "x": [1.0, 2.0]})
     assert design._categorise(plain) is plain
+
+
+def test_t_table_equals_scipy_stats():
+    import scipy.stats
+
+    from lmmedu.stats.satterthwaite import t_table
+
+    df = np.array([np.nan, np.inf, 0.5, 1.0, 2.7, 30.0, 1e6, 1e12, 0.0, -1.0])
+    est = np.linspace(-3, 40, df.size)
+    se = np.full(df.size, 0.7)
+    for level in (0.95, 0.9, 0.5):
+        tab = t_table(est, se, df, level=level)
+        q = scipy.stats.t.ppf(0.5 + level / 2, df)
+        np.testing.assert_array_equal(tab["p"], 2 * scipy.stats.t.sf(np.abs(est / se), df))
+        np.testing.assert_array_equal(tab["ci_low"], est - q * se)
+        np.testing.assert_array_equal(tab["ci_high"], est + q * se)

@@ -99,8 +99,8 @@ class _FitBase:
 
     def _finish_coefs(self, df):
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
-        tab = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"))
-        self.coefs = tab[COEF_COLUMNS]
+        self.coefs = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"),
+                                  columns=COEF_COLUMNS)
 
     @property
     def response(self):
