@@ -59,18 +59,101 @@ def _categorise(data):
     patsy already does this for strings; making it explicit keeps level order
     identical between X, Z and the interpretation helpers.
     """
-    out = data.copy()
-    for col in out.columns:
-        s = out[col]
-        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-            if not isinstance(s.dtype, pd.CategoricalDtype):
-                out[col] = pd.Categorical(s)
-    return out
+    # Copy only when a column changes: a frame copy costs more than the rest on small data.
+    out = None
+    for col, dt in data.dtypes.items():
+        if isinstance(dt, pd.CategoricalDtype):
+            continue
+        if dt == object or pd.api.types.is_string_dtype(dt) or pd.api.types.is_bool_dtype(dt):
+            if out is None:
+                out = data.copy()
+            out[col] = pd.Categorical(out[col])
+    return data if out is None else out
 
 
 # Missing rows are dropped (with a warning) before the design is built, so a NaN here comes
 # from a transform such as log(-2); keep it for _check_finite, which names column and row.
 _KEEP_NAN = patsy.NAAction(NA_types=[])
+
+
+# patsy spends milliseconds per call on small data, mostly working out the coding of every term
+# (DesignInfo) and in generic per-column loops; widget apps and simulation studies refit the same
+# formula many times. The DesignInfo depends on the data only through the levels of its factors
+# when every factor is a plain column (no stateful transform such as center(x)), so it is reused;
+# the matrix itself is then built here with patsy's coding, column order and multiplication order
+# (tests check it equals patsy's bit for bit). Anything else goes through patsy.
+_DESIGN_CACHE = {}
+_DESIGN_CACHE_MAX = 256
+
+
+def _column_signature(data):
+    sig = []
+    for col in data.columns:
+        dt = data[col].dtype
+        if isinstance(dt, pd.CategoricalDtype):
+            sig.append((col, "cat", tuple(dt.categories), bool(dt.ordered)))
+        else:
+            sig.append((col, str(dt)))
+    return tuple(sig)
+
+
+def _plain_values(design_info, data):
+    """Values of every factor when each one is a plain column patsy would read as is; else None."""
+    values = {}
+    for factor, info in design_info.factor_infos.items():
+        code = getattr(factor, "code", None)
+        if not isinstance(code, str) or not code.isidentifier() or code not in data.columns:
+            return None
+        s = data[code]
+        if info.type == "categorical":
+            if not isinstance(s.dtype, pd.CategoricalDtype) or tuple(s.cat.categories) != tuple(info.categories):
+                return None
+            codes = s.cat.codes.to_numpy()
+            if len(codes) and codes.min() < 0:
+                return None
+            values[factor] = codes
+        else:
+            if info.num_columns != 1 or not isinstance(s.dtype, np.dtype) or s.dtype.kind not in "fiu":
+                return None
+            values[factor] = s.to_numpy(dtype=float).reshape(-1, 1)
+    return values
+
+
+def _build_plain(design_info, values, n):
+    """patsy's _build_design_matrix for plain factors, without its per-call overhead."""
+    from patsy.build import _subterm_column_combinations
+
+    out = np.ones((n, len(design_info.column_names)), dtype=float)
+    start = 0
+    for subterms in design_info.term_codings.values():
+        for subterm in subterms:
+            for i, column_idxs in enumerate(_subterm_column_combinations(design_info.factor_infos, subterm)):
+                col = out[:, start + i]
+                for factor, column_idx in zip(subterm.factors, column_idxs):
+                    if factor in subterm.contrast_matrices:
+                        col *= subterm.contrast_matrices[factor].matrix[values[factor], column_idx]
+                    else:
+                        col *= values[factor][:, column_idx]
+            start += subterm.num_columns
+    return out
+
+
+def _design_matrix(rhs, data):
+    """(matrix, DesignInfo) of ``rhs`` on ``data`` (already categorised), equal to patsy.dmatrix's."""
+    key = (rhs, _column_signature(data))
+    info = _DESIGN_CACHE.get(key)
+    if info is not None:
+        values = _plain_values(info, data)
+        if values is not None:
+            return _build_plain(info, values, len(data)), info
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # reported by _check_finite
+        mat = patsy.dmatrix(rhs, data, eval_env=eval_env(), NA_action=_KEEP_NAN)
+    info = mat.design_info
+    if _plain_values(info, data) is not None:
+        if len(_DESIGN_CACHE) >= _DESIGN_CACHE_MAX:
+            _DESIGN_CACHE.clear()
+        _DESIGN_CACHE[key] = info
+    return np.asarray(mat, dtype=float), info
 
 
 def plain_values(data):
@@ -107,18 +190,17 @@ def fixed_design(rhs, data):
     ['Intercept', 'g[T.b]', 'x']
     """
     try:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # reported by _check_finite
-            mat = patsy.dmatrix(rhs, _categorise(data), eval_env=eval_env(), NA_action=_KEEP_NAN)
+        X, info = _design_matrix(rhs, _categorise(data))
     except patsy.PatsyError as err:
         raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
-    names = list(mat.design_info.column_names)
-    X = np.asarray(mat, dtype=float)
+    names = list(info.column_names)
     _check_finite(X, names, data, "fixed-effects")
     if X.shape[1] == 0:
-        return FixedDesign(X, [], mat.design_info, np.arange(0), [])
+        return FixedDesign(X, [], info, np.arange(0), [])
     Xw = _working_columns(X)
-    scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
-    keep = _full_rank_columns(X, Xw, scale)
+    gram = Xw.T @ Xw  # one product serves both the column lengths and the rank check
+    scale = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    keep = _full_rank_columns(X, Xw, scale, gram)
     dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
     if dropped:
         warnings.warn(
@@ -131,7 +213,7 @@ def fixed_design(rhs, data):
         )
     keep = np.asarray(keep, dtype=int)
     _warn_far_from_zero(X[0, keep] - Xw[0, keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
-    return FixedDesign(X[:, keep], [names[i] for i in keep], mat.design_info, keep, dropped)
+    return FixedDesign(X[:, keep], [names[i] for i in keep], info, keep, dropped)
 
 
 #: Beyond this |mean| / SD a combination of coefficients (an emmean, a prediction's SE) computed
@@ -194,7 +276,7 @@ def _check_finite(X, names, data, what):
     )
 
 
-def _full_rank_columns(X, Xw=None, scale=None):
+def _full_rank_columns(X, Xw=None, scale=None, gram=None):
     """Indices of a maximal set of independent columns, earliest first (as lme4 and R's lm keep them).
 
     A column is kept when, after removing its projection on the columns kept before it
@@ -210,8 +292,9 @@ def _full_rank_columns(X, Xw=None, scale=None):
     else:
         # Fast path: a well-conditioned Gram matrix of unit columns means every column keeps
         # at least sqrt(smallest eigenvalue) >> ALIAS_TOL of its length.
-        unit = Xw / scale
-        ev = np.linalg.eigvalsh(unit.T @ unit)
+        if gram is None:
+            gram = Xw.T @ Xw
+        ev = np.linalg.eigvalsh(gram / np.outer(scale, scale))
         if ev.size and ev[0] > 1e-10:
             return list(range(X.shape[1]))
     keep, basis = [], np.empty((Xw.shape[0], 0))
@@ -322,6 +405,13 @@ class RandomBlock:
 
 def _group_codes(data, group_vars):
     cols = [data[g] for g in group_vars]
+    if len(cols) == 1 and isinstance(cols[0].dtype, pd.CategoricalDtype):
+        # Same result as factorize(sort=True) when every category occurs (as after model_frame),
+        # without its sort.
+        codes = cols[0].cat.codes.to_numpy()
+        categories = cols[0].cat.categories
+        if len(codes) and codes.min() >= 0 and np.bincount(codes, minlength=len(categories)).all():
+            return codes.astype(np.int64), [str(u) for u in categories]
     if len(cols) == 1:
         codes, uniques = pd.factorize(cols[0], sort=True)
         levels = [str(u) for u in uniques]
@@ -364,12 +454,10 @@ def random_blocks(terms, data):
     n = len(data)
     for term in terms:
         try:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                mat = patsy.dmatrix(term.expr, cat, eval_env=eval_env(), NA_action=_KEEP_NAN)
+            Z, info = _design_matrix(term.expr, cat)
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
-        Z = np.asarray(mat, dtype=float)
-        _check_finite(Z, list(mat.design_info.column_names), data, f"random-effects term '{term}'")
+        _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
         if Z.shape[1] == 0:
             raise ValueError(f"The random-effects term '{term}' has no columns; write (1 | {term.group}) for a random intercept.")
         codes, levels = _group_codes(data, term.group_vars)
@@ -384,7 +472,7 @@ def random_blocks(terms, data):
                 f"The term '{term}' has {m * Z.shape[1]} random effects ({m} groups x {Z.shape[1]} columns) but "
                 f"there are only {n} observations; a model needs fewer random effects than observations."
             )
-        blocks.append(RandomBlock(term, Z, codes, levels, list(mat.design_info.column_names), mat.design_info))
+        blocks.append(RandomBlock(term, Z, codes, levels, list(info.column_names), info))
     if blocks and sum(b.m * b.q for b in blocks) >= n:
         raise ValueError(
             f"The random terms together have {sum(b.m * b.q for b in blocks)} random effects but there are "

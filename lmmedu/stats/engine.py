@@ -263,7 +263,8 @@ class LmmProblem:
         W = np.zeros((Q + p + 1, Q + p + 1))
         Zt = Z.T.tocsr()
         W[:Q, :Q] = (Zt @ Z).toarray()
-        W[:Q, Q:] = Zt @ np.column_stack([X, y])
+        W[:Q, Q:Q + p] = Zt @ X
+        W[:Q, Q + p] = Zt @ y
         W[Q:Q + p, Q:Q + p] = self.XtX
         W[Q:Q + p, Q + p] = self.Xty
         W[Q + p, Q + p] = self.yty

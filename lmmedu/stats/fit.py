@@ -186,9 +186,11 @@ def _check_residual_variation(frame, design, blocks):
     # matrix comes from bincounts, never forming the n x (m*q) indicator matrix.
     X = design.X
     zcols = [(b, b.Z[:, k]) for b in blocks for k in range(b.q)]
-    blocks_xx = [[X.T @ X] + [_group_sums(b, z[:, None] * X).T for b, z in zcols]]
-    for b, z in zcols:
-        row = [_group_sums(b, z[:, None] * X)]
+    # A column of ones (every random intercept) needs no product with X.
+    zx = [_group_sums(b, X if np.all(z == 1.0) else z[:, None] * X) for b, z in zcols]
+    blocks_xx = [[X.T @ X] + [s.T for s in zx]]
+    for (b, z), s in zip(zcols, zx):
+        row = [s]
         for b2, z2 in zcols:
             joint = np.bincount(b.codes * b2.m + b2.codes, weights=z * z2, minlength=b.m * b2.m)
             row.append(joint.reshape(b.m, b2.m))

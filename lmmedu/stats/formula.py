@@ -555,7 +555,7 @@ def model_frame(parsed, data):
             _check_column(g, data, "grouping")
             used.append(g)
     used = list(dict.fromkeys(used))
-    dup = [c for c in used if (data.columns == c).sum() > 1]
+    dup = [] if data.columns.is_unique else [c for c in used if (data.columns == c).sum() > 1]
     if dup:
         raise ValueError(
             f"The data has {int((data.columns == dup[0]).sum())} columns named '{dup[0]}', so the formula is "

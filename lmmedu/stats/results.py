@@ -8,6 +8,7 @@ interpretation layer relies on: ``beta``, ``vcov``, ``names``, ``design``
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Protocol, runtime_checkable
 
@@ -99,8 +100,8 @@ class _FitBase:
 
     def _finish_coefs(self, df):
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
-        tab = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"))
-        self.coefs = tab[COEF_COLUMNS]
+        self.coefs = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"),
+                                  columns=COEF_COLUMNS)
 
     @property
     def response(self):
@@ -299,7 +300,8 @@ class MixedFit(_FitBase):
         self.theta = problem.user_theta(opt.x)
         self.sigma = problem.sigma(sol)
         self.beta = sol.beta
-        self.vcov = pd.DataFrame(self.sigma**2 * sol.vcov_unscaled, index=self.names, columns=self.names)
+        names = pd.Index(self.names)
+        self.vcov = pd.DataFrame(self.sigma**2 * sol.vcov_unscaled, index=names, columns=names)
         self.deviance = problem.profiled_deviance(sol)
         self.loglik = -0.5 * self.deviance
         k = len(self.names) + problem.n_theta + 1
@@ -308,9 +310,7 @@ class MixedFit(_FitBase):
         self.ngroups = {}
         for b in blocks:
             self.ngroups[b.term.group] = len(b.levels)
-        self.varcomp = self._varcomp()
         self._modes = problem.conditional_modes(sol)
-        self.ranef = self._ranef(self._modes)
         self.singular, self.singular_message = self._singularity()
         self.satterthwaite = Satterthwaite(problem, sol)
         self.convergence_message = "" if not opt.success else self.satterthwaite.convergence()
@@ -348,6 +348,18 @@ class MixedFit(_FitBase):
         """
         df = self.satterthwaite.df(L)
         return np.full(df.shape, np.nan) if self.problem.aliased else df
+
+    # varcomp and ranef are tables for reading, built on first use: building them with every
+    # fit cost a widget refit or a simulation study's fit more than the optimisation.
+    @functools.cached_property
+    def varcomp(self):
+        """Variance components (see the class docstring)."""
+        return self._varcomp()
+
+    @functools.cached_property
+    def ranef(self):
+        """Conditional modes of the random effects (see the class docstring)."""
+        return self._ranef(self._modes)
 
     def _varcomp(self):
         rows = []

@@ -22,6 +22,7 @@ is what lme4 checks after the optimiser stops: :meth:`Satterthwaite.convergence`
 from __future__ import annotations
 
 import numpy as np
+import scipy.special
 import scipy.stats
 
 __all__ = ["Satterthwaite", "satterthwaite_df", "t_table"]
@@ -217,7 +218,13 @@ def t_table(estimate, se, df, level=0.95):
     df = np.asarray(df, dtype=float) * np.ones_like(estimate)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = estimate / se
-    p = 2.0 * scipy.stats.t.sf(np.abs(t), df)
-    q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
+    # scipy.special's Student-t functions are what scipy.stats.t calls (equal to the last bit,
+    # NaN and infinite df included) without its argument checking, which cost more than the
+    # rest of a small fit's table.
+    p = 2.0 * scipy.special.stdtr(df, -np.abs(t))
+    if 0.0 < level < 1.0:
+        q = scipy.special.stdtrit(df, 0.5 + level / 2.0)
+    else:
+        q = scipy.stats.t.ppf(0.5 + level / 2.0, df)
     return {"estimate": estimate, "se": se, "df": df, "t": t, "p": p,
             "ci_low": estimate - q * se, "ci_high": estimate + q * se}
