@@ -33,7 +33,8 @@ class SlopeView:
         Estimated intercept-slope correlation (NaN when a variance is 0).
     converged, singular : bool
     message : str
-        Plain sentences about the fit (HTML-safe text).
+        Plain sentences about the fit that the numbers above do not say: its size and, for a
+        singular fit, what that means (HTML-safe text).
     seconds : float
         Time to simulate and fit.
     """
@@ -90,10 +91,9 @@ def slope_view(slope_sd=0.15, n_replicates=10, cells=40, seed=33):
     corr = vc.loc[vc["term2"].notna(), "corr"]
     corr = float(corr.iloc[0]) if len(corr) else math.nan
     est = estimated_slope_sd(model)
-    parts = [f"{len(data):,} cells in {n_replicates} replicates. True SD of the replicate drug effects "
-             f"{slope_sd:.3f}, estimated {est:.3f}; intercept-slope correlation "
-             + ("not defined" if not math.isfinite(corr) else f"{corr:+.2f}") + ".",
-             f"Converged: {'yes' if model.converged else 'no'}. Singular: {'yes' if model.singular else 'no'}."]
+    # The numbers (SDs, correlation, flags) are in the other fields; the message adds only what they do
+    # not say, so a readout that shows both never repeats itself.
+    parts = [f"{len(data):,} cells in {n_replicates} replicates."]
     if model.singular:
         parts.append("The fit sits on the boundary of what a covariance can be: the ellipse has collapsed to a "
                      "line (a slope SD of 0, or a correlation of +1 or -1), and every replicate's partial-pooling "
@@ -150,10 +150,13 @@ class SlopeExplorer(App):
         """Write the readout and the shrinkage picture."""
         from ..plots import new_axes, shrinkage_plot
 
-        flag = "<b style='color:#b35806'>singular</b>" if result.singular else "<b>not singular</b>"
+        yes_no = {True: "yes", False: "no"}
+        singular = ("<b style='color:#b35806'>yes</b>" if result.singular else "<b>no</b>")
+        corr = "not defined" if not math.isfinite(result.correlation) else f"{result.correlation:+.2f}"
         self.readout.value = (f"<p>Estimated SD <b>{result.estimated_slope_sd:.3f}</b> (true "
-                              f"{result.true_slope_sd:.3f}); converged: <b>{'yes' if result.converged else 'no'}</b>; "
-                              f"{flag}.</p><p>{html.escape(result.message)}</p>")
+                              f"{result.true_slope_sd:.3f}); intercept-slope correlation {corr}. "
+                              f"Converged: <b>{yes_no[result.converged]}</b>. Singular: {singular}.</p>"
+                              f"<p>{html.escape(result.message)}</p>")
         ax = new_axes(None, (7.5, 4.6))
         shrinkage_plot(result.table, result.cov.to_numpy(), ax=ax)
         self.plot.value = png(ax.figure, dpi=72)
