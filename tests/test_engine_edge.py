@@ -55,7 +55,7 @@ def test_zero_residual_variance_is_one_clear_error(case):
     elif case == "constant_within_plus_x":
         d["y"] = rng.normal(size=8)[g] + 0.5 * d["x"]
     else:
-        d = lmmedu.simulate_replicates(residual_sd=0, genes=("A",))
+        d = lmmedu.simulate_replicates(residual_sd=0, replicate_treatment_sd=0, genes=("A",))
         formula = "log(length) ~ treatment + (1|replicate)"
     # Caught up front by the model-frame checks, or by the engine when only the fit reveals it.
     with pytest.raises(ValueError, match=ZERO_RESIDUAL) as err:
