@@ -22,6 +22,7 @@ from scipy import stats as _stats
 
 from ...stats.fit import fit as _fit
 from ...stats.formula import parse_formula
+from ...stats.results import is_mixed
 from ...stats.terms import _names_in
 from .core import _groups, _variation
 
@@ -173,7 +174,7 @@ def design_checklist(formula, data, fit=None):
         raise ValueError("The checklist needs a grouping factor: add a random term such as (1|replicate) to the "
                          "formula.")
     model = fit if fit is not None else _fit(formula, data)
-    if getattr(model, "kind", None) != "lmm":
+    if not is_mixed(model):
         raise ValueError(f"fit must be the mixed model of the formula (lmmedu.fit), not {type(model).__name__}.")
     used = model.data
     columns = set(map(str, used.columns))

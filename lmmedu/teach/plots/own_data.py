@@ -11,6 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd  # noqa: F401 - the docstring examples build tables with it
 
+from ...stats.results import is_mixed
 from .pooling import caterpillar_plot, caterpillar_table
 from .pvalues import qq_plot, residuals_vs_fitted_plot
 
@@ -103,7 +104,7 @@ def modes_panels(fit, axes=None, max_levels=20, level=0.95):
     >>> modes_panels(m)[0].get_title().splitlines()
     ['replicate: Intercept', '(4 levels)']
     """
-    if getattr(fit, "kind", None) != "lmm":
+    if not is_mixed(fit):
         raise ValueError("modes_panels needs a mixed model from lmmedu.fit (with a random term).")
     ranef = fit.ranef_table()
     parts = [(g, extreme_modes(caterpillar_table(ranef[ranef["group"] == g], level=level), max_levels))
