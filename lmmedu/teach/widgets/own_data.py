@@ -275,7 +275,8 @@ class OwnDataApp(App):
         self.source = widgets.HTML()
         self.source.add_class("lmmedu-source")
         self.response = widgets.Dropdown(description="response", style=style, layout=widgets.Layout(width="420px"))
-        self.log = widgets.Checkbox(value=bool(log), description="log of the response", indent=False)
+        self.log = widgets.ToggleButtons(options=[("log of the response", True), ("as measured", False)],
+                                          value=bool(log), style={"button_width": "150px"})
         self.fixed = widgets.SelectMultiple(description="fixed terms", rows=5, style=style,
                                             layout=widgets.Layout(width="420px"))
         self.interactions = widgets.Checkbox(value=bool(interactions), description="all interactions (a*b)",
