@@ -406,7 +406,7 @@ class OwnDataApp(App):
             table = None
             notes.append(f"No contrasts: {exc}")
         checklist = design_checklist(formula, self.data, fit=model)
-        residual_fig = plt.figure(figsize=(10.5, 4.0), layout="constrained")
+        residual_fig = plt.figure(figsize=(6.8, 3.8), layout="constrained")
         from ..plots import modes_panels, residual_panels
 
         residual_panels(residual_table(model), axes=residual_fig.subplots(1, 2, width_ratios=[1.4, 1]))
