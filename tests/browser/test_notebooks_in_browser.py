@@ -41,8 +41,18 @@ def _app_names():
 
 
 def _app_count(path, names):
-    source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-    return sum(len(re.findall(rf"\b{name}\(", source)) for name in names)
+    # Apps the notebook shows: a cell that builds one and ends with its name (apps built only to read their
+    # messages, e.g. in a loop over bad files, are never displayed).
+    shown = 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        last = cell.source.strip().splitlines()[-1].strip()
+        built = {m.group(1) for name in names
+                 for m in re.finditer(rf"^(\w+)\s*=\s*{name}\(", cell.source, flags=re.M)}
+        shown += sum(last in (v, f"display({v})") for v in built)
+        shown += sum(len(re.findall(rf"^\s*(?:display\()?{name}\(", cell.source, flags=re.M)) for name in names)
+    return shown
 
 
 def widget_notebooks():

@@ -245,7 +245,7 @@ def length_scales(df, gene=None, ax=None):
     skew = length_skewness(sub)
     sub = sub.assign(log_length=np.log(sub["length"].to_numpy(dtype=float)))
     if ax is None:
-        fig, ax = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+        fig, ax = plt.subplots(1, 2, figsize=(8, 3.6), layout="constrained")
     axes = np.asarray(ax, dtype=object).ravel()
     if len(axes) != 2:
         raise ValueError(f"length_scales draws two panels; pass ax as a pair of Axes, got {len(axes)}.")
@@ -257,7 +257,7 @@ def length_scales(df, gene=None, ax=None):
         a.set_ylabel("density")
         a.set_title(f"skewness {skew[col]:.2f}", fontsize="medium")
     prefix = f"gene {gene}: " if gene is not None else ""
-    axes[0].figure.suptitle(f"{prefix}lengths have a long right tail; on the log scale they are close to symmetric")
+    axes[0].figure.suptitle(f"{prefix}lengths have a long right tail;\non the log scale they are close to symmetric")
     return axes
 
 

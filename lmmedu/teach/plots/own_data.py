@@ -74,7 +74,7 @@ def residual_panels(table, axes=None):
     ['fitted', 'normal']
     """
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10.5, 4.0), layout="constrained", width_ratios=[1.4, 1])
+        _, axes = plt.subplots(1, 2, figsize=(6.8, 3.8), layout="constrained", width_ratios=[1.4, 1])
     residuals_vs_fitted_plot(table, ax=axes[0])
     qq_plot(table, ax=axes[1])
     return list(axes)
@@ -112,7 +112,7 @@ def modes_panels(fit, axes=None, max_levels=20, level=0.95):
     panels = [(g, term) for g, tab in parts for term in dict.fromkeys(tab["term"])]
     if axes is None:
         rows = max(tab["level"].nunique() for _, tab in parts)
-        _, grid = plt.subplots(1, len(panels), figsize=(min(4.6 * len(panels), 11), 0.24 * rows + 1.8),
+        _, grid = plt.subplots(1, len(panels), figsize=(min(3.4 * len(panels), 6.8), 0.24 * rows + 1.8),
                                layout="constrained", squeeze=False)
         axes = list(grid[0])
     if len(axes) != len(panels):

@@ -259,6 +259,8 @@ class OwnDataApp(App):
              "the formula shows at once, <b>Fit</b> compares lm and mixed model and checks your design.")
     controls = ("response", "log", "fixed", "interactions", "groups", "slopes")
     live = False
+    title = ("<b>Your data, lm vs mixed model</b>: load a CSV, choose the response, fixed terms and grouping "
+             "factor, then press Fit.")
     failure = "Could not fit this model"
 
     def __init__(self, source=None, response=None, log=False, fixed=(), interactions=False, groups=(), slopes=()):
@@ -275,7 +277,8 @@ class OwnDataApp(App):
         self.source = widgets.HTML()
         self.source.add_class("lmmedu-source")
         self.response = widgets.Dropdown(description="response", style=style, layout=widgets.Layout(width="420px"))
-        self.log = widgets.Checkbox(value=bool(log), description="log of the response", indent=False)
+        self.log = widgets.ToggleButtons(options=[("log of the response", True), ("as measured", False)],
+                                          value=bool(log), style={"button_width": "150px"})
         self.fixed = widgets.SelectMultiple(description="fixed terms", rows=5, style=style,
                                             layout=widgets.Layout(width="420px"))
         self.interactions = widgets.Checkbox(value=bool(interactions), description="all interactions (a*b)",
@@ -405,7 +408,7 @@ class OwnDataApp(App):
             table = None
             notes.append(f"No contrasts: {exc}")
         checklist = design_checklist(formula, self.data, fit=model)
-        residual_fig = plt.figure(figsize=(10.5, 4.0), layout="constrained")
+        residual_fig = plt.figure(figsize=(6.8, 3.8), layout="constrained")
         from ..plots import modes_panels, residual_panels
 
         residual_panels(residual_table(model), axes=residual_fig.subplots(1, 2, width_ratios=[1.4, 1]))
