@@ -259,8 +259,6 @@ class OwnDataApp(App):
              "the formula shows at once, <b>Fit</b> compares lm and mixed model and checks your design.")
     controls = ("response", "log", "fixed", "interactions", "groups", "slopes")
     live = False
-    title = ("<b>Your data, lm vs mixed model</b>: load a CSV, choose the response, fixed terms and grouping "
-             "factor, then press Fit.")
     failure = "Could not fit this model"
 
     def __init__(self, source=None, response=None, log=False, fixed=(), interactions=False, groups=(), slopes=()):
