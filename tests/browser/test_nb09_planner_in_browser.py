@@ -32,4 +32,6 @@ def test_planner_previews_on_a_slider_and_runs_from_the_button(page, lab):
         timeout=120_000)
     status = page.locator(".lmmedu-status").text_content()
     assert "5 replicates" in status and "t-test on replicate means" in status
+    # The status and the table are separate widget updates: wait for the table rather than race it.
+    page.wait_for_selector(".lmmedu-rates table", timeout=30_000)
     assert page.locator(".lmmedu-rates table").count() >= 1
