@@ -1,24 +1,6 @@
-"""The lm and the mixed model side by side, and why their standard errors differ.
+"""Core of :mod:`lmmedu.teach.comparison`: lm vs mixed model with reasons, ICC, design effect and per-group fits (notebooks 01-04).
 
-An ordinary linear model treats every row as an independent observation.  A
-mixed model with ``(1|replicate)`` knows that rows of one replicate share a
-replicate effect.  What that changes depends on how each fixed-effect term
-varies relative to the groups:
-
-* a term that is constant within every group (the intercept; a treatment
-  given to whole replicates; a genotype per sample) is compared *between*
-  groups, so its information comes from the number of groups, not rows: the
-  mixed model's SE is larger and its df are about the number of groups;
-* a term that varies *within* groups (a treatment applied inside every
-  replicate) is compared inside each group, where the group effect cancels:
-  its SE stays about the same or shrinks, because the group differences no
-  longer count as noise.
-
-:func:`compare` fits both models from one formula and tabulates this per
-term; :func:`icc` and :func:`design_effect` give the classic survey-sampling
-summary of the same idea; :func:`se_table` does it for one simulated gene as the
-replicate SD changes (notebook 02); :func:`per_group_vs_joint` sets separate
-per-gene fits next to the joint interaction model.
+The overview of the package is in :mod:`lmmedu.teach.comparison`; the contract in :mod:`lmmedu.teach`.
 """
 
 from __future__ import annotations

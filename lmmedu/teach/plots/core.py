@@ -1,12 +1,6 @@
-"""Every figure of the notebooks, drawn with seaborn on matplotlib.
+"""Core of :mod:`lmmedu.teach.plots`: the helpers every figure shares and the figures of notebooks 01-04.
 
-The contract (see :mod:`lmmedu.teach`): every function takes ``ax=None`` (a new figure when
-None) and returns the :class:`matplotlib.axes.Axes` it drew on; a two-panel figure takes and
-returns a pair. The numbers a figure shows come from plain functions that notebooks and
-tests call too (:mod:`lmmedu.teach.cells`, :mod:`lmmedu.teach.studies`); nothing is hung on
-a figure. Axes are labelled with units and scale, colours come from seaborn's colour-blind
-palette, the simulated truth is drawn where it is known, and titles state what the figure
-shows, computed from the data.
+The overview of the package is in :mod:`lmmedu.teach.plots`; the contract in :mod:`lmmedu.teach`.
 """
 
 from __future__ import annotations

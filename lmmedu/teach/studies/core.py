@@ -1,20 +1,6 @@
-"""Simulation studies: how often does each analysis find an effect that is not there?
+"""Core of :mod:`lmmedu.teach.studies`: the one study runner, the one rates table and the replicate studies of notebooks 01-04.
 
-The one experiment runner (:func:`run_study`), the one rates table (:func:`rates`) and the
-one progress helper (:func:`progress_callback`) of the contract in :mod:`lmmedu.teach`, and
-the studies of the notebooks built on them. Every study simulates experiments with **no true
-drug effect**, so every rejection is a false positive and a correct test rejects in about
-``alpha`` of them; the Wilson interval of each rate says how far chance alone can take it.
-
-- Notebook 01, pseudo-replication (:func:`simulate_p_values`, :func:`false_positive_rates`,
-  :func:`rate_curve`): one gene, three analyses of :data:`ANALYSES` -- ``"naive lm"``
-  (``log(length) ~ treatment`` on every measurement, as if each were independent),
-  ``"t-test on replicate means"`` (independent samples in the between design, paired in the
-  within design) and ``"mixed model"`` (``log(length) ~ treatment + (1|replicate)``,
-  Satterthwaite df).
-- Notebook 04, random slopes (:func:`random_slope_p_values`, :func:`random_slope_rates`): the
-  drug effect varies between replicates; the models of :data:`SLOPE_STUDY_MODELS` with and
-  without a random slope test the drug effect of the reference gene.
+The overview of the package is in :mod:`lmmedu.teach.studies`; the contract in :mod:`lmmedu.teach`.
 """
 
 from __future__ import annotations

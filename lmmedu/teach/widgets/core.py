@@ -1,22 +1,6 @@
-"""Every ipywidgets app of the notebooks, built on one pattern (:class:`App`).
+"""Core of :mod:`lmmedu.teach.widgets`: the App base class and the apps of notebooks 00-04.
 
-The contract is written in :mod:`lmmedu.teach`: controls and views are attributes,
-``update(**settings)`` computes what the app shows and returns it without touching a widget,
-``show(result)`` writes it, ``run()`` does both and turns errors into a message, and the app
-displays itself. The work is done by tested functions of :mod:`~lmmedu.teach.studies`,
-:mod:`~lmmedu.teach.comparison`, :mod:`~lmmedu.teach.cells` and :mod:`~lmmedu.teach.prose`;
-figures come from :mod:`~lmmedu.teach.plots` as PNG.
-
-- :class:`EnvironmentCheck` (notebook 00): proves that widgets render and call back.
-- :class:`PseudoReplicationMachine` (notebook 01): false-positive rates of three analyses
-  in simulated experiments without a drug effect (Run button).
-- :class:`StandardErrorExplorer` (notebook 02): lm vs mixed model SEs and df as the
-  replicate SD changes.
-- :class:`CodingExplorer` (notebook 03): one data set under every coding.
-- :class:`InteractionExplorer` (notebook 04): true drug effects per gene -> which
-  coefficients move.
-- :class:`RandomSlopeMachine` (notebook 04): false positives without a random slope (Run
-  button).
+The overview of the package is in :mod:`lmmedu.teach.widgets`; the contract in :mod:`lmmedu.teach`.
 """
 
 from __future__ import annotations
