@@ -142,6 +142,27 @@ class App:
     #: so the app explains itself without the notebook's prose (app mode, a projected lecture).
     title = ""
 
+    @staticmethod
+    def study_views(n_sims, button="Run", status="Press <b>Run</b> to simulate.", plot_width="760px", style=None):
+        """The views every study app shows, built one way: Run button, progress bar, readout, status,
+        figure and rates table (with the CSS classes the browser tests look for).
+
+        Returns
+        -------
+        tuple
+            ``(button, progress, readout, status, plot, table)``; the app keeps them as attributes.
+        """
+        run = widgets.Button(description=button, button_style="primary", icon="play")
+        progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style or {})
+        readout = widgets.HTML()
+        readout.add_class("lmmedu-readout")
+        note = widgets.HTML(status)
+        note.add_class("lmmedu-status")
+        plot = widgets.Image(format="png", layout=widgets.Layout(max_width=plot_width))
+        table = widgets.HTML()
+        table.add_class("lmmedu-rates")
+        return run, progress, readout, note, plot, table
+
     def __init__(self, views):
         self.message = widgets.HTML()
         self.message.add_class("lmmedu-message")
@@ -361,16 +382,8 @@ class PseudoReplicationMachine(App):
         self.design = widgets.ToggleButtons(options=["between", "within"], value=design)
         self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
                                        style=style)
-        self.button = widgets.Button(description="Run", button_style="primary", icon="play")
-        self.button.add_class("lmmedu-run")
-        self.progress_bar = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style)
-        self.readout = widgets.HTML()
-        self.readout.add_class("lmmedu-readout")
-        self.status = widgets.HTML("Press <b>Run</b> to simulate.")
-        self.status.add_class("lmmedu-status")
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
-        self.table = widgets.HTML()
-        self.table.add_class("lmmedu-rates")
+        (self.button, self.progress_bar, self.readout, self.status, self.plot,
+         self.table) = self.study_views(n_sims, style=style)
         self.seed = seed
         super().__init__(views=[
             self.replicate_sd, self.replicate_treatment_sd, self.effect, self.n_replicates, self.obs_per_replicate,

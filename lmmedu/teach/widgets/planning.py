@@ -160,16 +160,8 @@ class PowerPlanner(App):
                                            continuous_update=False)
         self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
                                        style=style)
-        self.button = widgets.Button(description="Run", button_style="primary", icon="play")
-        self.button.add_class("lmmedu-run")
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress", style=style)
-        self.readout = widgets.HTML()
-        self.readout.add_class("lmmedu-readout")
-        self.status = widgets.HTML("Press <b>Run</b> to simulate this design.")
-        self.status.add_class("lmmedu-status")
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
-        self.table = widgets.HTML()
-        self.table.add_class("lmmedu-rates")
+        (self.button, self.progress, self.readout, self.status, self.plot,
+         self.table) = self.study_views(1, status="Press <b>Run</b> to simulate this design.", style=style)
         self.seed = seed
         super().__init__(views=[
             _labelled("design", self.design, "230px"), self.n_replicates, self.cells_per_replicate, self.icc,

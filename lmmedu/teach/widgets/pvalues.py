@@ -117,17 +117,9 @@ class WaldVsTMachine(App):
                                                   layout=layout, continuous_update=False)
         self.icc = widgets.FloatSlider(value=icc, min=0.0, max=0.9, step=0.05, description="ICC", style=style,
                                        layout=layout, continuous_update=False)
-        self.button = widgets.Button(description=f"Run {n_sims} experiments", button_style="primary", icon="play",
-                                     layout=widgets.Layout(width="220px"))
-        self.button.add_class("lmmedu-run")
-        self.progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style)
-        self.readout = widgets.HTML()
-        self.readout.add_class("lmmedu-readout")
-        self.status = widgets.HTML("Press <b>Run</b> to simulate.")
-        self.status.add_class("lmmedu-status")
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
-        self.table = widgets.HTML()
-        self.table.add_class("lmmedu-rates")
+        (self.button, self.progress, self.readout, self.status, self.plot,
+         self.table) = self.study_views(n_sims, button=f"Run {n_sims} experiments", plot_width="900px", style=style)
+        self.button.layout.width = "220px"
         self.n_sims, self.seed = int(n_sims), seed
         super().__init__(views=[self.n_groups, self.group_size, self.icc, self.button, self.progress,
                                 self.readout, self.status, self.plot, self.table])
