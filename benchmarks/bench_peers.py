@@ -3,6 +3,10 @@
 Run from the repository root::
 
     python benchmarks/bench_peers.py [--baseline DIR] [--skip CASE ...] [--only CASE ...] [--no-r]
+                                     [--no-statsmodels]
+
+statsmodels' MixedLM is timed too, for information (no target), wherever it fits the same model:
+one correlated random term (not the crossed models, not ``||``, not the q = 12 model).
 
 Cases (all fits by ``lmmedu.fit`` include Satterthwaite df; mixedlm and lme4 times are
 their fits alone, lme4 being ``lme4::lmer`` timed inside R after one warm-up fit):
@@ -145,6 +149,39 @@ def fit_mixedlm(formula, data, reml):
     return quiet(lambda: mixedlm.lmer(formula, frame, REML=reml))
 
 
+SINGLE_TERM = re.compile(r"^(?P<fixed>[^|]+?)\s*\+\s*\((?P<re>[^|()]+)\|(?P<g>[^|()]+)\)\s*$")
+
+
+def fit_statsmodels(formula, data, reml):
+    """statsmodels' MixedLM for a model with one correlated random term, or None if it cannot express it.
+
+    Crossed or uncorrelated (``||``) terms need statsmodels' variance-component
+    formulas with the whole data as one group, which is not the same computation
+    (and is infeasible at InstEval's size), so those cases are left out.
+    """
+    import statsmodels.formula.api as smf
+
+    m = SINGLE_TERM.match(formula.strip())
+    if not m:
+        return None
+    frame = data.copy()
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype(str)
+    groups = [g.strip() for g in m.group("g").split(":")]
+    key = "_".join(groups)
+    frame[key] = frame[groups].astype(str).agg(":".join, axis=1) if len(groups) > 1 else frame[groups[0]]
+    re_terms = [t.strip() for t in m.group("re").split("+")]
+    if re_terms == ["1"]:
+        re_formula = "1"
+    else:
+        rest = [t for t in re_terms if t not in ("1", "0")]
+        re_formula = ("0 + " if "0" in re_terms else "") + " + ".join(rest)
+    fixed = re.sub(r"\blog\(", "np.log(", m.group("fixed"))
+    model = smf.mixedlm(fixed, frame, groups=frame[key], re_formula=re_formula)
+    return quiet(lambda: model.fit(reml=reml))
+
+
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(lme4))
 args <- commandArgs(trailingOnly = TRUE)
@@ -260,6 +297,8 @@ def main(argv=None):
     parser.add_argument("--skip", nargs="*", default=[], help="case names or groups to skip (e.g. q12)")
     parser.add_argument("--no-r", action="store_true", help="do not run lme4 even if Rscript is found")
     parser.add_argument("--no-mixedlm", action="store_true")
+    parser.add_argument("--no-statsmodels", action="store_true",
+                        help="skip statsmodels' MixedLM (about 40 s on the expression design)")
     parser.add_argument("--r-q12", action="store_true", help="also time lme4 on the q = 12 model (slow)")
     args = parser.parse_args(argv)
 
@@ -290,12 +329,22 @@ def main(argv=None):
                 mx_ll = float(getattr(ll, "value", ll))
             except Exception as err:  # a peer failing is reported, not fatal
                 print(f"mixedlm failed on {name}: {type(err).__name__}: {err}")
+        sm_s, sm_ll = np.nan, np.nan
+        if not args.no_statsmodels and group != "q12":
+            try:
+                sm_fit = fit_statsmodels(formula, data, reml)
+                if sm_fit is not None:
+                    sm_s, sm_res, _ = timed(sm_fit, budget=0.5, max_repeats=10)
+                    sm_ll = float(sm_res.llf)
+            except Exception as err:
+                print(f"statsmodels failed on {name}: {type(err).__name__}: {err}")
         r = r_times.get(name, {})
         results[name] = dict(group=group, ours=ours_s, calls=n, mixedlm=mx_s, lme4=r.get("seconds", np.nan),
+                             statsmodels=sm_s, statsmodels_loglik=sm_ll,
                              loglik=fit.loglik, mixedlm_loglik=mx_ll, lme4_loglik=r.get("logLik", np.nan),
                              converged=fit.converged)
-        print(f"  {name}: lmmedu {ours_s:.4f} s, mixedlm {mx_s:.4f} s, lme4 {r.get('seconds', np.nan):.4f} s",
-              flush=True)
+        print(f"  {name}: lmmedu {ours_s:.4f} s, mixedlm {mx_s:.4f} s, lme4 {r.get('seconds', np.nan):.4f} s, "
+              f"statsmodels {sm_s:.4f} s", flush=True)
 
     baseline = {}
     widget_cases = [(n, f) for n, f, _, _, g in jobs if g.startswith("widget")]
@@ -331,6 +380,9 @@ def main(argv=None):
         dll = r["loglik"] - np.nanmax([r["mixedlm_loglik"], r["lme4_loglik"], -np.inf])
         desc = (f"lmmedu {r['ours']:.4g} s ({r['calls']} calls), mixedlm {r['mixedlm']:.4g} s, lme4 {r['lme4']:.4g} s; "
                 f"lmmedu/mixedlm {ratio_mx:.2f}, lmmedu/lme4 {ratio_r:.2f}; logLik - best peer {dll:+.2g}")
+        if not np.isnan(r["statsmodels"]):
+            desc += (f"; statsmodels {r['statsmodels']:.4g} s, lmmedu/statsmodels {r['ours'] / r['statsmodels']:.3f}, "
+                     f"its logLik - lmmedu's {r['statsmodels_loglik'] - r['loglik']:+.2g}")
         if g == "fixture":
             ok = None if np.isnan(ratio_r) else bool(ratio_r <= 1.0 and ratio_mx <= 2.0)
             judge(f"{name}: <= lme4 and <= 2x mixedlm", ok, desc)
