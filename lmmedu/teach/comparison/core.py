@@ -278,9 +278,9 @@ def icc(fit):
     denominator; a factor nested inside ``g`` does not cancel and stays in.
     With one grouping factor this is the usual ``var_g / (var_g + residual)``.
     ``share`` is the other common number, ``var_g`` over the sum of all
-    random-intercept variances and the residual (what R's
-    ``performance::icc(fit, by_group = TRUE)`` reports); for crossed factors
-    with very different variances the two differ by orders of magnitude.
+    random-intercept variances and the residual (the share of all the
+    variance); for crossed factors with very different variances the two
+    differ by orders of magnitude.
     Random slopes are left out, because their contribution changes with the
     slope variable; with random slopes the ICC refers to rows where the slope
     variables are 0.
