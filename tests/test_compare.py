@@ -7,6 +7,8 @@ designs imply (between terms lose precision, balanced data give identical
 estimates).
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,16 +139,67 @@ def test_lm_part_matches_statsmodels_ols(between):
     assert tab["df_lm"].iloc[0] == ols.df_resid
 
 
-def test_icc_formula(within, expression):
-    for cmp in (within, expression):
-        vc = cmp.varcomp
-        resid = float(vc.loc[vc["group"] == "Residual", "variance"].iloc[0])
-        icpt = vc[(vc["term"] == "Intercept") & vc["term2"].isna()].set_index("group")["variance"]
-        total = icpt.sum() + resid
-        np.testing.assert_allclose(cmp.icc.loc[icpt.index, "icc"], icpt / total, rtol=1e-12)
-        np.testing.assert_allclose(cmp.icc["total"], total, rtol=1e-12)
-        pd.testing.assert_frame_equal(icc(cmp.lmm), cmp.icc)
-    assert list(expression.icc.index) == ["probeset", "sample"]
+def _intercept_variances(cmp):
+    vc = cmp.varcomp
+    resid = float(vc.loc[vc["group"] == "Residual", "variance"].iloc[0])
+    icpt = vc[(vc["term"] == "Intercept") & vc["term2"].isna()].set_index("group")["variance"]
+    return icpt, resid
+
+
+def test_icc_formula_one_group(within):
+    icpt, resid = _intercept_variances(within)
+    row = within.icc.loc["replicate"]
+    np.testing.assert_allclose(row["icc"], icpt["replicate"] / (icpt["replicate"] + resid), rtol=1e-12)
+    np.testing.assert_allclose(row["share"], row["icc"], rtol=1e-12)
+    assert row["within"] == ""
+    pd.testing.assert_frame_equal(icc(within.lmm), within.icc)
+
+
+def test_icc_of_crossed_groups_is_the_within_one(expression):
+    # Arrays (samples) crossed with probesets: the probeset levels cancel from every comparison
+    # between arrays, so the array ICC is the within-probeset one, computed by hand as in notebook 05.
+    icpt, resid = _intercept_variances(expression)
+    tab = expression.icc
+    assert list(tab.index) == ["probeset", "sample"]
+    assert tab.loc["sample", "within"] == "probeset" and tab.loc["probeset", "within"] == "sample"
+    for g in ("probeset", "sample"):
+        np.testing.assert_allclose(tab.loc[g, "icc"], icpt[g] / (icpt[g] + resid), rtol=1e-12)
+        np.testing.assert_allclose(tab.loc[g, "denominator"], icpt[g] + resid, rtol=1e-12)
+        np.testing.assert_allclose(tab.loc[g, "share"], icpt[g] / (icpt.sum() + resid), rtol=1e-12)
+    # The share of all the variance hides the array effect behind the huge probeset variance.
+    assert tab.loc["sample", "icc"] > 50 * tab.loc["sample", "share"]
+    # The design effect of a between-array quantity uses the within-probeset ICC.
+    d = expression.design_effect.loc["sample"]
+    np.testing.assert_allclose(d["deff"], 1 + (d["mean_size"] - 1) * tab.loc["sample", "icc"], rtol=1e-12)
+    pd.testing.assert_frame_equal(icc(expression.lmm), tab)
+
+
+def test_icc_of_nested_groups():
+    # Replicates inside labs: the lab encloses each replicate (it cancels from comparisons
+    # between replicates of one lab), while the replicates nested inside a lab stay in the lab's
+    # denominator (two rows of one lab are usually in different replicates).
+    df = lmmedu.simulate_replicates(genes=("A",), n_replicates=8, obs_per_replicate=30, replicate_sd=0.3, seed=11)
+    codes = df["replicate"].astype("category").cat.codes.to_numpy()
+    df["lab"] = np.where(codes < 4, "north", "south")
+    fit = lmmedu.fit("log(length) ~ treatment + (1|lab) + (1|replicate)", df)
+    tab = icc(fit)
+    icpt = fit.varcomp[(fit.varcomp["term"] == "Intercept") & fit.varcomp["term2"].isna()].set_index("group")
+    lab, rep, resid = icpt.loc["lab", "variance"], icpt.loc["replicate", "variance"], fit.sigma**2
+    assert tab.loc["replicate", "within"] == "lab" and tab.loc["lab", "within"] == ""
+    np.testing.assert_allclose(tab.loc["replicate", "icc"], rep / (rep + resid), rtol=1e-12)
+    np.testing.assert_allclose(tab.loc["lab", "icc"], lab / (lab + rep + resid), rtol=1e-12)
+    np.testing.assert_allclose(tab["share"], tab["variance"] / (lab + rep + resid), rtol=1e-12)
+
+
+def test_interpretation_and_html_say_which_icc(expression):
+    lines = [line for line in expression.interpretation() if "ICC" in line]
+    assert len(lines) == 2
+    sample = next(line for line in lines if "sample explains" in line)
+    assert sample.startswith("Within one probeset, sample explains")
+    assert f"{100 * expression.icc.loc['sample', 'icc']:.3g}%" in sample
+    assert "ICC within probesets" in sample
+    html = expression._repr_html_()
+    assert "ICC within probesets" in html and "ICC within samples" in html
 
 
 def test_design_effect_formula(within):
@@ -188,6 +241,19 @@ def test_summary_repr_and_html(between):
     assert "treatment[T.drug]" in repr(between)
     html = between._repr_html_()
     assert "<table" in html and "treatment[T.drug]" in html
+    assert "replicate explains" in html
+
+
+def test_html_cells_never_wrap(within):
+    # "<2e-16" broke after its hyphen onto two lines in JupyterLab's output area: every data cell
+    # of the table (numbers, "within"/"between") is non-breaking; headers may still wrap.
+    html = within._repr_html_()
+    table = html[html.index("<table"):html.index("</table>")]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    assert len(cells) == within.table.shape[0] * (within.table.shape[1] - 1)
+    assert len(re.findall(r'<td style="white-space: nowrap">', table)) == len(cells)
+    assert "&lt;2e-16" in cells  # the intercept's p-value is tiny in both models
+    assert "<td>" not in table
 
 
 def test_singular_message_carried():

@@ -248,3 +248,20 @@ def test_an_array_effect_below_5_percent_icc_still_widens_the_interaction(expres
     term = "week:genotype[T.CSB]"
     assert arrays.coefs.loc[term, "se"] > 1.5 * base.coefs.loc[term, "se"]
     assert arrays.coefs.loc[term, "df"] < 30
+
+
+def test_package_icc_is_exercise_2s_hand_computation(expression):
+    # Notebook 05 computes the array ICC by hand (array variance / (array variance + residual
+    # variance)) and shows lmmedu.icc agrees; the design effect of compare() uses the same ICC.
+    formula = "values ~ week*genotype + (week|probeset) + (1|sample)"
+    cmp = lmmedu.compare(formula, expression, reml=False)
+    vc = cmp.lmm.varcomp
+    array_var = float(vc.loc[vc["group"] == "sample", "variance"].iloc[0])
+    by_hand = array_var / (array_var + cmp.lmm.sigma**2)
+    row = lmmedu.icc(cmp.lmm).loc["sample"]
+    assert row["within"] == "probeset"
+    assert row["icc"] == pytest.approx(by_hand, rel=1e-12)
+    rows_per_array = expression["probeset"].nunique()
+    assert cmp.design_effect.loc["sample", "deff"] == pytest.approx(1 + (rows_per_array - 1) * by_hand, rel=1e-12)
+    # The share of all the variance is far smaller: the probeset differences dwarf everything.
+    assert row["share"] < by_hand / 10

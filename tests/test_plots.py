@@ -149,3 +149,15 @@ def test_every_plot_returns_the_axes_it_was_given(small):
     assert plots.se_ratio_plot(table, ax=axes[2]) is axes[2]
     pair = plt.subplots(1, 2)[1]
     assert list(plots.length_scales(small, ax=pair)) == list(pair)
+
+
+def test_panel_figures_refuse_too_few_axes():
+    # One shared set-up (plots.new_panels) for every multi-panel figure: a caller's Axes are
+    # checked, so no panel is silently left out.
+    r = pd.DataFrame({"group": "g", "term": ["Intercept", "Intercept", "x", "x"], "level": ["a", "b", "a", "b"],
+                      "mode": [0.1, -0.1, 0.2, -0.2], "sd": 0.05})
+    _, ax = plt.subplots()
+    with pytest.raises(ValueError, match="caterpillar_plot needs 2 Axes"):
+        plots.caterpillar_plot(plots.caterpillar_table(r), axes=[ax])
+    assert len(plots.caterpillar_plot(plots.caterpillar_table(r))) == 2
+    plt.close("all")

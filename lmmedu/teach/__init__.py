@@ -75,7 +75,9 @@ overrides replace control values) and keeps the last result in ``app.result``.  
 Run button (a study) sets ``live = False``: control changes then only call ``preview()``
 (cheap text), and the button (``app.button``) calls ``run()``; if the app has an
 ``app.progress_bar`` (``ipywidgets.IntProgress``), ``run()`` passes ``update`` a
-``progress`` callable that moves it.  Figures reach a widget as PNG bytes in an
+``progress`` callable that moves it; if it has an ``app.status`` line, the base class keeps
+it current (running, done, or "Settings changed" while the controls differ from the result
+shown), so ``preview`` and ``show`` never write "Settings changed" themselves.  Figures reach a widget as PNG bytes in an
 ``ipywidgets.Image`` (``widgets.png(ax.figure)``), so they show the same way from a button,
 from code and without a kernel.  ``_ipython_display_`` displays ``app.widget``, so an app as
 the last line of a cell shows itself.  Tests read ``app.result`` and the view attributes,

@@ -21,6 +21,7 @@ __all__ = [
     "rates_summary",
     "se_reason",
     "comparison_lines",
+    "icc_sentence",
     "ratio_sentence",
     "contrast_sentences",
     "contrasts",
@@ -284,6 +285,34 @@ def format_varcomp(vc):
     return out
 
 
+def _pct(v):
+    return f"{100 * v:.3g}%"
+
+
+def icc_sentence(group, icc_row, deff_row):
+    """One group's ICC (saying which one) and design effect, from rows of ``icc`` and ``design_effect``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> icc_row = pd.Series({"icc": 0.0063, "share": 0.00006, "within": "probeset"})
+    >>> deff_row = pd.Series({"n": 23000, "n_eff_kish": 3168.0, "deff_kish": 7.26})
+    >>> icc_sentence("sample", icc_row, deff_row)[:64]
+    'Within one probeset, sample explains 0.63% of the variance (ICC '
+    """
+    within = [h.strip() for h in str(icc_row["within"]).split(",") if h.strip()]
+    if within:
+        lead = f"Within {' and '.join(f'one {h}' for h in within)}, {group}"
+        which = (f"ICC within {' and '.join(_plural(h) for h in within)}; {_pct(icc_row['share'])} of all the "
+                 "variance")
+    else:
+        lead, which = group, "ICC"
+    return (f"{lead} explains {_pct(icc_row['icc'])} of the variance ({which}); for a quantity that varies only "
+            f"between {_plural(group)}, the {int(deff_row['n']):,} rows are worth about "
+            f"{deff_row['n_eff_kish']:,.0f} independent ones (design effect {_num(deff_row['deff_kish'])}, "
+            "size-weighted).")
+
+
 def comparison_lines(cmp):
     """What a :class:`~lmmedu.teach.comparison.Comparison` shows, in a few sentences."""
     tab = cmp.table
@@ -304,13 +333,9 @@ def comparison_lines(cmp):
         lines.append(f"{', '.join(terms)} {verb} {' but '.join(parts)}: SE "
                      f"{_span(tab.loc[terms, 'se_ratio'], _ratio_text, 'x')} the lm's, df "
                      f"{_span(tab.loc[terms, 'df_lmm'], _df_text)}.")
-    if len(cmp.icc):
-        g = cmp.icc["icc"].idxmax()
-        de = cmp.design_effect.loc[g]
-        lines.append(f"{g} explains {100 * cmp.icc.loc[g, 'icc']:.1f}% of the variance (ICC); for a quantity "
-                     f"that varies only between {_plural(g)}, the {int(de['n']):,} rows are worth about "
-                     f"{de['n_eff_kish']:,.0f} independent ones (design effect {_num(de['deff_kish'])}, "
-                     "size-weighted).")
+    # One line per group: with crossed groups the largest ICC is rarely the one that matters for
+    # the terms compared between the other group's levels (arrays, next to probesets).
+    lines += [icc_sentence(g, cmp.icc.loc[g], cmp.design_effect.loc[g]) for g in cmp.icc.index]
     up = tab.index[tab["se_ratio"] > 1.1].tolist()
     if up:
         lines.append(f"For {', '.join(up)} the lm's SEs are too small and its p-values too optimistic: it counts "

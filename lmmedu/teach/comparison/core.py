@@ -18,7 +18,8 @@ from ...stats.formula import parse_formula
 from ...stats.multiplicity import ADJUST_METHODS, adjust_pvalues
 from ...stats.results import Summary, is_mixed
 from ...stats.terms import _model_vars, _names_in, _result
-from ..prose import comparison_lines, format_comparison_table, format_frame, format_varcomp, se_reason
+from ..prose import (comparison_lines, format_comparison_table, format_frame, format_varcomp, icc_sentence,
+                     se_reason)
 from ..studies import true_icc
 
 __all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint"]
@@ -116,8 +117,9 @@ class Comparison:
         lines += [f"  {term}: {reason}" for term, reason in self.table["reason"].items()]
         lines += ["", "Variance components (mixed model):", format_varcomp(self.varcomp).to_string(index=False)]
         if len(self.icc):
-            lines += ["", "Intraclass correlation (share of variance, intercepts only):",
-                      format_frame(self.icc, {"variance": 4, "total": 4, "icc": 3}).to_string()]
+            lines += ["", "Intraclass correlation (intercepts only): icc = correlation of two rows of one group, "
+                      "within one level of the factors in 'within'; share = of all the variance:",
+                      format_frame(self.icc, {"variance": 4, "denominator": 4, "icc": 3, "share": 3}).to_string()]
             lines += ["", "Design effect (for a quantity that varies only between groups, e.g. a mean):",
                       format_frame(self.design_effect, {"mean_size": 4, "kish_size": 4, "icc": 3, "deff": 4,
                                                          "deff_kish": 4, "n_eff": 4, "n_eff_kish": 4}).to_string()]
@@ -154,10 +156,21 @@ class Comparison:
         body.columns = pd.MultiIndex.from_tuples(columns)
         reasons = "".join(f"<li><code>{html.escape(str(term))}</code>: {html.escape(str(reason))}</li>"
                           for term, reason in self.table["reason"].items())
+        iccs = "".join(f"<li>{html.escape(icc_sentence(g, self.icc.loc[g], self.design_effect.loc[g]))}</li>"
+                       for g in self.icc.index)
         notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
+        # Cells hold short numbers, but a browser breaks "<2e-16" after its hyphen when the table
+        # is squeezed; no data cell may wrap (headers still can, which keeps the table narrow).
+        table = body.to_html(index_names=False).replace("<td>", _NOWRAP_TD)
         return (f"<p><strong>lm vs mixed model</strong>: <code>{html.escape(self.formula)}</code></p>"
-                f"{body.to_html(index_names=False)}<p><strong>Why each row moved</strong></p>"
-                f"<ul style='max-width: 60em'>{reasons}</ul>{notes}")
+                f"{table}<p><strong>Why each row moved</strong></p>"
+                f"<ul style='max-width: 60em'>{reasons}</ul>"
+                + (f"<p><strong>How alike rows of one group are (ICC)</strong></p>"
+                   f"<ul style='max-width: 60em'>{iccs}</ul>" if iccs else "")
+                + notes)
+
+
+_NOWRAP_TD = '<td style="white-space: nowrap">'
 
 
 # ----------------------------------------------------------------------
@@ -252,13 +265,25 @@ def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, resid
 def icc(fit):
     """Intraclass correlation of each grouping factor that has a random intercept.
 
-    Defined as ``var_g / (sum of all random-intercept variances + residual
-    variance)``: the share of the variance of a single observation (at the
-    reference values of any random slopes) that is due to ``g``, i.e. the
-    correlation of two observations that share ``g`` and nothing else.
-    Random slopes are left out of the denominator, because their contribution
-    changes with the slope variable; with random slopes the ICC therefore
-    refers to observations where the slope variables are 0.
+    The ICC of a factor ``g`` is the correlation of two rows in the same level
+    of ``g``, *within one level of every other grouping factor that cuts across
+    g or encloses it* (the ``within`` column)::
+
+        icc = var_g / (var_g + variances of the factors nested inside g + residual variance)
+
+    This is the ICC that the design effect of a comparison between levels of
+    ``g`` depends on: a factor crossed with ``g`` (every array carries every
+    probeset) or enclosing it (replicates inside labs) adds the same shift to
+    both sides of such a comparison, so it cancels and stays out of the
+    denominator; a factor nested inside ``g`` does not cancel and stays in.
+    With one grouping factor this is the usual ``var_g / (var_g + residual)``.
+    ``share`` is the other common number, ``var_g`` over the sum of all
+    random-intercept variances and the residual (the share of all the
+    variance); for crossed factors with very different variances the two
+    differ by orders of magnitude.
+    Random slopes are left out, because their contribution changes with the
+    slope variable; with random slopes the ICC refers to rows where the slope
+    variables are 0.
 
     Parameters
     ----------
@@ -267,8 +292,9 @@ def icc(fit):
     Returns
     -------
     pandas.DataFrame
-        Index ``group``; columns ``variance`` (of its intercept), ``total``
-        (the denominator) and ``icc``.
+        Index ``group``; columns ``variance`` (of its intercept), ``within``
+        (the grouping factors the ICC is computed within, comma-separated;
+        empty when none), ``denominator``, ``icc`` and ``share``.
 
     Examples
     --------
@@ -283,12 +309,20 @@ def icc(fit):
     intercepts = vc[(vc["term"] == "Intercept") & vc["term2"].isna() & (vc["group"] != "Residual")]
     # One intercept per grouping factor (a factor can appear in several blocks after ||).
     intercepts = intercepts.drop_duplicates("group")
-    total = float(intercepts["variance"].sum()) + fit.sigma**2
-    out = pd.DataFrame({"variance": intercepts["variance"].to_numpy(dtype=float),
-                        "total": total,
-                        "icc": intercepts["variance"].to_numpy(dtype=float) / total},
-                       index=pd.Index(intercepts["group"].tolist(), name="group"))
-    return out
+    variances = dict(zip(intercepts["group"], intercepts["variance"].to_numpy(dtype=float)))
+    residual = fit.sigma**2
+    total = sum(variances.values()) + residual
+    groups = _groups(fit)
+    rows = []
+    for g, var_g in variances.items():
+        others = [h for h in variances if h != g]
+        inside = [h for h in others if _nested(groups[h][0], groups[g][0])]
+        within = [h for h in others if h not in inside]
+        denominator = var_g + sum(variances[h] for h in inside) + residual
+        rows.append({"variance": var_g, "within": ", ".join(within), "denominator": denominator,
+                     "icc": var_g / denominator, "share": var_g / total})
+    return pd.DataFrame(rows, index=pd.Index(list(variances), name="group"),
+                        columns=["variance", "within", "denominator", "icc", "share"])
 
 
 def design_effect(fit):
@@ -297,8 +331,10 @@ def design_effect(fit):
     For a quantity that varies only between groups (a mean, or a treatment
     given to whole groups), ``n`` correlated rows carry as much information as
     ``n / deff`` independent ones, with Kish's design effect
-    ``deff = 1 + (m - 1) * ICC`` for clusters of size ``m``.  Two cluster
-    sizes are reported:
+    ``deff = 1 + (m - 1) * ICC`` for clusters of size ``m``, with the ICC of
+    :func:`icc` (within the grouping factors that cut across the group, which
+    cancel from comparisons between its levels).  Two cluster sizes are
+    reported:
 
     * ``mean_size`` = n / number of groups (the plain average), giving ``deff``
       and ``n_eff``;
@@ -467,6 +503,13 @@ def _groups(fit):
         else:
             out[g] = (np.asarray(b.codes), len(b.levels), [b])
     return out
+
+
+def _nested(inner, outer):
+    """True when every level of ``inner`` (row codes) lies inside a single level of ``outer``."""
+    inner, outer = np.asarray(inner), np.asarray(outer)
+    pairs = np.unique(np.stack([inner, outer], axis=1), axis=0)
+    return len(pairs) == len(np.unique(inner))
 
 
 def _variation(X, codes, m):

@@ -16,6 +16,7 @@ __all__ = [
     "PALETTE",
     "LOG_LABEL",
     "new_axes",
+    "new_panels",
     "replicate_view",
     "replicate_means_plot",
     "length_scales",
@@ -55,6 +56,69 @@ def new_axes(ax=None, figsize=(6, 4)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
+
+
+def new_panels(axes, n, figsize, func, **subplots_kw):
+    """``axes`` as a flat list (at least ``n`` of them), or one row of ``n`` new panels.
+
+    The set-up every multi-panel figure shares: a constrained-layout figure of ``figsize``
+    (``subplots_kw`` go to :func:`matplotlib.pyplot.subplots`, e.g. ``sharey=True``), or the
+    caller's Axes, checked so that no panel is silently left out.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> len(new_panels(None, 3, (6, 2), "demo_plot"))
+    3
+    >>> new_panels([None], 2, (6, 2), "demo_plot")
+    Traceback (most recent call last):
+    ...
+    ValueError: demo_plot needs 2 Axes, one per panel; got 1.
+    """
+    if axes is None:
+        _, grid = plt.subplots(1, n, figsize=figsize, layout="constrained", squeeze=False, **subplots_kw)
+        return list(grid[0])
+    axes = list(np.asarray(axes, dtype=object).ravel())
+    if len(axes) < n:
+        raise ValueError(f"{func} needs {n} Axes, one per panel; got {len(axes)}.")
+    return axes
+
+
+def _interval_rows(ax, labels, nominal, linewidth=1.2):
+    """Rows labelled top to bottom and the nominal level dashed: the frame of every rates figure."""
+    ax.axvline(nominal, color="black", linestyle="--", linewidth=linewidth, label=f"nominal {nominal:.0%}")
+    ax.set_yticks(np.arange(len(labels)), [str(v) for v in labels])
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+
+
+def _rate_rows(ax, rates, alpha, missing):
+    """Each analysis's rejection rate with its interval, one row each; ``missing`` where none was usable."""
+    colours = _palette(len(rates))
+    for i, row in enumerate(rates.itertuples()):
+        if row.n_sims == 0 or not np.isfinite(row.rate):
+            ax.text(alpha, i, f"  {missing}", va="center", ha="left", fontsize="small", color="dimgray")
+            continue
+        ax.errorbar(row.rate, i, xerr=[[row.rate - row.ci_low], [row.ci_high - row.rate]], fmt="o",
+                    color=colours[i], markersize=9, capsize=4, linewidth=2)
+        ax.text(row.ci_high, i, f"  {row.rate:.0%}", va="center", ha="left", fontsize="small")
+    _interval_rows(ax, rates["analysis"], alpha)
+
+
+def _dodged(x, i, n, spread, log_x):
+    """x of the i-th of n curves, shifted so that curves at one setting do not hide each other's intervals."""
+    shift = (i - (n - 1) / 2) * spread
+    return x * 10**shift if log_x else x + shift
+
+
+def _setting_axis(ax, values, log_x, nominal, xlabel):
+    """The x axis of a rates-against-a-setting figure (ticks at the settings run) and the nominal level."""
+    ax.axhline(nominal, color="black", linestyle="--", linewidth=1.2, label=f"nominal {nominal:.0%}")
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    ax.set_xlabel(xlabel)
 
 
 def _one_gene(df, gene, func):
@@ -293,18 +357,7 @@ def rates_plot(rates, ax=None, title=None):
     settings = rates.attrs.get("settings", {})
     alpha = float(rates.attrs.get("alpha", 0.05))
     ax = new_axes(ax, (7.5, 0.9 + 0.7 * len(rates)))
-    colours = _palette(len(rates))
-    for i, row in enumerate(rates.itertuples()):
-        if row.n_sims == 0 or not np.isfinite(row.rate):
-            ax.text(alpha, i, "  not testable in this design", va="center", ha="left", fontsize="small",
-                    color="dimgray")
-            continue
-        ax.errorbar(row.rate, i, xerr=[[row.rate - row.ci_low], [row.ci_high - row.rate]], fmt="o",
-                    color=colours[i], markersize=9, capsize=4, linewidth=2)
-        ax.text(row.ci_high, i, f"  {row.rate:.0%}", va="center", ha="left", fontsize="small")
-    ax.axvline(alpha, color="black", linestyle="--", linewidth=1.2, label=f"nominal {alpha:.0%}")
-    ax.set_yticks(np.arange(len(rates)), rates["analysis"].tolist())
-    ax.set_ylim(len(rates) - 0.5, -0.5)
+    _rate_rows(ax, rates, alpha, "not testable in this design")
     upper = np.nanmax(np.r_[rates["ci_high"].to_numpy(dtype=float), alpha * 2])
     ax.set_xlim(0, min(1.0, upper * 1.25 + 0.02))
     effect = float(settings.get("effect", 0.0) or 0.0)
@@ -382,19 +435,12 @@ def rate_curve_plot(curve, ax=None):
     spread = 0.04 if log_x else 0.02 * (max(values) - min(values) or 1)
     for i, method in enumerate(methods):
         sub = curve[curve["analysis"] == method].sort_values(vary)
-        x = sub[vary].to_numpy(dtype=float)
-        shift = (i - (len(methods) - 1) / 2) * spread
-        x = x * 10**shift if log_x else x + shift
+        x = _dodged(sub[vary].to_numpy(dtype=float), i, len(methods), spread, log_x)
         ok = sub["n_sims"].to_numpy() > 0
         ax.errorbar(x[ok], sub["rate"].to_numpy()[ok],
                     yerr=[(sub["rate"] - sub["ci_low"]).to_numpy()[ok], (sub["ci_high"] - sub["rate"]).to_numpy()[ok]],
                     fmt="-o", color=colours[i], capsize=3, label=method)
-    ax.axhline(alpha, color="black", linestyle="--", linewidth=1.2, label=f"nominal {alpha:.0%}")
-    if log_x:
-        ax.set_xscale("log")
-        ax.set_xticks(values, [f"{v:g}" for v in values])
-        ax.minorticks_off()
-    ax.set_xlabel(_AXIS_LABELS.get(vary, vary))
+    _setting_axis(ax, values, log_x, alpha, _AXIS_LABELS.get(vary, vary))
     ax.set_ylabel(f"false-positive rate (p < {alpha:g})")
     ax.set_ylim(0, min(1.0, max(alpha * 2, float(curve["ci_high"].max())) * 1.1))
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .core import _palette, new_axes
+from .core import _palette, _rate_rows, new_axes
 
 __all__ = ["residual_pattern_plot", "analysis_rates_plot"]
 
@@ -118,17 +118,7 @@ def analysis_rates_plot(rates, ax=None):
                          "(filter the setting columns first).")
     alpha = float(rates.attrs.get("alpha", 0.05))
     ax = new_axes(ax, (7.5, 0.9 + 0.6 * len(rates)))
-    colours = _palette(len(rates))
-    for i, row in enumerate(rates.itertuples()):
-        if row.n_sims == 0 or not np.isfinite(row.rate):
-            ax.text(alpha, i, "  no usable test", va="center", ha="left", fontsize="small", color="dimgray")
-            continue
-        ax.errorbar(row.rate, i, xerr=[[row.rate - row.ci_low], [row.ci_high - row.rate]], fmt="o",
-                    color=colours[i], markersize=9, capsize=4, linewidth=2)
-        ax.text(row.ci_high, i, f"  {row.rate:.0%}", va="center", ha="left", fontsize="small")
-    ax.axvline(alpha, color="black", linestyle="--", linewidth=1.2, label=f"nominal {alpha:.0%}")
-    ax.set_yticks(np.arange(len(rates)), rates["analysis"].tolist())
-    ax.set_ylim(len(rates) - 0.5, -0.5)
+    _rate_rows(ax, rates, alpha, "no usable test")
     ax.set_xlim(0, 1.08)
     ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g}, linear)")
     worst = rates.loc[rates["rate"].idxmax()] if rates["rate"].notna().any() else None

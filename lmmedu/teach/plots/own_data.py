@@ -8,10 +8,10 @@ for a model of any response and any grouping factors.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd  # noqa: F401 - the docstring examples build tables with it
 
 from ...stats.results import is_mixed
+from .core import new_panels
 from .pooling import caterpillar_plot, caterpillar_table
 from .pvalues import qq_plot, residuals_vs_fitted_plot
 
@@ -73,8 +73,7 @@ def residual_panels(table, axes=None):
     >>> [ax.get_xlabel()[:6] for ax in residual_panels(residual_table(m))]
     ['fitted', 'normal']
     """
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(6.8, 3.8), layout="constrained", width_ratios=[1.4, 1])
+    axes = new_panels(axes, 2, (6.8, 3.8), "residual_panels", width_ratios=[1.4, 1])
     residuals_vs_fitted_plot(table, ax=axes[0])
     qq_plot(table, ax=axes[1])
     return list(axes)
@@ -110,13 +109,8 @@ def modes_panels(fit, axes=None, max_levels=20, level=0.95):
     parts = [(g, extreme_modes(caterpillar_table(ranef[ranef["group"] == g], level=level), max_levels))
              for g in dict.fromkeys(ranef["group"])]
     panels = [(g, term) for g, tab in parts for term in dict.fromkeys(tab["term"])]
-    if axes is None:
-        rows = max(tab["level"].nunique() for _, tab in parts)
-        _, grid = plt.subplots(1, len(panels), figsize=(min(3.4 * len(panels), 6.8), 0.24 * rows + 1.8),
-                               layout="constrained", squeeze=False)
-        axes = list(grid[0])
-    if len(axes) != len(panels):
-        raise ValueError(f"modes_panels needs one Axes per grouping factor and term ({len(panels)}), got {len(axes)}.")
+    rows = max(tab["level"].nunique() for _, tab in parts)
+    axes = new_panels(axes, len(panels), (min(3.4 * len(panels), 6.8), 0.24 * rows + 1.8), "modes_panels")
     response = fit.parsed.response
     i = 0
     for g, tab in parts:

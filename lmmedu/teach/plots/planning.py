@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .core import _palette, new_axes
+from .core import _interval_rows, _palette, new_axes
 
 __all__ = ["power_curve_plot", "power_rates_plot"]
 
@@ -152,10 +152,8 @@ def power_rates_plot(wide, *, expected=None, target=0.8, ax=None):
         if rows:
             ax.plot([expected], [rows[0] + 0.12], marker="x", color="black", markersize=11, mew=2, linestyle="none",
                     label="closed-form power")
-    ax.axvline(alpha, color="black", linestyle="--", linewidth=1, label=f"nominal {alpha:.0%}")
+    _interval_rows(ax, wide["analysis"], alpha, linewidth=1)
     ax.axvline(target, color="grey", linestyle=":", linewidth=1.2, label=f"{target:.0%} power")
-    ax.set_yticks(y, wide["analysis"].tolist())
-    ax.set_ylim(len(wide) - 0.5, -0.5)
     ax.set_xlim(0, 1.02)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel(f"share of experiments with p < {alpha:g}")

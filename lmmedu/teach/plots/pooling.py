@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..cells import check_columns
-from .core import new_axes
+from .core import new_axes, new_panels
 
 __all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_plot", "caterpillar_table",
             "caterpillar_plot", "pooling_error_plot", "singular_study_plot"]
@@ -282,14 +282,10 @@ def caterpillar_plot(table, axes=None):
     >>> len(caterpillar_plot(caterpillar_table(r)))
     1
     """
-    import matplotlib.pyplot as plt
-
     check_columns(table, ["term", "level", "mode", "ci_low", "ci_high"], "caterpillar_plot")
     terms = list(dict.fromkeys(table["term"]))
-    if axes is None:
-        _, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 0.3 * table["level"].nunique() + 1.6),
-                               layout="constrained", squeeze=False)
-    axes = np.asarray(axes, dtype=object).ravel()
+    axes = np.asarray(new_panels(axes, len(terms), (4 * len(terms), 0.3 * table["level"].nunique() + 1.6),
+                                 "caterpillar_plot"), dtype=object)
     level = table.attrs.get("level", 0.95)
     colour = POOLING_COLOURS["partial pooling"]
     for ax, term in zip(axes, terms):

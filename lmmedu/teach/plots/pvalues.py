@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .core import _palette, new_axes
+from .core import _dodged, _interval_rows, _palette, _setting_axis, new_axes, new_panels
 
 # Rates with intervals from the one rates table (lmmedu.teach.studies.rates, rates_and_coverage),
 # and residual diagnostics from lmmedu.teach.comparison.residual_table.
@@ -63,14 +63,11 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     >>> [ax.get_xlabel() for ax in rates_vs_setting_plot(table)]
     ['number of replicates (groups)', 'number of replicates (groups)']
     """
-    import matplotlib.pyplot as plt
-
     check_columns(table, ["analysis", "rate", "ci_low", "ci_high", "coverage", "coverage_low", "coverage_high"],
                      "rates_vs_setting_plot")
     x = _varying_setting(table, x)
     alpha = float(table.attrs.get("alpha", 0.05))
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(7.4, 3.8), layout="constrained")
+    axes = new_panels(axes, 2, (7.4, 3.8), "rates_vs_setting_plot")
     analyses = list(dict.fromkeys(table["analysis"]))
     colours = _analysis_colours(analyses)
     values = sorted(table[x].unique())
@@ -82,17 +79,11 @@ def rates_vs_setting_plot(table, x=None, axes=None):
         for i, name in enumerate(analyses):
             sub = table[table["analysis"] == name].sort_values(x)
             # The analyses side by side around each value, so their intervals do not hide each other.
-            shift = (i - (len(analyses) - 1) / 2) * 0.03
-            xs = sub[x].to_numpy(dtype=float) * (10**shift if log_x else 1.0) + (0 if log_x else shift)
+            xs = _dodged(sub[x].to_numpy(dtype=float), i, len(analyses), 0.03, log_x)
             y = sub[col].to_numpy(dtype=float)
             ax.errorbar(xs, y, yerr=[y - sub[low].to_numpy(dtype=float), sub[high].to_numpy(dtype=float) - y],
                         fmt="-o", color=colours[name], capsize=3, label=name)
-        ax.axhline(nominal, color="black", linestyle="--", linewidth=1.2, label=f"nominal {nominal:.0%}")
-        if log_x:
-            ax.set_xscale("log")
-            ax.set_xticks(values, [f"{v:g}" for v in values])
-            ax.minorticks_off()
-        ax.set_xlabel(_SETTING_LABELS.get(x, x))
+        _setting_axis(ax, values, log_x, nominal, _SETTING_LABELS.get(x, x))
         ax.set_ylabel(label)
     axes[0].set_ylim(0, min(1.0, max(3 * alpha, float(table["ci_high"].max()) * 1.1)))
     axes[1].set_ylim(max(0.0, min(1 - 3 * alpha, float(table["coverage_low"].min()) - 0.02)), 1.0)
@@ -153,9 +144,7 @@ def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=No
             ax.text(hi, i, f"  {value:.0%}", va="center", ha="left", fontsize="small")
         else:  # coverage sits near the right edge: label on the left of the interval
             ax.text(lo, i, f"{value:.0%}  ", va="center", ha="right", fontsize="small")
-    ax.axvline(nominal, color="black", linestyle="--", linewidth=1.2, label=f"nominal {nominal:.0%}")
-    ax.set_yticks(range(len(sub)), list(sub["analysis"]))
-    ax.set_ylim(len(sub) - 0.5, -0.5)
+    _interval_rows(ax, sub["analysis"], nominal)
     if column == "rate":
         ax.set_xlim(0, min(1.0, max(3 * alpha, float(sub[high].max()) * 1.25)))
         ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g}), 95% interval")
@@ -288,18 +277,12 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
     >>> len(residuals_by_group_plot(residual_table(m, by="treatment")))
     4
     """
-    import matplotlib.pyplot as plt
-
     from ..comparison import residual_means
 
     check_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
     groups = list(pd.unique(table["group"]))[:max_groups]
-    if axes is None:
-        _, axes = plt.subplots(1, len(groups), figsize=(min(2.3 * len(groups) + 0.8, 7.0), 3.2), sharey=True,
-                               layout="constrained", squeeze=False)
-        axes = list(axes[0])
-    if len(axes) < len(groups):
-        raise ValueError(f"residuals_by_group_plot needs {len(groups)} Axes, got {len(axes)}.")
+    axes = new_panels(axes, len(groups), (min(2.3 * len(groups) + 0.8, 7.0), 3.2), "residuals_by_group_plot",
+                      sharey=True)
     means = residual_means(table)
     has_by = "by" in table.columns
     levels = list(pd.unique(table["by"])) if has_by else [None]

@@ -129,6 +129,11 @@ class App:
         ``lmmedu-run``).
     progress_bar : ipywidgets.IntProgress, optional
         If a subclass has one, :meth:`run` passes ``progress=`` to ``update`` to move it.
+    status : ipywidgets.HTML, optional
+        If a subclass with a Run button has one (:meth:`study_views`), the base class keeps it
+        current: :attr:`running` while :meth:`run` computes, then what ``show`` writes; after a
+        control change, :attr:`changed` while the controls differ from the settings of the
+        result shown, and that result's text again once they match it.
     """
 
     #: Attribute names of the controls whose ``value`` is a keyword argument of ``update``.
@@ -141,6 +146,10 @@ class App:
     #: One line above the controls saying what the app shows and what to move (HTML allowed),
     #: so the app explains itself without the notebook's prose (app mode, a projected lecture).
     title = ""
+    #: Status line while :meth:`run` computes (apps with a ``status`` view).
+    running = "Running: the result appears here when it is done."
+    #: Status line once a control differs from the settings of the result shown.
+    changed = "Settings changed: press <b>Run</b> to simulate them."
 
     @staticmethod
     def study_views(n_sims, button="Run", status="Press <b>Run</b> to simulate.", plot_width="760px", style=None):
@@ -167,6 +176,8 @@ class App:
         self.message = widgets.HTML()
         self.message.add_class("lmmedu-message")
         self.result = None
+        # Control settings of the result shown, and the status text show() wrote for it.
+        self._shown_settings, self._shown_status = None, None
         for control in self.control_widgets().values():
             control.observe(self._changed, names="value")
         if isinstance(getattr(self, "button", None), widgets.Button):
@@ -214,6 +225,7 @@ class App:
             (an app never raises from a control or a button).
         """
         settings = {**self.settings(), **overrides}
+        controls = {name: settings[name] for name in self.control_widgets()}
         bar = getattr(self, "progress_bar", None)
         if isinstance(bar, widgets.IntProgress):
             bar.value = 0
@@ -221,10 +233,16 @@ class App:
         button = getattr(self, "button", None)
         if isinstance(button, widgets.Button):
             button.disabled = True
+        status = self._status_view()
+        before = status.value if status is not None else None
+        if status is not None:
+            status.value = self.running
         try:
             result = self.update(**settings)
         except Exception as exc:  # show, never raise, from a callback
             self.message.value = error_html(self.failure, exc)
+            if status is not None:
+                status.value = before
             return None
         finally:
             if isinstance(button, widgets.Button):
@@ -232,17 +250,28 @@ class App:
         self.message.value = ""
         self.result = result
         self.show(result)
+        if status is not None:
+            self._shown_settings, self._shown_status = controls, status.value
         return result
 
     def _tick(self, done, total):
         self.progress_bar.max = total
         self.progress_bar.value = done
 
+    def _status_view(self):
+        status = getattr(self, "status", None)
+        return status if not self.live and isinstance(status, widgets.HTML) else None
+
     def _changed(self, change=None):
         if self.live:
             self.run()
-        else:
-            self.preview()
+            return
+        self.preview()
+        status = self._status_view()
+        if status is not None and self._shown_status is not None:
+            # Said here, once for every Run-button app, so no app can leave "Settings changed"
+            # on a result that matches the controls, or the result's text on one that does not.
+            status.value = self._shown_status if self.settings() == self._shown_settings else self.changed
 
     def _ipython_display_(self):
         display(self.widget)
@@ -409,8 +438,6 @@ class PseudoReplicationMachine(App):
                                                  effect=s["effect"])
         except ValueError as exc:
             self.readout.value = f"<span style='color:{_WARN}'>{html.escape(str(exc))}</span>"
-        if self.result is not None:
-            self.status.value = "Settings changed: press <b>Run</b> to simulate them."
 
     def show(self, result):
         self.status.value = html.escape(rates_summary(result))
