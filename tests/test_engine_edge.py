@@ -132,9 +132,14 @@ def test_solution_is_typed():
     assert not hasattr(sol, "parts")
 
 
-@pytest.mark.parametrize("formula, m", [("y ~ x + (x|g) + (1|h)", 140), ("y ~ x + (1|g) + (1|h) + (1|k)", 360)])
+@pytest.mark.parametrize("formula, m", [("y ~ x + (x|g) + (1|h)", 140), ("y ~ x + (1|g) + (1|h) + (1|k)", 360),
+                                          ("y ~ x + (1|g) + (x|h)", 340)])
 def test_blocked_layout_equals_dense_layout(monkeypatch, formula, m):
-    """Crossed factors in the blocked layout (sparse Z1'Z2, no shared patterns) give the dense answer."""
+    """Crossed factors in the blocked layout (sparse Z1'Z2, no shared patterns) give the dense answer.
+
+    Also with a correlated slope among the smaller terms (a Lambda2 that is not diagonal), and
+    with groups of equal size (one class of Schur-complement weights) in a random intercept.
+    """
     from lmmedu.stats import engine
 
     monkeypatch.setattr(engine, "_DENSE_Q", 300)
