@@ -344,8 +344,11 @@ class LmmProblem:
                                                        return_index=True, return_inverse=True)
                 self.schur_cells, self.schur_base, self.schur_P = schur_map(
                     self.U_sparse, classes.ravel(), self.class_rep.size, self.Z2tZ2)
-                # Row and column of each cell, for scaling by a diagonal Lambda2.
-                self.schur_rc = np.divmod(self.schur_cells, self.Q2)
+                # For a diagonal Lambda2 each cell is scaled by theta_a theta_b: the index
+                # of (a, b) in the outer product of theta with itself, per cell.
+                rows, cols = np.divmod(self.schur_cells, self.Q2)
+                t2 = self.lam2[2]  # theta index of each diagonal entry, when diagonal
+                self.schur_tt = t2[rows] * self.n_theta + t2[cols] if self.lam2_diagonal else None
 
     def _start_values(self, y):
         """Moment-based starting theta.
@@ -610,9 +613,7 @@ class LmmProblem:
             buf = np.zeros((self.Q2, self.Q2))
             flat = buf.reshape(-1)
             if self.lam2_diagonal:
-                d = theta[t]
-                rr, cc = self.schur_rc
-                vals *= d[rr] * d[cc]
+                vals *= np.outer(theta, theta).ravel()[self.schur_tt]
                 flat[self.schur_cells] = vals
                 S, upper_zero = buf.T, True
             else:
@@ -624,8 +625,9 @@ class LmmProblem:
         L22, info = scipy.linalg.lapack.dpotrf(S, lower=1, clean=int(not upper_zero), overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("not positive definite")
-        cu2 = tri_solve(L22, Lam2.T @ g2y)
-        RZX2 = tri_solve(L22, np.asarray(Lam2.T @ g2X))
+        # One pass over L22 for both right-hand sides.
+        both = tri_solve(L22, np.column_stack([Lam2.T @ g2y, np.asarray(Lam2.T @ g2X)]))
+        cu2, RZX2 = both[:, 0], both[:, 1:]
         logdet_L += 2.0 * np.log(np.diag(L22)).sum()
         RXtRX -= RZX2.T @ RZX2
         rhs -= RZX2.T @ cu2
