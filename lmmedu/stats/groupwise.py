@@ -65,6 +65,10 @@ def column_transform(Z, full_cov):
     return A
 
 
+# Largest Q2^2 for which cell ranks come from a table of Q2^2 int32 (40 MB); beyond, a binary search.
+RANK_TABLE_MAX = 1e7
+
+
 def schur_map(U, classes, n_classes, Z2tZ2):
     """Sparse map from per-class group weights to the upper triangle of a Schur complement.
 
@@ -131,7 +135,7 @@ def schur_map(U, classes, n_classes, Z2tZ2):
     occupied[flat] = True
     occupied.reshape(Q2, Q2)[np.triu(Z2tZ2 != 0)] = True
     cells = np.flatnonzero(occupied)
-    if Q2 * Q2 <= 1e7:
+    if Q2 * Q2 <= RANK_TABLE_MAX:
         row = (np.cumsum(occupied, dtype=np.int32) - 1)[flat]
     else:
         row = np.searchsorted(cells, flat)
