@@ -132,9 +132,14 @@ def test_solution_is_typed():
     assert not hasattr(sol, "parts")
 
 
-@pytest.mark.parametrize("formula, m", [("y ~ x + (x|g) + (1|h)", 140), ("y ~ x + (1|g) + (1|h) + (1|k)", 360)])
+@pytest.mark.parametrize("formula, m", [("y ~ x + (x|g) + (1|h)", 140), ("y ~ x + (1|g) + (1|h) + (1|k)", 360),
+                                          ("y ~ x + (1|g) + (x|h)", 340)])
 def test_blocked_layout_equals_dense_layout(monkeypatch, formula, m):
-    """Crossed factors in the blocked layout (sparse Z1'Z2, no shared patterns) give the dense answer."""
+    """Crossed factors in the blocked layout (sparse Z1'Z2, no shared patterns) give the dense answer.
+
+    Also with a correlated slope among the smaller terms (a Lambda2 that is not diagonal), and
+    with groups of equal size (one class of Schur-complement weights) in a random intercept.
+    """
     from lmmedu.stats import engine
 
     monkeypatch.setattr(engine, "_DENSE_Q", 300)
@@ -156,3 +161,32 @@ def test_blocked_layout_equals_dense_layout(monkeypatch, formula, m):
     np.testing.assert_allclose(blocked.coefs["df"], dense.coefs["df"], rtol=1e-3)
     for grp in blocked.ranef:
         np.testing.assert_allclose(blocked.ranef[grp], dense.ranef[grp], atol=1e-4)
+
+
+@pytest.mark.parametrize("rank_table", [True, False])
+def test_schur_map_equals_the_sum_over_groups(monkeypatch, rank_table):
+    """base - P @ w is the upper triangle of Z2'Z2 - sum_j sum_(b<=c) w_bcj (Ub_j'Uc_j + [b != c] Uc_j'Ub_j)."""
+    import scipy.sparse as sp
+
+    from lmmedu.stats import groupwise
+
+    if not rank_table:
+        monkeypatch.setattr(groupwise, "RANK_TABLE_MAX", 0)
+    rng = np.random.default_rng(3)
+    m, Q2, q1 = 40, 15, 2
+    U = [sp.random(m, Q2, density=0.3, random_state=rng, format="csr") for _ in range(q1)]
+    U[1].data = rng.normal(size=U[1].nnz)  # signed values, as for a slope column
+    Z2tZ2 = np.diag(rng.uniform(1, 2, Q2))
+    Z2tZ2[0, Q2 - 1] = Z2tZ2[Q2 - 1, 0] = 0.5  # a cell no group reaches
+    classes = rng.integers(0, 4, m)
+    pairs = [(0, 0), (0, 1), (1, 1)]
+    w_class = rng.normal(size=(len(pairs), 4))
+    cells, base, P = groupwise.schur_map(U, classes, 4, Z2tZ2)
+    got = np.zeros((Q2, Q2))
+    got.ravel()[cells] = base - P @ w_class.ravel()
+    M = Z2tZ2.copy()
+    for j in range(m):
+        for k, (b, c) in enumerate(pairs):
+            outer = w_class[k, classes[j]] * np.outer(U[b][j].toarray(), U[c][j].toarray())
+            M -= outer if b == c else outer + outer.T
+    np.testing.assert_allclose(got, np.triu(M), atol=1e-12)

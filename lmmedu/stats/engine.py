@@ -40,8 +40,8 @@ from .groupwise import (
     column_transform,
     lower_factor,
     lower_tri_indices,
-    pair_map,
     row_patterns,
+    schur_map,
     soa_cholesky,
     soa_eye,
     soa_lsolve,
@@ -337,9 +337,18 @@ class LmmProblem:
                 self.U_sparse = [Z1tZ2[a::q1].tocsr() for a in range(q1)]  # (m1, Q2) per column a
                 self.U_sparse_T = [u.T.tocsr() for u in self.U_sparse]
                 # sum_j w_j U_j' U_j for every evaluation's weights w: the sparsity
-                # pattern is fixed, so map w to the nonzeros once.
-                self.pair_maps = {(b, c): pair_map(self.U_sparse[b], self.U_sparse[c], b == c)
-                                  for b in range(q1) for c in range(b, q1)}
+                # pattern is fixed, so map w to the nonzeros once.  Groups with equal
+                # Z1j'Z1j (InstEval: students with equally many ratings) get equal
+                # weights, so the map is summed over such groups once.
+                _, self.class_rep, classes = np.unique(self.Z1tZ1.reshape(q1 * q1, m1).T, axis=0,
+                                                       return_index=True, return_inverse=True)
+                self.schur_cells, self.schur_base, self.schur_P = schur_map(
+                    self.U_sparse, classes.ravel(), self.class_rep.size, self.Z2tZ2)
+                # For a diagonal Lambda2 each cell is scaled by theta_a theta_b: the index
+                # of (a, b) in the outer product of theta with itself, per cell.
+                rows, cols = np.divmod(self.schur_cells, self.Q2)
+                t2 = self.lam2[2]  # theta index of each diagonal entry, when diagonal
+                self.schur_tt = t2[rows] * self.n_theta + t2[cols] if self.lam2_diagonal else None
 
     def _start_values(self, y):
         """Moment-based starting theta.
@@ -565,11 +574,13 @@ class LmmProblem:
         for b, c in pairs:
             rows.append(sum(K[a, b] * K[a, c] for a in range(q1))[None, :])
         stacked = np.concatenate(rows, axis=0)
-        M = self.Z2tZ2.copy()
-        g2y = self.Z2ty.copy()
-        g2X = self.Z2tX.copy()
+        r, c, t = self.lam2
+        Lam2 = sp.csr_matrix((theta[t], (r, c)), shape=(self.Q2, self.Q2))
         at = 0
         if self.pool is not None:
+            M = self.Z2tZ2.copy()
+            g2y = self.Z2ty.copy()
+            g2X = self.Z2tX.copy()
             # Pooled: dense products over the distinct patterns only.
             pooled = np.asarray((self.pool.T @ stacked.T).T)
             U = self.U
@@ -581,34 +592,42 @@ class LmmProblem:
                 prod = (U[b] * pooled[at]) @ U[c].T
                 M -= prod if b == c else prod + prod.T
                 at += 1
+            if self.lam2_diagonal:
+                d = theta[t]
+                S = M
+                S *= d[:, None]
+                S *= d[None, :]
+            else:
+                S = np.asarray(Lam2.T @ np.asarray(Lam2.T @ M).T).T
+            S, upper_zero = np.asfortranarray(S), False
         else:
             UT = self.U_sparse_T
-            for b in range(q1):
-                g2y -= UT[b] @ stacked[at]
-                g2X -= np.asarray(UT[b] @ stacked[at + 1: at + 1 + p].T)
-                at += 1 + p
-            flat = M.reshape(-1)
-            for b, c in pairs:
-                where, transposed, mirror, P = self.pair_maps[(b, c)]
-                vals = P @ stacked[at]
-                flat[where] -= vals
-                flat[transposed] -= vals[mirror]
-                at += 1
-        r, c, t = self.lam2
-        Lam2 = sp.csr_matrix((theta[t], (r, c)), shape=(self.Q2, self.Q2))
-        if self.lam2_diagonal:
-            d = theta[t]
-            S = M
-            S *= d[:, None]
-            S *= d[None, :]
-        else:
-            S = np.asarray(Lam2.T @ np.asarray(Lam2.T @ M).T).T
+            g2y = self.Z2ty - sum(UT[b] @ stacked[(1 + p) * b] for b in range(q1))
+            g2X = self.Z2tX - sum(np.asarray(UT[b] @ stacked[(1 + p) * b + 1: (1 + p) * (b + 1)].T)
+                                  for b in range(q1))
+            at = (1 + p) * q1
+            w = stacked[at: at + len(pairs)][:, self.class_rep]
+            vals = self.schur_base - self.schur_P @ w.ravel()
+            # Only the upper triangle (C order) is filled: it is the lower triangle of its
+            # Fortran-ordered transpose, which LAPACK then factors in place, without a copy.
+            buf = np.zeros((self.Q2, self.Q2))
+            flat = buf.reshape(-1)
+            if self.lam2_diagonal:
+                vals *= np.outer(theta, theta).ravel()[self.schur_tt]
+                flat[self.schur_cells] = vals
+                S, upper_zero = buf.T, True
+            else:
+                flat[self.schur_cells] = vals
+                buf += np.triu(buf, 1).T
+                S = np.asfortranarray(np.asarray(Lam2.T @ np.asarray(Lam2.T @ buf).T).T)
+                upper_zero = False
         S[np.arange(self.Q2), np.arange(self.Q2)] += 1.0
-        L22, info = scipy.linalg.lapack.dpotrf(S, lower=1, clean=1, overwrite_a=1)
+        L22, info = scipy.linalg.lapack.dpotrf(S, lower=1, clean=int(not upper_zero), overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("not positive definite")
-        cu2 = tri_solve(L22, Lam2.T @ g2y)
-        RZX2 = tri_solve(L22, np.asarray(Lam2.T @ g2X))
+        # One pass over L22 for both right-hand sides.
+        both = tri_solve(L22, np.column_stack([Lam2.T @ g2y, np.asarray(Lam2.T @ g2X)]))
+        cu2, RZX2 = both[:, 0], both[:, 1:]
         logdet_L += 2.0 * np.log(np.diag(L22)).sum()
         RXtRX -= RZX2.T @ RZX2
         rhs -= RZX2.T @ cu2
