@@ -1,9 +1,10 @@
 """``lmmedu.compare`` tables fit JupyterLab's output area, with one, two and three grouping factors.
 
 A notebook written for this test shows :func:`lmmedu.compare` for notebook 02's one-factor model,
-the two-factor expression model (``(week|probeset) + (1|sample)``) and a three-factor model with
-the long column, level and term names a learner's own data may have
-(``treatment_group[T.high_dose]:cell_line[T.HEK293T_knockout]``). It runs in JupyterLab in a
+the two-factor expression model (``(week|probeset) + (1|sample)``) and two three-factor models: one
+with the seed data's names (``treatment[T.drug]:gene[T.C]``, lab, replicate, day), one with the long
+column, level and term names a learner's own data may have
+(``treatment_group[T.high_dose]:cell_line[T.HEK293T_knockout]``, ``replicate_culture``). It runs in JupyterLab in a
 1,280-px-wide window with the file browser open (an output area of about 848 px), and each output,
 and the table inside it, must be no wider than the output area, with every data cell on one line
 (``<2e-16`` must not break after its hyphen).
@@ -48,26 +49,41 @@ d["length"] *= np.exp(np.where(codes < 3, 0.3, -0.3) + rng.normal(0, 0.2, 5)[ses
 lmmedu.compare("log(length) ~ treatment_group*cell_line + (1|laboratory) + (1|replicate_culture) "
                "+ (1|imaging_session)", d)"""
 
-CELLS = {"one-factor": ONE, "two-factors": TWO, "three-factors": THREE}
+# The names of the seed data, three grouping factors: 'treatment[T.drug]:gene[T.C]' and short groups.
+THREE_SHORT = """\
+d = lmmedu.simulate_replicates(n_replicates=6, seed=5)
+rng = np.random.default_rng(1)
+codes = d["replicate"].astype("category").cat.codes.to_numpy()
+d["lab"] = np.where(codes < 3, "north", "south")
+day = rng.integers(0, 5, len(d))
+d["day"] = [f"d{k}" for k in day]
+d["length"] *= np.exp(np.where(codes < 3, 0.3, -0.3) + rng.normal(0, 0.2, 5)[day])
+lmmedu.compare("log(length) ~ treatment*gene + (1|lab) + (1|replicate) + (1|day)", d)"""
 
-# Per compare() output: the output area's width, the widest thing in it, and the data cells whose
-# text takes more than one line.
+CELLS = {"one-factor": ONE, "two-factors": TWO, "three-factors": THREE, "three-short-names": THREE_SHORT}
+
+# Per compare() output: the output area's width, the widest thing in it, the data cells whose
+# text takes more than one line, and the term names' variables broken over lines.
 WIDTHS_JS = """() => {
   const out = {};
   document.querySelectorAll('[data-lmmedu-cell]').forEach(cell => {
     const area = cell.querySelector('.jp-OutputArea-output');
-    const table = area && area.querySelector('table');
-    if (!table) return;
-    const wrapped = [];
-    table.querySelectorAll('td').forEach(td => {
+    const tables = area ? Array.from(area.querySelectorAll('table')) : [];
+    if (!tables.length) return;
+    const table = tables.reduce((a, b) => (b.scrollWidth > a.scrollWidth ? b : a));
+    const lines = el => {
       const range = document.createRange();
-      range.selectNodeContents(td);
-      const lines = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
-      if (lines.size > 1) wrapped.push(td.innerText);
-    });
+      range.selectNodeContents(el);
+      return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size;
+    };
+    const wrapped = Array.from(area.querySelectorAll('td')).filter(td => lines(td) > 1).map(td => td.innerText);
+    // A variable of a term name (one inline-block) that the browser still broke over lines.
+    const broken = Array.from(area.querySelectorAll('tbody th > span')).filter(u => lines(u) > 1)
+      .map(u => u.innerText);
     const columns = Array.from(table.querySelectorAll('tbody tr:first-child > *')).map(c => c.offsetWidth);
     out[cell.getAttribute('data-lmmedu-cell')] = {area: area.clientWidth, output: area.scrollWidth,
-                                                  table: table.scrollWidth, wrapped: wrapped, columns: columns};
+                                                  table: table.scrollWidth, tables: tables.length, wrapped: wrapped, broken: broken,
+                                                  columns: columns};
   });
   return out;
 }"""
@@ -112,6 +128,8 @@ def test_compare_tables_fit_the_output_area(browser, lab):
         for key, w in widths.items():
             assert w["table"] <= w["area"] and w["output"] <= w["area"] + 2, f"{key}: {w}"
             assert not w["wrapped"], f"{key}: data cells on more than one line: {w['wrapped']}"
+            # Term names break between variables (after ':'), not inside one.
+            assert not w["broken"], f"{key}: variables of term names broken over lines: {w['broken']}"
         overflow = page.evaluate(OVERFLOW_JS)
         assert not overflow, "\n".join(overflow)
     finally:
