@@ -1,14 +1,16 @@
 """The HTML of a :class:`~lmmedu.teach.comparison.Comparison`: a table that fits a notebook's output area.
 
 JupyterLab's output area is 848 px wide in a 1,280-px window with the file browser open, and an
-HTML output keeps 20 px of it as right padding, so a table has about 828 px. Ten columns of numbers
-take about 530 px of that; what is left goes to the term names and to one ``varies`` column per
-grouping factor. So that everything fits without hiding anything:
+HTML output keeps 20 px of it as right padding, so a table has about 828 px. The numbers (estimate,
+SE, df, p of both models and the SE ratio) take about 540 px of that; what is left goes to the term
+names and to one ``varies`` column per grouping factor. So that everything fits without hiding
+anything:
 
 * the lm's df, the same for every term (n minus the number of coefficients), is said once in the
   ``lm`` header instead of repeated in a column;
-* a term name wraps only after a ``:`` (between the variables of an interaction), and a single
-  variable only before its ``[level]`` when it alone is wider than the column;
+* a term name wraps only after a ``:`` (between the variables of an interaction); a single
+  variable breaks (before its ``[level]``, after a ``_``) only when it alone is wider than the room
+  the numbers leave;
 * when the ``varies`` columns would still not fit (three grouping factors, long names), they move
   into a table of their own right under the numbers, with the term names again.
 
