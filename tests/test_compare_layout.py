@@ -178,3 +178,12 @@ def test_names_are_escaped():
     assert layout._term_html("I(x<2)[T.TRUE]", 500.0) == ('<span style="display: inline-block; text-indent: 0">'
                                                          "I(x&lt;2)[T.TRUE]</span>")
     assert "a&lt;b&gt;" in layout._varies_th("a<b>") and "<b>" not in layout._varies_th("a<b>")
+
+
+@pytest.mark.parametrize("name", ["two", "three"])
+def test_tables_alone_for_an_app(name, request):
+    cmp = request.getfixturevalue(name)
+    tables = layout.comparison_tables_html(cmp)
+    full = cmp._repr_html_()
+    assert tables in full and tables.startswith("<table") and tables.endswith("</table>")
+    assert "Why each row moved" not in tables and cmp.table["reason"].iloc[0][:40] not in tables

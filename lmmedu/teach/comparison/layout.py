@@ -28,7 +28,7 @@ import re
 
 from ..prose import format_comparison_table, icc_sentence
 
-__all__: list[str] = []
+__all__: list[str] = []  # reached as lmmedu.teach.comparison.layout
 
 #: Width (px) a table may take in JupyterLab's output area (848 px at 1,280 px, minus 20 px padding),
 #: less a margin for rounding.
@@ -64,20 +64,8 @@ def comparison_html(cmp):
     -------
     str
     """
-    shown = format_comparison_table(cmp.table)
-    groups = [c[len("varies_"):] for c in shown.columns if c.startswith("varies_")]
-    lm_df = shown["df_lm"].unique()
-    # OLS has one error stratum: one df for every term, said once in the header.
-    lm_df = str(lm_df[0]) if len(lm_df) == 1 else None
-    sides = {"lm": ["estimate", "se", "p"] if lm_df is not None else ["estimate", "se", "df", "p"],
-             "lmm": ["estimate", "se", "df", "p"]}
-    inline, room = _layout(shown, sides, groups)
     parts = [f"<p><strong>lm vs mixed model</strong>: <code>{html.escape(cmp.formula)}</code></p>",
-             _numbers_table(shown, sides, groups if inline else [], lm_df, room)]
-    if not inline:
-        parts += ["<p>How each term varies: <em>within</em> a grouping factor (it changes between rows of one "
-                  "group) or only <em>between</em> its groups; this is what moves the SE ratio above.</p>",
-                  _varies_table(shown, groups, room)]
+             comparison_tables_html(cmp)]
     reasons = "".join(f"<li><code>{html.escape(str(term))}</code>: {html.escape(str(reason))}</li>"
                       for term, reason in cmp.table["reason"].items())
     parts.append(f"<p><strong>Why each row moved</strong></p>{_LIST}{reasons}</ul>")
@@ -87,6 +75,36 @@ def comparison_html(cmp):
         parts.append(f"<p><strong>How alike rows of one group are (ICC)</strong></p>{_LIST}{iccs}</ul>")
     parts += [f"<p><em>{html.escape(n)}</em></p>" for n in cmp.notes]
     return "".join(parts)
+
+
+def comparison_tables_html(cmp):
+    """Only the numbers of a comparison as HTML: its table, and the ``varies`` table when that goes under it.
+
+    For an app that shows the sentences its own way (as lists in a tab) but wants the table
+    that fits a notebook's output area.
+
+    Parameters
+    ----------
+    cmp : lmmedu.teach.comparison.Comparison
+
+    Returns
+    -------
+    str
+    """
+    shown = format_comparison_table(cmp.table)
+    groups = [c[len("varies_"):] for c in shown.columns if c.startswith("varies_")]
+    lm_df = shown["df_lm"].unique()
+    # OLS has one error stratum: one df for every term, said once in the header.
+    lm_df = str(lm_df[0]) if len(lm_df) == 1 else None
+    sides = {"lm": ["estimate", "se", "p"] if lm_df is not None else ["estimate", "se", "df", "p"],
+             "lmm": ["estimate", "se", "df", "p"]}
+    inline, room = _layout(shown, sides, groups)
+    out = _numbers_table(shown, sides, groups if inline else [], lm_df, room)
+    if not inline:
+        out += ("<p>How each term varies: <em>within</em> a grouping factor (it changes between rows of one "
+                "group) or only <em>between</em> its groups; this is what moves the SE ratio above.</p>"
+                + _varies_table(shown, groups, room))
+    return out
 
 
 # ----------------------------------------------------------------------
