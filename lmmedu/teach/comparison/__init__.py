@@ -20,7 +20,7 @@ summary of the same idea; :func:`se_table` does it for one simulated gene as the
 replicate SD changes (notebook 02); :func:`per_group_vs_joint` sets separate
 per-gene fits next to the joint interaction model.
 
-This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.own_data`. Everything public is re-exported here.
+This package: :mod:`.core` (the shared pieces and notebooks 00-04; :mod:`.layout` lays out its HTML table), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.own_data`. Everything public is re-exported here.
 """
 
 from . import core, standard_errors, pooling, pvalues, own_data

@@ -18,9 +18,9 @@ from ...stats.formula import parse_formula
 from ...stats.multiplicity import ADJUST_METHODS, adjust_pvalues
 from ...stats.results import Summary, is_mixed
 from ...stats.terms import _model_vars, _names_in, _result
-from ..prose import (comparison_lines, format_comparison_table, format_frame, format_varcomp, icc_sentence,
-                     se_reason)
+from ..prose import comparison_lines, format_comparison_table, format_frame, format_varcomp, se_reason
 from ..studies import true_icc
+from .layout import comparison_html
 
 __all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint"]
 
@@ -135,42 +135,11 @@ class Comparison:
         return "\n".join(text)
 
     def _repr_html_(self):
-        import html
-
-        # Numbers only in the table, so it fits a notebook's output area; the reasons are
-        # sentences, so they go under it as a list keyed by term, wrapping at reading width.
-        body = self.display_table()
-        # Two-level headers ("lm" / "mixed model" over estimate, SE, df, p) keep the columns narrow.
-        names = {"estimate": "estimate", "se": "SE", "df": "df", "p": "p"}
-        columns = []
-        for col in body.columns:
-            stat, _, side = col.rpartition("_")
-            if side in ("lm", "lmm") and stat in names:
-                columns.append(("lm" if side == "lm" else "mixed model", names[stat]))
-            elif col == "se_ratio":
-                columns.append(("", "SE ratio"))
-            elif col.startswith("varies_"):
-                columns.append(("varies", f"by {col[len('varies_'):]}"))
-            else:
-                columns.append(("", col))
-        body.columns = pd.MultiIndex.from_tuples(columns)
-        reasons = "".join(f"<li><code>{html.escape(str(term))}</code>: {html.escape(str(reason))}</li>"
-                          for term, reason in self.table["reason"].items())
-        iccs = "".join(f"<li>{html.escape(icc_sentence(g, self.icc.loc[g], self.design_effect.loc[g]))}</li>"
-                       for g in self.icc.index)
-        notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
-        # Cells hold short numbers, but a browser breaks "<2e-16" after its hyphen when the table
-        # is squeezed; no data cell may wrap (headers still can, which keeps the table narrow).
-        table = body.to_html(index_names=False).replace("<td>", _NOWRAP_TD)
-        return (f"<p><strong>lm vs mixed model</strong>: <code>{html.escape(self.formula)}</code></p>"
-                f"{table}<p><strong>Why each row moved</strong></p>"
-                f"<ul style='max-width: 60em'>{reasons}</ul>"
-                + (f"<p><strong>How alike rows of one group are (ICC)</strong></p>"
-                   f"<ul style='max-width: 60em'>{iccs}</ul>" if iccs else "")
-                + notes)
+        # Numbers only in the table, laid out to fit a notebook's output area (see .layout); the
+        # reasons are sentences, so they go under it as a list keyed by term.
+        return comparison_html(self)
 
 
-_NOWRAP_TD = '<td style="white-space: nowrap">'
 
 
 # ----------------------------------------------------------------------
