@@ -142,8 +142,12 @@ def rates_summary(rates: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------
 
 def _plural(g):
-    if ":" in g or g.endswith("s"):
+    if ":" in g or g.endswith("s") or not g[-1:].isalpha():
         return f"{g} groups"
+    if g.endswith(("x", "z", "ch", "sh")):
+        return f"{g}es"  # batch -> batches
+    if g.endswith("y") and g[-2:-1] not in tuple("aeiou"):
+        return f"{g[:-1]}ies"  # laboratory -> laboratories
     return f"{g}s"
 
 

@@ -26,6 +26,7 @@ from ...stats.emmeans import emmeans
 from ...stats.explain import explain
 from ...stats.terms import _model_vars
 from ..comparison import compare, design_checklist, model_formula, r_formula, residual_table
+from ..comparison.layout import comparison_tables_html
 from ..prose import contrasts
 from .core import App, _table_html, error_html, png
 
@@ -426,14 +427,9 @@ class OwnDataApp(App):
     def show(self, result):
         cmp = result.comparison
         t = cmp.table
-        shown = pd.DataFrame({"term": t.index, "estimate lm": t["estimate_lm"], "SE lm": t["se_lm"],
-                              "SE lmm": t["se_lmm"], "SE ratio": t["se_ratio"], "df lmm": t["df_lmm"],
-                              "p lm": t["p_lm"], "p lmm": t["p_lmm"]})
-        for col in t.columns:
-            if col.startswith("varies_"):
-                shown[col.replace("_", " ")] = t[col]
+        # The comparison's own layout: it fits the output area however many grouping factors a learner picks.
         self.comparison_view.value = (
-            f"<p><code>{html.escape(result.formula)}</code></p>" + _table_html(shown.reset_index(drop=True), 3)
+            f"<p><code>{html.escape(result.formula)}</code></p>" + comparison_tables_html(cmp)
             + "<b>Why the standard errors differ</b> (one per row)" + _list_html(t["reason"])
             + "<b>In short</b>" + _list_html(cmp.interpretation())
             + (f"<b>Notes</b>{_list_html(result.notes)}" if result.notes else ""))
