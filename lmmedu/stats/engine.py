@@ -219,6 +219,7 @@ class LmmProblem:
         else:
             self._prepare_blocked(Xi, ystar)
         self.rss_joint = None  # set by the dense start values
+        self.joint_rank_clear = False
         self.start = self._start_values(ystar)
         self.aliased = self._find_aliased(Xi)
 
@@ -273,6 +274,7 @@ class LmmProblem:
         # difference of large sums (residual SD 1e-5 of the group SD and below).
         self.Z_all, self.X_int, self.y_int = Z, X, y
         self.lam_rows, self.lam_cols, self.lam_theta = self._lambda_pattern(range(len(self.blocks)))
+        self.diag_Q = np.arange(Q) * (Q + p + 2)  # flat indices of M's first Q diagonal entries
 
     def _prepare_blocked(self, X, y):
         # Stacks of per-group blocks are stored "structure of arrays": entry
@@ -394,6 +396,9 @@ class LmmProblem:
             return start
         rss = max(self.yty - float(r @ coef_all), 0.0)
         self.rss_joint = rss
+        # Dropped directions are exact null directions (e.g. the group indicators summing to the
+        # intercept) unless some eigenvalue sits between rounding noise and the cut-off.
+        self.joint_rank_clear = not bool(np.any((evals > 1e-14 * evals[-1]) & (evals <= 1e-8 * evals[-1])))
         sigma2 = max(rss / dof, 1e-12 * self.yty / max(self.n, 1), 1e-300)
         off = 0
         for i, b in enumerate(self.blocks):
@@ -503,20 +508,45 @@ class LmmProblem:
         return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), beta, vcov, beta_star,
                         factors)
 
-    def _solve_dense(self, theta):
+    def _factor_dense(self, theta, clean):
+        """Lambda and the upper Cholesky factor C of the whole system at ``theta`` (M = C'C)."""
         Q, p = self.Q, self.p
         Lam = np.zeros((Q, Q))
         Lam[self.lam_rows, self.lam_cols] = theta[self.lam_theta]
         M = self.W.copy()
+        # Only the upper triangle enters dpotrf (lower=0), so the rows of Lambda'W suffice.
         top = Lam.T @ self.W[:Q]
         M[:Q, Q:] = top[:, Q:]
         M[:Q, :Q] = top[:, :Q] @ Lam
-        M[np.arange(Q), np.arange(Q)] += 1.0
-        C, info = scipy.linalg.lapack.dpotrf(M, lower=0, clean=1)  # upper: M = C'C
+        M.flat[self.diag_Q] += 1.0
+        C, info = scipy.linalg.lapack.dpotrf(M, lower=0, clean=clean, overwrite_a=1)
         if info == Q + p + 1:
             raise ZeroResidual("the response is a combination of the model's columns")
         if info != 0:
             raise np.linalg.LinAlgError("not positive definite")
+        return Lam, C
+
+    def _deviance_dense(self, theta):
+        """Profiled deviance from the diagonal of C alone: what the optimiser needs at each step.
+
+        Where r^2 lost its digits (see :meth:`_solve_dense`) the full solution is used.
+        """
+        Q, p = self.Q, self.p
+        _, C = self._factor_dense(theta, clean=0)
+        d = C.diagonal()
+        r2 = d[Q + p] ** 2
+        if r2 < 1e-6 * self.yty and p:
+            return self.profiled_deviance(self._solve_dense(theta))
+        logs = np.log(d[:Q + p])
+        dof = self.dof
+        dev = 2.0 * logs[:Q].sum() + dof * (1.0 + _LOG2PI + np.log(max(r2, 1e-300) / dof))
+        if self.reml:
+            dev += 2.0 * logs[Q:].sum() - self.logdet_Ax
+        return float(dev)
+
+    def _solve_dense(self, theta):
+        Q, p = self.Q, self.p
+        Lam, C = self._factor_dense(theta, clean=1)
         L = C[:Q, :Q].T
         RZX = C[:Q, Q:Q + p]  # L RZX = Lambda'Z'X
         cu = C[:Q, Q + p]
@@ -633,6 +663,8 @@ class LmmProblem:
     def deviance(self, theta):
         """Profiled deviance at ``theta`` (inf where the system cannot be factored)."""
         try:
+            if self.layout == "dense":
+                return self._deviance_dense(np.asarray(theta, dtype=float))
             return self.profiled_deviance(self.solve(theta))
         except np.linalg.LinAlgError:
             return np.inf
