@@ -88,8 +88,7 @@ _DESIGN_CACHE_MAX = 256
 
 def _column_signature(data):
     sig = []
-    for col in data.columns:
-        dt = data[col].dtype
+    for col, dt in data.dtypes.items():
         if isinstance(dt, pd.CategoricalDtype):
             sig.append((col, "cat", tuple(dt.categories), bool(dt.ordered)))
         else:
@@ -106,9 +105,9 @@ def _plain_values(design_info, data):
             return None
         s = data[code]
         if info.type == "categorical":
-            if not isinstance(s.dtype, pd.CategoricalDtype) or tuple(s.cat.categories) != tuple(info.categories):
+            if not isinstance(s.dtype, pd.CategoricalDtype) or tuple(s.dtype.categories) != tuple(info.categories):
                 return None
-            codes = s.cat.codes.to_numpy()
+            codes = np.asarray(s.array.codes)
             if len(codes) and codes.min() < 0:
                 return None
             values[factor] = codes
@@ -119,7 +118,7 @@ def _plain_values(design_info, data):
     return values
 
 
-def _build_plain(design_info, values, n):
+def _build_columns(design_info, values, n):
     """patsy's _build_design_matrix for plain factors, without its per-call overhead."""
     from patsy.build import _subterm_column_combinations
 
@@ -138,14 +137,55 @@ def _build_plain(design_info, values, n):
     return out
 
 
+@dataclass
+class Cells:
+    """Rows of a design made of factors only: every row is one of few distinct rows.
+
+    ``X = rows[cell]``; sums over the data then run over the cells, weighted by ``counts``.
+    """
+
+    rows: np.ndarray  # (n_cells, p)
+    cell: np.ndarray  # (n,) cell of each row
+    counts: np.ndarray  # (n_cells,) rows per cell
+
+
+def _build_plain(design_info, values, n):
+    """(matrix, Cells or None) for plain factors.
+
+    When every factor is categorical and the combinations of their levels are few, the
+    distinct rows are built once (with the same products, so the same bits) and the
+    matrix is one gather: a factorial design of 22,500 rows has 6 distinct rows.
+    """
+    infos = design_info.factor_infos
+    if infos and all(info.type == "categorical" for info in infos.values()):
+        sizes = [len(info.categories) for info in infos.values()]
+        n_cells = int(np.prod(sizes))
+        if n_cells <= max(64, n // 8):
+            cell = np.zeros(n, dtype=np.intp)
+            for factor, size in zip(infos, sizes):
+                cell *= size
+                cell += values[factor]
+            grid = np.indices(sizes).reshape(len(sizes), -1)
+            rows = _build_columns(design_info, dict(zip(infos, grid)), n_cells)
+            return rows[cell], Cells(rows, cell, np.bincount(cell, minlength=n_cells))
+    return _build_columns(design_info, values, n), None
+
+
 def _design_matrix(rhs, data):
     """(matrix, DesignInfo) of ``rhs`` on ``data`` (already categorised), equal to patsy.dmatrix's."""
+    mat, info, _ = _design_matrix_cells(rhs, data)
+    return mat, info
+
+
+def _design_matrix_cells(rhs, data):
+    """As :func:`_design_matrix`, plus the :class:`Cells` of a design of few distinct rows (else None)."""
     key = (rhs, _column_signature(data))
     info = _DESIGN_CACHE.get(key)
     if info is not None:
         values = _plain_values(info, data)
         if values is not None:
-            return _build_plain(info, values, len(data)), info
+            mat, cells = _build_plain(info, values, len(data))
+            return mat, info, cells
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # reported by _check_finite
         mat = patsy.dmatrix(rhs, data, eval_env=eval_env(), NA_action=_KEEP_NAN)
     info = mat.design_info
@@ -153,7 +193,7 @@ def _design_matrix(rhs, data):
         if len(_DESIGN_CACHE) >= _DESIGN_CACHE_MAX:
             _DESIGN_CACHE.clear()
         _DESIGN_CACHE[key] = info
-    return np.asarray(mat, dtype=float), info
+    return np.asarray(mat, dtype=float), info, None
 
 
 def plain_values(data):
@@ -190,15 +230,25 @@ def fixed_design(rhs, data):
     ['Intercept', 'g[T.b]', 'x']
     """
     try:
-        X, info = _design_matrix(rhs, _categorise(data))
+        X, info, cells = _design_matrix_cells(rhs, _categorise(data))
     except patsy.PatsyError as err:
         raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
     names = list(info.column_names)
-    _check_finite(X, names, data, "fixed-effects")
+    if cells is None or not np.isfinite(cells.rows).all():
+        _check_finite(X, names, data, "fixed-effects")
     if X.shape[1] == 0:
         return FixedDesign(X, [], info, np.arange(0), [])
-    Xw = _working_columns(X)
-    gram = Xw.T @ Xw  # one product serves both the column lengths and the rank check
+    if cells is None:
+        Xw = _working_columns(X)
+        shift = X[0] - Xw[0]
+        gram = Xw.T @ Xw  # one product serves both the column lengths and the rank check
+    else:
+        # The same centred Gram matrix from the few distinct rows; the rows themselves are
+        # centred only if the rank check needs them.
+        Xw = None
+        shift = _working_shift(cells.rows[cells.counts > 0], cells.counts @ cells.rows / len(X))
+        rows = cells.rows - shift
+        gram = (rows * cells.counts[:, None]).T @ rows
     scale = np.sqrt(np.clip(np.diag(gram), 0.0, None))
     keep = _full_rank_columns(X, Xw, scale, gram)
     dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
@@ -212,8 +262,9 @@ def fixed_design(rhs, data):
             stacklevel=3,
         )
     keep = np.asarray(keep, dtype=int)
-    _warn_far_from_zero(X[0, keep] - Xw[0, keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
-    return FixedDesign(X[:, keep], [names[i] for i in keep], info, keep, dropped)
+    _warn_far_from_zero(shift[keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
+    return FixedDesign(X if len(keep) == X.shape[1] else X[:, keep], [names[i] for i in keep], info, keep,
+                       dropped)
 
 
 #: Beyond this |mean| / SD a combination of coefficients (an emmean, a prediction's SE) computed
@@ -257,6 +308,14 @@ def _working_columns(X):
     return Xw
 
 
+def _working_shift(rows, mean):
+    """What :func:`_working_columns` subtracts from each column, given the distinct rows and the column means."""
+    shift = np.zeros(rows.shape[1])
+    if rows.shape[1] > 1 and rows.shape[0] and np.ptp(rows[:, 0]) == 0 and rows[0, 0] != 0:
+        shift[1:] = mean[1:]
+    return shift
+
+
 def _check_finite(X, names, data, what):
     """Name the column and the row where a transform such as log(x) gave -inf, inf or NaN."""
     bad = ~np.isfinite(X)
@@ -284,7 +343,7 @@ def _full_rank_columns(X, Xw=None, scale=None, gram=None):
     criterion of R's ``dqrdc2`` (pivoted QR that moves aliased columns to the end),
     applied to centred columns.
     """
-    if Xw is None:
+    if Xw is None and gram is None:
         Xw = _working_columns(X)
         scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
     if not (scale > 0).all():
@@ -297,6 +356,8 @@ def _full_rank_columns(X, Xw=None, scale=None, gram=None):
         ev = np.linalg.eigvalsh(gram / np.outer(scale, scale))
         if ev.size and ev[0] > 1e-10:
             return list(range(X.shape[1]))
+    if Xw is None:
+        Xw = _working_columns(X)
     keep, basis = [], np.empty((Xw.shape[0], 0))
     for j in range(Xw.shape[1]):
         if scale[j] == 0:
