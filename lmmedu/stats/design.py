@@ -45,6 +45,7 @@ class FixedDesign:
     design_info: object
     keep: np.ndarray
     dropped: list
+    cells: object = None  # Cells of the kept columns when X has few distinct rows (factors only)
 
     def matrix_for(self, data):
         """Model matrix of ``data`` with the kept columns, in the same coding."""
@@ -157,7 +158,7 @@ def _build_plain(design_info, values, n):
     matrix is one gather: a factorial design of 22,500 rows has 6 distinct rows.
     """
     infos = design_info.factor_infos
-    if infos and all(info.type == "categorical" for info in infos.values()):
+    if all(info.type == "categorical" for info in infos.values()):
         sizes = [len(info.categories) for info in infos.values()]
         n_cells = int(np.prod(sizes))
         if n_cells <= max(64, n // 8):
@@ -165,7 +166,7 @@ def _build_plain(design_info, values, n):
             for factor, size in zip(infos, sizes):
                 cell *= size
                 cell += values[factor]
-            grid = np.indices(sizes).reshape(len(sizes), -1)
+            grid = np.indices(sizes).reshape(len(sizes), n_cells)
             rows = _build_columns(design_info, dict(zip(infos, grid)), n_cells)
             return rows[cell], Cells(rows, cell, np.bincount(cell, minlength=n_cells))
     return _build_columns(design_info, values, n), None
@@ -263,8 +264,10 @@ def fixed_design(rhs, data):
         )
     keep = np.asarray(keep, dtype=int)
     _warn_far_from_zero(shift[keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
-    return FixedDesign(X if len(keep) == X.shape[1] else X[:, keep], [names[i] for i in keep], info, keep,
-                       dropped)
+    if len(keep) < X.shape[1]:
+        X = X[:, keep]
+        cells = None if cells is None else Cells(cells.rows[:, keep], cells.cell, cells.counts)
+    return FixedDesign(X, [names[i] for i in keep], info, keep, dropped, cells)
 
 
 #: Beyond this |mean| / SD a combination of coefficients (an emmean, a prediction's SE) computed
@@ -442,6 +445,7 @@ class RandomBlock:
     levels: list
     names: list
     design_info: object = None
+    cells: object = None  # Cells of Z when its rows are few distinct ones (factors only)
 
     def matrix_for(self, data):
         """Z columns of this term for ``data`` (same coding as the fit)."""
@@ -515,7 +519,7 @@ def random_blocks(terms, data):
     n = len(data)
     for term in terms:
         try:
-            Z, info = _design_matrix(term.expr, cat)
+            Z, info, cells = _design_matrix_cells(term.expr, cat)
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
         _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
@@ -533,7 +537,7 @@ def random_blocks(terms, data):
                 f"The term '{term}' has {m * Z.shape[1]} random effects ({m} groups x {Z.shape[1]} columns) but "
                 f"there are only {n} observations; a model needs fewer random effects than observations."
             )
-        blocks.append(RandomBlock(term, Z, codes, levels, list(info.column_names), info))
+        blocks.append(RandomBlock(term, Z, codes, levels, list(info.column_names), info, cells))
     if blocks and sum(b.m * b.q for b in blocks) >= n:
         raise ValueError(
             f"The random terms together have {sum(b.m * b.q for b in blocks)} random effects but there are "

@@ -78,7 +78,7 @@ def fit(formula, data, reml=True):
         blocks = random_blocks(parsed.random, frame.data)
         _check_constant_within_groups(frame, blocks)
         try:
-            problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml))
+            problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml), x_cells=design.cells)
             if _exact_fit_possible(problem):
                 _check_exact_fit(frame, design, blocks)
             if problem.residual_is_zero():
