@@ -84,6 +84,40 @@ def _group_sums(codes, m, M):
     return np.stack([np.bincount(codes, weights=M[:, j], minlength=m) for j in range(M.shape[1])], axis=1)
 
 
+def _column_transform_cells(rows, counts, full_cov):
+    """:func:`~lmmedu.stats.groupwise.column_transform` of ``rows[cell]``, from the distinct rows and their counts.
+
+    The same rules on the same column moments (mean, mean square, variance), weighted by
+    the number of rows of each distinct row instead of read from every row.
+    """
+    q = rows.shape[1]
+    A = np.eye(q)
+    n = max(float(counts.sum()), 1.0)
+    w = counts.astype(float)
+    mean = w @ rows / n
+    msq = w @ (rows * rows) / n
+    ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
+    var = msq - mean**2
+    risky = np.flatnonzero(mean**2 > 0.5 * msq)
+    if risky.size:
+        centred = rows[:, risky] - mean[risky]
+        var[risky] = w @ (centred * centred) / n
+    for a in range(q):
+        if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
+            continue
+        spread = np.sqrt(var[a])
+        if full_cov and ones.size and spread > 0 and abs(mean[a]) >= 10 * spread:
+            centre = float(mean[a])
+        else:
+            centre, spread = 0.0, np.sqrt(msq[a])
+        if centre == 0.0 and 1e-3 <= spread <= 1e3:
+            continue
+        if centre:
+            A[ones[0], a] = -centre / spread
+        A[a, a] = 1.0 / spread
+    return A
+
+
 class ZeroResidual(np.linalg.LinAlgError):
     """The response lies in the span of the fixed and random columns (r^2 = 0)."""
 
@@ -193,8 +227,14 @@ class LmmProblem:
                 f"The model has {self.p} fixed-effect columns but only {self.n} observations; it needs more "
                 "observations than fixed effects."
             )
+        xc = x_cells if self.p else None
         # Internal coordinates: X_int = X Ax (centred, scaled columns).
-        self.Ax = column_transform(X, full_cov=True) if self.p else np.eye(0)
+        if not self.p:
+            self.Ax = np.eye(0)
+        elif xc is not None:
+            self.Ax = _column_transform_cells(xc.rows, xc.counts, full_cov=True)
+        else:
+            self.Ax = column_transform(X, full_cov=True)
         self.logdet_Ax = 2.0 * float(np.linalg.slogdet(self.Ax)[1]) if self.p else 0.0
         Xi = X @ self.Ax if self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
         self.user_blocks = list(blocks)
@@ -203,33 +243,47 @@ class LmmProblem:
         for b in blocks:
             q = b.Z.shape[1]
             full = q > 1 and not getattr(getattr(b, "term", None), "uncorrelated", False)
-            A = column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
+            cells = getattr(b, "cells", None)
+            if cells is not None:
+                A = _column_transform_cells(cells.rows, cells.counts, full_cov=full)
+            else:
+                A = column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
             self.block_A.append(A)
             scaled = not np.array_equal(A, np.eye(q))
             Zi = b.Z @ A if scaled else np.asarray(b.Z, dtype=float)
-            cells = getattr(b, "cells", None)
             if cells is not None:
                 cells = SimpleNamespace(rows=cells.rows @ A if scaled else cells.rows, cell=cells.cell)
             self.blocks.append(SimpleNamespace(Z=Zi, codes=np.asarray(b.codes), levels=b.levels, cells=cells))
         self.x_cells = None
-        if x_cells is not None and self.p:
-            self.x_cells = SimpleNamespace(rows=x_cells.rows @ self.Ax if Xi is not X else x_cells.rows,
-                                           cell=x_cells.cell)
+        if xc is not None:
+            self.x_cells = SimpleNamespace(rows=xc.rows @ self.Ax if Xi is not X else xc.rows, cell=xc.cell)
 
         # Work with the OLS residual: y'y minus the fitted part then cancels far
         # less, and beta is found as a small correction to the OLS estimate.
         if self.p:
-            self.XtX = Xi.T @ Xi
+            if xc is not None:
+                # Sums over the rows as sums over X's few distinct rows.
+                rows, cell, nx = self.x_cells.rows, xc.cell, len(xc.rows)
+                self.XtX = (rows * xc.counts[:, None]).T @ rows
+                Xty = rows.T @ np.bincount(cell, weights=y, minlength=nx)
+            else:
+                self.XtX = Xi.T @ Xi
+                Xty = Xi.T @ y
             # LAPACK directly: scipy.linalg.solve's checks cost more than the solve at p = 6.
-            _, self.beta_ols, info = scipy.linalg.lapack.dposv(self.XtX, Xi.T @ y)
+            _, self.beta_ols, info = scipy.linalg.lapack.dposv(self.XtX, Xty)
             if info != 0:
-                self.beta_ols = scipy.linalg.solve(self.XtX, Xi.T @ y, assume_a="pos")
-            ystar = y - Xi @ self.beta_ols
+                self.beta_ols = scipy.linalg.solve(self.XtX, Xty, assume_a="pos")
+            if xc is not None:
+                ystar = y - (rows @ self.beta_ols)[cell]
+                self.Xty = rows.T @ np.bincount(cell, weights=ystar, minlength=nx)
+            else:
+                ystar = y - Xi @ self.beta_ols
+                self.Xty = Xi.T @ ystar
         else:
             self.XtX = np.zeros((0, 0))
             self.beta_ols = np.zeros(0)
             ystar = y
-        self.Xty = Xi.T @ ystar
+            self.Xty = np.zeros(0)
         self.yty = float(ystar @ ystar)
         self.y_norm2 = float(y @ y)
 
