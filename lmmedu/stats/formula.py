@@ -577,7 +577,8 @@ def model_frame(parsed, data):
             f"also calls; rename the column, e.g. data.rename(columns={{'{shadowed[0]}': '{shadowed[0]}_'}})."
         )
 
-    sub = data[used]
+    # reindex builds the sub-frame in one step where the columns are unique (checked above for the used ones).
+    sub = data.reindex(columns=used) if data.columns.is_unique else data[used]
     # pandas deep-copies attrs (here: the simulation truth) into every column it hands out.
     sub.attrs = {}
     # Each column is fetched once; pandas' per-call overhead dominated this function on small data.
