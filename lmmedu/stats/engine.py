@@ -389,6 +389,9 @@ class LmmProblem:
         self._Z_all = None
         self.lam_rows, self.lam_cols, self.lam_theta = self._lambda_pattern(range(len(self.blocks)))
         self.diag_Q = np.arange(Q) * (Q + p + 2)  # flat indices of M's first Q diagonal entries
+        # Terms of one column each: Lambda is diagonal and scales rows and columns.
+        self.lam_diagonal = bool(np.array_equal(self.lam_rows, self.lam_cols)
+                                 and np.array_equal(self.lam_rows, np.arange(Q)))
 
     def _cell_sums(self, b, y):
         """Per-group sums of z_a [Z, X, y] for every column a of a term, from counts per cell.
@@ -652,22 +655,34 @@ class LmmProblem:
                         factors)
 
     def _factor_dense(self, theta, clean):
-        """Lambda and the upper Cholesky factor C of the whole system at ``theta`` (M = C'C)."""
+        """The upper Cholesky factor C of the whole system at ``theta`` (M = C'C)."""
         Q, p = self.Q, self.p
-        Lam = np.zeros((Q, Q))
-        Lam[self.lam_rows, self.lam_cols] = theta[self.lam_theta]
-        M = self.W.copy()
-        # Only the upper triangle enters dpotrf (lower=0), so the rows of Lambda'W suffice.
-        top = Lam.T @ self.W[:Q]
-        M[:Q, Q:] = top[:, Q:]
-        M[:Q, :Q] = top[:, :Q] @ Lam
+        if self.lam_diagonal:
+            # Lambda scales rows and columns: the same products as the dense ones, without them.
+            s = np.ones(Q + p + 1)
+            s[:Q] = theta[self.lam_theta]
+            M = self.W * s[:, None]
+            M *= s[None, :]
+        else:
+            # Only the upper triangle enters dpotrf (lower=0), so the rows of Lambda'W suffice.
+            # (Products by blocks of Lambda were measured slower at these sizes.)
+            Lam = self._lambda_dense(theta)
+            M = self.W.copy()
+            top = Lam.T @ self.W[:Q]
+            M[:Q, Q:] = top[:, Q:]
+            M[:Q, :Q] = top[:, :Q] @ Lam
         M.flat[self.diag_Q] += 1.0
         C, info = scipy.linalg.lapack.dpotrf(M, lower=0, clean=clean, overwrite_a=1)
         if info == Q + p + 1:
             raise ZeroResidual("the response is a combination of the model's columns")
         if info != 0:
             raise np.linalg.LinAlgError("not positive definite")
-        return Lam, C
+        return C
+
+    def _lambda_dense(self, theta):
+        Lam = np.zeros((self.Q, self.Q))
+        Lam[self.lam_rows, self.lam_cols] = theta[self.lam_theta]
+        return Lam
 
     def _deviance_dense(self, theta):
         """Profiled deviance from the diagonal of C alone: what the optimiser needs at each step.
@@ -675,7 +690,7 @@ class LmmProblem:
         Where r^2 lost its digits (see :meth:`_solve_dense`) the full solution is used.
         """
         Q, p = self.Q, self.p
-        _, C = self._factor_dense(theta, clean=0)
+        C = self._factor_dense(theta, clean=0)
         d = C.diagonal()
         r2 = d[Q + p] ** 2
         if r2 < 1e-6 * self.yty and p:
@@ -689,7 +704,8 @@ class LmmProblem:
 
     def _solve_dense(self, theta):
         Q, p = self.Q, self.p
-        Lam, C = self._factor_dense(theta, clean=1)
+        C = self._factor_dense(theta, clean=1)
+        Lam = self._lambda_dense(theta)
         L = C[:Q, :Q].T
         RZX = C[:Q, Q:Q + p]  # L RZX = Lambda'Z'X
         cu = C[:Q, Q + p]
