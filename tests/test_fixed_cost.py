@@ -58,7 +58,7 @@ def test_fixed_design_with_cells_equals_patsy_rank_check():
         first = fixed_design("a*b", df)
     with pytest.warns(UserWarning, match="rank deficient"):
         second = fixed_design("a*b", df)  # from the cache, with cells
-    assert second.cells is not None and first.cells is None
+    assert second.cells is not None and first.cells is not None
     assert first.names == second.names and first.dropped == second.dropped
     np.testing.assert_array_equal(first.X, second.X)
     np.testing.assert_array_equal(second.cells.rows[second.cells.cell], second.X)

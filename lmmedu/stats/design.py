@@ -60,16 +60,24 @@ def _categorise(data):
     patsy already does this for strings; making it explicit keeps level order
     identical between X, Z and the interpretation helpers.
     """
+    return _categorise_with_signature(data)[0]
+
+
+def _categorise_with_signature(data):
+    """:func:`_categorise`, and the column signature of the result (one pass over the dtypes)."""
     # Copy only when a column changes: a frame copy costs more than the rest on small data.
     out = None
-    for col, dt in data.dtypes.items():
+    dtypes = list(data.dtypes.items())
+    for col, dt in dtypes:
         if isinstance(dt, pd.CategoricalDtype):
             continue
         if dt == object or pd.api.types.is_string_dtype(dt) or pd.api.types.is_bool_dtype(dt):
             if out is None:
                 out = data.copy()
             out[col] = pd.Categorical(out[col])
-    return data if out is None else out
+    if out is None:
+        return data, _signature(dtypes)
+    return out, _signature(out.dtypes.items())
 
 
 # Missing rows are dropped (with a warning) before the design is built, so a NaN here comes
@@ -88,8 +96,12 @@ _DESIGN_CACHE_MAX = 256
 
 
 def _column_signature(data):
+    return _signature(data.dtypes.items())
+
+
+def _signature(dtypes):
     sig = []
-    for col, dt in data.dtypes.items():
+    for col, dt in dtypes:
         if isinstance(dt, pd.CategoricalDtype):
             sig.append((col, "cat", tuple(dt.categories), bool(dt.ordered)))
         else:
@@ -178,9 +190,9 @@ def _design_matrix(rhs, data):
     return mat, info
 
 
-def _design_matrix_cells(rhs, data):
+def _design_matrix_cells(rhs, data, signature=None):
     """As :func:`_design_matrix`, plus the :class:`Cells` of a design of few distinct rows (else None)."""
-    key = (rhs, _column_signature(data))
+    key = (rhs, _column_signature(data) if signature is None else signature)
     info = _DESIGN_CACHE.get(key)
     if info is not None:
         values = _plain_values(info, data)
@@ -190,10 +202,14 @@ def _design_matrix_cells(rhs, data):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # reported by _check_finite
         mat = patsy.dmatrix(rhs, data, eval_env=eval_env(), NA_action=_KEEP_NAN)
     info = mat.design_info
-    if _plain_values(info, data) is not None:
+    values = _plain_values(info, data)
+    if values is not None:
         if len(_DESIGN_CACHE) >= _DESIGN_CACHE_MAX:
             _DESIGN_CACHE.clear()
         _DESIGN_CACHE[key] = info
+        # The cells now too, so that a first fit takes the same path (to the last bit) as a repeat.
+        _, cells = _build_plain(info, values, len(data))
+        return np.asarray(mat, dtype=float), info, cells
     return np.asarray(mat, dtype=float), info, None
 
 
@@ -231,7 +247,7 @@ def fixed_design(rhs, data):
     ['Intercept', 'g[T.b]', 'x']
     """
     try:
-        X, info, cells = _design_matrix_cells(rhs, _categorise(data))
+        X, info, cells = _design_matrix_cells(rhs, *_categorise_with_signature(data))
     except patsy.PatsyError as err:
         raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
     names = list(info.column_names)
@@ -514,12 +530,12 @@ def random_blocks(terms, data):
     >>> [b.names for b in random_blocks(parse_formula("y ~ x + (x|g)").random, d)]
     [['Intercept', 'x']]
     """
-    cat = _categorise(data)
+    cat, signature = _categorise_with_signature(data)
     blocks = []
     n = len(data)
     for term in terms:
         try:
-            Z, info, cells = _design_matrix_cells(term.expr, cat)
+            Z, info, cells = _design_matrix_cells(term.expr, cat, signature)
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
         _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")

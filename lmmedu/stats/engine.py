@@ -392,6 +392,12 @@ class LmmProblem:
         # Terms of one column each: Lambda is diagonal and scales rows and columns.
         self.lam_diagonal = bool(np.array_equal(self.lam_rows, self.lam_cols)
                                  and np.array_equal(self.lam_rows, np.arange(Q)))
+        self.one_term = None
+        if len(self.blocks) == 1 and not self.lam_diagonal:
+            q, m = self.blocks[0].Z.shape[1], len(self.blocks[0].levels)
+            first = np.arange(m)[:, None, None] * q
+            flat = (first + np.arange(q)[None, :, None]) * (Q + p + 1) + first + np.arange(q)[None, None, :]
+            self.one_term = (flat, self.W.flat[flat], self.W[:Q, Q:].reshape(m, q, p + 1))
 
     def _cell_sums(self, b, y):
         """Per-group sums of z_a [Z, X, y] for every column a of a term, from counts per cell.
@@ -663,6 +669,14 @@ class LmmProblem:
             s[:Q] = theta[self.lam_theta]
             M = self.W * s[:, None]
             M *= s[None, :]
+        elif self.one_term is not None:
+            # One term: Z'Z is block diagonal, so M's first Q rows are T' B_j T and T' (Z_j'[X y])
+            # per group j (batched q x q products instead of two Q x Q ones).
+            flat, blocks, rest = self.one_term
+            T = self.factor(theta, 0)
+            M = self.W.copy()
+            M.flat[flat] = T.T @ blocks @ T
+            M[:Q, Q:] = (T.T @ rest).reshape(Q, p + 1)
         else:
             # Only the upper triangle enters dpotrf (lower=0), so the rows of Lambda'W suffice.
             # (Products by blocks of Lambda were measured slower at these sizes.)

@@ -100,8 +100,10 @@ class _FitBase:
 
     def _finish_coefs(self, df):
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
-        self.coefs = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"),
-                                  columns=COEF_COLUMNS)
+        table = t_table(self.beta, se, df)
+        # One 2-D block: a dict of columns cost pandas a conversion per column.
+        self.coefs = pd.DataFrame(np.column_stack([table[c] for c in COEF_COLUMNS]),
+                                  index=pd.Index(self.names, name="term"), columns=COEF_COLUMNS)
 
     @property
     def response(self):
