@@ -28,7 +28,8 @@ the user's scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Optional, Union
 
@@ -160,9 +161,23 @@ class Solution:
     logdet_RX: float  # log |RX|^2
     r2: float  # penalised residual sum of squares
     beta: np.ndarray
-    vcov_unscaled: np.ndarray  # (RX'RX)^-1 = sigma^2 (X'V^-1X)^-1 / sigma^2, user's scale
     beta_star: np.ndarray  # internal correction to the OLS estimate
     factors: Union[DenseFactors, BlockedFactors]
+    RX: np.ndarray = field(repr=False, compare=False)  # lower factor of the internal X'V^-1X / sigma^2
+    Ax: np.ndarray = field(repr=False, compare=False)  # internal X = user's X @ Ax
+
+    @functools.cached_property
+    def vcov_unscaled(self):
+        """(RX'RX)^-1 = (X'V^-1X)^-1 / sigma^2 on the user's scale.
+
+        Formed on first use: most solutions (e.g. the mixed second differences of
+        the Satterthwaite Hessian) never need it.
+        """
+        if not len(self.beta):
+            return np.zeros((0, 0))
+        RXinv = tri_inv(self.RX)
+        vcov_int = RXinv.T @ RXinv
+        return self.Ax @ vcov_int @ self.Ax.T
 
 
 _CONTROLLER = None
@@ -649,16 +664,13 @@ class LmmProblem:
             beta_star = tri_solve(RX.T, cbeta, lower=False)
             # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
             logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax
-            RXinv = tri_inv(RX)
-            vcov_int = RXinv.T @ RXinv
             beta = self.Ax @ (self.beta_ols + beta_star)
-            vcov = self.Ax @ vcov_int @ self.Ax.T
         else:
-            beta_star, logdet_RX, beta, vcov = np.zeros(0), 0.0, np.zeros(0), np.zeros((0, 0))
+            beta_star, logdet_RX, beta = np.zeros(0), 0.0, np.zeros(0)
         if r2 is None:
             r2 = self.yty - cu_sq - float(cbeta @ cbeta)
-        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), beta, vcov, beta_star,
-                        factors)
+        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), beta, beta_star,
+                        factors, RX, self.Ax)
 
     def _factor_dense(self, theta, clean):
         """The upper Cholesky factor C of the whole system at ``theta`` (M = C'C)."""

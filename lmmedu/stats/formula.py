@@ -577,10 +577,12 @@ def model_frame(parsed, data):
             f"also calls; rename the column, e.g. data.rename(columns={{'{shadowed[0]}': '{shadowed[0]}_'}})."
         )
 
+    # pandas deep-copies attrs (here: the simulation truth) in every frame and column it hands
+    # out, several times per reindex; a new frame on the same data starts without them.
+    view = pd.DataFrame(data)
+    view.attrs = {}
     # reindex builds the sub-frame in one step where the columns are unique (checked above for the used ones).
-    sub = data.reindex(columns=used) if data.columns.is_unique else data[used]
-    # pandas deep-copies attrs (here: the simulation truth) into every column it hands out.
-    sub.attrs = {}
+    sub = view.reindex(columns=used) if view.columns.is_unique else view[used]
     # Each column is fetched once; pandas' per-call overhead dominated this function on small data.
     cols = {c: sub[c] for c in used}
     for col in used[1:]:
