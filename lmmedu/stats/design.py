@@ -40,12 +40,19 @@ class FixedDesign:
         Names of columns dropped for rank deficiency.
     """
 
-    X: np.ndarray
+    _X: np.ndarray  # None until first read when ``cells`` hold the rows
     names: list
     design_info: object
     keep: np.ndarray
     dropped: list
     cells: object = None  # Cells of the kept columns when X has few distinct rows (factors only)
+
+    @property
+    def X(self):
+        """The (n, p) matrix; from the distinct rows on first use (a fit of such a design never needs it)."""
+        if self._X is None:
+            self._X = self.cells.rows[self.cells.cell]
+        return self._X
 
     def matrix_for(self, data):
         """Model matrix of ``data`` with the kept columns, in the same coding."""
@@ -163,7 +170,7 @@ class Cells:
 
 
 def _build_plain(design_info, values, n):
-    """(matrix, Cells or None) for plain factors.
+    """(matrix, None), or (None, Cells) for a design of few distinct rows (``rows[cell]`` is the matrix).
 
     When every factor is categorical and the combinations of their levels are few, the
     distinct rows are built once (with the same products, so the same bits) and the
@@ -180,18 +187,21 @@ def _build_plain(design_info, values, n):
                 cell += values[factor]
             grid = np.indices(sizes).reshape(len(sizes), n_cells)
             rows = _build_columns(design_info, dict(zip(infos, grid)), n_cells)
-            return rows[cell], Cells(rows, cell, np.bincount(cell, minlength=n_cells))
+            return None, Cells(rows, cell, np.bincount(cell, minlength=n_cells))
     return _build_columns(design_info, values, n), None
 
 
 def _design_matrix(rhs, data):
     """(matrix, DesignInfo) of ``rhs`` on ``data`` (already categorised), equal to patsy.dmatrix's."""
-    mat, info, _ = _design_matrix_cells(rhs, data)
-    return mat, info
+    mat, info, cells = _design_matrix_cells(rhs, data)
+    return (cells.rows[cells.cell] if mat is None else mat), info
 
 
 def _design_matrix_cells(rhs, data, signature=None):
-    """As :func:`_design_matrix`, plus the :class:`Cells` of a design of few distinct rows (else None)."""
+    """As :func:`_design_matrix`, plus the :class:`Cells` of a design of few distinct rows (else None).
+
+    With cells the matrix may be None (not built): ``cells.rows[cells.cell]``.
+    """
     key = (rhs, _column_signature(data) if signature is None else signature)
     info = _DESIGN_CACHE.get(key)
     if info is not None:
@@ -251,10 +261,12 @@ def fixed_design(rhs, data):
     except patsy.PatsyError as err:
         raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
     names = list(info.column_names)
-    if cells is None or not np.isfinite(cells.rows).all():
+    if X is None and not np.isfinite(cells.rows).all():
+        X = cells.rows[cells.cell]
+    if X is not None:
         _check_finite(X, names, data, "fixed-effects")
-    if X.shape[1] == 0:
-        return FixedDesign(X, [], info, np.arange(0), [])
+    if not names:
+        return FixedDesign(np.zeros((len(data), 0)) if X is None else X, [], info, np.arange(0), [])
     if cells is None:
         Xw = _working_columns(X)
         shift = X[0] - Xw[0]
@@ -263,11 +275,16 @@ def fixed_design(rhs, data):
         # The same centred Gram matrix from the few distinct rows; the rows themselves are
         # centred only if the rank check needs them.
         Xw = None
-        shift = _working_shift(cells.rows[cells.counts > 0], cells.counts @ cells.rows / len(X))
+        shift = _working_shift(cells.rows[cells.counts > 0], cells.counts @ cells.rows / len(data))
         rows = cells.rows - shift
         gram = (rows * cells.counts[:, None]).T @ rows
     scale = np.sqrt(np.clip(np.diag(gram), 0.0, None))
-    keep = _full_rank_columns(X, Xw, scale, gram)
+    if X is None and _clearly_full_rank(scale, gram):
+        keep = list(range(len(names)))
+    else:
+        if X is None:
+            X = cells.rows[cells.cell]
+        keep = _full_rank_columns(X, Xw, scale, gram)
     dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
     if dropped:
         warnings.warn(
@@ -279,8 +296,8 @@ def fixed_design(rhs, data):
             stacklevel=3,
         )
     keep = np.asarray(keep, dtype=int)
-    _warn_far_from_zero(shift[keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
-    if len(keep) < X.shape[1]:
+    _warn_far_from_zero(shift[keep], scale[keep] / np.sqrt(len(data)), [names[i] for i in keep])
+    if len(keep) < len(names):
         X = X[:, keep]
         cells = None if cells is None else Cells(cells.rows[:, keep], cells.cell, cells.counts)
     return FixedDesign(X, [names[i] for i in keep], info, keep, dropped, cells)
@@ -354,6 +371,15 @@ def _check_finite(X, names, data, what):
     )
 
 
+def _clearly_full_rank(scale, gram):
+    """A well-conditioned Gram matrix of unit columns: every column keeps at least
+    sqrt(smallest eigenvalue) >> ALIAS_TOL of its length (the fast path of the rank check)."""
+    if not (scale > 0).all():
+        return False
+    ev = np.linalg.eigvalsh(gram / np.outer(scale, scale))
+    return bool(ev.size and ev[0] > 1e-10)
+
+
 def _full_rank_columns(X, Xw=None, scale=None, gram=None):
     """Indices of a maximal set of independent columns, earliest first (as lme4 and R's lm keep them).
 
@@ -365,16 +391,9 @@ def _full_rank_columns(X, Xw=None, scale=None, gram=None):
     if Xw is None and gram is None:
         Xw = _working_columns(X)
         scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
-    if not (scale > 0).all():
-        pass  # a zero (or, once centred, constant) column is aliased with the intercept; handled below
-    else:
-        # Fast path: a well-conditioned Gram matrix of unit columns means every column keeps
-        # at least sqrt(smallest eigenvalue) >> ALIAS_TOL of its length.
-        if gram is None:
-            gram = Xw.T @ Xw
-        ev = np.linalg.eigvalsh(gram / np.outer(scale, scale))
-        if ev.size and ev[0] > 1e-10:
-            return list(range(X.shape[1]))
+    # A zero (or, once centred, constant) column is aliased with the intercept; handled below.
+    if (scale > 0).all() and _clearly_full_rank(scale, Xw.T @ Xw if gram is None else gram):
+        return list(range(X.shape[1]))
     if Xw is None:
         Xw = _working_columns(X)
     keep, basis = [], np.empty((Xw.shape[0], 0))
@@ -536,6 +555,8 @@ def random_blocks(terms, data):
     for term in terms:
         try:
             Z, info, cells = _design_matrix_cells(term.expr, cat, signature)
+            if Z is None:
+                Z = cells.rows[cells.cell]
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
         _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")

@@ -231,9 +231,12 @@ class LmmProblem:
     """
 
     def __init__(self, X, y, blocks, reml=True, x_cells=None):
-        X = np.asarray(X, dtype=float)
+        if X is None:  # given as its distinct rows only
+            self.n, self.p = len(x_cells.cell), x_cells.rows.shape[1]
+        else:
+            X = np.asarray(X, dtype=float)
+            self.n, self.p = X.shape
         y = np.asarray(y, dtype=float)
-        self.n, self.p = X.shape
         self.reml = bool(reml)
         if not blocks:
             raise ValueError("The model has no random-effects term; use lmmedu.fit_lm for an ordinary linear model.")
@@ -251,7 +254,7 @@ class LmmProblem:
         else:
             self.Ax = column_transform(X, full_cov=True)
         self.logdet_Ax = 2.0 * float(np.linalg.slogdet(self.Ax)[1]) if self.p else 0.0
-        Xi = X @ self.Ax if self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
+        Xi = X @ self.Ax if X is not None and self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
         self.user_blocks = list(blocks)
         self.block_A = []
         self.blocks = []
@@ -271,7 +274,9 @@ class LmmProblem:
             self.blocks.append(SimpleNamespace(Z=Zi, codes=np.asarray(b.codes), levels=b.levels, cells=cells))
         self.x_cells = None
         if xc is not None:
-            self.x_cells = SimpleNamespace(rows=xc.rows @ self.Ax if Xi is not X else xc.rows, cell=xc.cell)
+            identity = np.array_equal(self.Ax, np.eye(self.p))
+            self.x_cells = SimpleNamespace(rows=xc.rows if identity else xc.rows @ self.Ax, cell=xc.cell)
+        self._Xi = Xi
 
         # Work with the OLS residual: y'y minus the fitted part then cancels far
         # less, and beta is found as a small correction to the OLS estimate.
@@ -318,13 +323,13 @@ class LmmProblem:
         self.secondary = [i for i in range(len(self.blocks)) if i != self.primary]
         self.layout = "dense" if self.Q <= _DENSE_Q else "blocked"
         if self.layout == "dense":
-            self._prepare_dense(Xi, ystar)
+            self._prepare_dense(ystar)
         else:
-            self._prepare_blocked(Xi, ystar)
+            self._prepare_blocked(self.X_int, ystar)
         self.rss_joint = None  # set by the dense start values
         self.joint_rank_clear = False
         self.start = self._start_values(ystar)
-        self.aliased = self._find_aliased(Xi)
+        self.aliased = self._find_aliased()
 
     # ------------------------------------------------------------------
     def _sparse_Z(self, which):
@@ -361,7 +366,14 @@ class LmmProblem:
             off += q * m
         return np.concatenate(rr), np.concatenate(cc), np.concatenate(tt)
 
-    def _prepare_dense(self, X, y):
+    @property
+    def X_int(self):
+        """The fixed-effects matrix in internal coordinates (from X's distinct rows when only those were given)."""
+        if self._Xi is None and self.p:
+            self._Xi = self.x_cells.rows[self.x_cells.cell]
+        return self._Xi
+
+    def _prepare_dense(self, y):
         Q, p = self.Q, self.p
         W = np.zeros((Q + p + 1, Q + p + 1))
         offsets = np.cumsum([0] + [b.Z.shape[1] * len(b.levels) for b in self.blocks])
@@ -375,7 +387,7 @@ class LmmProblem:
                 # Column-major: the group sums then run down contiguous columns (2x faster).
                 wide = np.empty((self.n, q + p + 1), order="F")
                 wide[:, :q] = b.Z
-                wide[:, q:q + p] = X
+                wide[:, q:q + p] = self.X_int
                 wide[:, q + p] = y
             for a in range(q):
                 z = b.Z[:, a]
@@ -400,7 +412,7 @@ class LmmProblem:
         self.W = np.triu(W) + np.triu(W, 1).T
         # Kept for recomputing r^2 from the residual itself when it is a tiny
         # difference of large sums (residual SD 1e-5 of the group SD and below).
-        self.X_int, self.y_int = X, y
+        self.y_int = y
         self._Z_all = None
         self.lam_rows, self.lam_cols, self.lam_theta = self._lambda_pattern(range(len(self.blocks)))
         self.diag_Q = np.arange(Q) * (Q + p + 2)  # flat indices of M's first Q diagonal entries
@@ -917,7 +929,7 @@ class LmmProblem:
             return False
         return s.r2 <= 1e-15 * self.yty
 
-    def _find_aliased(self, Xi):
+    def _find_aliased(self):
         """(block, column) pairs whose random columns lie in the span of X.
 
         Such a column repeats a fixed effect (``y ~ g + (1|g)``): its

@@ -78,7 +78,9 @@ def fit(formula, data, reml=True):
         blocks = random_blocks(parsed.random, frame.data)
         _check_constant_within_groups(frame, blocks)
         try:
-            problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml), x_cells=design.cells)
+            # A design of factors passes its distinct rows only: the engine then never reads X row by row.
+            X = None if design.cells is not None else design.X
+            problem = LmmProblem(X, frame.y, blocks, reml=bool(reml), x_cells=design.cells)
             if _exact_fit_possible(problem):
                 _check_exact_fit(frame, design, blocks)
             if problem.residual_is_zero():

@@ -95,8 +95,12 @@ class _FitBase:
         self.data = frame.data
         self.y = frame.y
         self.design = design
-        self.X = design.X
         self.names = list(design.names)
+
+    @property
+    def X(self):
+        """The fixed-effects matrix of the fit data (built on first use for a design of factors)."""
+        return self.design.X
 
     def _finish_coefs(self, df):
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
