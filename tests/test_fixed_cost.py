@@ -93,3 +93,15 @@ def test_column_transform_from_cells_equals_rows(probs, full):
     counts = np.bincount(cell, minlength=3)
     np.testing.assert_allclose(_column_transform_cells(rows, counts, full), column_transform(rows[cell], full),
                                rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("level", [0.0, 5.0, 300.0])
+def test_constant_within_groups_refused_at_any_level(level):
+    rng = np.random.default_rng(3)
+    g = np.repeat([f"g{i}" for i in range(8)], 20)
+    values = level + rng.normal(size=8)
+    df = pd.DataFrame({"y": np.repeat(values, 20), "x": rng.normal(size=160), "g": g})
+    with pytest.raises(ValueError, match="constant within every level of 'g'"):
+        lmmedu.fit("y ~ x + (1|g)", df)
+    df["y"] += 1e-3 * rng.normal(size=160)  # small but real within-group variation
+    assert lmmedu.fit("y ~ x + (1|g)", df).sigma > 0

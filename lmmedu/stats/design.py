@@ -508,8 +508,8 @@ def _group_codes(data, group_vars):
     if len(cols) == 1 and isinstance(cols[0].dtype, pd.CategoricalDtype):
         # Same result as factorize(sort=True) when every category occurs (as after model_frame),
         # without its sort.
-        codes = cols[0].cat.codes.to_numpy()
-        categories = cols[0].cat.categories
+        codes = np.asarray(cols[0].array.codes)
+        categories = cols[0].dtype.categories
         if len(codes) and codes.min() >= 0 and np.bincount(codes, minlength=len(categories)).all():
             return codes.astype(np.int64), [str(u) for u in categories]
     if len(cols) == 1:
@@ -555,11 +555,14 @@ def random_blocks(terms, data):
     for term in terms:
         try:
             Z, info, cells = _design_matrix_cells(term.expr, cat, signature)
-            if Z is None:
-                Z = cells.rows[cells.cell]
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
-        _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
+        if Z is None:
+            Z = cells.rows[cells.cell]
+            if not np.isfinite(cells.rows).all():
+                _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
+        else:
+            _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
         if Z.shape[1] == 0:
             raise ValueError(f"The random-effects term '{term}' has no columns; write (1 | {term.group}) for a random intercept.")
         codes, levels = _group_codes(data, term.group_vars)
