@@ -153,27 +153,43 @@ class Solution:
     """Everything the criterion computes at one theta (``theta`` in the engine's internal coordinates).
 
     ``beta`` and ``vcov_unscaled`` are on the user's scale: the covariance of
-    the fixed effects is ``sigma**2 * vcov_unscaled``.
+    the fixed effects is ``sigma**2 * vcov_unscaled``.  The deviance's pieces
+    (log-determinants, r^2) are computed at once; ``beta``, ``beta_star``,
+    ``factors`` and ``vcov_unscaled`` on first use, as most solutions (the
+    Satterthwaite differences) need only the pieces.
     """
 
     theta: np.ndarray
     logdet_L: float  # log |L|^2
     logdet_RX: float  # log |RX|^2
     r2: float  # penalised residual sum of squares
-    beta: np.ndarray
-    beta_star: np.ndarray  # internal correction to the OLS estimate
-    factors: Union[DenseFactors, BlockedFactors]
     RX: np.ndarray = field(repr=False, compare=False)  # lower factor of the internal X'V^-1X / sigma^2
     Ax: np.ndarray = field(repr=False, compare=False)  # internal X = user's X @ Ax
+    compute_rest: object = field(repr=False, compare=False)  # () -> (beta, beta_star, factors)
+
+    @functools.cached_property
+    def _parts(self):
+        return self.compute_rest()
+
+    @property
+    def beta(self):
+        """Fixed effects on the user's scale."""
+        return self._parts[0]
+
+    @property
+    def beta_star(self):
+        """Internal correction to the OLS estimate."""
+        return self._parts[1]
+
+    @property
+    def factors(self):
+        """:class:`DenseFactors` or :class:`BlockedFactors` (for the conditional modes)."""
+        return self._parts[2]
 
     @functools.cached_property
     def vcov_unscaled(self):
-        """(RX'RX)^-1 = (X'V^-1X)^-1 / sigma^2 on the user's scale.
-
-        Formed on first use: most solutions (e.g. the mixed second differences of
-        the Satterthwaite Hessian) never need it.
-        """
-        if not len(self.beta):
+        """(RX'RX)^-1 = (X'V^-1X)^-1 / sigma^2 on the user's scale."""
+        if not self.RX.size:
             return np.zeros((0, 0))
         RXinv = tri_inv(self.RX)
         vcov_int = RXinv.T @ RXinv
@@ -672,17 +688,20 @@ class LmmProblem:
         return self._finish_factored(theta, logdet_L, np.zeros((0, 0)), np.zeros(0), cu_sq, factors)
 
     def _finish_factored(self, theta, logdet_L, RX, cbeta, cu_sq, factors, r2=None):
-        if self.p:
-            beta_star = tri_solve(RX.T, cbeta, lower=False)
-            # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
-            logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax
-            beta = self.Ax @ (self.beta_ols + beta_star)
-        else:
-            beta_star, logdet_RX, beta = np.zeros(0), 0.0, np.zeros(0)
+        beta, beta_star = self._beta(RX, cbeta)
+        # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
+        logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax if self.p else 0.0
         if r2 is None:
             r2 = self.yty - cu_sq - float(cbeta @ cbeta)
-        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), beta, beta_star,
-                        factors, RX, self.Ax)
+        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), RX, self.Ax,
+                        lambda: (beta, beta_star, factors))
+
+    def _beta(self, RX, cbeta):
+        """(beta on the user's scale, beta_star) from the factor RX and RX beta_star = cbeta."""
+        if not self.p:
+            return np.zeros(0), np.zeros(0)
+        beta_star = tri_solve(RX.T, cbeta, lower=False)
+        return self.Ax @ (self.beta_ols + beta_star), beta_star
 
     def _factor_dense(self, theta, clean):
         """The upper Cholesky factor C of the whole system at ``theta`` (M = C'C)."""
@@ -743,21 +762,30 @@ class LmmProblem:
     def _solve_dense(self, theta):
         Q, p = self.Q, self.p
         C = self._factor_dense(theta, clean=1)
-        Lam = self._lambda_dense(theta)
-        L = C[:Q, :Q].T
-        RZX = C[:Q, Q:Q + p]  # L RZX = Lambda'Z'X
-        cu = C[:Q, Q + p]
         RX = C[Q:Q + p, Q:Q + p].T
         cbeta = C[Q:Q + p, Q + p]
         r2 = C[Q + p, Q + p] ** 2
-        logdet_L = 2.0 * np.log(np.diag(L)).sum()
+        logdet_L = 2.0 * np.log(np.diag(C[:Q, :Q])).sum()
+
+        def factors():
+            # L = C[:Q, :Q]', L RZX = Lambda'Z'X, L cu = Lambda'Z'y.
+            return DenseFactors(self._lambda_dense(theta), C[:Q, :Q].T, C[:Q, Q + p], C[:Q, Q:Q + p])
+
         if r2 < 1e-6 * self.yty and p:
             # y'y - |cu|^2 - |cbeta|^2 lost most digits: use |y - X beta - Z b|^2 + |u|^2.
+            f = factors()
             beta_star = tri_solve(RX.T, cbeta, lower=False)
-            u = tri_solve(L.T, cu - RZX @ beta_star, lower=False)
-            e = self.y_int - self.X_int @ beta_star - self.Z_all @ (Lam @ u)
+            u = tri_solve(f.L.T, f.cu - f.RZX @ beta_star, lower=False)
+            e = self.y_int - self.X_int @ beta_star - self.Z_all @ (f.Lam @ u)
             r2 = float(e @ e + u @ u)
-        return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, DenseFactors(Lam, L, cu, RZX), r2=r2)
+            return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, f, r2=r2)
+        logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax if p else 0.0
+
+        def rest():
+            beta, beta_star = self._beta(RX, cbeta)
+            return beta, beta_star, factors()
+
+        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), RX, self.Ax, rest)
 
     def _solve_blocked(self, theta):
         T1 = self.factor(theta, self.primary)
