@@ -22,6 +22,7 @@ __all__ = ["Fit", "LmFit", "MixedFit", "Summary", "COEF_COLUMNS", "is_fit", "is_
 
 #: Columns of every ``coefs`` table.
 COEF_COLUMNS = ["estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
+_COEF_INDEX = pd.Index(COEF_COLUMNS)
 
 
 @runtime_checkable
@@ -106,8 +107,10 @@ class _FitBase:
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
         table = t_table(self.beta, se, df)
         # One 2-D block: a dict of columns cost pandas a conversion per column.
-        self.coefs = pd.DataFrame(np.column_stack([table[c] for c in COEF_COLUMNS]),
-                                  index=pd.Index(self.names, name="term"), columns=COEF_COLUMNS)
+        # Index objects rather than lists: pandas infers a list's dtype, which cost more than the table.
+        terms = self.vcov.index.rename("term")
+        self.coefs = pd.DataFrame(np.column_stack([table[c] for c in COEF_COLUMNS]), index=terms,
+                                  columns=_COEF_INDEX.copy())
 
     @property
     def response(self):
