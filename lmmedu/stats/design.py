@@ -40,11 +40,19 @@ class FixedDesign:
         Names of columns dropped for rank deficiency.
     """
 
-    X: np.ndarray
+    _X: np.ndarray  # None until first read when ``cells`` hold the rows
     names: list
     design_info: object
     keep: np.ndarray
     dropped: list
+    cells: object = None  # Cells of the kept columns when X has few distinct rows (factors only)
+
+    @property
+    def X(self):
+        """The (n, p) matrix; from the distinct rows on first use (a fit of such a design never needs it)."""
+        if self._X is None:
+            self._X = self.cells.rows[self.cells.cell]
+        return self._X
 
     def matrix_for(self, data):
         """Model matrix of ``data`` with the kept columns, in the same coding."""
@@ -59,16 +67,24 @@ def _categorise(data):
     patsy already does this for strings; making it explicit keeps level order
     identical between X, Z and the interpretation helpers.
     """
+    return _categorise_with_signature(data)[0]
+
+
+def _categorise_with_signature(data):
+    """:func:`_categorise`, and the column signature of the result (one pass over the dtypes)."""
     # Copy only when a column changes: a frame copy costs more than the rest on small data.
     out = None
-    for col, dt in data.dtypes.items():
+    dtypes = list(data.dtypes.items())
+    for col, dt in dtypes:
         if isinstance(dt, pd.CategoricalDtype):
             continue
         if dt == object or pd.api.types.is_string_dtype(dt) or pd.api.types.is_bool_dtype(dt):
             if out is None:
                 out = data.copy()
             out[col] = pd.Categorical(out[col])
-    return data if out is None else out
+    if out is None:
+        return data, _signature(dtypes)
+    return out, _signature(out.dtypes.items())
 
 
 # Missing rows are dropped (with a warning) before the design is built, so a NaN here comes
@@ -87,9 +103,12 @@ _DESIGN_CACHE_MAX = 256
 
 
 def _column_signature(data):
+    return _signature(data.dtypes.items())
+
+
+def _signature(dtypes):
     sig = []
-    for col in data.columns:
-        dt = data[col].dtype
+    for col, dt in dtypes:
         if isinstance(dt, pd.CategoricalDtype):
             sig.append((col, "cat", tuple(dt.categories), bool(dt.ordered)))
         else:
@@ -106,9 +125,9 @@ def _plain_values(design_info, data):
             return None
         s = data[code]
         if info.type == "categorical":
-            if not isinstance(s.dtype, pd.CategoricalDtype) or tuple(s.cat.categories) != tuple(info.categories):
+            if not isinstance(s.dtype, pd.CategoricalDtype) or tuple(s.dtype.categories) != tuple(info.categories):
                 return None
-            codes = s.cat.codes.to_numpy()
+            codes = np.asarray(s.array.codes)
             if len(codes) and codes.min() < 0:
                 return None
             values[factor] = codes
@@ -119,7 +138,7 @@ def _plain_values(design_info, data):
     return values
 
 
-def _build_plain(design_info, values, n):
+def _build_columns(design_info, values, n):
     """patsy's _build_design_matrix for plain factors, without its per-call overhead."""
     from patsy.build import _subterm_column_combinations
 
@@ -138,22 +157,70 @@ def _build_plain(design_info, values, n):
     return out
 
 
+@dataclass
+class Cells:
+    """Rows of a design made of factors only: every row is one of few distinct rows.
+
+    ``X = rows[cell]``; sums over the data then run over the cells, weighted by ``counts``.
+    """
+
+    rows: np.ndarray  # (n_cells, p)
+    cell: np.ndarray  # (n,) cell of each row
+    counts: np.ndarray  # (n_cells,) rows per cell
+
+
+def _build_plain(design_info, values, n):
+    """(matrix, None), or (None, Cells) for a design of few distinct rows (``rows[cell]`` is the matrix).
+
+    When every factor is categorical and the combinations of their levels are few, the
+    distinct rows are built once (with the same products, so the same bits) and the
+    matrix is one gather: a factorial design of 22,500 rows has 6 distinct rows.
+    """
+    infos = design_info.factor_infos
+    if all(info.type == "categorical" for info in infos.values()):
+        sizes = [len(info.categories) for info in infos.values()]
+        n_cells = int(np.prod(sizes))
+        if n_cells <= max(64, n // 8):
+            cell = np.zeros(n, dtype=np.intp)
+            for factor, size in zip(infos, sizes):
+                cell *= size
+                cell += values[factor]
+            grid = np.indices(sizes).reshape(len(sizes), n_cells)
+            rows = _build_columns(design_info, dict(zip(infos, grid)), n_cells)
+            return None, Cells(rows, cell, np.bincount(cell, minlength=n_cells))
+    return _build_columns(design_info, values, n), None
+
+
 def _design_matrix(rhs, data):
     """(matrix, DesignInfo) of ``rhs`` on ``data`` (already categorised), equal to patsy.dmatrix's."""
-    key = (rhs, _column_signature(data))
+    mat, info, cells = _design_matrix_cells(rhs, data)
+    return (cells.rows[cells.cell] if mat is None else mat), info
+
+
+def _design_matrix_cells(rhs, data, signature=None):
+    """As :func:`_design_matrix`, plus the :class:`Cells` of a design of few distinct rows (else None).
+
+    With cells the matrix may be None (not built): ``cells.rows[cells.cell]``.
+    """
+    key = (rhs, _column_signature(data) if signature is None else signature)
     info = _DESIGN_CACHE.get(key)
     if info is not None:
         values = _plain_values(info, data)
         if values is not None:
-            return _build_plain(info, values, len(data)), info
+            mat, cells = _build_plain(info, values, len(data))
+            return mat, info, cells
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # reported by _check_finite
         mat = patsy.dmatrix(rhs, data, eval_env=eval_env(), NA_action=_KEEP_NAN)
     info = mat.design_info
-    if _plain_values(info, data) is not None:
+    values = _plain_values(info, data)
+    if values is not None:
         if len(_DESIGN_CACHE) >= _DESIGN_CACHE_MAX:
             _DESIGN_CACHE.clear()
         _DESIGN_CACHE[key] = info
-    return np.asarray(mat, dtype=float), info
+        # The cells now too, so that a first fit takes the same path (to the last bit) as a repeat.
+        _, cells = _build_plain(info, values, len(data))
+        return np.asarray(mat, dtype=float), info, cells
+    return np.asarray(mat, dtype=float), info, None
 
 
 def plain_values(data):
@@ -190,17 +257,34 @@ def fixed_design(rhs, data):
     ['Intercept', 'g[T.b]', 'x']
     """
     try:
-        X, info = _design_matrix(rhs, _categorise(data))
+        X, info, cells = _design_matrix_cells(rhs, *_categorise_with_signature(data))
     except patsy.PatsyError as err:
         raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
     names = list(info.column_names)
-    _check_finite(X, names, data, "fixed-effects")
-    if X.shape[1] == 0:
-        return FixedDesign(X, [], info, np.arange(0), [])
-    Xw = _working_columns(X)
-    gram = Xw.T @ Xw  # one product serves both the column lengths and the rank check
+    if X is None and not np.isfinite(cells.rows).all():
+        X = cells.rows[cells.cell]
+    if X is not None:
+        _check_finite(X, names, data, "fixed-effects")
+    if not names:
+        return FixedDesign(np.zeros((len(data), 0)) if X is None else X, [], info, np.arange(0), [])
+    if cells is None:
+        Xw = _working_columns(X)
+        shift = X[0] - Xw[0]
+        gram = Xw.T @ Xw  # one product serves both the column lengths and the rank check
+    else:
+        # The same centred Gram matrix from the few distinct rows; the rows themselves are
+        # centred only if the rank check needs them.
+        Xw = None
+        shift = _working_shift(cells.rows[cells.counts > 0], cells.counts @ cells.rows / len(data))
+        rows = cells.rows - shift
+        gram = (rows * cells.counts[:, None]).T @ rows
     scale = np.sqrt(np.clip(np.diag(gram), 0.0, None))
-    keep = _full_rank_columns(X, Xw, scale, gram)
+    if X is None and _clearly_full_rank(scale, gram):
+        keep = list(range(len(names)))
+    else:
+        if X is None:
+            X = cells.rows[cells.cell]
+        keep = _full_rank_columns(X, Xw, scale, gram)
     dropped = [names[i] for i in range(len(names)) if i not in set(keep)]
     if dropped:
         warnings.warn(
@@ -212,8 +296,11 @@ def fixed_design(rhs, data):
             stacklevel=3,
         )
     keep = np.asarray(keep, dtype=int)
-    _warn_far_from_zero(X[0, keep] - Xw[0, keep], scale[keep] / np.sqrt(len(X)), [names[i] for i in keep])
-    return FixedDesign(X[:, keep], [names[i] for i in keep], info, keep, dropped)
+    _warn_far_from_zero(shift[keep], scale[keep] / np.sqrt(len(data)), [names[i] for i in keep])
+    if len(keep) < len(names):
+        X = X[:, keep]
+        cells = None if cells is None else Cells(cells.rows[:, keep], cells.cell, cells.counts)
+    return FixedDesign(X, [names[i] for i in keep], info, keep, dropped, cells)
 
 
 #: Beyond this |mean| / SD a combination of coefficients (an emmean, a prediction's SE) computed
@@ -257,6 +344,14 @@ def _working_columns(X):
     return Xw
 
 
+def _working_shift(rows, mean):
+    """What :func:`_working_columns` subtracts from each column, given the distinct rows and the column means."""
+    shift = np.zeros(rows.shape[1])
+    if rows.shape[1] > 1 and rows.shape[0] and np.ptp(rows[:, 0]) == 0 and rows[0, 0] != 0:
+        shift[1:] = mean[1:]
+    return shift
+
+
 def _check_finite(X, names, data, what):
     """Name the column and the row where a transform such as log(x) gave -inf, inf or NaN."""
     bad = ~np.isfinite(X)
@@ -276,6 +371,15 @@ def _check_finite(X, names, data, what):
     )
 
 
+def _clearly_full_rank(scale, gram):
+    """A well-conditioned Gram matrix of unit columns: every column keeps at least
+    sqrt(smallest eigenvalue) >> ALIAS_TOL of its length (the fast path of the rank check)."""
+    if not (scale > 0).all():
+        return False
+    ev = np.linalg.eigvalsh(gram / np.outer(scale, scale))
+    return bool(ev.size and ev[0] > 1e-10)
+
+
 def _full_rank_columns(X, Xw=None, scale=None, gram=None):
     """Indices of a maximal set of independent columns, earliest first (as lme4 and R's lm keep them).
 
@@ -284,19 +388,14 @@ def _full_rank_columns(X, Xw=None, scale=None, gram=None):
     criterion of R's ``dqrdc2`` (pivoted QR that moves aliased columns to the end),
     applied to centred columns.
     """
-    if Xw is None:
+    if Xw is None and gram is None:
         Xw = _working_columns(X)
         scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
-    if not (scale > 0).all():
-        pass  # a zero (or, once centred, constant) column is aliased with the intercept; handled below
-    else:
-        # Fast path: a well-conditioned Gram matrix of unit columns means every column keeps
-        # at least sqrt(smallest eigenvalue) >> ALIAS_TOL of its length.
-        if gram is None:
-            gram = Xw.T @ Xw
-        ev = np.linalg.eigvalsh(gram / np.outer(scale, scale))
-        if ev.size and ev[0] > 1e-10:
-            return list(range(X.shape[1]))
+    # A zero (or, once centred, constant) column is aliased with the intercept; handled below.
+    if (scale > 0).all() and _clearly_full_rank(scale, Xw.T @ Xw if gram is None else gram):
+        return list(range(X.shape[1]))
+    if Xw is None:
+        Xw = _working_columns(X)
     keep, basis = [], np.empty((Xw.shape[0], 0))
     for j in range(Xw.shape[1]):
         if scale[j] == 0:
@@ -381,6 +480,7 @@ class RandomBlock:
     levels: list
     names: list
     design_info: object = None
+    cells: object = None  # Cells of Z when its rows are few distinct ones (factors only)
 
     def matrix_for(self, data):
         """Z columns of this term for ``data`` (same coding as the fit)."""
@@ -408,8 +508,8 @@ def _group_codes(data, group_vars):
     if len(cols) == 1 and isinstance(cols[0].dtype, pd.CategoricalDtype):
         # Same result as factorize(sort=True) when every category occurs (as after model_frame),
         # without its sort.
-        codes = cols[0].cat.codes.to_numpy()
-        categories = cols[0].cat.categories
+        codes = np.asarray(cols[0].array.codes)
+        categories = cols[0].dtype.categories
         if len(codes) and codes.min() >= 0 and np.bincount(codes, minlength=len(categories)).all():
             return codes.astype(np.int64), [str(u) for u in categories]
     if len(cols) == 1:
@@ -449,15 +549,20 @@ def random_blocks(terms, data):
     >>> [b.names for b in random_blocks(parse_formula("y ~ x + (x|g)").random, d)]
     [['Intercept', 'x']]
     """
-    cat = _categorise(data)
+    cat, signature = _categorise_with_signature(data)
     blocks = []
     n = len(data)
     for term in terms:
         try:
-            Z, info = _design_matrix(term.expr, cat)
+            Z, info, cells = _design_matrix_cells(term.expr, cat, signature)
         except patsy.PatsyError as err:
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
-        _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
+        if Z is None:
+            Z = cells.rows[cells.cell]
+            if not np.isfinite(cells.rows).all():
+                _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
+        else:
+            _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
         if Z.shape[1] == 0:
             raise ValueError(f"The random-effects term '{term}' has no columns; write (1 | {term.group}) for a random intercept.")
         codes, levels = _group_codes(data, term.group_vars)
@@ -472,7 +577,7 @@ def random_blocks(terms, data):
                 f"The term '{term}' has {m * Z.shape[1]} random effects ({m} groups x {Z.shape[1]} columns) but "
                 f"there are only {n} observations; a model needs fewer random effects than observations."
             )
-        blocks.append(RandomBlock(term, Z, codes, levels, list(info.column_names), info))
+        blocks.append(RandomBlock(term, Z, codes, levels, list(info.column_names), info, cells))
     if blocks and sum(b.m * b.q for b in blocks) >= n:
         raise ValueError(
             f"The random terms together have {sum(b.m * b.q for b in blocks)} random effects but there are "

@@ -28,7 +28,8 @@ the user's scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Optional, Union
 
@@ -65,6 +66,59 @@ _DENSE_Q = 400
 _MAX_DENSE = 5000
 
 
+def _group_sums(codes, m, M):
+    """Sums of the rows of ``M`` (n x k) within each of the ``m`` groups: an (m, k) array.
+
+    One pass of ``np.add.reduceat`` over rows sorted by group (the usual order of a data
+    set, which then needs no copy); a bincount per column if some group has no rows.
+    """
+    n = len(codes)
+    if n and np.all(codes[1:] >= codes[:-1]):
+        starts = np.flatnonzero(np.diff(codes, prepend=-1))
+        if len(starts) == m and codes[0] == 0:
+            return np.add.reduceat(M, starts, axis=0)
+    counts = np.bincount(codes, minlength=m)
+    if counts.all():
+        order = np.argsort(codes, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return np.add.reduceat(M[order], starts, axis=0)
+    return np.stack([np.bincount(codes, weights=M[:, j], minlength=m) for j in range(M.shape[1])], axis=1)
+
+
+def _column_transform_cells(rows, counts, full_cov):
+    """:func:`~lmmedu.stats.groupwise.column_transform` of ``rows[cell]``, from the distinct rows and their counts.
+
+    The same rules on the same column moments (mean, mean square, variance), weighted by
+    the number of rows of each distinct row instead of read from every row.
+    """
+    q = rows.shape[1]
+    A = np.eye(q)
+    n = max(float(counts.sum()), 1.0)
+    w = counts.astype(float)
+    mean = w @ rows / n
+    msq = w @ (rows * rows) / n
+    ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
+    var = msq - mean**2
+    risky = np.flatnonzero(mean**2 > 0.5 * msq)
+    if risky.size:
+        centred = rows[:, risky] - mean[risky]
+        var[risky] = w @ (centred * centred) / n
+    for a in range(q):
+        if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
+            continue
+        spread = np.sqrt(var[a])
+        if full_cov and ones.size and spread > 0 and abs(mean[a]) >= 10 * spread:
+            centre = float(mean[a])
+        else:
+            centre, spread = 0.0, np.sqrt(msq[a])
+        if centre == 0.0 and 1e-3 <= spread <= 1e3:
+            continue
+        if centre:
+            A[ones[0], a] = -centre / spread
+        A[a, a] = 1.0 / spread
+    return A
+
+
 class ZeroResidual(np.linalg.LinAlgError):
     """The response lies in the span of the fixed and random columns (r^2 = 0)."""
 
@@ -99,17 +153,47 @@ class Solution:
     """Everything the criterion computes at one theta (``theta`` in the engine's internal coordinates).
 
     ``beta`` and ``vcov_unscaled`` are on the user's scale: the covariance of
-    the fixed effects is ``sigma**2 * vcov_unscaled``.
+    the fixed effects is ``sigma**2 * vcov_unscaled``.  The deviance's pieces
+    (log-determinants, r^2) are computed at once; ``beta``, ``beta_star``,
+    ``factors`` and ``vcov_unscaled`` on first use, as most solutions (the
+    Satterthwaite differences) need only the pieces.
     """
 
     theta: np.ndarray
     logdet_L: float  # log |L|^2
     logdet_RX: float  # log |RX|^2
     r2: float  # penalised residual sum of squares
-    beta: np.ndarray
-    vcov_unscaled: np.ndarray  # (RX'RX)^-1 = sigma^2 (X'V^-1X)^-1 / sigma^2, user's scale
-    beta_star: np.ndarray  # internal correction to the OLS estimate
-    factors: Union[DenseFactors, BlockedFactors]
+    RX: np.ndarray = field(repr=False, compare=False)  # lower factor of the internal X'V^-1X / sigma^2
+    Ax: np.ndarray = field(repr=False, compare=False)  # internal X = user's X @ Ax
+    compute_rest: object = field(repr=False, compare=False)  # () -> (beta, beta_star, factors)
+
+    @functools.cached_property
+    def _parts(self):
+        return self.compute_rest()
+
+    @property
+    def beta(self):
+        """Fixed effects on the user's scale."""
+        return self._parts[0]
+
+    @property
+    def beta_star(self):
+        """Internal correction to the OLS estimate."""
+        return self._parts[1]
+
+    @property
+    def factors(self):
+        """:class:`DenseFactors` or :class:`BlockedFactors` (for the conditional modes)."""
+        return self._parts[2]
+
+    @functools.cached_property
+    def vcov_unscaled(self):
+        """(RX'RX)^-1 = (X'V^-1X)^-1 / sigma^2 on the user's scale."""
+        if not self.RX.size:
+            return np.zeros((0, 0))
+        RXinv = tri_inv(self.RX)
+        vcov_int = RXinv.T @ RXinv
+        return self.Ax @ vcov_int @ self.Ax.T
 
 
 _CONTROLLER = None
@@ -143,6 +227,10 @@ class LmmProblem:
         Random terms (each needs ``Z``, ``codes`` and ``levels``).
     reml : bool
         Restricted (True) or full maximum likelihood.
+    x_cells : lmmedu.stats.design.Cells, optional
+        ``X`` as few distinct rows (a design of factors only); with the same for every
+        term's Z (a block's ``cells``), the dense layout forms its cross-products from
+        counts per group and cell instead of from the rows.
 
     Examples
     --------
@@ -158,10 +246,13 @@ class LmmProblem:
     True
     """
 
-    def __init__(self, X, y, blocks, reml=True):
-        X = np.asarray(X, dtype=float)
+    def __init__(self, X, y, blocks, reml=True, x_cells=None):
+        if X is None:  # given as its distinct rows only
+            self.n, self.p = len(x_cells.cell), x_cells.rows.shape[1]
+        else:
+            X = np.asarray(X, dtype=float)
+            self.n, self.p = X.shape
         y = np.asarray(y, dtype=float)
-        self.n, self.p = X.shape
         self.reml = bool(reml)
         if not blocks:
             raise ValueError("The model has no random-effects term; use lmmedu.fit_lm for an ordinary linear model.")
@@ -170,32 +261,65 @@ class LmmProblem:
                 f"The model has {self.p} fixed-effect columns but only {self.n} observations; it needs more "
                 "observations than fixed effects."
             )
+        xc = x_cells if self.p else None
         # Internal coordinates: X_int = X Ax (centred, scaled columns).
-        self.Ax = column_transform(X, full_cov=True) if self.p else np.eye(0)
+        if not self.p:
+            self.Ax = np.eye(0)
+        elif xc is not None:
+            self.Ax = _column_transform_cells(xc.rows, xc.counts, full_cov=True)
+        else:
+            self.Ax = column_transform(X, full_cov=True)
         self.logdet_Ax = 2.0 * float(np.linalg.slogdet(self.Ax)[1]) if self.p else 0.0
-        Xi = X @ self.Ax if self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
+        Xi = X @ self.Ax if X is not None and self.p and not np.array_equal(self.Ax, np.eye(self.p)) else X
         self.user_blocks = list(blocks)
         self.block_A = []
         self.blocks = []
         for b in blocks:
             q = b.Z.shape[1]
             full = q > 1 and not getattr(getattr(b, "term", None), "uncorrelated", False)
-            A = column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
+            cells = getattr(b, "cells", None)
+            if cells is not None:
+                A = _column_transform_cells(cells.rows, cells.counts, full_cov=full)
+            else:
+                A = column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
             self.block_A.append(A)
-            Zi = b.Z @ A if not np.array_equal(A, np.eye(q)) else np.asarray(b.Z, dtype=float)
-            self.blocks.append(SimpleNamespace(Z=Zi, codes=np.asarray(b.codes), levels=b.levels))
+            scaled = not np.array_equal(A, np.eye(q))
+            Zi = b.Z @ A if scaled else np.asarray(b.Z, dtype=float)
+            if cells is not None:
+                cells = SimpleNamespace(rows=cells.rows @ A if scaled else cells.rows, cell=cells.cell)
+            self.blocks.append(SimpleNamespace(Z=Zi, codes=np.asarray(b.codes), levels=b.levels, cells=cells))
+        self.x_cells = None
+        if xc is not None:
+            identity = np.array_equal(self.Ax, np.eye(self.p))
+            self.x_cells = SimpleNamespace(rows=xc.rows if identity else xc.rows @ self.Ax, cell=xc.cell)
+        self._Xi = Xi
 
         # Work with the OLS residual: y'y minus the fitted part then cancels far
         # less, and beta is found as a small correction to the OLS estimate.
         if self.p:
-            self.XtX = Xi.T @ Xi
-            self.beta_ols = scipy.linalg.solve(self.XtX, Xi.T @ y, assume_a="pos")
-            ystar = y - Xi @ self.beta_ols
+            if xc is not None:
+                # Sums over the rows as sums over X's few distinct rows.
+                rows, cell, nx = self.x_cells.rows, xc.cell, len(xc.rows)
+                self.XtX = (rows * xc.counts[:, None]).T @ rows
+                Xty = rows.T @ np.bincount(cell, weights=y, minlength=nx)
+            else:
+                self.XtX = Xi.T @ Xi
+                Xty = Xi.T @ y
+            # LAPACK directly: scipy.linalg.solve's checks cost more than the solve at p = 6.
+            _, self.beta_ols, info = scipy.linalg.lapack.dposv(self.XtX, Xty)
+            if info != 0:
+                self.beta_ols = scipy.linalg.solve(self.XtX, Xty, assume_a="pos")
+            if xc is not None:
+                ystar = y - (rows @ self.beta_ols)[cell]
+                self.Xty = rows.T @ np.bincount(cell, weights=ystar, minlength=nx)
+            else:
+                ystar = y - Xi @ self.beta_ols
+                self.Xty = Xi.T @ ystar
         else:
             self.XtX = np.zeros((0, 0))
             self.beta_ols = np.zeros(0)
             ystar = y
-        self.Xty = Xi.T @ ystar
+            self.Xty = np.zeros(0)
         self.yty = float(ystar @ ystar)
         self.y_norm2 = float(y @ y)
 
@@ -215,12 +339,13 @@ class LmmProblem:
         self.secondary = [i for i in range(len(self.blocks)) if i != self.primary]
         self.layout = "dense" if self.Q <= _DENSE_Q else "blocked"
         if self.layout == "dense":
-            self._prepare_dense(Xi, ystar)
+            self._prepare_dense(ystar)
         else:
-            self._prepare_blocked(Xi, ystar)
+            self._prepare_blocked(self.X_int, ystar)
         self.rss_joint = None  # set by the dense start values
+        self.joint_rank_clear = False
         self.start = self._start_values(ystar)
-        self.aliased = self._find_aliased(Xi)
+        self.aliased = self._find_aliased()
 
     # ------------------------------------------------------------------
     def _sparse_Z(self, which):
@@ -257,22 +382,94 @@ class LmmProblem:
             off += q * m
         return np.concatenate(rr), np.concatenate(cc), np.concatenate(tt)
 
-    def _prepare_dense(self, X, y):
-        Z = self._sparse_Z(range(len(self.blocks)))
+    @property
+    def X_int(self):
+        """The fixed-effects matrix in internal coordinates (from X's distinct rows when only those were given)."""
+        if self._Xi is None and self.p:
+            self._Xi = self.x_cells.rows[self.x_cells.cell]
+        return self._Xi
+
+    def _prepare_dense(self, y):
         Q, p = self.Q, self.p
         W = np.zeros((Q + p + 1, Q + p + 1))
-        Zt = Z.T.tocsr()
-        W[:Q, :Q] = (Zt @ Z).toarray()
-        W[:Q, Q:Q + p] = Zt @ X
-        W[:Q, Q + p] = Zt @ y
+        offsets = np.cumsum([0] + [b.Z.shape[1] * len(b.levels) for b in self.blocks])
+        # Z'[Z X y] from per-group sums of the rows (no n x Q matrix): for each column a of a
+        # term, the sums of z_a [Z_term, X, y] over each group give its rows of W at once.
+        for i, b in enumerate(self.blocks):
+            q, m = b.Z.shape[1], len(b.levels)
+            base = offsets[i] + np.arange(m) * q
+            by_cell = self._cell_sums(b, y)
+            if by_cell is None:
+                # Column-major: the group sums then run down contiguous columns (2x faster).
+                wide = np.empty((self.n, q + p + 1), order="F")
+                wide[:, :q] = b.Z
+                wide[:, q:q + p] = self.X_int
+                wide[:, q + p] = y
+            for a in range(q):
+                z = b.Z[:, a]
+                if by_cell is not None:
+                    sums = by_cell[a]
+                else:
+                    sums = _group_sums(b.codes, m, wide if np.all(z == 1.0) else z[:, None] * wide)
+                W[base + a, Q:] = sums[:, q:]
+                for c in range(q):
+                    W[base + a, base + c] = sums[:, c]
+                # Crossed or nested terms: Z_i'Z_k from the joint codes.
+                for k in range(i + 1, len(self.blocks)):
+                    b2 = self.blocks[k]
+                    q2, m2 = b2.Z.shape[1], len(b2.levels)
+                    joint = b.codes * m2 + b2.codes
+                    for c in range(q2):
+                        cross = np.bincount(joint, weights=z * b2.Z[:, c], minlength=m * m2).reshape(m, m2)
+                        W[np.ix_(base + a, offsets[k] + np.arange(m2) * q2 + c)] = cross
         W[Q:Q + p, Q:Q + p] = self.XtX
         W[Q:Q + p, Q + p] = self.Xty
         W[Q + p, Q + p] = self.yty
         self.W = np.triu(W) + np.triu(W, 1).T
         # Kept for recomputing r^2 from the residual itself when it is a tiny
         # difference of large sums (residual SD 1e-5 of the group SD and below).
-        self.Z_all, self.X_int, self.y_int = Z, X, y
+        self.y_int = y
+        self._Z_all = None
         self.lam_rows, self.lam_cols, self.lam_theta = self._lambda_pattern(range(len(self.blocks)))
+        self.diag_Q = np.arange(Q) * (Q + p + 2)  # flat indices of M's first Q diagonal entries
+        # Terms of one column each: Lambda is diagonal and scales rows and columns.
+        self.lam_diagonal = bool(np.array_equal(self.lam_rows, self.lam_cols)
+                                 and np.array_equal(self.lam_rows, np.arange(Q)))
+        self.one_term = None
+        if len(self.blocks) == 1 and not self.lam_diagonal:
+            q, m = self.blocks[0].Z.shape[1], len(self.blocks[0].levels)
+            first = np.arange(m)[:, None, None] * q
+            flat = (first + np.arange(q)[None, :, None]) * (Q + p + 1) + first + np.arange(q)[None, None, :]
+            self.one_term = (flat, self.W.flat[flat], self.W[:Q, Q:].reshape(m, q, p + 1))
+
+    def _cell_sums(self, b, y):
+        """Per-group sums of z_a [Z, X, y] for every column a of a term, from counts per cell.
+
+        When X and the term's Z are each a few distinct rows, these sums need only the
+        number of rows of every (group, Z row, X row) and the sum of y for every
+        (group, Z row): a (q, m, q + p + 1) array, or None when that does not apply.
+        """
+        xc, zc = self.x_cells, b.cells
+        if xc is None or zc is None:
+            return None
+        m, nz, nx = len(b.levels), len(zc.rows), len(xc.rows)
+        if m * nz * nx > self.n:
+            return None
+        group_z = b.codes * nz + zc.cell
+        N = np.bincount(group_z * nx + xc.cell, minlength=m * nz * nx).reshape(m, nz, nx).astype(float)
+        Sy = np.bincount(group_z, weights=y, minlength=m * nz).reshape(m, nz)
+        Zr, Xr = zc.rows, xc.rows
+        ZZ = np.einsum("jz,za,zc->ajc", N.sum(axis=2), Zr, Zr)
+        ZX = np.einsum("jzx,za,xk->ajk", N, Zr, Xr)
+        Zy = np.einsum("jz,za->aj", Sy, Zr)
+        return np.concatenate([ZZ, ZX, Zy[:, :, None]], axis=2)
+
+    @property
+    def Z_all(self):
+        """All random columns as a sparse n x Q matrix (dense layout; built on first use)."""
+        if self._Z_all is None:
+            self._Z_all = self._sparse_Z(range(len(self.blocks)))
+        return self._Z_all
 
     def _prepare_blocked(self, X, y):
         # Stacks of per-group blocks are stored "structure of arrays": entry
@@ -403,6 +600,9 @@ class LmmProblem:
             return start
         rss = max(self.yty - float(r @ coef_all), 0.0)
         self.rss_joint = rss
+        # Dropped directions are exact null directions (e.g. the group indicators summing to the
+        # intercept) unless some eigenvalue sits between rounding noise and the cut-off.
+        self.joint_rank_clear = not bool(np.any((evals > 1e-14 * evals[-1]) & (evals <= 1e-8 * evals[-1])))
         sigma2 = max(rss / dof, 1e-12 * self.yty / max(self.n, 1), 1e-300)
         off = 0
         for i, b in enumerate(self.blocks):
@@ -497,49 +697,104 @@ class LmmProblem:
         return self._finish_factored(theta, logdet_L, np.zeros((0, 0)), np.zeros(0), cu_sq, factors)
 
     def _finish_factored(self, theta, logdet_L, RX, cbeta, cu_sq, factors, r2=None):
-        if self.p:
-            beta_star = tri_solve(RX.T, cbeta, lower=False)
-            # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
-            logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax
-            RXinv = tri_inv(RX)
-            vcov_int = RXinv.T @ RXinv
-            beta = self.Ax @ (self.beta_ols + beta_star)
-            vcov = self.Ax @ vcov_int @ self.Ax.T
-        else:
-            beta_star, logdet_RX, beta, vcov = np.zeros(0), 0.0, np.zeros(0), np.zeros((0, 0))
+        beta, beta_star = self._beta(RX, cbeta)
+        # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
+        logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax if self.p else 0.0
         if r2 is None:
             r2 = self.yty - cu_sq - float(cbeta @ cbeta)
-        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), beta, vcov, beta_star,
-                        factors)
+        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), RX, self.Ax,
+                        lambda: (beta, beta_star, factors))
 
-    def _solve_dense(self, theta):
+    def _beta(self, RX, cbeta):
+        """(beta on the user's scale, beta_star) from the factor RX and RX beta_star = cbeta."""
+        if not self.p:
+            return np.zeros(0), np.zeros(0)
+        beta_star = tri_solve(RX.T, cbeta, lower=False)
+        return self.Ax @ (self.beta_ols + beta_star), beta_star
+
+    def _factor_dense(self, theta, clean):
+        """The upper Cholesky factor C of the whole system at ``theta`` (M = C'C)."""
         Q, p = self.Q, self.p
-        Lam = np.zeros((Q, Q))
-        Lam[self.lam_rows, self.lam_cols] = theta[self.lam_theta]
-        M = self.W.copy()
-        top = Lam.T @ self.W[:Q]
-        M[:Q, Q:] = top[:, Q:]
-        M[:Q, :Q] = top[:, :Q] @ Lam
-        M[np.arange(Q), np.arange(Q)] += 1.0
-        C, info = scipy.linalg.lapack.dpotrf(M, lower=0, clean=1)  # upper: M = C'C
+        if self.lam_diagonal:
+            # Lambda scales rows and columns: the same products as the dense ones, without them.
+            s = np.ones(Q + p + 1)
+            s[:Q] = theta[self.lam_theta]
+            M = self.W * s[:, None]
+            M *= s[None, :]
+        elif self.one_term is not None:
+            # One term: Z'Z is block diagonal, so M's first Q rows are T' B_j T and T' (Z_j'[X y])
+            # per group j (batched q x q products instead of two Q x Q ones).
+            flat, blocks, rest = self.one_term
+            T = self.factor(theta, 0)
+            M = self.W.copy()
+            M.flat[flat] = T.T @ blocks @ T
+            M[:Q, Q:] = (T.T @ rest).reshape(Q, p + 1)
+        else:
+            # Only the upper triangle enters dpotrf (lower=0), so the rows of Lambda'W suffice.
+            # (Products by blocks of Lambda were measured slower at these sizes.)
+            Lam = self._lambda_dense(theta)
+            M = self.W.copy()
+            top = Lam.T @ self.W[:Q]
+            M[:Q, Q:] = top[:, Q:]
+            M[:Q, :Q] = top[:, :Q] @ Lam
+        M.flat[self.diag_Q] += 1.0
+        C, info = scipy.linalg.lapack.dpotrf(M, lower=0, clean=clean, overwrite_a=1)
         if info == Q + p + 1:
             raise ZeroResidual("the response is a combination of the model's columns")
         if info != 0:
             raise np.linalg.LinAlgError("not positive definite")
-        L = C[:Q, :Q].T
-        RZX = C[:Q, Q:Q + p]  # L RZX = Lambda'Z'X
-        cu = C[:Q, Q + p]
+        return C
+
+    def _lambda_dense(self, theta):
+        Lam = np.zeros((self.Q, self.Q))
+        Lam[self.lam_rows, self.lam_cols] = theta[self.lam_theta]
+        return Lam
+
+    def _deviance_dense(self, theta):
+        """Profiled deviance from the diagonal of C alone: what the optimiser needs at each step.
+
+        Where r^2 lost its digits (see :meth:`_solve_dense`) the full solution is used.
+        """
+        Q, p = self.Q, self.p
+        C = self._factor_dense(theta, clean=0)
+        d = C.diagonal()
+        r2 = d[Q + p] ** 2
+        if r2 < 1e-6 * self.yty and p:
+            return self.profiled_deviance(self._solve_dense(theta))
+        logs = np.log(d[:Q + p])
+        dof = self.dof
+        dev = 2.0 * logs[:Q].sum() + dof * (1.0 + _LOG2PI + np.log(max(r2, 1e-300) / dof))
+        if self.reml:
+            dev += 2.0 * logs[Q:].sum() - self.logdet_Ax
+        return float(dev)
+
+    def _solve_dense(self, theta):
+        Q, p = self.Q, self.p
+        C = self._factor_dense(theta, clean=1)
         RX = C[Q:Q + p, Q:Q + p].T
         cbeta = C[Q:Q + p, Q + p]
         r2 = C[Q + p, Q + p] ** 2
-        logdet_L = 2.0 * np.log(np.diag(L)).sum()
+        logdet_L = 2.0 * np.log(np.diag(C[:Q, :Q])).sum()
+
+        def factors():
+            # L = C[:Q, :Q]', L RZX = Lambda'Z'X, L cu = Lambda'Z'y.
+            return DenseFactors(self._lambda_dense(theta), C[:Q, :Q].T, C[:Q, Q + p], C[:Q, Q:Q + p])
+
         if r2 < 1e-6 * self.yty and p:
             # y'y - |cu|^2 - |cbeta|^2 lost most digits: use |y - X beta - Z b|^2 + |u|^2.
+            f = factors()
             beta_star = tri_solve(RX.T, cbeta, lower=False)
-            u = tri_solve(L.T, cu - RZX @ beta_star, lower=False)
-            e = self.y_int - self.X_int @ beta_star - self.Z_all @ (Lam @ u)
+            u = tri_solve(f.L.T, f.cu - f.RZX @ beta_star, lower=False)
+            e = self.y_int - self.X_int @ beta_star - self.Z_all @ (f.Lam @ u)
             r2 = float(e @ e + u @ u)
-        return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, DenseFactors(Lam, L, cu, RZX), r2=r2)
+            return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, f, r2=r2)
+        logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax if p else 0.0
+
+        def rest():
+            beta, beta_star = self._beta(RX, cbeta)
+            return beta, beta_star, factors()
+
+        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), RX, self.Ax, rest)
 
     def _solve_blocked(self, theta):
         T1 = self.factor(theta, self.primary)
@@ -652,6 +907,8 @@ class LmmProblem:
     def deviance(self, theta):
         """Profiled deviance at ``theta`` (inf where the system cannot be factored)."""
         try:
+            if self.layout == "dense":
+                return self._deviance_dense(np.asarray(theta, dtype=float))
             return self.profiled_deviance(self.solve(theta))
         except np.linalg.LinAlgError:
             return np.inf
@@ -719,7 +976,7 @@ class LmmProblem:
             return False
         return s.r2 <= 1e-15 * self.yty
 
-    def _find_aliased(self, Xi):
+    def _find_aliased(self):
         """(block, column) pairs whose random columns lie in the span of X.
 
         Such a column repeats a fixed effect (``y ~ g + (1|g)``): its

@@ -76,9 +76,13 @@ def fit(formula, data, reml=True):
     with single_threaded_blas():
         design = fixed_design(parsed.fixed, frame.data)
         blocks = random_blocks(parsed.random, frame.data)
-        _check_residual_variation(frame, design, blocks)
+        _check_constant_within_groups(frame, blocks)
         try:
-            problem = LmmProblem(design.X, frame.y, blocks, reml=bool(reml))
+            # A design of factors passes its distinct rows only: the engine then never reads X row by row.
+            X = None if design.cells is not None else design.X
+            problem = LmmProblem(X, frame.y, blocks, reml=bool(reml), x_cells=design.cells)
+            if _exact_fit_possible(problem):
+                _check_exact_fit(frame, design, blocks)
             if problem.residual_is_zero():
                 raise ValueError(
                     f"The fixed and random effects reproduce '{parsed.response}' (almost) exactly (e.g. it is "
@@ -94,6 +98,7 @@ def fit(formula, data, reml=True):
                 )
             return MixedFit(formula, parsed, frame, design, blocks, problem, opt, bool(reml))
         except np.linalg.LinAlgError:
+            _check_exact_fit(frame, design, blocks)  # the clearer message, if that is the cause
             # Last resort; the usual cause is a covariate far from zero relative to its spread.
             raise ValueError(
                 f"The mixed model '{formula}' could not be fitted because a matrix was numerically singular; "
@@ -157,27 +162,57 @@ def _group_sums(block, values):
     return out
 
 
-def _check_residual_variation(frame, design, blocks):
-    """Refuse data that the fixed effects plus one effect per group fit exactly.
+#: The exact-fit check reads the rows only when the engine's joint least-squares fit leaves
+#: less than this fraction of the OLS residual: far above its rounding error (about 1e-16
+#: times the condition number of the cross-products, which the engine keeps below 1e10).
+_EXACT_FIT_SUSPECT = 1e-3
 
-    Then the residual variance is zero, the likelihood has no maximum (it grows without bound
-    as the residual variance shrinks) and every SE and df would be an artefact.
+
+def _exact_fit_possible(problem):
+    """False when the engine's cross-products already show residual variation.
+
+    The dense layout fits y on [Z, X] jointly for its start values; a residual sum of squares
+    that is a clear fraction of the OLS one rules out an exact fit without another pass over the
+    rows (which cost a widget refit more than the optimisation).
     """
+    rss = problem.rss_joint
+    # A near-collinear direction dropped there could hide an exact fit: then read the rows.
+    return rss is None or not problem.joint_rank_clear or not rss > _EXACT_FIT_SUSPECT * problem.yty
+
+
+def _check_constant_within_groups(frame, blocks):
+    """Refuse a response that takes one value within every group (e.g. a per-group summary repeated)."""
     y = frame.y
-    n = len(y)
-    spread = np.sqrt(np.mean((y - y.mean()) ** 2))
+    mean = y.mean()
+    spread = np.sqrt(np.mean((y - mean) ** 2))
+    total_ss = spread**2 * len(y)
+    level_ss = len(y) * mean**2
     for b in blocks:
         # Cheap and common: every group measured the same value (e.g. a per-group summary repeated).
         sizes = np.bincount(b.codes, minlength=b.m)
         if sizes.max() < 2:
             continue
-        means = np.bincount(b.codes, weights=y, minlength=b.m) / np.maximum(sizes, 1)
+        sums = np.bincount(b.codes, weights=y, minlength=b.m)
+        # The between-group sum of squares from the sums: clearly below the total, some variation
+        # lies within groups and the rows need no second pass.  Its rounding error is at most
+        # ~1e-12 of n mean^2 (not of the spread), hence the second condition.
+        between = float(sums @ (sums / np.maximum(sizes, 1))) - level_ss
+        if between < (1 - 1e-6) * total_ss and level_ss < 1e3 * total_ss:
+            continue
+        means = sums / np.maximum(sizes, 1)
         if np.max(np.abs(y - means[b.codes])) <= 1e-10 * spread:
             raise ValueError(
                 f"The response '{frame.parsed.response}' is constant within every level of '{b.term.group}', so "
                 "there is no residual variation for a mixed model to estimate; analyse one value per group "
                 f"(e.g. fit_lm on the {b.m} group values) or check the response column."
             )
+
+
+def _check_exact_fit(frame, design, blocks):
+    """Refuse a response that the fixed effects plus one effect per group reproduce exactly."""
+    y = frame.y
+    n = len(y)
+    spread = np.sqrt(np.mean((y - y.mean()) ** 2))
     n_cols = design.X.shape[1] + sum(b.m * b.q for b in blocks)
     if n_cols >= n or n_cols > 400:
         return  # too large to check cheaply; the engine's own checks take over

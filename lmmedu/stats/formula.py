@@ -480,6 +480,19 @@ def _check_mixed_labels(values, col):
         )
 
 
+def _missing(values):
+    """Boolean mask of the missing entries of a column, or None when none is missing."""
+    dt = values.dtype
+    if isinstance(dt, pd.CategoricalDtype):
+        codes = np.asarray(values.array.codes)
+        return codes < 0 if len(codes) and codes.min() < 0 else None
+    if isinstance(dt, np.dtype) and dt.kind in "iub":
+        return None
+    mask = values.isna().to_numpy() if not (isinstance(dt, np.dtype) and dt.kind == "f") else np.isnan(
+        values.to_numpy())
+    return mask if mask.any() else None
+
+
 @dataclass
 class ModelFrame:
     """The rows and columns a model uses, with the response already transformed.
@@ -520,12 +533,6 @@ def model_frame(parsed, data):
     """
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"The data must be a pandas DataFrame, not {type(data).__name__}.")
-    if data.attrs:
-        # pandas deep-copies attrs (here: the simulation truth) into every column
-        # it hands out; a shallow view without them keeps model building fast.
-        view = data.copy(deep=False)
-        view.attrs = {}
-        data = view
     if len(data) == 0:
         raise ValueError("The data has no rows.")
     _check_column(parsed.response_var, data, "response")
@@ -570,16 +577,25 @@ def model_frame(parsed, data):
             f"also calls; rename the column, e.g. data.rename(columns={{'{shadowed[0]}': '{shadowed[0]}_'}})."
         )
 
-    sub = data[used]
+    # pandas deep-copies attrs (here: the simulation truth) in every frame and column it hands
+    # out, several times per reindex; a new frame on the same data starts without them.
+    view = pd.DataFrame(data)
+    view.attrs = {}
+    # reindex builds the sub-frame in one step where the columns are unique (checked above for the used ones).
+    sub = view.reindex(columns=used) if view.columns.is_unique else view[used]
+    # Each column is fetched once; pandas' per-call overhead dominated this function on small data.
+    cols = {c: sub[c] for c in used}
     for col in used[1:]:
-        _check_mixed_labels(sub[col], col)
-        if pd.api.types.is_datetime64_any_dtype(sub[col]) or pd.api.types.is_timedelta64_dtype(sub[col]):
+        dt = cols[col].dtype
+        _check_mixed_labels(cols[col], col)
+        if pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt):
             raise ValueError(
                 f"The column '{col}' holds dates or times, which a formula cannot use directly; make a number "
                 f"first, e.g. data['{col}_days'] = (data['{col}'] - data['{col}'].min()).dt.days."
             )
-    complete = sub.notna().all(axis=1).to_numpy()
-    n_dropped = int((~complete).sum())
+    missing = [m for m in map(_missing, cols.values()) if m is not None]
+    complete = ~np.logical_or.reduce(missing) if missing else None
+    n_dropped = 0 if complete is None else int((~complete).sum())
     if n_dropped:
         if n_dropped == len(data):
             raise ValueError(
@@ -591,12 +607,15 @@ def model_frame(parsed, data):
             stacklevel=3,
         )
         sub = sub.loc[complete]
-    sub = sub.reset_index(drop=True)
+    if not (isinstance(sub.index, pd.RangeIndex) and sub.index.start == 0 and sub.index.step == 1
+            and sub.index.name is None):
+        sub = sub.reset_index(drop=True)
     # Drop categories that no longer occur so that no empty level enters the design.
-    for col in sub.columns:
-        if isinstance(sub[col].dtype, pd.CategoricalDtype):
-            codes = sub[col].cat.codes.to_numpy()
-            if not np.bincount(codes[codes >= 0], minlength=len(sub[col].cat.categories)).all():
+    for col, dt in sub.dtypes.items():
+        if isinstance(dt, pd.CategoricalDtype):
+            codes = np.asarray((sub[col] if n_dropped else cols[col]).array.codes)
+            # After the drop no code is -1 (missing).
+            if not np.bincount(codes, minlength=len(dt.categories)).all():
                 sub[col] = sub[col].cat.remove_unused_categories()
 
     raw = sub[parsed.response_var]

@@ -22,6 +22,7 @@ __all__ = ["Fit", "LmFit", "MixedFit", "Summary", "COEF_COLUMNS", "is_fit", "is_
 
 #: Columns of every ``coefs`` table.
 COEF_COLUMNS = ["estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
+_COEF_INDEX = pd.Index(COEF_COLUMNS)
 
 
 @runtime_checkable
@@ -95,13 +96,21 @@ class _FitBase:
         self.data = frame.data
         self.y = frame.y
         self.design = design
-        self.X = design.X
         self.names = list(design.names)
+
+    @property
+    def X(self):
+        """The fixed-effects matrix of the fit data (built on first use for a design of factors)."""
+        return self.design.X
 
     def _finish_coefs(self, df):
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
-        self.coefs = pd.DataFrame(t_table(self.beta, se, df), index=pd.Index(self.names, name="term"),
-                                  columns=COEF_COLUMNS)
+        table = t_table(self.beta, se, df)
+        # One 2-D block: a dict of columns cost pandas a conversion per column.
+        # Index objects rather than lists: pandas infers a list's dtype, which cost more than the table.
+        terms = self.vcov.index.rename("term")
+        self.coefs = pd.DataFrame(np.column_stack([table[c] for c in COEF_COLUMNS]), index=terms,
+                                  columns=_COEF_INDEX.copy())
 
     @property
     def response(self):
