@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import special as _special
 from scipy import stats
 from scipy.optimize import brentq as _brentq
 
@@ -380,17 +381,36 @@ def _plan_cell_arrays(data: pd.DataFrame):
         if column not in data.columns:
             raise ValueError(f"the data need a column {column!r}, as made by lmmedu.simulate_replicates.")
     log_length = np.log(data["length"].to_numpy(dtype=float))
-    rep = pd.Categorical(data["replicate"])
-    treatment = pd.Categorical(data["treatment"])
-    categories = list(treatment.categories)
-    drug = treatment.codes == categories.index("drug") if "drug" in categories else np.zeros(len(data), dtype=bool)
-    return log_length, rep.codes.astype(np.int64), len(rep.categories), np.asarray(drug, dtype=bool)
+    rep_codes, rep_levels = _plan_codes(data["replicate"])
+    treatment_codes, treatment_levels = _plan_codes(data["treatment"])
+    drug = (treatment_codes == treatment_levels.index("drug") if "drug" in treatment_levels
+            else np.zeros(len(data), dtype=bool))
+    return log_length, rep_codes, len(rep_levels), np.asarray(drug, dtype=bool)
+
+
+def _plan_codes(column: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes and levels of a column; a categorical column (as the simulators make) is read as it is.
+
+    Building a new ``pd.Categorical`` from a column that already is one re-validates its levels
+    and cost a power study about a third of its time.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        if codes.size and codes.min() < 0:
+            raise ValueError(f"the column {column.name!r} has missing values; drop those rows first.")
+        return codes, list(column.cat.categories)
+    cat = pd.Categorical(column)
+    if cat.codes.size and cat.codes.min() < 0:
+        raise ValueError(f"the column {column.name!r} has missing values; drop those rows first.")
+    return cat.codes.astype(np.int64), list(cat.categories)
 
 
 def _plan_t_row(estimate, se, df):
     t = estimate / se if se > 0 else math.nan
+    # stdtr is the t distribution's CDF without scipy.stats' argument handling, which cost
+    # more than a whole replicate-means test.
     return {"estimate": float(estimate), "se": float(se), "df": float(df),
-            "p": float(2.0 * stats.t.sf(abs(t), df)) if math.isfinite(t) else math.nan}
+            "p": float(2.0 * _special.stdtr(df, -abs(t))) if math.isfinite(t) else math.nan}
 
 
 def naive_lm_test(data: pd.DataFrame) -> dict:
@@ -716,14 +736,13 @@ def array_means_test(data: pd.DataFrame) -> dict:
     for column in ("sample", "genotype", "week", "values"):
         if column not in data.columns:
             raise ValueError(f"the data need a column {column!r}, as made by lmmedu.simulate_expression.")
-    sample = pd.Categorical(data["sample"])
-    codes = sample.codes.astype(np.int64)
-    n = len(sample.categories)
+    codes, levels = _plan_codes(data["sample"])
+    n = len(levels)
     counts = np.bincount(codes, minlength=n)
     keep = counts > 0
     means = np.bincount(codes, weights=data["values"].to_numpy(dtype=float), minlength=n)[keep] / counts[keep]
     first = np.unique(codes, return_index=True)[1]
-    X = _plan_array_matrix(pd.Categorical(data["genotype"]).codes[first], data["week"].to_numpy(dtype=float)[first])
+    X = _plan_array_matrix(_plan_codes(data["genotype"])[0][first], data["week"].to_numpy(dtype=float)[first])
     df = len(means) - X.shape[1]
     if df < 1:
         raise ValueError(f"{len(means)} arrays leave no df for the 4 coefficients of week * genotype.")
