@@ -164,6 +164,19 @@ def test_replicate_means_test_refuses_a_mixed_design_and_a_design_without_df():
         studies.replicate_means_test(two)
 
 
+def test_unit_tests_read_plain_columns_as_categorical_ones_and_refuse_missing_units():
+    df = lmmedu.simulate_replicates(genes=("A",), n_replicates=5, obs_per_replicate=30, seed=3)
+    plain = df.astype({"replicate": str, "treatment": str})
+    for test in (studies.replicate_means_test, studies.naive_lm_test):
+        assert test(plain) == test(df)
+    missing = df.astype({"replicate": object})
+    missing.loc[0, "replicate"] = None
+    with pytest.raises(ValueError, match="missing values"):
+        studies.replicate_means_test(missing)
+    with pytest.raises(ValueError, match="missing values"):
+        studies.replicate_means_test(missing.astype({"replicate": "category"}))
+
+
 # --- the studies ------------------------------------------------------------------------
 
 
