@@ -507,7 +507,8 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
                           cells_per_replicate=2000, replicate_sd: float = 0.2, replicate_treatment_sd: float = 0.1,
                           residual_sd: float = 0.5, points: Sequence[Mapping[str, Any]] | None = None,
                           mixed: bool = False, n_sims: int = 200, seed: int = 0, alpha: float = 0.05,
-                          progress: bool | Callable[[int, int], Any] = False) -> pd.DataFrame:
+                          progress: bool | Callable[[int, int], Any] = False,
+                          false_positives: bool = True) -> pd.DataFrame:
     """Power and false-positive rate of each analysis, by simulating the replicate experiment.
 
     At every design point, ``n_sims`` experiments are simulated with
@@ -534,6 +535,10 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
     alpha : float, default 0.05
     progress : bool or callable, default False
         See :func:`progress_callback`.
+    false_positives : bool, default True
+        Also simulate the no-effect experiments. ``False`` simulates only the experiments with
+        ``effect`` (power alone, as ``simr::powerCurve``), half the work when only the power is
+        read.
 
     Returns
     -------
@@ -552,6 +557,14 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
     effect = _plan_real("effect", effect)
     replicate_sd, replicate_treatment_sd, residual_sd = _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd)
+    if not isinstance(false_positives, (bool, np.bool_)):
+        raise ValueError(f"false_positives must be True or False, got {false_positives!r}.")
+    if not false_positives and effect == 0:
+        raise ValueError("with effect 0 and false_positives=False there is nothing to simulate; give a non-zero "
+                         "effect or keep the no-effect experiments.")
+    effects = (0.0, effect) if effect != 0 else (0.0,)
+    if not false_positives:
+        effects = (effect,)
     grid = []
     for point in (points or [{}]):
         unknown = set(point) - {"n_replicates", "cells_per_replicate"}
@@ -561,7 +574,7 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
         cells = point.get("cells_per_replicate", cells_per_replicate)
         _plan_cells(cells, reps, design)
         cells = tuple(int(c) for c in cells) if isinstance(cells, (tuple, list, np.ndarray)) else int(cells)
-        for e in ((0.0, effect) if effect != 0 else (0.0,)):
+        for e in effects:
             grid.append({"n_replicates": reps, "cells_per_replicate": cells, "effect": e})
     analyses = {"naive lm": naive_lm_test, "t-test on replicate means": replicate_means_test}
     if mixed:
@@ -588,8 +601,9 @@ def power_and_false_positives(table: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per design point and analysis: the design columns, ``analysis``,
         ``false_positive_rate``, ``fp_low``, ``fp_high``, ``power``, ``power_low``,
-        ``power_high`` (95% Wilson intervals), ``n_sims`` and ``median_df``. ``attrs`` keep
-        the study's, plus ``effect``.
+        ``power_high`` (95% Wilson intervals), ``n_sims`` and ``median_df`` (of the no-effect
+        experiments; of the experiments with the effect when the study ran only those, whose
+        false-positive columns are then NaN). ``attrs`` keep the study's, plus ``effect``.
 
     Examples
     --------
@@ -612,8 +626,12 @@ def power_and_false_positives(table: pd.DataFrame) -> pd.DataFrame:
         columns={"rate": "false_positive_rate", "ci_low": "fp_low", "ci_high": "fp_high"})
     right = alt[keys + ["rate", "ci_low", "ci_high"]].rename(
         columns={"rate": "power", "ci_low": "power_low", "ci_high": "power_high"})
-    out = left.merge(right, on=keys, how="left", sort=False) if len(right) else left.assign(
-        power=math.nan, power_low=math.nan, power_high=math.nan)
+    if len(null):
+        out = left.merge(right, on=keys, how="left", sort=False) if len(right) else left.assign(
+            power=math.nan, power_low=math.nan, power_high=math.nan)
+    else:  # power alone (replicate_power_study(..., false_positives=False))
+        out = right.assign(false_positive_rate=math.nan, fp_low=math.nan, fp_high=math.nan,
+                           n_sims=alt["n_sims"].to_numpy(), median_df=alt["median_df"].to_numpy())
     out = out[keys + ["false_positive_rate", "fp_low", "fp_high", "power", "power_low", "power_high",
                       "n_sims", "median_df"]].reset_index(drop=True)
     out.attrs.update(table.attrs)
