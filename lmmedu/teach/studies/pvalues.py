@@ -92,6 +92,15 @@ def simulate_groups(rng: np.random.Generator, n_groups: int = 6, group_size: int
                                replicate_treatment_sd=slope_sd, residual_sd=_GROUP_RESIDUAL_SD, seed=rng)
 
 
+def _without_truth(data: pd.DataFrame) -> pd.DataFrame:
+    """The simulated data without the truth in ``attrs``, for studies whose analyses never read it.
+
+    pandas deep-copies ``attrs`` on every column access, and a fit reads the columns many times.
+    """
+    data.attrs = {}
+    return data
+
+
 class _OneFit:
     """Fit a formula once per data set, however many analyses read the fit."""
 
@@ -229,7 +238,8 @@ def wald_vs_t_study(n_groups: int | Sequence[int] = (4, 6, 10, 20), group_size: 
     n_sims = _check_n_sims(n_sims)
 
     def simulate(rng, n_groups, group_size, icc):
-        return simulate_groups(rng, n_groups=n_groups, group_size=group_size, icc=icc, design="between")
+        return _without_truth(simulate_groups(rng, n_groups=n_groups, group_size=group_size, icc=icc,
+                                              design="between"))
 
     return run_study(simulate, wald_and_t_tests(), n_sims=n_sims, seed=seed, progress=progress, grid=grid,
                      settings={"design": "between", "truth": 0.0,
@@ -415,8 +425,8 @@ def selection_study(n_groups: int | Sequence[int] = 6, group_size: int | Sequenc
     n_sims = _check_n_sims(n_sims)
 
     def simulate(rng, n_groups, group_size, icc, slope_sd):
-        return simulate_groups(rng, n_groups=n_groups, group_size=group_size, icc=icc, design="within",
-                               slope_sd=slope_sd)
+        return _without_truth(simulate_groups(rng, n_groups=n_groups, group_size=group_size, icc=icc,
+                                              design="within", slope_sd=slope_sd))
 
     return run_study(simulate, selection_analyses(alpha=alpha), n_sims=n_sims, seed=seed, progress=progress,
                      grid=grid, settings={"design": "within", "truth": 0.0, "alpha": alpha})
