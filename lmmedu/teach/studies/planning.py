@@ -389,26 +389,21 @@ def _plan_cell_arrays(data: pd.DataFrame):
 
 
 def _plan_codes(column: pd.Series) -> tuple[np.ndarray, list]:
-    """Integer codes and levels of a column; a categorical column (as the simulators make) is read as it is.
+    """Integer codes and levels of a column (a categorical one, as the simulators make, is read as it is).
 
-    Building a new ``pd.Categorical`` from a column that already is one re-validates its levels
-    and cost a power study about a third of its time.
+    A missing unit would otherwise get code -1 and fail deep inside ``np.bincount``.
     """
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy().astype(np.int64)
-        if codes.size and codes.min() < 0:
-            raise ValueError(f"the column {column.name!r} has missing values; drop those rows first.")
-        return codes, list(column.cat.categories)
-    cat = pd.Categorical(column)
-    if cat.codes.size and cat.codes.min() < 0:
+    cat = column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(column)
+    codes = cat.codes.astype(np.int64)
+    if codes.size and codes.min() < 0:
         raise ValueError(f"the column {column.name!r} has missing values; drop those rows first.")
-    return cat.codes.astype(np.int64), list(cat.categories)
+    return codes, list(cat.categories)
 
 
 def _plan_t_row(estimate, se, df):
     t = estimate / se if se > 0 else math.nan
-    # stdtr is the t distribution's CDF without scipy.stats' argument handling, which cost
-    # more than a whole replicate-means test.
+    # stdtr is the t distribution's CDF without scipy.stats' argument handling (under 1 us a call
+    # instead of about 50 us; a study makes one call per experiment and analysis).
     return {"estimate": float(estimate), "se": float(se), "df": float(df),
             "p": float(2.0 * _special.stdtr(df, -abs(t))) if math.isfinite(t) else math.nan}
 
