@@ -9,7 +9,7 @@ Run from the repository root::
    <= 300 ms. Reported next to its peer measured in the same run, one bare ``lmmedu.fit`` of the
    same model, as a ratio (the app costs about one fit plus a redraw).
 2. ``--notebook``: executes notebooks/06_shrinkage_and_random_slopes.ipynb with this checkout's
-   package (nbclient) and reports the wall time; target <= 30 s on 2 cores.
+   package (nbclient) and reports the wall time; target <= 20 s on 2 cores (issue 9).
 
 The load average is printed before and after: other work on the machine inflates every time.
 Exit status 1 if a target is missed.
@@ -35,6 +35,9 @@ matplotlib.use("Agg")
 import lmmedu  # noqa: E402
 from lmmedu.teach.studies import SLOPE_FORMULA, simulate_pooling  # noqa: E402
 from lmmedu.teach.widgets import SlopeExplorer  # noqa: E402
+
+#: Seconds for the notebook top to bottom on 2 cores (issue 9: every notebook within 20 s).
+NOTEBOOK_BUDGET_S = 20.0
 
 
 def _median_ms(func, repeats):
@@ -80,9 +83,9 @@ def main():
         start = time.perf_counter()
         NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
         seconds = time.perf_counter() - start
-        print(f"notebook 06 top to bottom: {seconds:.1f} s ({seconds * 1000 / fit_ms:.0f} x the fit); target <= 30 s: "
-              f"{'ok' if seconds <= 30 else 'MISSED'}")
-        ok &= seconds <= 30
+        print(f"notebook 06 top to bottom: {seconds:.1f} s ({seconds * 1000 / fit_ms:.0f} x the fit); "
+              f"target <= {NOTEBOOK_BUDGET_S:.0f} s: {'ok' if seconds <= NOTEBOOK_BUDGET_S else 'MISSED'}")
+        ok &= seconds <= NOTEBOOK_BUDGET_S
     print(f"load average after: {os.getloadavg()}")
     return 0 if ok else 1
 

@@ -14,7 +14,7 @@ question's one-gene data, about what one simulated experiment of the mixed-model
 3. ``replicate_means_test`` and the two mixed models it stands for, on one balanced data set:
    the speed-up that lets the notebook's studies use it;
 4. with ``--notebook``: notebooks/09_planning_an_experiment.ipynb executed top to bottom in a
-   kernel that imports this checkout (wall time, like nbmake): target <= 30 s.
+   kernel that imports this checkout (wall time, like nbmake): target <= 20 s (issue 9).
 
 The load average is printed before and after, since other work on the machine inflates the times.
 Exit status 1 if a target is missed.
@@ -39,6 +39,9 @@ matplotlib.use("Agg")
 import lmmedu  # noqa: E402
 from lmmedu.teach import studies  # noqa: E402
 from lmmedu.teach.widgets import PowerPlanner  # noqa: E402
+
+#: Seconds for the notebook top to bottom on 2 cores (issue 9: every notebook within 20 s).
+NOTEBOOK_BUDGET_S = 20.0
 
 
 def median_time(func, repeats):
@@ -67,7 +70,7 @@ def run_notebook():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--notebook", action="store_true", help="also execute the notebook (about 30 s)")
+    parser.add_argument("--notebook", action="store_true", help="also execute the notebook (about 10 s)")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
 
@@ -101,8 +104,9 @@ def main():
     failed = preview > 0.3
     if args.notebook:
         wall = run_notebook()
-        print(f"4. notebook top to bottom: {wall:.1f} s ({wall / peer:.0f} x the peer fit); target <= 30 s")
-        failed |= wall > 30
+        print(f"4. notebook top to bottom: {wall:.1f} s ({wall / peer:.0f} x the peer fit); "
+              f"target <= {NOTEBOOK_BUDGET_S:.0f} s")
+        failed |= wall > NOTEBOOK_BUDGET_S
     print(f"load average after: {os.getloadavg()}")
     return 1 if failed else 0
 

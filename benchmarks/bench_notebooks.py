@@ -24,9 +24,10 @@ Reported per notebook:
 - ``peak MB``: the kernel's peak resident memory;
 - the slowest cells (``--slowest N``), by cell id, so one knows where the time goes.
 
-Budgets (from the teaching brief): 60 s for notebook 08, 30 s for every other notebook, and
-1.5 GB of memory for each (Binder gives 2 GB in all); the last lines give the largest peak.  The machine's load average is printed
-before and after, since other work on the machine inflates the times.  Exit status 1 if a
+Budgets: 20 s for every notebook (issue 9: top to bottom on 2 cores, with room for Binder's
+slower CPUs) and 1.5 GB of memory for each (Binder gives 2 GB in all); the last lines give the
+largest peak.  The machine's load average is printed before and after, since other work on the
+machine inflates the times.  Exit status 1 if a
 notebook fails or misses a budget.
 """
 
@@ -48,9 +49,10 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
-#: Seconds allowed per notebook, by number; others get DEFAULT_SECONDS.
-SECONDS_BUDGET = {"08": 60.0}
-DEFAULT_SECONDS = 30.0
+#: Seconds allowed per notebook, by number; others get DEFAULT_SECONDS.  Empty: issue 9 holds
+#: every notebook, the full-scale case study 08 included, to the same 20 s.
+SECONDS_BUDGET: dict[str, float] = {}
+DEFAULT_SECONDS = 20.0
 MEMORY_BUDGET_MB = 1536.0
 
 # Runs in the kernel after the notebook's last cell.

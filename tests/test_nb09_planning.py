@@ -164,6 +164,19 @@ def test_replicate_means_test_refuses_a_mixed_design_and_a_design_without_df():
         studies.replicate_means_test(two)
 
 
+def test_unit_tests_read_plain_columns_as_categorical_ones_and_refuse_missing_units():
+    df = lmmedu.simulate_replicates(genes=("A",), n_replicates=5, obs_per_replicate=30, seed=3)
+    plain = df.astype({"replicate": str, "treatment": str})
+    for test in (studies.replicate_means_test, studies.naive_lm_test):
+        assert test(plain) == test(df)
+    missing = df.astype({"replicate": object})
+    missing.loc[0, "replicate"] = None
+    with pytest.raises(ValueError, match="missing values"):
+        studies.replicate_means_test(missing)
+    with pytest.raises(ValueError, match="missing values"):
+        studies.replicate_means_test(missing.astype({"replicate": "category"}))
+
+
 # --- the studies ------------------------------------------------------------------------
 
 
@@ -212,6 +225,25 @@ def test_unbalanced_cells_per_replicate_pass_through():
     assert table["cells_per_replicate"].iloc[0] == (100, 120, 180, 350)
     plan = studies.planned_power(4, (100, 120, 180, 350), 0.1)
     assert plan["n_cells"] == 750
+
+
+def test_power_alone_skips_the_no_effect_experiments_and_keeps_the_same_draws():
+    points = [{"n_replicates": 4}, {"n_replicates": 6, "cells_per_replicate": 30}]
+    both = studies.replicate_power_study(0.2, cells_per_replicate=40, points=points, n_sims=12, seed=3)
+    alone = studies.replicate_power_study(0.2, cells_per_replicate=40, points=points, n_sims=12, seed=3,
+                                          false_positives=False)
+    assert alone["effect"].unique().tolist() == [0.2]
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True),
+                                  both[both["effect"] == 0.2].reset_index(drop=True), check_like=True)
+    wide = studies.power_and_false_positives(alone)
+    full = studies.power_and_false_positives(both)
+    assert wide["false_positive_rate"].isna().all() and wide["n_sims"].eq(12).all()
+    for column in ("power", "power_low", "power_high"):
+        assert wide[column].tolist() == full[column].tolist()
+    with pytest.raises(ValueError, match="nothing to simulate"):
+        studies.replicate_power_study(0.0, false_positives=False, n_sims=2)
+    with pytest.raises(ValueError, match="True or False"):
+        studies.replicate_power_study(0.2, false_positives="no", n_sims=2)
 
 
 def test_effect_zero_runs_only_the_no_effect_experiments():

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import special as _special
 from scipy import stats
 from scipy.optimize import brentq as _brentq
 
@@ -380,17 +381,31 @@ def _plan_cell_arrays(data: pd.DataFrame):
         if column not in data.columns:
             raise ValueError(f"the data need a column {column!r}, as made by lmmedu.simulate_replicates.")
     log_length = np.log(data["length"].to_numpy(dtype=float))
-    rep = pd.Categorical(data["replicate"])
-    treatment = pd.Categorical(data["treatment"])
-    categories = list(treatment.categories)
-    drug = treatment.codes == categories.index("drug") if "drug" in categories else np.zeros(len(data), dtype=bool)
-    return log_length, rep.codes.astype(np.int64), len(rep.categories), np.asarray(drug, dtype=bool)
+    rep_codes, rep_levels = _plan_codes(data["replicate"])
+    treatment_codes, treatment_levels = _plan_codes(data["treatment"])
+    drug = (treatment_codes == treatment_levels.index("drug") if "drug" in treatment_levels
+            else np.zeros(len(data), dtype=bool))
+    return log_length, rep_codes, len(rep_levels), np.asarray(drug, dtype=bool)
+
+
+def _plan_codes(column: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes and levels of a column (a categorical one, as the simulators make, is read as it is).
+
+    A missing unit would otherwise get code -1 and fail deep inside ``np.bincount``.
+    """
+    cat = column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(column)
+    codes = cat.codes.astype(np.int64)
+    if codes.size and codes.min() < 0:
+        raise ValueError(f"the column {column.name!r} has missing values; drop those rows first.")
+    return codes, list(cat.categories)
 
 
 def _plan_t_row(estimate, se, df):
     t = estimate / se if se > 0 else math.nan
+    # stdtr is the t distribution's CDF without scipy.stats' argument handling (under 1 us a call
+    # instead of about 50 us; a study makes one call per experiment and analysis).
     return {"estimate": float(estimate), "se": float(se), "df": float(df),
-            "p": float(2.0 * stats.t.sf(abs(t), df)) if math.isfinite(t) else math.nan}
+            "p": float(2.0 * _special.stdtr(df, -abs(t))) if math.isfinite(t) else math.nan}
 
 
 def naive_lm_test(data: pd.DataFrame) -> dict:
@@ -487,7 +502,8 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
                           cells_per_replicate=2000, replicate_sd: float = 0.2, replicate_treatment_sd: float = 0.1,
                           residual_sd: float = 0.5, points: Sequence[Mapping[str, Any]] | None = None,
                           mixed: bool = False, n_sims: int = 200, seed: int = 0, alpha: float = 0.05,
-                          progress: bool | Callable[[int, int], Any] = False) -> pd.DataFrame:
+                          progress: bool | Callable[[int, int], Any] = False,
+                          false_positives: bool = True) -> pd.DataFrame:
     """Power and false-positive rate of each analysis, by simulating the replicate experiment.
 
     At every design point, ``n_sims`` experiments are simulated with
@@ -514,6 +530,10 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
     alpha : float, default 0.05
     progress : bool or callable, default False
         See :func:`progress_callback`.
+    false_positives : bool, default True
+        Also simulate the no-effect experiments. ``False`` simulates only the experiments with
+        ``effect`` (power alone, as ``simr::powerCurve``), half the work when only the power is
+        read.
 
     Returns
     -------
@@ -532,6 +552,14 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
     effect = _plan_real("effect", effect)
     replicate_sd, replicate_treatment_sd, residual_sd = _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd)
+    if not isinstance(false_positives, (bool, np.bool_)):
+        raise ValueError(f"false_positives must be True or False, got {false_positives!r}.")
+    if not false_positives and effect == 0:
+        raise ValueError("with effect 0 and false_positives=False there is nothing to simulate; give a non-zero "
+                         "effect or keep the no-effect experiments.")
+    effects = (0.0, effect) if effect != 0 else (0.0,)
+    if not false_positives:
+        effects = (effect,)
     grid = []
     for point in (points or [{}]):
         unknown = set(point) - {"n_replicates", "cells_per_replicate"}
@@ -541,7 +569,7 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
         cells = point.get("cells_per_replicate", cells_per_replicate)
         _plan_cells(cells, reps, design)
         cells = tuple(int(c) for c in cells) if isinstance(cells, (tuple, list, np.ndarray)) else int(cells)
-        for e in ((0.0, effect) if effect != 0 else (0.0,)):
+        for e in effects:
             grid.append({"n_replicates": reps, "cells_per_replicate": cells, "effect": e})
     analyses = {"naive lm": naive_lm_test, "t-test on replicate means": replicate_means_test}
     if mixed:
@@ -568,8 +596,9 @@ def power_and_false_positives(table: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per design point and analysis: the design columns, ``analysis``,
         ``false_positive_rate``, ``fp_low``, ``fp_high``, ``power``, ``power_low``,
-        ``power_high`` (95% Wilson intervals), ``n_sims`` and ``median_df``. ``attrs`` keep
-        the study's, plus ``effect``.
+        ``power_high`` (95% Wilson intervals), ``n_sims`` and ``median_df`` (of the no-effect
+        experiments; of the experiments with the effect when the study ran only those, whose
+        false-positive columns are then NaN). ``attrs`` keep the study's, plus ``effect``.
 
     Examples
     --------
@@ -592,8 +621,12 @@ def power_and_false_positives(table: pd.DataFrame) -> pd.DataFrame:
         columns={"rate": "false_positive_rate", "ci_low": "fp_low", "ci_high": "fp_high"})
     right = alt[keys + ["rate", "ci_low", "ci_high"]].rename(
         columns={"rate": "power", "ci_low": "power_low", "ci_high": "power_high"})
-    out = left.merge(right, on=keys, how="left", sort=False) if len(right) else left.assign(
-        power=math.nan, power_low=math.nan, power_high=math.nan)
+    if len(null):
+        out = left.merge(right, on=keys, how="left", sort=False) if len(right) else left.assign(
+            power=math.nan, power_low=math.nan, power_high=math.nan)
+    else:  # power alone (replicate_power_study(..., false_positives=False))
+        out = right.assign(false_positive_rate=math.nan, fp_low=math.nan, fp_high=math.nan,
+                           n_sims=alt["n_sims"].to_numpy(), median_df=alt["median_df"].to_numpy())
     out = out[keys + ["false_positive_rate", "fp_low", "fp_high", "power", "power_low", "power_high",
                       "n_sims", "median_df"]].reset_index(drop=True)
     out.attrs.update(table.attrs)
@@ -716,14 +749,13 @@ def array_means_test(data: pd.DataFrame) -> dict:
     for column in ("sample", "genotype", "week", "values"):
         if column not in data.columns:
             raise ValueError(f"the data need a column {column!r}, as made by lmmedu.simulate_expression.")
-    sample = pd.Categorical(data["sample"])
-    codes = sample.codes.astype(np.int64)
-    n = len(sample.categories)
+    codes, levels = _plan_codes(data["sample"])
+    n = len(levels)
     counts = np.bincount(codes, minlength=n)
     keep = counts > 0
     means = np.bincount(codes, weights=data["values"].to_numpy(dtype=float), minlength=n)[keep] / counts[keep]
     first = np.unique(codes, return_index=True)[1]
-    X = _plan_array_matrix(pd.Categorical(data["genotype"]).codes[first], data["week"].to_numpy(dtype=float)[first])
+    X = _plan_array_matrix(_plan_codes(data["genotype"])[0][first], data["week"].to_numpy(dtype=float)[first])
     df = len(means) - X.shape[1]
     if df < 1:
         raise ValueError(f"{len(means)} arrays leave no df for the 4 coefficients of week * genotype.")
