@@ -58,8 +58,11 @@ __all__ = ["LmmProblem", "Solution", "OptimResult", "optimize_theta", "single_th
 
 _LOG2PI = np.log(2 * np.pi)
 # Beyond this many random effects in all terms together the dense layout
-# (cost (q + p)^3 per evaluation) loses to the blocked one.
-_DENSE_Q = 400
+# (cost (q + p)^3 per evaluation) loses to the blocked one.  Measured by CPU
+# time per fit: even at about 100 effects for one slope term ((x|g), 50 groups:
+# 12.9 vs 12.7 ms), at about 150 with a small crossed term; at 400 the dense
+# layout took 11x (one term) to 10x (crossed) the blocked one's time.
+_DENSE_Q = 120
 # Cap on the dense Schur complement of the terms other than the largest: its
 # Cholesky costs Q2^3 / 3 per evaluation and ~3 copies of Q2^2 doubles must
 # fit in a Binder session's 2 GB (5,000 -> about 600 MB).
