@@ -155,9 +155,13 @@ def test_icc_formula_one_group(within):
     pd.testing.assert_frame_equal(icc(within.lmm), within.icc)
 
 
-def test_icc_of_crossed_groups_is_the_within_one(expression):
+def test_icc_of_crossed_groups_is_the_within_one():
     # Arrays (samples) crossed with probesets: the probeset levels cancel from every comparison
     # between arrays, so the array ICC is the within-probeset one, computed by hand as in notebook 05.
+    # An array SD of 0.1 (not the default 0.02, whose estimate from 150 probesets sits on the
+    # boundary at zero) so that the array variance is clearly estimated.
+    expression = compare("values ~ week*genotype + (week|probeset) + (1|sample)",
+                         lmmedu.simulate_expression(n_probesets=150, seed=5, sample_sd=0.1))
     icpt, resid = _intercept_variances(expression)
     tab = expression.icc
     assert list(tab.index) == ["probeset", "sample"]

@@ -105,3 +105,19 @@ def test_constant_within_groups_refused_at_any_level(level):
         lmmedu.fit("y ~ x + (1|g)", df)
     df["y"] += 1e-3 * rng.normal(size=160)  # small but real within-group variation
     assert lmmedu.fit("y ~ x + (1|g)", df).sigma > 0
+
+
+def test_interaction_group_codes_equal_multiindex_factorize():
+    """Combined integer codes give exactly the groups and level order of a MultiIndex's sorted factorize."""
+    from lmmedu.stats.design import _group_codes
+
+    rng = np.random.default_rng(3)
+    n = 400
+    d = pd.DataFrame({"a": rng.choice(["x", "y", "z10", "z2"], n), "b": rng.integers(0, 13, n),
+                      "c": pd.Categorical(rng.choice(["q", "p", "r"], n), categories=["r", "q", "p", "unused"]),
+                      "e": pd.Categorical(rng.integers(0, 20, n))})
+    for cols in (["a", "b"], ["b", "a", "c"], ["c", "a"], ["e", "c"]):
+        codes, levels = _group_codes(d, cols)
+        want, uniques = pd.factorize(pd.MultiIndex.from_arrays([d[g] for g in cols]), sort=True)
+        assert np.array_equal(codes, want)
+        assert levels == [":".join(map(str, u)) for u in uniques]

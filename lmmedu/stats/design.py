@@ -17,6 +17,7 @@ import patsy
 import scipy.linalg
 
 from .formula import eval_env
+from .grouping import _group_codes, group_labels
 
 __all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks", "plain_values", "least_squares",
            "ALIAS_TOL"]
@@ -501,32 +502,6 @@ class RandomBlock:
     @property
     def m(self):
         return len(self.levels)
-
-
-def _group_codes(data, group_vars):
-    cols = [data[g] for g in group_vars]
-    if len(cols) == 1 and isinstance(cols[0].dtype, pd.CategoricalDtype):
-        # Same result as factorize(sort=True) when every category occurs (as after model_frame),
-        # without its sort.
-        codes = np.asarray(cols[0].array.codes)
-        categories = cols[0].dtype.categories
-        if len(codes) and codes.min() >= 0 and np.bincount(codes, minlength=len(categories)).all():
-            return codes.astype(np.int64), [str(u) for u in categories]
-    if len(cols) == 1:
-        codes, uniques = pd.factorize(cols[0], sort=True)
-        levels = [str(u) for u in uniques]
-    else:
-        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays(cols), sort=True)
-        levels = [":".join(map(str, u)) for u in uniques]
-    return np.asarray(codes, dtype=np.int64), levels
-
-
-def group_labels(data, group_vars):
-    """String label of each row's group (columns joined by ':')."""
-    labels = data[group_vars[0]].astype(str)
-    for g in group_vars[1:]:
-        labels = labels + ":" + data[g].astype(str)
-    return labels.to_numpy()
 
 
 def random_blocks(terms, data):
