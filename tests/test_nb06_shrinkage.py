@@ -6,7 +6,6 @@ dense brute-force computation of ``sigma^2 Lambda (Lambda'Z'Z Lambda + I)^-1 Lam
 """
 
 import json
-import time
 from pathlib import Path
 
 import matplotlib

@@ -127,7 +127,7 @@ def test_within_cell_means_match_truth(within_runs):
 
 def test_realised_replicate_effects_are_in_the_data(within_runs):
     sigma2 = REP_KW["residual_sd"] ** 2
-    z0, z1 = [], []
+    z0 = []
     for cells in within_runs:
         r = cells["mean"] - cells["fixed"] - cells["b0"] - cells["drug"] * cells["b_treat"]
         z = r / np.sqrt(sigma2 / cells["n"])  # standard normal if the truth is the data's truth

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Optional, Union
+from typing import Optional
 
 import numpy as np
 import scipy.linalg

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
 
 # True once the notebook `name` is the current tab and its kernel is idle.
 READY_JS = """(name) => {

@@ -134,7 +134,6 @@ def power_rates_plot(wide, *, expected=None, target=0.8, ax=None):
     alpha = float(wide.attrs.get("alpha", 0.05))
     ax = new_axes(ax, (7.5, 0.9 + 0.75 * len(wide)))
     fp_colour, power_colour = _palette(2)
-    y = np.arange(len(wide))
     for i, row in enumerate(wide.itertuples()):
         if np.isfinite(row.false_positive_rate):
             ax.errorbar(row.false_positive_rate, i - 0.12, xerr=[[row.false_positive_rate - row.fp_low],
