@@ -50,6 +50,7 @@ from .groupwise import (
     tm,
     tmt,
     tri_inv,
+    transform_from_moments,
     tri_solve,
 )
 from .optimize import OptimResult, optimize_theta
@@ -91,11 +92,10 @@ def _group_sums(codes, m, M):
 def _column_transform_cells(rows, counts, full_cov):
     """:func:`~lmmedu.stats.groupwise.column_transform` of ``rows[cell]``, from the distinct rows and their counts.
 
-    The same rules on the same column moments (mean, mean square, variance), weighted by
-    the number of rows of each distinct row instead of read from every row.
+    The same moments (mean, mean square, variance), weighted by
+    the number of rows of each distinct row instead of read from every row, and the same rules
+    (:func:`~lmmedu.stats.groupwise.transform_from_moments`).
     """
-    q = rows.shape[1]
-    A = np.eye(q)
     n = max(float(counts.sum()), 1.0)
     w = counts.astype(float)
     mean = w @ rows / n
@@ -106,20 +106,7 @@ def _column_transform_cells(rows, counts, full_cov):
     if risky.size:
         centred = rows[:, risky] - mean[risky]
         var[risky] = w @ (centred * centred) / n
-    for a in range(q):
-        if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
-            continue
-        spread = np.sqrt(var[a])
-        if full_cov and ones.size and spread > 0 and abs(mean[a]) >= 10 * spread:
-            centre = float(mean[a])
-        else:
-            centre, spread = 0.0, np.sqrt(msq[a])
-        if centre == 0.0 and 1e-3 <= spread <= 1e3:
-            continue
-        if centre:
-            A[ones[0], a] = -centre / spread
-        A[a, a] = 1.0 / spread
-    return A
+    return transform_from_moments(mean, msq, var, ones, full_cov)
 
 
 class ZeroResidual(np.linalg.LinAlgError):

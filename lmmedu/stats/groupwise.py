@@ -38,8 +38,6 @@ def column_transform(Z, full_cov):
     model unchanged only when their covariance is unstructured.  Columns of
     ordinary scale are left alone, so most designs are used as given.
     """
-    q = Z.shape[1]
-    A = np.eye(q)
     mean = Z.mean(axis=0)
     msq = np.einsum("ij,ij->j", Z, Z) / max(Z.shape[0], 1)
     ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
@@ -49,6 +47,17 @@ def column_transform(Z, full_cov):
     if risky.size:
         centred = Z[:, risky] - mean[risky]
         var[risky] = np.einsum("ij,ij->j", centred, centred) / max(Z.shape[0], 1)
+    return transform_from_moments(mean, msq, var, ones, full_cov)
+
+
+def transform_from_moments(mean, msq, var, ones, full_cov):
+    """The matrix A of :func:`column_transform` from each column's mean, mean square and variance.
+
+    ``ones`` indexes the intercept columns.  Shared by designs read row by row and
+    designs kept as distinct rows with counts, so that both follow one rule.
+    """
+    q = len(mean)
+    A = np.eye(q)
     for a in range(q):
         if a in ones or msq[a] == 0.0 or not np.isfinite(msq[a]):
             continue
