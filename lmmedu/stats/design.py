@@ -340,15 +340,20 @@ def _working_columns(X):
     the SD of ``x`` is below about 10.
     """
     Xw = np.array(X, dtype=float, copy=True)
-    if Xw.shape[1] > 1 and Xw.shape[0] and np.ptp(Xw[:, 0]) == 0 and Xw[0, 0] != 0:
+    if _intercept_first(Xw):
         Xw[:, 1:] -= Xw[:, 1:].mean(axis=0)
     return Xw
+
+
+def _intercept_first(rows):
+    """Whether the first column is a nonzero constant (then the others are centred)."""
+    return rows.shape[1] > 1 and rows.shape[0] and np.ptp(rows[:, 0]) == 0 and rows[0, 0] != 0
 
 
 def _working_shift(rows, mean):
     """What :func:`_working_columns` subtracts from each column, given the distinct rows and the column means."""
     shift = np.zeros(rows.shape[1])
-    if rows.shape[1] > 1 and rows.shape[0] and np.ptp(rows[:, 0]) == 0 and rows[0, 0] != 0:
+    if _intercept_first(rows):
         shift[1:] = mean[1:]
     return shift
 
@@ -534,9 +539,8 @@ def random_blocks(terms, data):
             raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
         if Z is None:
             Z = cells.rows[cells.cell]
-            if not np.isfinite(cells.rows).all():
-                _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
-        else:
+        # Distinct rows that are all finite make every row finite: no pass over Z needed.
+        if cells is None or not np.isfinite(cells.rows).all():
             _check_finite(Z, list(info.column_names), data, f"random-effects term '{term}'")
         if Z.shape[1] == 0:
             raise ValueError(f"The random-effects term '{term}' has no columns; write (1 | {term.group}) for a random intercept.")

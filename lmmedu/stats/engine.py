@@ -50,7 +50,6 @@ from .groupwise import (
     tm,
     tmt,
     tri_inv,
-    transform_from_moments,
     tri_solve,
 )
 from .optimize import OptimResult, optimize_theta
@@ -87,26 +86,6 @@ def _group_sums(codes, m, M):
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         return np.add.reduceat(M[order], starts, axis=0)
     return np.stack([np.bincount(codes, weights=M[:, j], minlength=m) for j in range(M.shape[1])], axis=1)
-
-
-def _column_transform_cells(rows, counts, full_cov):
-    """:func:`~lmmedu.stats.groupwise.column_transform` of ``rows[cell]``, from the distinct rows and their counts.
-
-    The same moments (mean, mean square, variance), weighted by
-    the number of rows of each distinct row instead of read from every row, and the same rules
-    (:func:`~lmmedu.stats.groupwise.transform_from_moments`).
-    """
-    n = max(float(counts.sum()), 1.0)
-    w = counts.astype(float)
-    mean = w @ rows / n
-    msq = w @ (rows * rows) / n
-    ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
-    var = msq - mean**2
-    risky = np.flatnonzero(mean**2 > 0.5 * msq)
-    if risky.size:
-        centred = rows[:, risky] - mean[risky]
-        var[risky] = w @ (centred * centred) / n
-    return transform_from_moments(mean, msq, var, ones, full_cov)
 
 
 class ZeroResidual(np.linalg.LinAlgError):
@@ -256,7 +235,7 @@ class LmmProblem:
         if not self.p:
             self.Ax = np.eye(0)
         elif xc is not None:
-            self.Ax = _column_transform_cells(xc.rows, xc.counts, full_cov=True)
+            self.Ax = column_transform(xc.rows, full_cov=True, counts=xc.counts)
         else:
             self.Ax = column_transform(X, full_cov=True)
         self.logdet_Ax = 2.0 * float(np.linalg.slogdet(self.Ax)[1]) if self.p else 0.0
@@ -269,7 +248,7 @@ class LmmProblem:
             full = q > 1 and not getattr(getattr(b, "term", None), "uncorrelated", False)
             cells = getattr(b, "cells", None)
             if cells is not None:
-                A = _column_transform_cells(cells.rows, cells.counts, full_cov=full)
+                A = column_transform(cells.rows, full_cov=full, counts=cells.counts)
             else:
                 A = column_transform(np.asarray(b.Z, dtype=float), full_cov=full)
             self.block_A.append(A)
@@ -687,13 +666,17 @@ class LmmProblem:
         return self._finish_factored(theta, logdet_L, np.zeros((0, 0)), np.zeros(0), cu_sq, factors)
 
     def _finish_factored(self, theta, logdet_L, RX, cbeta, cu_sq, factors, r2=None):
-        beta, beta_star = self._beta(RX, cbeta)
+        """The :class:`Solution`; ``factors`` may be a callable that builds them on first use."""
         # On the user's X: X'V^-1X = Ax^-T (internal) Ax^-1 (REML depends on the scale of X).
         logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax if self.p else 0.0
         if r2 is None:
             r2 = self.yty - cu_sq - float(cbeta @ cbeta)
-        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), RX, self.Ax,
-                        lambda: (beta, beta_star, factors))
+
+        def rest():
+            beta, beta_star = self._beta(RX, cbeta)
+            return beta, beta_star, factors() if callable(factors) else factors
+
+        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), RX, self.Ax, rest)
 
     def _beta(self, RX, cbeta):
         """(beta on the user's scale, beta_star) from the factor RX and RX beta_star = cbeta."""
@@ -752,11 +735,7 @@ class LmmProblem:
         if r2 < 1e-6 * self.yty and p:
             return self.profiled_deviance(self._solve_dense(theta))
         logs = np.log(d[:Q + p])
-        dof = self.dof
-        dev = 2.0 * logs[:Q].sum() + dof * (1.0 + _LOG2PI + np.log(max(r2, 1e-300) / dof))
-        if self.reml:
-            dev += 2.0 * logs[Q:].sum() - self.logdet_Ax
-        return float(dev)
+        return self._criterion(2.0 * logs[:Q].sum(), 2.0 * logs[Q:].sum() - self.logdet_Ax, max(r2, 1e-300))
 
     def _solve_dense(self, theta):
         Q, p = self.Q, self.p
@@ -777,14 +756,8 @@ class LmmProblem:
             u = tri_solve(f.L.T, f.cu - f.RZX @ beta_star, lower=False)
             e = self.y_int - self.X_int @ beta_star - self.Z_all @ (f.Lam @ u)
             r2 = float(e @ e + u @ u)
-            return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, f, r2=r2)
-        logdet_RX = 2.0 * np.log(np.diag(RX)).sum() - self.logdet_Ax if p else 0.0
-
-        def rest():
-            beta, beta_star = self._beta(RX, cbeta)
-            return beta, beta_star, factors()
-
-        return Solution(theta, float(logdet_L), float(logdet_RX), max(float(r2), 1e-300), RX, self.Ax, rest)
+            factors = f
+        return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, factors, r2=r2)
 
     def _solve_blocked(self, theta):
         T1 = self.factor(theta, self.primary)
@@ -888,10 +861,13 @@ class LmmProblem:
 
     def profiled_deviance(self, s):
         """Profiled deviance (the REML criterion when ``reml``) at a :class:`Solution`."""
+        return self._criterion(s.logdet_L, s.logdet_RX, s.r2)
+
+    def _criterion(self, logdet_L, logdet_RX, r2):
         d = self.dof
-        dev = s.logdet_L + d * (1.0 + _LOG2PI + np.log(s.r2 / d))
+        dev = logdet_L + d * (1.0 + _LOG2PI + np.log(r2 / d))
         if self.reml:
-            dev += s.logdet_RX
+            dev += logdet_RX
         return float(dev)
 
     def deviance(self, theta):

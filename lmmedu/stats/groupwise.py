@@ -30,32 +30,38 @@ def lower_factor(M):
     return L * sign[None, :]
 
 
-def column_transform(Z, full_cov):
+def column_transform(Z, full_cov, counts=None):
     """A with Z A centred (if allowed) and scaled; Z_user = Z_internal A^-1.
 
     Returns the q x q matrix A such that the internal columns are Z @ A.
     Centring mixes the intercept into the other columns, which leaves the
     model unchanged only when their covariance is unstructured.  Columns of
-    ordinary scale are left alone, so most designs are used as given.
+    ordinary scale are left alone, so most designs are used as given.  With
+    ``counts``, ``Z`` holds a design's distinct rows and ``counts`` how many
+    rows of the data each one stands for.
     """
-    mean = Z.mean(axis=0)
-    msq = np.einsum("ij,ij->j", Z, Z) / max(Z.shape[0], 1)
+    if counts is None:
+        n = max(Z.shape[0], 1)
+
+        def column_sums(M):
+            return np.einsum("ij,ij->j", M, M)
+
+        mean = Z.mean(axis=0)
+    else:
+        n = max(float(counts.sum()), 1.0)
+        w = counts.astype(float)
+
+        def column_sums(M):
+            return w @ (M * M)
+
+        mean = w @ Z / n
+    msq = column_sums(Z) / n
     ones = np.flatnonzero((mean == 1.0) & (msq == 1.0))
     var = msq - mean**2
     # A second pass where msq - mean^2 cancels (e.g. 1e6 + 1e-6 x).
     risky = np.flatnonzero(mean**2 > 0.5 * msq)
     if risky.size:
-        centred = Z[:, risky] - mean[risky]
-        var[risky] = np.einsum("ij,ij->j", centred, centred) / max(Z.shape[0], 1)
-    return transform_from_moments(mean, msq, var, ones, full_cov)
-
-
-def transform_from_moments(mean, msq, var, ones, full_cov):
-    """The matrix A of :func:`column_transform` from each column's mean, mean square and variance.
-
-    ``ones`` indexes the intercept columns.  Shared by designs read row by row and
-    designs kept as distinct rows with counts, so that both follow one rule.
-    """
+        var[risky] = column_sums(Z[:, risky] - mean[risky]) / n
     q = len(mean)
     A = np.eye(q)
     for a in range(q):

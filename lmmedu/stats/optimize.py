@@ -56,15 +56,19 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
     best = {"x": start.copy(), "f": np.inf, "n": 0}
     limit = int(max_evals or 1000 * (k + 1) ** 1.5)
 
+    def evaluate(x):
+        """The deviance at ``x`` (a new array: kept as is when it is the best so far), counted."""
+        val = f(x)
+        best["n"] += 1
+        if val < best["f"]:
+            best["f"], best["x"] = val, x
+        return val
+
     def run(x0, step):
         scale = np.maximum(np.abs(x0), 0.05)
 
         def objective(z, grad):
-            x = z * scale  # a new array: kept as is when best
-            val = f(x)
-            best["n"] += 1
-            if val < best["f"]:
-                best["f"], best["x"] = val, x
+            val = evaluate(z * scale)
             # math, not numpy: called some 40-400 times per fit, where numpy's scalar overhead shows.
             return val if math.isfinite(val) else 1e300
 
@@ -95,26 +99,19 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
     def run_lbfgsb(x0):
         import scipy.optimize
 
-        def value(x):
-            val = f(x)
-            best["n"] += 1
-            if val < best["f"]:
-                best["f"], best["x"] = val, x.copy()
-            return val
-
         def value_and_gradient(x):
-            f0 = value(x)
+            f0 = evaluate(x.copy())  # scipy may reuse its array
             grad = np.empty(k)
             h = 1e-7 * np.maximum(1.0, np.abs(x))
             for i in range(k):
                 up = x.copy()
                 up[i] += h[i]
                 if x[i] - h[i] < lower[i]:
-                    grad[i] = (value(up) - f0) / h[i]  # one-sided at lme4's bound
+                    grad[i] = (evaluate(up) - f0) / h[i]  # one-sided at lme4's bound
                 else:
                     down = x.copy()
                     down[i] -= h[i]
-                    grad[i] = (value(up) - value(down)) / (2 * h[i])
+                    grad[i] = (evaluate(up) - evaluate(down)) / (2 * h[i])
             if not (math.isfinite(f0) and np.all(np.isfinite(grad))):
                 raise FloatingPointError("the deviance is not finite near this point")
             return f0, grad

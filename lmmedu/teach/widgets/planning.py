@@ -181,8 +181,6 @@ class PowerPlanner(App):
         except Exception as exc:  # show, never raise, from a slider callback
             self.readout.value = ""
             self.message.value = error_html("Could not compute this setting", exc)
-        if self.result is not None:
-            self.status.value = "Settings changed: press <b>Run</b> to simulate them."
 
     def update(self, design, n_replicates, cells_per_replicate, icc, replicate_treatment_sd, percent, n_sims):
         """Simulate the design with and without the effect; return a :class:`PlanResult` (touches only the progress bar)."""

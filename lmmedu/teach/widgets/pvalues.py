@@ -131,8 +131,6 @@ class WaldVsTMachine(App):
             self.message.value = ""
         except Exception as exc:  # never raise from a slider
             self.message.value = error_html("Cannot simulate this setting", exc)
-        if self.result is not None:
-            self.status.value = "Settings changed: press <b>Run</b> to simulate them."
 
     def _tick(self, done, total):
         self.progress.max = total
