@@ -74,8 +74,8 @@ def fit(formula, data, reml=True):
     frame = model_frame(parsed, data)
     _check_not_constant(frame)
     with single_threaded_blas():
-        design = fixed_design(parsed.fixed, frame.data)
-        blocks = random_blocks(parsed.random, frame.data)
+        design = fixed_design(parsed.fixed, frame.data, frame.transform_rows)
+        blocks = random_blocks(parsed.random, frame.data, frame.transform_rows)
         _check_constant_within_groups(frame, blocks)
         try:
             # A design of factors passes its distinct rows only: the engine then never reads X row by row.
@@ -140,7 +140,7 @@ def fit_lm(formula, data):
     frame = model_frame(parsed, data)
     _check_not_constant(frame)
     with single_threaded_blas():  # tall-and-thin QR: threads cost more than they save
-        design = fixed_design(parsed.fixed, frame.data)
+        design = fixed_design(parsed.fixed, frame.data, frame.transform_rows)
         return LmFit(formula, parsed, frame, design)
 
 

@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .rfuncs import RFormulaError, namespace
+
 __all__ = [
     "ParsedFormula",
     "RandomTerm",
@@ -61,7 +63,11 @@ _FORMULA_FUNCTIONS = {
     "C", "I", "Q", "Treatment", "Sum", "Diff", "Poly", "Helmert", "Poly",
     "center", "standardize", "scale", "np", "log", "log2", "log10", "log1p",
     "exp", "sqrt", "abs", "levels", "reference", "True", "False", "None",
+    "poly", "mean", "sd", "median", "min", "max", "bs", "cr", "cc",
 }
+
+# Calls whose value depends on the whole column: R computes them before dropping incomplete rows.
+_DATA_DEPENDENT = re.compile(r"\b(scale|poly|mean|sd|median|min|max|center|standardize|bs|cr|cc)\s*\(")
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,14 @@ class ParsedFormula:
         Right-hand side of the fixed part in patsy syntax.
     random : tuple of RandomTerm
         The random-effects terms, expanded.
+    offsets : tuple of str
+        The expressions of R's ``offset(...)`` terms (patsy syntax), added to the linear
+        predictor with coefficient 1.
+    response_code : str or None
+        For a response such as ``log(y + 0.5)`` that is not one of ``TRANSFORMS`` applied to a
+        column: the expression (patsy syntax) computed from ``response_var``.
+    fixed_r : str
+        The fixed part as written (R syntax), offsets included.
     """
 
     formula: str
@@ -115,11 +129,14 @@ class ParsedFormula:
     transform: str | None
     fixed: str
     random: tuple = field(default_factory=tuple)
+    offsets: tuple = field(default_factory=tuple)
+    response_code: str | None = None
+    fixed_r: str = ""
 
     @property
     def fixed_formula_r(self):
         """The fixed part as the learner wrote it, random terms dropped."""
-        return f"{self.response} ~ {self.fixed}"
+        return f"{self.response} ~ {self.fixed_r or self.fixed}"
 
     @property
     def fixed_formula(self):
@@ -172,11 +189,250 @@ def _strip_outer(text):
     return text
 
 
-def _r_to_patsy(expr):
-    """Translate the few R spellings patsy does not understand."""
-    expr = re.sub(r"\bfactor\s*\(", "C(", expr)
-    expr = re.sub(r"\bas\.factor\s*\(", "C(", expr)
-    return expr
+# ---------------------------------------------------------------------------
+# R spellings -> patsy.  R and patsy share + : * / - and 0/1 for the intercept; the rest
+# is translated here, before patsy sees the formula, or refused with one sentence.
+# ---------------------------------------------------------------------------
+
+#: Functions a formula may call, besides numpy's ``np.<name>``: R's (computed as R does, see
+#: :mod:`lmmedu.stats.rfuncs`) and patsy's own.
+_CALLABLE = {"I", "Q", "C", "Treatment", "Sum", "Diff", "Poly", "Helmert", "center", "standardize", "scale",
+             "poly", "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "mean", "sd", "median", "min", "max",
+             "bs", "cr", "cc", "factor", "as.factor", "relevel", "offset", "levels", "reference"}
+
+_R_HINTS = {
+    "ns": "natural splines are not available; bs(x, df = 3) gives R's B-splines (splines::bs) and poly(x, 3) "
+          "orthogonal polynomials",
+    "cut": "make the classes as a column first, e.g. data['x_class'] = pd.cut(data['x'], 3), and use that column",
+    "ifelse": "write I(np.where(x > 3, 1, 0)), or make the column first",
+    "interaction": "write a:b for the combination of two factors",
+    "as.numeric": "convert the column first, e.g. data['x_num'] = pd.to_numeric(data['x']), and use that column",
+    "as.integer": "convert the column first, e.g. data['x_num'] = pd.to_numeric(data['x']), and use that column",
+    "as.character": "a text column is a factor already; write the column name, or factor(x) for a numeric one",
+    "ordered": "write factor(x) for R's default treatment contrasts, or C(x, Poly) for the polynomial contrasts "
+               "R gives an ordered factor",
+    "as.ordered": "write factor(x) for R's default treatment contrasts, or C(x, Poly) for the polynomial contrasts "
+                  "R gives an ordered factor",
+    "c": "c() is only understood inside factor(x, levels = c(...))",
+    "paste": "make the combined labels as a column first, or write a:b for the combination of two factors",
+}
+
+
+class _RText:
+    """A left-to-right translation of one formula part (fixed right-hand side or random expression)."""
+
+    def __init__(self, formula, warn=True):
+        self.formula = formula
+        self.warn = warn
+
+    def fail(self, msg):
+        raise ValueError(msg)
+
+    def translate(self, text, in_call=False):
+        out, i, n = [], 0, len(text)
+        last = None  # kind of the operand just written: "name", "call", "group" or None
+        last_text = ""
+        while i < n:
+            ch = text[i]
+            if ch in "\"'":
+                j = _string_end(text, i)
+                out.append(text[i:j])
+                i, last, last_text = j, "string", text[i:j]
+                continue
+            m = _NUMBER.match(text, i) if (ch.isdigit() or (ch == "." and text[i + 1:i + 2].isdigit())) else None
+            if m:
+                out.append(m.group(1))
+                i, last, last_text = m.end(), "number", m.group(1)
+                continue
+            m = _IDENT.match(text, i)
+            if m:
+                name = m.group()
+                k = m.end()
+                while k < n and text[k] == " ":
+                    k += 1
+                if k < n and text[k] == "(":
+                    close = _matching(text, k)
+                    piece = self.call(name, text[k + 1:close], text[i:close + 1], in_call)
+                    out.append(piece)
+                    i, last, last_text = close + 1, "call", text[i:close + 1]
+                else:
+                    out.append({"TRUE": "True", "FALSE": "False"}.get(name, name))
+                    i, last, last_text = m.end(), "name", name
+                continue
+            if ch == "(":
+                close = _matching(text, i)
+                out.append("(" + self.translate(text[i + 1:close], in_call) + ")")
+                i, last, last_text = close + 1, "group", text[i:close + 1]
+                continue
+            if ch == "^" or text.startswith("**", i):
+                step = 1 if ch == "^" else 2
+                if not in_call and last in ("name", "call") and self.warn:
+                    power = re.match(r"\s*(\d+)", text[i + step:])
+                    p = power.group(1) if power else "2"
+                    warnings.warn(
+                        f"In a formula R reads '{last_text}^{p}' as '{last_text}' (a power of a single term is the "
+                        f"term itself), and so does lmmedu; for the square of a number write I({last_text}^{p}).",
+                        UserWarning, stacklevel=4)
+                out.append("**")
+                i += step
+                last = None
+                continue
+            if ch == "%":
+                m = re.match(r"%[^%\s]*%", text[i:])
+                op = m.group() if m else "%"
+                if op == "%in%" and not in_call:
+                    out.append(":")
+                elif op == "%%" and in_call:
+                    out.append("%")
+                elif op == "%/%" and in_call:
+                    out.append("//")
+                elif op == "%in%":
+                    self.fail(f"'%in%' inside a function call in '{text}' is R's membership test, which a formula "
+                              "cannot use; write I(x.isin([...])) with the values in a Python list, or make the column "
+                              "first.")
+                elif op in ("%%", "%/%"):
+                    right = re.match(r"\s*([\w.]+)", text[i + len(op):])
+                    example = f"{last_text or 'x'} {op} {right.group(1) if right else '2'}"
+                    self.fail(f"'{op}' in '{text}' is arithmetic, which a formula reads only inside I(); write "
+                              f"I({example}).")
+                else:
+                    self.fail(f"The operator '{op}' in '{text}' is not a formula operator lmmedu knows; formulas use "
+                              "+, -, *, :, /, ^ and %in%.")
+                i += len(op)
+                last = None
+                continue
+            if ch == "$":
+                self.fail(f"'$' in '{text}' picks a column of another object, as in R's d$x; a formula reads columns "
+                          "from the data you pass, so write the column name alone.")
+            if ch == "~":
+                self.fail(f"The formula '{self.formula}' has more than one '~'.")
+            out.append(ch)
+            if not ch.isspace():
+                last = None
+            i += 1
+        return "".join(out)
+
+    def args(self, inner):
+        return [a.strip() for a in _split_top_commas(inner)] if inner.strip() else []
+
+    def call(self, name, inner, whole, in_call):
+        if name == "Q":
+            return whole
+        if name in ("np", "numpy") or name.startswith(("np.", "numpy.")):
+            return f"{name}({self.translate(inner, True)})"
+        args = self.args(inner)
+        if name in ("factor", "as.factor"):
+            return self.factor(name, args, whole)
+        if name == "relevel":
+            return self.relevel(args, whole)
+        if name == "offset":
+            self.fail(f"offset() in '{whole}' must be a term of its own, added to the formula, e.g. "
+                      "'y ~ x + offset(o) + (1|g)'.")
+        if name in _R_HINTS or name not in _CALLABLE:
+            hint = _R_HINTS.get(name) or (
+                "compute the column in Python first, e.g. data['new'] = ..., and use it by name; formulas understand "
+                "R's factor, as.factor, relevel, scale, poly, I, log, log2, log10, exp, sqrt, mean, sd, offset and "
+                "numpy's np.<function>")
+            self.fail(f"{name}() in '{whole}' is not a function lmmedu's formulas know: {hint}.")
+        return f"{name}({', '.join(self.translate(a, True) for a in args)})"
+
+    def factor(self, name, args, whole):
+        if not args:
+            self.fail(f"{whole} needs a column, e.g. factor(x).")
+        out = [self.translate(args[0], True)]
+        for a in args[1:]:
+            key, _, value = a.partition("=")
+            if key.strip() == "levels" and value.strip().startswith("c(") and value.strip().endswith(")"):
+                levels = self.args(value.strip()[2:-1])
+                out.append("levels=[" + ", ".join(self.translate(v, True) for v in levels) + "]")
+            else:
+                self.fail(f"{whole}: lmmedu's factor() takes a column and optionally levels = c(...) (the first "
+                          "level is the reference); for another reference level write relevel(x, ref = \"b\").")
+        return f"C({', '.join(out)})"
+
+    def relevel(self, args, whole):
+        ref = None
+        rest = []
+        for a in args[1:]:
+            key, eq, value = a.partition("=")
+            if eq and key.strip() == "ref":
+                ref = value.strip()
+            elif not eq:
+                rest.append(a)
+        if ref is None and rest:
+            ref = rest.pop(0)
+        if not args or ref is None or rest:
+            self.fail(f"{whole} needs a factor and its new reference level, e.g. relevel(f, ref = \"b\").")
+        x = self.translate(args[0], True)
+        m = re.fullmatch(r"C\((.*)\)", x)
+        if m and len(_split_top_commas(m.group(1))) == 1:
+            x = m.group(1).strip()  # relevel(factor(f), "b"): the factor() adds nothing
+        return f"C({x}, Treatment({self.translate(ref, True)}))"
+
+
+_IDENT = re.compile(r"[A-Za-z_.][\w.]*")
+_NUMBER = re.compile(r"(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)L?")
+
+
+def _string_end(text, i):
+    quote, j = text[i], i + 1
+    while j < len(text) and text[j] != quote:
+        j += 2 if text[j] == "\\" else 1
+    if j >= len(text):
+        raise ValueError(f"The formula part '{text}' has an unclosed quote {quote}.")
+    return j + 1
+
+
+def _matching(text, i):
+    """Index of the ')' closing the '(' at ``i`` (quotes respected)."""
+    depth, j = 0, i
+    while j < len(text):
+        ch = text[j]
+        if ch in "\"'":
+            j = _string_end(text, j)
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return j
+        j += 1
+    raise ValueError(f"The formula part '{text}' has an unmatched '('; check the parentheses.")
+
+
+def _split_top_commas(text):
+    parts, depth, start, j = [], 0, 0, 0
+    while j < len(text):
+        ch = text[j]
+        if ch in "\"'":
+            j = _string_end(text, j)
+            continue
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:j])
+            start = j + 1
+        j += 1
+    parts.append(text[start:])
+    return parts
+
+
+def r_to_patsy(text, formula=None, warn=True):
+    """Translate R formula syntax into patsy's: R's meaning, or one sentence saying what to write.
+
+    Examples
+    --------
+    >>> r_to_patsy("Days + I(Days^2)")
+    'Days + I(Days**2)'
+    >>> r_to_patsy("(a + b)^2")
+    '(a + b)**2'
+    >>> r_to_patsy('relevel(f, ref = "b") + b %in% a + as.factor(x)')
+    'C(f, Treatment("b")) + b : a + C(x)'
+    >>> r_to_patsy("scale(x, scale = FALSE)")
+    'scale(x, scale = False)'
+    """
+    return _RText(formula or text, warn).translate(text)
 
 
 _GROUP_PART = r"""Q\(\s*(?:"[^"]*"|'[^']*')\s*\)|[A-Za-z_.][\w.]*"""
@@ -253,7 +509,9 @@ def _parse_random(inner, formula):
             f"The grouping factor '{group}' in '({inner})' must be a column name (Q(\"name\") for any other "
             "name), or columns joined by ':' (interaction) or '/' (nesting)."
         )
-    lhs = _r_to_patsy(lhs)
+    if re.search(r"\boffset\s*\(", lhs):
+        raise ValueError(f"offset() belongs to the fixed part, not inside the random-effects term '({inner})'.")
+    lhs = r_to_patsy(lhs, formula)
     out = []
     for gvars in expanded:
         gname = ":".join(gvars)
@@ -300,9 +558,9 @@ def parse_formula(formula):
         raise ValueError(f"The formula '{formula}' has no response before '~'.")
     if "~" in rhs:
         raise ValueError(f"The formula '{formula}' has more than one '~'.")
-    response_var, transform = _parse_response(lhs, formula)
+    response_var, transform, response_code = _parse_response(lhs, formula)
 
-    fixed_parts, random_terms = [], []
+    fixed_parts, random_terms, offsets = [], [], []
     for piece in _split_top(rhs, "+"):
         piece_s = piece.strip()
         if not piece_s:
@@ -314,29 +572,53 @@ def parse_formula(formula):
             raise ValueError(
                 f"The random-effects term '{piece_s}' must be in parentheses, like (1 | replicate)."
             )
+        elif re.fullmatch(r"offset\s*\(.*\)", piece_s, flags=re.S) and _matching(piece_s, piece_s.index("(")) == \
+                len(piece_s) - 1:
+            inner = piece_s[piece_s.index("(") + 1:-1].strip()
+            if not inner:
+                raise ValueError(f"offset() in '{formula}' needs a column or expression, e.g. offset(log(hours)).")
+            offsets.append(r_to_patsy(inner, formula))
         else:
             fixed_parts.append(piece_s)
+    fixed_r = " + ".join(p.strip() for p in _split_top(rhs, "+") if not (
+        p.strip().startswith("(") and "|" in p))
+    fixed_r = fixed_r or "1"
     fixed = " + ".join(fixed_parts) if fixed_parts else "1"
-    fixed = _r_to_patsy(fixed)
-    return ParsedFormula(formula, lhs, response_var, transform, fixed, tuple(random_terms))
+    fixed = r_to_patsy(fixed, formula)
+    return ParsedFormula(formula, lhs, response_var, transform, fixed, tuple(random_terms), tuple(offsets),
+                         response_code, fixed_r)
 
 
 def _parse_response(lhs, formula):
+    """(column, transform, code): a column, ``TRANSFORMS`` of a column, or an expression of one column."""
     name = r"[A-Za-z_][\w.]*"
     m = re.fullmatch(rf"({name})", lhs)
     if m:
-        return m.group(1), None
+        return m.group(1), None, None
     quoted = r"""Q\(\s*(?:"[^"]*"|'[^']*')\s*\)"""
     m = re.fullmatch(quoted, lhs)
     if m:
-        return ast.literal_eval(lhs[2:-1].strip()), None
+        return ast.literal_eval(lhs[2:-1].strip()), None, None
     m = re.fullmatch(rf"(?:np\.|numpy\.)?({name})\s*\(\s*({name}|{quoted})\s*\)", lhs)
     if m and m.group(1) in TRANSFORMS:
         inner = m.group(2)
-        return (ast.literal_eval(inner[2:-1].strip()) if inner.startswith("Q(") else inner), m.group(1)
+        return (ast.literal_eval(inner[2:-1].strip()) if inner.startswith("Q(") else inner), m.group(1), None
+    # log(y + 1) is log1p(y): emmeans can then back-transform it (as R's emmeans does).
+    m = re.fullmatch(rf"(?:np\.)?log\s*\(\s*(?:({name}|{quoted})\s*\+\s*1|1\s*\+\s*({name}|{quoted}))\s*\)", lhs)
+    if m:
+        inner = m.group(1) or m.group(2)
+        return (ast.literal_eval(inner[2:-1].strip()) if inner.startswith("Q(") else inner), "log1p", None
     known = ", ".join(f"{k}(column)" for k in TRANSFORMS)
+    try:
+        code = r_to_patsy(lhs, formula)
+        names = list(dict.fromkeys(_formula_names(code)))
+    except (ValueError, SyntaxError):
+        names, code = [], None
+    if len(names) == 1 and code is not None:
+        return names[0], None, code
     raise ValueError(
-        f"The response '{lhs}' in '{formula}' is not understood: write a column name or one of {known}."
+        f"The response '{lhs}' in '{formula}' is not understood: write a column name, one of {known}, or an "
+        "expression of one column such as log(y + 0.5)."
     )
 
 
@@ -505,12 +787,21 @@ class ModelFrame:
         The (transformed) response.
     n_dropped : int
         How many rows were dropped because of missing values.
+    offset : numpy.ndarray or None
+        The sum of the formula's ``offset(...)`` terms; ``y`` is the response minus it, so
+        coefficients, standard errors and likelihood are those of R's fit with the offset.
+    transform_rows : pandas.DataFrame or None
+        Every row of the used columns, before incomplete ones were dropped, when the formula
+        has a data-dependent transform (``scale``, ``poly``, ``mean`` ...): R computes those on
+        all rows (:func:`lmmedu.stats.design.fixed_design`).
     """
 
     parsed: ParsedFormula
     data: pd.DataFrame
     y: np.ndarray
     n_dropped: int
+    offset: np.ndarray | None = None
+    transform_rows: pd.DataFrame | None = None
 
 
 def model_frame(parsed, data):
@@ -554,6 +845,10 @@ def model_frame(parsed, data):
     for name in _formula_names(parsed.fixed, columns):
         _check_column(name, data, "fixed-effect")
         used.append(name)
+    for off in parsed.offsets:
+        for name in _formula_names(off, columns):
+            _check_column(name, data, "offset")
+            used.append(name)
     for term in parsed.random:
         for name in _formula_names(term.expr, columns):
             _check_column(name, data, "random-effect")
@@ -593,6 +888,8 @@ def model_frame(parsed, data):
                 f"The column '{col}' holds dates or times, which a formula cannot use directly; make a number "
                 f"first, e.g. data['{col}_days'] = (data['{col}'] - data['{col}'].min()).dt.days."
             )
+    texts = " ".join([parsed.fixed] + [t.expr for t in parsed.random])
+    transform_rows = None
     missing = [m for m in map(_missing, cols.values()) if m is not None]
     complete = ~np.logical_or.reduce(missing) if missing else None
     n_dropped = 0 if complete is None else int((~complete).sum())
@@ -606,6 +903,8 @@ def model_frame(parsed, data):
             UserWarning,
             stacklevel=3,
         )
+        if _DATA_DEPENDENT.search(texts):
+            transform_rows = sub.reset_index(drop=True)
         sub = sub.loc[complete]
     if not (isinstance(sub.index, pd.RangeIndex) and sub.index.start == 0 and sub.index.step == 1
             and sub.index.name is None):
@@ -627,6 +926,8 @@ def model_frame(parsed, data):
             f"The response column '{parsed.response_var}' must be numeric, but it has dtype {raw.dtype}."
         )
     values = raw.to_numpy(dtype=float)
+    if parsed.response_code is not None:
+        values = _evaluate(parsed.response_code, sub, f"The response '{parsed.response}'")
     if parsed.transform is not None:
         func, wanted, ok = TRANSFORMS[parsed.transform]
         bad = ~ok(values)
@@ -637,12 +938,39 @@ def model_frame(parsed, data):
             )
         values = func(values)
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"The response '{parsed.response}' has infinite values; remove those rows first.")
-    return ModelFrame(parsed, sub, values, n_dropped)
+        bad = ~np.isfinite(values)
+        raise ValueError(f"The response '{parsed.response}' is infinite or undefined in {int(bad.sum())} of "
+                         f"{len(values)} rows (e.g. {parsed.response_var} = {raw.to_numpy()[bad][0]!r}); remove or "
+                         "correct those rows first.")
+    offset = None
+    if parsed.offsets:
+        offset = np.zeros(len(values))
+        for code in parsed.offsets:
+            offset = offset + _evaluate(code, sub, f"The offset 'offset({code})'")
+        if not np.all(np.isfinite(offset)):
+            raise ValueError(f"The offset in '{parsed.formula}' is infinite or undefined in "
+                             f"{int((~np.isfinite(offset)).sum())} rows; remove or correct those rows first.")
+        values = values - offset
+    return ModelFrame(parsed, sub, values, n_dropped, offset, transform_rows)
+
+
+def _evaluate(code, frame, what):
+    """Numeric value of a formula expression (R functions) on the rows of ``frame``."""
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            mat = patsy.dmatrix(f"0 + I({code})", frame, eval_env=eval_env(), NA_action=patsy.NAAction(NA_types=[]))
+    except (patsy.PatsyError, RFormulaError) as err:
+        cause = err
+        while cause is not None and not isinstance(cause, RFormulaError):
+            cause = cause.__cause__ or cause.__context__
+        msg = str(cause) if cause is not None else err.message if isinstance(err, patsy.PatsyError) else str(err)
+        raise ValueError(f"{what} could not be computed: {msg}") from None
+    mat = np.asarray(mat, dtype=float)
+    if mat.shape[1] != 1:
+        raise ValueError(f"{what} must give one number per row.")
+    return mat[:, 0]
 
 
 def eval_env():
-    """The namespace formulas are evaluated in (R-style function names)."""
-    ns = {"np": np, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
-          "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
-    return patsy.EvalEnvironment([ns])
+    """The namespace formulas are evaluated in: R's functions as R computes them (:mod:`.rfuncs`)."""
+    return patsy.EvalEnvironment([namespace()])
