@@ -18,7 +18,7 @@ import patsy
 import scipy.linalg
 
 from .formula import eval_env
-from .rfuncs import RFormulaError
+from .rfuncs import RFormulaError, r_column_names
 from .grouping import _group_codes, group_labels
 
 __all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks", "plain_values", "least_squares",
@@ -212,7 +212,7 @@ def _design_matrix_cells(rhs, data, signature=None, transform_rows=None):
             builder = patsy.incr_dbuilder(rhs, lambda: iter([_align_categories(transform_rows, data)]),
                                           eval_env=eval_env())
             (mat,) = patsy.build_design_matrices([builder], data, NA_action=_KEEP_NAN)
-        return np.asarray(mat, dtype=float), _r_names(mat.design_info), None
+        return np.asarray(mat, dtype=float), r_column_names(mat.design_info), None
     key = (rhs, _column_signature(data) if signature is None else signature)
     info = _DESIGN_CACHE.get(key)
     if info is not None:
@@ -231,7 +231,7 @@ def _design_matrix_cells(rhs, data, signature=None, transform_rows=None):
         # The cells now too, so that a first fit takes the same path (to the last bit) as a repeat.
         _, cells = _build_plain(info, values, len(data))
         return np.asarray(mat, dtype=float), info, cells
-    return np.asarray(mat, dtype=float), _r_names(info), None
+    return np.asarray(mat, dtype=float), r_column_names(info), None
 
 
 def _align_categories(rows, data):
@@ -241,17 +241,6 @@ def _align_categories(rows, data):
         if isinstance(dt, pd.CategoricalDtype) and col in out.columns:
             out[col] = pd.Categorical(out[col], categories=dt.categories)
     return out
-
-
-def _r_names(info):
-    """Number the columns of ``poly(x, k)`` and ``bs(x, df)`` from 1, as R does (patsy counts from 0)."""
-    polys = [f.name() for f, fi in info.factor_infos.items()
-             if fi.type == "numerical" and fi.num_columns > 1 and f.name().startswith(("poly(", "bs("))]
-    if not polys:
-        return info
-    pattern = re.compile("(" + "|".join(map(re.escape, polys)) + r")\[(\d+)\]")
-    names = [pattern.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + 1}]", c) for c in info.column_names]
-    return patsy.DesignInfo(names, factor_infos=info.factor_infos, term_codings=info.term_codings)
 
 
 def _build_error(err, what):

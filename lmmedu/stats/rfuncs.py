@@ -15,10 +15,12 @@ coefficients equal R's; its columns are named ``poly(x, 2)[1]``, ``poly(x, 2)[2]
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import patsy
 
-__all__ = ["RFormulaError", "namespace", "r_poly", "r_scale"]
+__all__ = ["RFormulaError", "namespace", "r_column_names", "r_poly", "r_scale"]
 
 
 class RFormulaError(ValueError):
@@ -50,7 +52,7 @@ def r_scale(x, center=True, scale=True):
     >>> r_scale([1.0, 2.0, 3.0, 6.0])
     (3.0, 2.160246899469287)
     >>> r_scale([1.0, 2.0, 3.0, 6.0], center=False)  # root mean square with n - 1
-    (0.0, 4.163331998932265)
+    (0.0, 4.08248290463863)
     """
     v = np.asarray(x, dtype=float)
     v = v[~np.isnan(v)]
@@ -221,3 +223,18 @@ class RTreatment(patsy.Treatment):
                     f"{', '.join(map(str, levels))}); pick one of those in relevel(x, ref = ...).")
             return patsy.Treatment(same[0]).code_without_intercept(levels)
         return super().code_without_intercept(levels)
+
+
+def r_column_names(info):
+    """``info`` (a patsy DesignInfo) with the columns of ``poly(x, k)`` and ``bs(x, df)`` numbered from 1, as R does.
+
+    patsy names the columns of a matrix-valued term ``poly(x, 2)[0]``, ``poly(x, 2)[1]``; R prints
+    ``poly(x, 2)1``, ``poly(x, 2)2``.  Numbering from 1 makes ``poly(x, 2)[1]`` R's ``poly(x, 2)1``.
+    """
+    multi = [f.name() for f, fi in info.factor_infos.items()
+             if fi.type == "numerical" and fi.num_columns > 1 and f.name().startswith(("poly(", "bs("))]
+    if not multi:
+        return info
+    pattern = re.compile("(" + "|".join(map(re.escape, multi)) + r")\[(\d+)\]")
+    names = [pattern.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + 1}]", c) for c in info.column_names]
+    return patsy.DesignInfo(names, factor_infos=info.factor_infos, term_codings=info.term_codings)
