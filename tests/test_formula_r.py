@@ -229,6 +229,10 @@ def _sentence(err):
         ("poly(Days, 10)", "poly()", "lower degree"),
         ("I(Days * 0) + scale(I(Days * 0))", "scale()", "scale = FALSE"),
         ("x + offset(Days) * 2", "offset()", "term of its own"),
+        ("I(Subject^2)", "'I(Subject**2)'", "pd.to_numeric"),
+        ("poly(Days, Subject)", "poly(x, degree)", "poly(x, 2) * poly(z, 2)"),
+        ("sd(Days)", "'sd(Days)' is one number", "I(x / sd(x))"),
+        ("Days^2.5", "'^2.5'", "I(Days^2.5)"),
     ],
 )
 def test_r_only_pieces_get_one_sentence(sleep, rhs, piece, fix):

@@ -250,7 +250,16 @@ def _build_error(err, what):
         if isinstance(cause, RFormulaError):
             return ValueError(str(cause))
         cause = cause.__cause__ or cause.__context__
-    return ValueError(f"{what} could not be built: {err.message}")
+    msg = err.message
+    origin = getattr(getattr(err, "origin", None), "code", "")
+    term = origin[getattr(err.origin, "start", 0):getattr(err.origin, "end", len(origin))] if origin else ""
+    if msg.startswith("Error evaluating factor"):
+        return ValueError(f"{what} could not be built: '{term}' cannot be computed from these columns; arithmetic such as "
+                          "x^2 or log(x) needs numeric columns (convert text first, e.g. with pd.to_numeric).")
+    if msg.startswith("Number of rows mismatch"):
+        return ValueError(f"{what} could not be built: '{term}' is one number, not a column; use it inside I(), "
+                          "e.g. I(x / sd(x)).")
+    return ValueError(f"{what} could not be built: {msg}")
 
 
 def plain_values(data):

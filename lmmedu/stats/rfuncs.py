@@ -134,7 +134,10 @@ class _Poly:
 
     @staticmethod
     def _degree(degree):
-        if isinstance(degree, (bool, np.bool_)) or not float(degree).is_integer() or degree < 1:
+        if not np.isscalar(degree) or isinstance(degree, (bool, np.bool_, str)):
+            raise RFormulaError("poly(x, degree) takes one numeric column and a whole degree; for a polynomial in "
+                                "two columns (R's polym) write poly(x, 2) * poly(z, 2) or list the terms.")
+        if not float(degree).is_integer() or degree < 1:
             raise RFormulaError(f"poly(x, degree) needs a whole degree of 1 or more, not {degree!r}.")
         return int(degree)
 

@@ -94,6 +94,11 @@ class _RText:
                 continue
             if ch == "^" or text.startswith("**", i):
                 step = 1 if ch == "^" else 2
+                power = re.match(r"\s*(\(?\s*[\w.]+\s*\)?)", text[i + step:])
+                if not in_call and power and not re.fullmatch(r"\(?\s*[1-9]\d*\s*\)?", power.group(1)):
+                    self.fail(f"'^{power.group(1)}' in '{text}' crosses terms in a formula and needs a whole number "
+                              f"(R: invalid power in formula); for a power of a number write "
+                              f"I({last_text or 'x'}^{power.group(1)}).")
                 if not in_call and last in ("name", "call") and self.warn:
                     power = re.match(r"\s*(\d+)", text[i + step:])
                     p = power.group(1) if power else "2"
