@@ -18,7 +18,7 @@ import patsy
 import scipy.linalg
 
 from .formula import eval_env
-from .rfuncs import RFormulaError, r_column_names
+from .rfuncs import RFormulaError, build_error, r_column_names
 from .grouping import _group_codes, group_labels
 
 __all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks", "plain_values", "least_squares",
@@ -243,25 +243,6 @@ def _align_categories(rows, data):
     return out
 
 
-def _build_error(err, what):
-    """One sentence for a design that patsy could not build (the R-function message when there is one)."""
-    cause = err
-    while cause is not None:
-        if isinstance(cause, RFormulaError):
-            return ValueError(str(cause))
-        cause = cause.__cause__ or cause.__context__
-    msg = err.message
-    origin = getattr(getattr(err, "origin", None), "code", "")
-    term = origin[getattr(err.origin, "start", 0):getattr(err.origin, "end", len(origin))] if origin else ""
-    if msg.startswith("Error evaluating factor"):
-        return ValueError(f"{what} could not be built: '{term}' cannot be computed from these columns; arithmetic such as "
-                          "x^2 or log(x) needs numeric columns (convert text first, e.g. with pd.to_numeric).")
-    if msg.startswith("Number of rows mismatch"):
-        return ValueError(f"{what} could not be built: '{term}' is one number, not a column; use it inside I(), "
-                          "e.g. I(x / sd(x)).")
-    return ValueError(f"{what} could not be built: {msg}")
-
-
 def plain_values(data):
     """New data for an existing design: categoricals as plain values.
 
@@ -301,7 +282,7 @@ def fixed_design(rhs, data, transform_rows=None):
     try:
         X, info, cells = _design_matrix_cells(rhs, *_categorise_with_signature(data), transform_rows=transform_rows)
     except (patsy.PatsyError, RFormulaError) as err:
-        raise _build_error(err, f"The fixed-effects part '{rhs}'") from None
+        raise build_error(err, f"The fixed-effects part '{rhs}'") from None
     names = list(info.column_names)
     if X is None and not np.isfinite(cells.rows).all():
         X = cells.rows[cells.cell]
@@ -579,7 +560,7 @@ def random_blocks(terms, data, transform_rows=None):
         try:
             Z, info, cells = _design_matrix_cells(term.expr, cat, signature, transform_rows)
         except (patsy.PatsyError, RFormulaError) as err:
-            raise _build_error(err, f"The random-effects term '{term}'") from None
+            raise build_error(err, f"The random-effects term '{term}'") from None
         if Z is None:
             Z = cells.rows[cells.cell]
         # Distinct rows that are all finite make every row finite: no pass over Z needed.

@@ -20,7 +20,7 @@ import re
 import numpy as np
 import patsy
 
-__all__ = ["RFormulaError", "namespace", "r_column_names", "r_poly", "r_scale"]
+__all__ = ["RFormulaError", "build_error", "namespace", "r_column_names", "r_poly", "r_scale"]
 
 
 class RFormulaError(ValueError):
@@ -241,3 +241,22 @@ def r_column_names(info):
     pattern = re.compile("(" + "|".join(map(re.escape, multi)) + r")\[(\d+)\]")
     names = [pattern.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + 1}]", c) for c in info.column_names]
     return patsy.DesignInfo(names, factor_infos=info.factor_infos, term_codings=info.term_codings)
+
+
+def build_error(err, what):
+    """One sentence for a design that patsy could not build (the R-function message when there is one)."""
+    cause = err
+    while cause is not None:
+        if isinstance(cause, RFormulaError):
+            return ValueError(str(cause))
+        cause = cause.__cause__ or cause.__context__
+    msg = err.message
+    origin = getattr(getattr(err, "origin", None), "code", "")
+    term = origin[getattr(err.origin, "start", 0):getattr(err.origin, "end", len(origin))] if origin else ""
+    if msg.startswith("Error evaluating factor"):
+        return ValueError(f"{what} could not be built: '{term}' cannot be computed from these columns; arithmetic such as "
+                          "x^2 or log(x) needs numeric columns (convert text first, e.g. with pd.to_numeric).")
+    if msg.startswith("Number of rows mismatch"):
+        return ValueError(f"{what} could not be built: '{term}' is one number, not a column; use it inside I(), "
+                          "e.g. I(x / sd(x)).")
+    return ValueError(f"{what} could not be built: {msg}")
