@@ -17,7 +17,9 @@ The functions themselves (``scale``, ``poly``, ``mean`` ...) are in :mod:`.rfunc
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import warnings
 
 __all__ = ["r_to_patsy"]
@@ -105,7 +107,7 @@ class _RText:
                     warnings.warn(
                         f"In a formula R reads '{last_text}^{p}' as '{last_text}' (a power of a single term is the "
                         f"term itself), and so does lmmedu; for the square of a number write I({last_text}^{p}).",
-                        UserWarning, stacklevel=4)
+                        UserWarning, stacklevel=_user_stacklevel())
                 out.append("**")
                 i += step
                 last = None
@@ -205,6 +207,17 @@ class _RText:
 
 _IDENT = re.compile(r"[A-Za-z_.][\w.]*")
 _NUMBER = re.compile(r"(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)L?")
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_stacklevel():
+    """The stacklevel of the first caller outside lmmedu, so a warning names the learner's line (once)."""
+    level, frame = 2, sys._getframe(2)  # frame 1 (level 1) is the function that warns
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _string_end(text, i):
