@@ -309,3 +309,13 @@ def test_compare_and_cli_take_r_idioms(sleep, tmp_path):
         out = run.stdout + run.stderr
         assert wanted in out, out
         assert "Traceback" not in out, out
+
+
+def test_levels_seen_only_in_dropped_rows_stay_out(sleep):
+    """scale() reads every row of its column (as R does); a factor's levels come from the rows kept."""
+    d = sleep.assign(z=sleep["Days"] * 1.0, Reaction=sleep["Reaction"].where(sleep["Days"] != 9))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = lmmedu.fit_lm("Reaction ~ factor(z) + scale(Days)", d.assign(Days=np.arange(len(d)) % 7))
+    assert "C(z)[T.9.0]" not in fit.coefs.index and "C(z)[T.8.0]" in fit.coefs.index
+    assert not [w for w in caught if "rank deficient" in str(w.message)]

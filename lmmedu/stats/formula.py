@@ -665,7 +665,7 @@ def model_frame(parsed, data):
             stacklevel=3,
         )
         if _DATA_DEPENDENT.search(texts):
-            transform_rows = sub.reset_index(drop=True)
+            transform_rows = _transform_rows(sub, complete, texts, columns)
         sub = sub.loc[complete]
     if not (isinstance(sub.index, pd.RangeIndex) and sub.index.start == 0 and sub.index.step == 1
             and sub.index.name is None):
@@ -713,6 +713,27 @@ def model_frame(parsed, data):
                              f"{int((~np.isfinite(offset)).sum())} rows; remove or correct those rows first.")
         values = values - offset
     return ModelFrame(parsed, sub, values, n_dropped, offset, transform_rows)
+
+
+def _transform_rows(sub, complete, texts, columns):
+    """All rows for the columns that data-dependent calls read; the complete rows only for the others.
+
+    R computes ``scale(x)`` on every row of x, while factor levels come from the rows kept
+    (``drop.unused.levels``): blanking the other (decimal) columns in the dropped rows keeps a
+    level of ``factor(z)`` seen only there out of the design.
+    """
+    args = set()
+    for m in _DATA_DEPENDENT.finditer(texts):
+        start = m.end() - 1
+        args.update(_formula_names(texts[start:_matching(texts, start) + 1], columns))
+    rows = sub.reset_index(drop=True)
+    keep = np.asarray(complete)
+    for c in rows.columns:
+        # Text columns get their categories from the kept rows anyway (design._align_categories);
+        # an integer column would turn float (and its levels 1 into 1.0) if blanked, so it stays.
+        if c not in args and isinstance(rows[c].dtype, np.dtype) and rows[c].dtype.kind == "f":
+            rows[c] = rows[c].where(keep)
+    return rows
 
 
 def _evaluate(code, frame, what):
