@@ -312,7 +312,7 @@ def test_bad_grouping_syntax(grouped):
 
 
 def test_unknown_function_is_a_value_error(grouped):
-    clean_error(lambda: lmmedu.fit_lm("y ~ foo(x)", grouped), "could not be built")
+    clean_error(lambda: lmmedu.fit_lm("y ~ foo(x)", grouped), "foo() in 'foo(x)' is not a function lmmedu's formulas know")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ knows about likelihoods; the engine only sees arrays.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import patsy
 import scipy.linalg
 
 from .formula import eval_env
+from .rfuncs import RFormulaError, build_error, r_column_names
 from .grouping import _group_codes, group_labels
 
 __all__ = ["FixedDesign", "RandomBlock", "fixed_design", "random_blocks", "plain_values", "least_squares",
@@ -198,11 +200,19 @@ def _design_matrix(rhs, data):
     return (cells.rows[cells.cell] if mat is None else mat), info
 
 
-def _design_matrix_cells(rhs, data, signature=None):
+def _design_matrix_cells(rhs, data, signature=None, transform_rows=None):
     """As :func:`_design_matrix`, plus the :class:`Cells` of a design of few distinct rows (else None).
 
-    With cells the matrix may be None (not built): ``cells.rows[cells.cell]``.
+    With cells the matrix may be None (not built): ``cells.rows[cells.cell]``.  ``transform_rows``
+    (every row of the data, before incomplete ones were dropped) is where data-dependent
+    transforms such as ``scale(x)`` learn their centre and spread, as R computes them.
     """
+    if transform_rows is not None:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            builder = patsy.incr_dbuilder(rhs, lambda: iter([_align_categories(transform_rows, data)]),
+                                          eval_env=eval_env())
+            (mat,) = patsy.build_design_matrices([builder], data, NA_action=_KEEP_NAN)
+        return np.asarray(mat, dtype=float), r_column_names(mat.design_info), None
     key = (rhs, _column_signature(data) if signature is None else signature)
     info = _DESIGN_CACHE.get(key)
     if info is not None:
@@ -221,7 +231,16 @@ def _design_matrix_cells(rhs, data, signature=None):
         # The cells now too, so that a first fit takes the same path (to the last bit) as a repeat.
         _, cells = _build_plain(info, values, len(data))
         return np.asarray(mat, dtype=float), info, cells
-    return np.asarray(mat, dtype=float), info, None
+    return np.asarray(mat, dtype=float), r_column_names(info), None
+
+
+def _align_categories(rows, data):
+    """``rows`` with every categorical column of ``data`` coded with the same categories (others missing)."""
+    out = rows.copy()
+    for col, dt in data.dtypes.items():
+        if isinstance(dt, pd.CategoricalDtype) and col in out.columns:
+            out[col] = pd.Categorical(out[col], categories=dt.categories)
+    return out
 
 
 def plain_values(data):
@@ -237,7 +256,7 @@ def plain_values(data):
     return out
 
 
-def fixed_design(rhs, data):
+def fixed_design(rhs, data, transform_rows=None):
     """Build the fixed-effects matrix, dropping aliased columns like lme4.
 
     Parameters
@@ -245,6 +264,9 @@ def fixed_design(rhs, data):
     rhs : str
         Right-hand side of the fixed part in patsy syntax.
     data : pandas.DataFrame
+    transform_rows : pandas.DataFrame, optional
+        All rows of the data, incomplete ones included (``ModelFrame.transform_rows``): R
+        computes ``scale(x)``, ``poly(x, 2)`` or ``mean(x)`` on them before dropping rows.
 
     Returns
     -------
@@ -258,9 +280,9 @@ def fixed_design(rhs, data):
     ['Intercept', 'g[T.b]', 'x']
     """
     try:
-        X, info, cells = _design_matrix_cells(rhs, *_categorise_with_signature(data))
-    except patsy.PatsyError as err:
-        raise ValueError(f"The fixed-effects part '{rhs}' could not be built: {err.message}") from None
+        X, info, cells = _design_matrix_cells(rhs, *_categorise_with_signature(data), transform_rows=transform_rows)
+    except (patsy.PatsyError, RFormulaError) as err:
+        raise build_error(err, f"The fixed-effects part '{rhs}'") from None
     names = list(info.column_names)
     if X is None and not np.isfinite(cells.rows).all():
         X = cells.rows[cells.cell]
@@ -509,13 +531,15 @@ class RandomBlock:
         return len(self.levels)
 
 
-def random_blocks(terms, data):
+def random_blocks(terms, data, transform_rows=None):
     """Build a :class:`RandomBlock` for each random term.
 
     Parameters
     ----------
     terms : sequence of RandomTerm
     data : pandas.DataFrame
+    transform_rows : pandas.DataFrame, optional
+        As in :func:`fixed_design`.
 
     Returns
     -------
@@ -534,9 +558,9 @@ def random_blocks(terms, data):
     n = len(data)
     for term in terms:
         try:
-            Z, info, cells = _design_matrix_cells(term.expr, cat, signature)
-        except patsy.PatsyError as err:
-            raise ValueError(f"The random-effects term '{term}' could not be built: {err.message}") from None
+            Z, info, cells = _design_matrix_cells(term.expr, cat, signature, transform_rows)
+        except (patsy.PatsyError, RFormulaError) as err:
+            raise build_error(err, f"The random-effects term '{term}'") from None
         if Z is None:
             Z = cells.rows[cells.cell]
         # Distinct rows that are all finite make every row finite: no pass over Z needed.

@@ -195,6 +195,10 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95):
     ['A', 'B', 'C']
     """
     _check_fit(fit)
+    if getattr(fit.parsed, "offsets", ()):
+        raise ValueError(
+            "emmeans() does not handle a model with offset(...) yet (R's emmeans adds the offset at the grid's "
+            "values); compare coefficients with fit.contrast(), where the offset cancels.")
     specs_l, by_l = _parse_specs(specs, by)
     if not specs_l:
         raise ValueError("specs must name at least one variable of the model, e.g. 'treatment'.")
@@ -292,6 +296,11 @@ def _check_type(fit, type, ratios):
     if type != "response":
         raise ValueError(f"type must be None or 'response', not {type!r}.")
     tr = fit.transform
+    if tr is None and getattr(fit.parsed, "response_code", None):
+        raise ValueError(
+            f"type='response' cannot back-transform the response '{fit.parsed.response}'; lmmedu back-transforms "
+            f"log, log2, log10, log1p (also written log({fit.parsed.response_var} + 1)), sqrt and exp of a column."
+        )
     if tr is None:
         raise ValueError(
             f"type='response' needs a transformed response such as log({fit.parsed.response_var}), but this "

@@ -370,6 +370,10 @@ def explain(fit):
     True
     """
     _check_fit(fit)
+    if getattr(fit.parsed, "offsets", ()):
+        raise ValueError(
+            "explain() does not describe a model with offset(...): each coefficient then changes the response on "
+            "top of the offset, which enters with coefficient 1; read fit.coefs with that in mind.")
     if not len(fit.names):
         raise ValueError("The model has no fixed effects (e.g. y ~ 0 + (1|g)), so there are no coefficients to "
                          "explain; add fixed effects to the formula (at least 1 for an intercept).")

@@ -52,6 +52,37 @@ def fit(formula, data, reml=True):
     aliased with earlier ones are dropped with a warning naming them and have no row in
     ``coefs`` (lme4 drops them the same way; R's ``lm`` would print NA).
 
+    R's formula idioms mean what they mean in R (checked against lm and lmerTest in
+    tests/test_formula_r.py), in the fixed part and inside random terms; the coefficient
+    names are statsmodels', and map to R's as shown:
+
+    ================================  ===========================  =============================
+    written (as in R)                 R's coefficient              lmmedu's coefficient
+    ================================  ===========================  =============================
+    ``I(x^2)``, ``I(x^3)``            ``I(x^2)``                   ``I(x ** 2)``
+    ``(a + b)^2``, ``(a + b + c)^2``  ``a``, ``b``, ``a:b``        the same terms
+    ``x^2`` (warns: R reads it as x)  ``x``                        ``x``
+    ``scale(x)`` (SD with n - 1)      ``scale(x)``                 ``scale(x)``
+    ``scale(x, scale = FALSE)``       ``scale(x, scale = FALSE)``  ``scale(x, scale=False)``
+    ``poly(x, 2)``, ``raw = TRUE``    ``poly(x, 2)1``              ``poly(x, 2)[1]``
+    ``factor(x)``, ``as.factor(x)``   ``factor(x)2``               ``C(x)[T.2]``
+    ``relevel(f, ref = "b")``         ``relevel(f, ref = "b")a``   ``C(f, Treatment("b"))[T.a]``
+    ``f`` (text column)               ``fb``                       ``f[T.b]``
+    ``x %in% f``, ``f/x``             ``fa:x``                     ``x:f[a]``, ``f[a]:x``
+    ``0 + f``, ``f - 1``              ``fa``                       ``f[a]``
+    ``I(x - mean(x))``, ``log10(x)``  as written                   as written (``^`` as ``**``)
+    ================================  ===========================  =============================
+
+    ``scale``, ``poly`` and ``mean`` (also ``sd``, ``median``, ``min``, ``max``) are computed,
+    as in R, on every row of the data, before rows with a missing value elsewhere are dropped,
+    and reused for new rows (emmeans re-evaluates them at the grid, as R's emmeans does).
+    Also ``log``, ``log2``, ``sqrt``, ``exp``, ``bs(x, df = 4)`` (R's ``splines::bs``), a response
+    such as ``log(y + 1)`` (read as ``log1p``, so emmeans back-transforms it) or
+    ``log(y + 0.5)``, and ``offset(o)``: a term with coefficient 1, subtracted from the
+    response, so ``fitted()`` and ``predict()`` leave it out (emmeans and explain refuse such
+    a model).  Anything else R-only (``ns()``, ``cut()``, ``ifelse()``, ``as.numeric()``,
+    ``d$x``, ``%%`` outside ``I()``) is refused with one sentence naming the spelling that works.
+
     Examples
     --------
     >>> import lmmedu
@@ -74,8 +105,8 @@ def fit(formula, data, reml=True):
     frame = model_frame(parsed, data)
     _check_not_constant(frame)
     with single_threaded_blas():
-        design = fixed_design(parsed.fixed, frame.data)
-        blocks = random_blocks(parsed.random, frame.data)
+        design = fixed_design(parsed.fixed, frame.data, frame.transform_rows)
+        blocks = random_blocks(parsed.random, frame.data, frame.transform_rows)
         _check_constant_within_groups(frame, blocks)
         try:
             # A design of factors passes its distinct rows only: the engine then never reads X row by row.
@@ -124,6 +155,7 @@ def fit_lm(formula, data):
 
     Notes
     -----
+    The formula takes R's idioms as :func:`fit` does (see its notes for the coefficient names).
     Solved by QR on centred columns, so a covariate such as ``x + 1e8`` keeps its slope.
     Columns aliased at R's ``lm`` tolerance (1e-7) are dropped with a warning, and an exact
     fit gives NaN standard errors with a warning (see :class:`~lmmedu.stats.results.LmFit`).
@@ -140,7 +172,7 @@ def fit_lm(formula, data):
     frame = model_frame(parsed, data)
     _check_not_constant(frame)
     with single_threaded_blas():  # tall-and-thin QR: threads cost more than they save
-        design = fixed_design(parsed.fixed, frame.data)
+        design = fixed_design(parsed.fixed, frame.data, frame.transform_rows)
         return LmFit(formula, parsed, frame, design)
 
 

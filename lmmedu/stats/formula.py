@@ -19,6 +19,12 @@ backticks; a column named like a formula function (``C``, ``scale``) is used as 
 when it is not called.  What cannot work gets one sentence with the fix: R's ``y ~ .``,
 duplicated column names, labels that print alike (``1`` and ``"1"``, ``"R1"`` and
 ``"R1 "``), dates used as numbers.
+
+R's own spellings (``I(x^2)``, ``(a + b)^2``, ``relevel``, ``%in%``, ``offset()`` ...) are
+translated by :mod:`.rsyntax`; R's functions (``scale``, ``poly``, ``mean`` ...) are computed as
+R computes them by :mod:`.rfuncs`.  ``offset(...)`` terms are taken out of the fixed part here
+and subtracted from the response in the model frame; a response such as ``log(y + 0.5)`` is
+computed here too (``log(y + 1)`` is read as ``log1p(y)``, so emmeans can back-transform it).
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import patsy
+
+from .rfuncs import RFormulaError, namespace
+from .rsyntax import _matching, r_to_patsy
 
 __all__ = [
     "ParsedFormula",
@@ -61,7 +70,11 @@ _FORMULA_FUNCTIONS = {
     "C", "I", "Q", "Treatment", "Sum", "Diff", "Poly", "Helmert", "Poly",
     "center", "standardize", "scale", "np", "log", "log2", "log10", "log1p",
     "exp", "sqrt", "abs", "levels", "reference", "True", "False", "None",
+    "poly", "mean", "sd", "median", "min", "max", "bs", "cr", "cc",
 }
+
+# Calls whose value depends on the whole column: R computes them before dropping incomplete rows.
+_DATA_DEPENDENT = re.compile(r"\b(scale|poly|mean|sd|median|min|max|center|standardize|bs|cr|cc)\s*\(")
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,14 @@ class ParsedFormula:
         Right-hand side of the fixed part in patsy syntax.
     random : tuple of RandomTerm
         The random-effects terms, expanded.
+    offsets : tuple of str
+        The expressions of R's ``offset(...)`` terms (patsy syntax), added to the linear
+        predictor with coefficient 1.
+    response_code : str or None
+        For a response such as ``log(y + 0.5)`` that is not one of ``TRANSFORMS`` applied to a
+        column: the expression (patsy syntax) computed from ``response_var``.
+    fixed_r : str
+        The fixed part as written (R syntax), offsets included.
     """
 
     formula: str
@@ -115,11 +136,14 @@ class ParsedFormula:
     transform: str | None
     fixed: str
     random: tuple = field(default_factory=tuple)
+    offsets: tuple = field(default_factory=tuple)
+    response_code: str | None = None
+    fixed_r: str = ""
 
     @property
     def fixed_formula_r(self):
         """The fixed part as the learner wrote it, random terms dropped."""
-        return f"{self.response} ~ {self.fixed}"
+        return f"{self.response} ~ {self.fixed_r or self.fixed}"
 
     @property
     def fixed_formula(self):
@@ -170,13 +194,6 @@ def _strip_outer(text):
             break
         text = inner.strip()
     return text
-
-
-def _r_to_patsy(expr):
-    """Translate the few R spellings patsy does not understand."""
-    expr = re.sub(r"\bfactor\s*\(", "C(", expr)
-    expr = re.sub(r"\bas\.factor\s*\(", "C(", expr)
-    return expr
 
 
 _GROUP_PART = r"""Q\(\s*(?:"[^"]*"|'[^']*')\s*\)|[A-Za-z_.][\w.]*"""
@@ -253,7 +270,9 @@ def _parse_random(inner, formula):
             f"The grouping factor '{group}' in '({inner})' must be a column name (Q(\"name\") for any other "
             "name), or columns joined by ':' (interaction) or '/' (nesting)."
         )
-    lhs = _r_to_patsy(lhs)
+    if re.search(r"\boffset\s*\(", lhs):
+        raise ValueError(f"offset() belongs to the fixed part, not inside the random-effects term '({inner})'.")
+    lhs = r_to_patsy(lhs, formula)
     out = []
     for gvars in expanded:
         gname = ":".join(gvars)
@@ -300,9 +319,9 @@ def parse_formula(formula):
         raise ValueError(f"The formula '{formula}' has no response before '~'.")
     if "~" in rhs:
         raise ValueError(f"The formula '{formula}' has more than one '~'.")
-    response_var, transform = _parse_response(lhs, formula)
+    response_var, transform, response_code = _parse_response(lhs, formula)
 
-    fixed_parts, random_terms = [], []
+    fixed_parts, random_terms, offsets = [], [], []
     for piece in _split_top(rhs, "+"):
         piece_s = piece.strip()
         if not piece_s:
@@ -314,29 +333,53 @@ def parse_formula(formula):
             raise ValueError(
                 f"The random-effects term '{piece_s}' must be in parentheses, like (1 | replicate)."
             )
+        elif re.fullmatch(r"offset\s*\(.*\)", piece_s, flags=re.S) and _matching(piece_s, piece_s.index("(")) == \
+                len(piece_s) - 1:
+            inner = piece_s[piece_s.index("(") + 1:-1].strip()
+            if not inner:
+                raise ValueError(f"offset() in '{formula}' needs a column or expression, e.g. offset(log(hours)).")
+            offsets.append(r_to_patsy(inner, formula))
         else:
             fixed_parts.append(piece_s)
+    fixed_r = " + ".join(p.strip() for p in _split_top(rhs, "+") if not (
+        p.strip().startswith("(") and "|" in p))
+    fixed_r = fixed_r or "1"
     fixed = " + ".join(fixed_parts) if fixed_parts else "1"
-    fixed = _r_to_patsy(fixed)
-    return ParsedFormula(formula, lhs, response_var, transform, fixed, tuple(random_terms))
+    fixed = r_to_patsy(fixed, formula)
+    return ParsedFormula(formula, lhs, response_var, transform, fixed, tuple(random_terms), tuple(offsets),
+                         response_code, fixed_r)
 
 
 def _parse_response(lhs, formula):
+    """(column, transform, code): a column, ``TRANSFORMS`` of a column, or an expression of one column."""
     name = r"[A-Za-z_][\w.]*"
     m = re.fullmatch(rf"({name})", lhs)
     if m:
-        return m.group(1), None
+        return m.group(1), None, None
     quoted = r"""Q\(\s*(?:"[^"]*"|'[^']*')\s*\)"""
     m = re.fullmatch(quoted, lhs)
     if m:
-        return ast.literal_eval(lhs[2:-1].strip()), None
+        return ast.literal_eval(lhs[2:-1].strip()), None, None
     m = re.fullmatch(rf"(?:np\.|numpy\.)?({name})\s*\(\s*({name}|{quoted})\s*\)", lhs)
     if m and m.group(1) in TRANSFORMS:
         inner = m.group(2)
-        return (ast.literal_eval(inner[2:-1].strip()) if inner.startswith("Q(") else inner), m.group(1)
+        return (ast.literal_eval(inner[2:-1].strip()) if inner.startswith("Q(") else inner), m.group(1), None
+    # log(y + 1) is log1p(y): emmeans can then back-transform it (as R's emmeans does).
+    m = re.fullmatch(rf"(?:np\.)?log\s*\(\s*(?:({name}|{quoted})\s*\+\s*1|1\s*\+\s*({name}|{quoted}))\s*\)", lhs)
+    if m:
+        inner = m.group(1) or m.group(2)
+        return (ast.literal_eval(inner[2:-1].strip()) if inner.startswith("Q(") else inner), "log1p", None
     known = ", ".join(f"{k}(column)" for k in TRANSFORMS)
+    try:
+        code = r_to_patsy(lhs, formula)
+        names = list(dict.fromkeys(_formula_names(code)))
+    except (ValueError, SyntaxError):
+        names, code = [], None
+    if len(names) == 1 and code is not None:
+        return names[0], None, code
     raise ValueError(
-        f"The response '{lhs}' in '{formula}' is not understood: write a column name or one of {known}."
+        f"The response '{lhs}' in '{formula}' is not understood: write a column name, one of {known}, or an "
+        "expression of one column such as log(y + 0.5)."
     )
 
 
@@ -505,12 +548,21 @@ class ModelFrame:
         The (transformed) response.
     n_dropped : int
         How many rows were dropped because of missing values.
+    offset : numpy.ndarray or None
+        The sum of the formula's ``offset(...)`` terms; ``y`` is the response minus it, so
+        coefficients, standard errors and likelihood are those of R's fit with the offset.
+    transform_rows : pandas.DataFrame or None
+        Every row of the used columns, before incomplete ones were dropped, when the formula
+        has a data-dependent transform (``scale``, ``poly``, ``mean`` ...): R computes those on
+        all rows (:func:`lmmedu.stats.design.fixed_design`).
     """
 
     parsed: ParsedFormula
     data: pd.DataFrame
     y: np.ndarray
     n_dropped: int
+    offset: np.ndarray | None = None
+    transform_rows: pd.DataFrame | None = None
 
 
 def model_frame(parsed, data):
@@ -554,6 +606,10 @@ def model_frame(parsed, data):
     for name in _formula_names(parsed.fixed, columns):
         _check_column(name, data, "fixed-effect")
         used.append(name)
+    for off in parsed.offsets:
+        for name in _formula_names(off, columns):
+            _check_column(name, data, "offset")
+            used.append(name)
     for term in parsed.random:
         for name in _formula_names(term.expr, columns):
             _check_column(name, data, "random-effect")
@@ -593,6 +649,8 @@ def model_frame(parsed, data):
                 f"The column '{col}' holds dates or times, which a formula cannot use directly; make a number "
                 f"first, e.g. data['{col}_days'] = (data['{col}'] - data['{col}'].min()).dt.days."
             )
+    texts = " ".join([parsed.fixed] + [t.expr for t in parsed.random])
+    transform_rows = None
     missing = [m for m in map(_missing, cols.values()) if m is not None]
     complete = ~np.logical_or.reduce(missing) if missing else None
     n_dropped = 0 if complete is None else int((~complete).sum())
@@ -606,6 +664,8 @@ def model_frame(parsed, data):
             UserWarning,
             stacklevel=3,
         )
+        if _DATA_DEPENDENT.search(texts):
+            transform_rows = _transform_rows(sub, complete, texts, columns)
         sub = sub.loc[complete]
     if not (isinstance(sub.index, pd.RangeIndex) and sub.index.start == 0 and sub.index.step == 1
             and sub.index.name is None):
@@ -627,6 +687,8 @@ def model_frame(parsed, data):
             f"The response column '{parsed.response_var}' must be numeric, but it has dtype {raw.dtype}."
         )
     values = raw.to_numpy(dtype=float)
+    if parsed.response_code is not None:
+        values = _evaluate(parsed.response_code, sub, f"The response '{parsed.response}'")
     if parsed.transform is not None:
         func, wanted, ok = TRANSFORMS[parsed.transform]
         bad = ~ok(values)
@@ -637,12 +699,60 @@ def model_frame(parsed, data):
             )
         values = func(values)
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"The response '{parsed.response}' has infinite values; remove those rows first.")
-    return ModelFrame(parsed, sub, values, n_dropped)
+        bad = ~np.isfinite(values)
+        raise ValueError(f"The response '{parsed.response}' is infinite or undefined in {int(bad.sum())} of "
+                         f"{len(values)} rows (e.g. {parsed.response_var} = {raw.to_numpy()[bad][0]!r}); remove or "
+                         "correct those rows first.")
+    offset = None
+    if parsed.offsets:
+        offset = np.zeros(len(values))
+        for code in parsed.offsets:
+            offset = offset + _evaluate(code, sub, f"The offset 'offset({code})'")
+        if not np.all(np.isfinite(offset)):
+            raise ValueError(f"The offset in '{parsed.formula}' is infinite or undefined in "
+                             f"{int((~np.isfinite(offset)).sum())} rows; remove or correct those rows first.")
+        values = values - offset
+    return ModelFrame(parsed, sub, values, n_dropped, offset, transform_rows)
+
+
+def _transform_rows(sub, complete, texts, columns):
+    """All rows for the columns that data-dependent calls read; the complete rows only for the others.
+
+    R computes ``scale(x)`` on every row of x, while factor levels come from the rows kept
+    (``drop.unused.levels``): blanking the other (decimal) columns in the dropped rows keeps a
+    level of ``factor(z)`` seen only there out of the design.
+    """
+    args = set()
+    for m in _DATA_DEPENDENT.finditer(texts):
+        start = m.end() - 1
+        args.update(_formula_names(texts[start:_matching(texts, start) + 1], columns))
+    rows = sub.reset_index(drop=True)
+    keep = np.asarray(complete)
+    for c in rows.columns:
+        # Text columns get their categories from the kept rows anyway (design._align_categories);
+        # an integer column would turn float (and its levels 1 into 1.0) if blanked, so it stays.
+        if c not in args and isinstance(rows[c].dtype, np.dtype) and rows[c].dtype.kind == "f":
+            rows[c] = rows[c].where(keep)
+    return rows
+
+
+def _evaluate(code, frame, what):
+    """Numeric value of a formula expression (R functions) on the rows of ``frame``."""
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            mat = patsy.dmatrix(f"0 + I({code})", frame, eval_env=eval_env(), NA_action=patsy.NAAction(NA_types=[]))
+    except (patsy.PatsyError, RFormulaError) as err:
+        cause = err
+        while cause is not None and not isinstance(cause, RFormulaError):
+            cause = cause.__cause__ or cause.__context__
+        msg = str(cause) if cause is not None else err.message if isinstance(err, patsy.PatsyError) else str(err)
+        raise ValueError(f"{what} could not be computed: {msg}") from None
+    mat = np.asarray(mat, dtype=float)
+    if mat.shape[1] != 1:
+        raise ValueError(f"{what} must give one number per row.")
+    return mat[:, 0]
 
 
 def eval_env():
-    """The namespace formulas are evaluated in (R-style function names)."""
-    ns = {"np": np, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
-          "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
-    return patsy.EvalEnvironment([ns])
+    """The namespace formulas are evaluated in: R's functions as R computes them (:mod:`.rfuncs`)."""
+    return patsy.EvalEnvironment([namespace()])
