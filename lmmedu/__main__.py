@@ -105,6 +105,10 @@ def _run(args, out):
 
     from .data.read import check_numeric_text, read_table
 
+    if getattr(args, "ddf", None) is not None:
+        from .stats.ddf import resolve
+
+        resolve(args.ddf)  # a misspelt method fails before the file is read, also for an lm
     data = read_table(args.data)
     # A numeric column with one typo ("5 ", "<0.1") would silently become a factor with many levels.
     check_numeric_text(data, _model_columns(data, args.formula))

@@ -140,6 +140,8 @@ def test_cli_prints_the_f_table(tmp_path, capsys):
     assert "need a REML fit" in capsys.readouterr().err
     assert main(["anova", str(path), "angle ~ recipe * temperature"]) == 0
     assert "Residuals" in capsys.readouterr().out
+    assert main(["fit", str(path), "angle ~ recipe * temperature", "--ddf", "containment"]) == 2
+    assert capsys.readouterr().err.startswith("error: ddf must be")
 
 
 def test_emmeans_names_the_method_it_was_given(cake):
