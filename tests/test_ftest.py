@@ -153,3 +153,20 @@ def test_emmeans_names_the_method_it_was_given(cake):
     assert "Degrees-of-freedom method: satterthwaite" in tab.notes
     with pytest.raises(ValueError, match="^ddf must be"):
         lmmedu.emmeans(cake, "recipe", ddf="containment")
+
+
+def test_empty_cell_is_noted_and_an_exact_lm_gives_nan_not_an_error():
+    r = lmmedu.load_replicates()
+    r = r[~((r["gene"] == "C") & (r["treatment"] == "drug"))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the aliased column is announced by fit
+        m = lmmedu.fit("log(length) ~ treatment*gene + (1|replicate)", r)
+    tab = lmmedu.anova(m)
+    assert tab.loc["treatment:gene", "num_df"] == 1  # one estimable interaction df is left
+    assert any("interpret them with care" in n for n in tab.notes)
+    d = pd.DataFrame({"x": np.arange(10.0), "g": list("ab" * 5)})
+    d["y"] = 2 * d["x"] + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fit_lm warns of the exact fit
+        exact = lmmedu.anova(lmmedu.fit_lm("y ~ x + g", d))
+    assert exact.loc[["x", "g"], "F"].isna().all()

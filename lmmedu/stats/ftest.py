@@ -191,6 +191,11 @@ def f_table(fit, type=3, ddf=None, terms=None):
         what = {1: "R's anova(lm(...))", 2: "car::Anova(lm(...), type = 2)",
                 3: "car::Anova(lm(...), type = 3) with sum-to-zero contrasts, without its (Intercept) row"}[type]
         notes.append(f"Type {_TYPES[type]} analysis of variance table of the lm (as {what})")
+    dropped = getattr(fit.design, "dropped", None)
+    if dropped and type == 3:
+        notes.append(f"Columns aliased with others were dropped ({', '.join(dropped)}), usually a combination of "
+                     "levels without data: type III hypotheses then depend on which cells are empty; interpret them "
+                     "with care (lmerTest says so too).")
     out = ResultTable(table)
     out.notes = notes
     out.extras = {"contrasts": {k: contrasts[k] for k in wanted}}
@@ -203,8 +208,14 @@ def _ddf_arg(method):
 
 
 def _wald(L, beta, vcov):
-    """(Lb)' (L V L')^+ (Lb) and the rank used, with contestMD's eigenvalue threshold."""
-    d, P = np.linalg.eigh(L @ vcov @ L.T)
+    """(Lb)' (L V L')^+ (Lb) and the rank used, with contestMD's eigenvalue threshold.
+
+    NaN (with the rows of L as the rank) when the covariance is unknown, e.g. an lm that fits exactly.
+    """
+    M = L @ vcov @ L.T
+    if L.shape[0] == 0 or not np.all(np.isfinite(M)):
+        return np.nan, L.shape[0]
+    d, P = np.linalg.eigh(M)
     d, P = d[::-1], P[:, ::-1]
     pos = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0) if d.size else np.zeros(0, dtype=bool)
     z = P[:, pos].T @ (L @ beta)
@@ -212,6 +223,8 @@ def _wald(L, beta, vcov):
 
 
 def _mixed_row(fit, method, L):
+    if L.shape[0] == 0:  # every column of the term aliased: nothing left to test
+        return [np.nan, np.nan, 0, np.nan, np.nan, np.nan]
     F, num_df, den_df = method.ftest(L, fit.beta)
     wald, q = _wald(L, fit.beta, method.vcov())
     mean_sq = fit.sigma**2 * wald / q if q else np.nan
