@@ -39,6 +39,8 @@ MODELS = [m["model_id"] for m in INDEX["models"]]
 #: The tolerances are the issue's, not loosened for it; the test checks that lmmedu's optimum is
 #: the better one, which is why the difference is R's.
 LME4_STOPS_SHORT = {"assay_reml"}
+#: No drug measurements of gene C: one aliased column; lmerTest's type 3 still has an answer.
+EMPTY_CELL = {"replicates_within_empty_cell_reml"}
 #: Singular in R and in lmmedu (a variance at zero): F and df are still reported, with a warning.
 SINGULAR = {"alfalfa_singular_reml"}
 
@@ -53,6 +55,8 @@ def _load(fixture):
     data = pd.read_csv(path, dtype={k: str for k in levels}, keep_default_na=False, na_values=["NA"])
     for col, lev in levels.items():
         data[col] = pd.Categorical(data[col], categories=lev)
+    if fixture.get("subset_pandas_query"):  # the rows R kept (fixture["subset"])
+        data = data.query(fixture["subset_pandas_query"]).reset_index(drop=True)
     return data
 
 
@@ -61,7 +65,7 @@ def case(request):
     fixture = json.loads((FIX / f"{request.param}.json").read_text())
     data = _load(fixture)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the singular fit warns; tested below
+        warnings.simplefilter("ignore")  # the singular fit and the aliased column warn; tested elsewhere
         fit = lmmedu.fit(fixture["formula"], data, reml=fixture["REML"])
     return request.param, fixture, data, fit
 
@@ -116,7 +120,10 @@ def test_singular_fit_still_gets_f_and_df_with_the_warning(case):
 
 @pytest.mark.parametrize("type_,key", [(1, "anova_type1"), (3, "anova_type3")])
 def test_lm_table_matches_r(case, type_, key):
-    _, fixture, data, _ = case
+    model_id, fixture, data, _ = case
+    if fixture["lm"][key] is None:
+        assert model_id in EMPTY_CELL  # car::Anova refuses type 3 with an aliased coefficient
+        pytest.skip("car has no type 3 table with an empty cell")
     r = _r(fixture["lm"][key]).drop(index="(Intercept)", errors="ignore")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # carrots: 3 rows with a missing Preference are dropped, as by R
@@ -134,6 +141,8 @@ def test_type3_agrees_with_emmeans_joint_tests(case):
     model_id, fixture, _, fit = case
     if any(v not in fixture["factor_levels"] for v in _fixed_vars(fixture)):
         pytest.skip("a covariate: joint_tests tests it at the covariates' means, not as type 3")
+    if model_id in EMPTY_CELL:
+        pytest.skip("an empty cell: joint_tests tests only the estimable part and adds a '(confounded)' row")
     j = _r(fixture["joint_tests"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

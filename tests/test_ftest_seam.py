@@ -94,3 +94,52 @@ def test_lm_accepts_a_ddf_name_but_keeps_its_residual_df():
     assert lm.df_for([[0, 1]], ddf="KR")[0] == lm.df_resid
     with pytest.raises(ValueError, match="ddf must be"):
         lm.df_for([[0, 1]], ddf="containment")
+
+
+class _ScaledMethod:
+    """A stand-in df method (for the seam, before Kenward-Roger lands): Satterthwaite's df halved, V doubled."""
+
+    name = "Kenward-Roger"
+
+    def __init__(self, problem, solution, reml):
+        self.base = Satterthwaite(problem, solution, reml)
+
+    def vcov(self):
+        return 2.0 * self.base.vcov()
+
+    def df(self, L):
+        return self.base.df(L) / 2.0
+
+    def ftest(self, L, beta):
+        F, q, den = self.base.ftest(L, beta)
+        return F / 2.0, q, den / 2.0
+
+
+@pytest.fixture
+def stand_in_kr(monkeypatch):
+    import dataclasses
+
+    methods = tuple(dataclasses.replace(m, cls=_ScaledMethod) if m.key == "kenward-roger" else m
+                    for m in ddf_mod.METHODS)
+    monkeypatch.setattr(ddf_mod, "METHODS", methods)
+
+
+def test_a_second_method_plugs_into_every_caller(stand_in_kr, sleep_fit):
+    m = lmmedu.fit(FORMULA, SLEEP, ddf="KR")
+    assert m.ddf == "Kenward-Roger"
+    assert "Kenward-Roger df as lmerTest/pbkrtest" in m.summary().splitlines()[0]
+    np.testing.assert_allclose(m.vcov.to_numpy(), 2.0 * sleep_fit.vcov.to_numpy())
+    np.testing.assert_allclose(m.coefs["se"], np.sqrt(2.0) * sleep_fit.coefs["se"])
+    np.testing.assert_allclose(m.coefs["df"], sleep_fit.coefs["df"] / 2.0)
+    emm = lmmedu.emmeans(m, "Days")
+    assert "Degrees-of-freedom method: kenward-roger" in emm.notes
+    tab = lmmedu.anova(m)
+    ref = lmmedu.anova(sleep_fit)
+    assert tab.notes[0].startswith("Type III analysis of variance table with Kenward-Roger's method")
+    np.testing.assert_allclose(tab["F"], ref["F"] / 2.0)
+    np.testing.assert_allclose(tab["den_df"], ref["den_df"] / 2.0)
+    # The other method on the same fit, on request, without refitting:
+    np.testing.assert_allclose(lmmedu.anova(m, ddf="satterthwaite")["F"], ref["F"])
+    np.testing.assert_allclose(m.contrast([[0, 1]], ddf="satterthwaite")["se"], sleep_fit.coefs["se"].iloc[1])
+    np.testing.assert_allclose(lmmedu.emmeans(sleep_fit, "Days", ddf="KR").table["se"],
+                               np.sqrt(2.0) * lmmedu.emmeans(sleep_fit, "Days").table["se"])
