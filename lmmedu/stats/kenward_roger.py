@@ -150,7 +150,7 @@ class KenwardRoger:
     ----------
     name : str
         ``"Kenward-Roger"``.
-    df_message : str
+    df_message, warning : str
         Empty, or one sentence saying why the df are fragile (a singular fit).
 
     Examples
@@ -389,6 +389,11 @@ class KenwardRoger:
         phiA = phi + 2.0 * phi @ Uadj @ phi
         self._phi, self._phiA, self._P, self._W = phi, 0.5 * (phiA + phiA.T), P, W
         self.n_params = k
+
+    @property
+    def warning(self):
+        """The df method's warning for the ddf seam (:mod:`lmmedu.stats.ddf`): ``df_message``."""
+        return self.df_message
 
     # ------------------------------------------------------------------
     def _internal(self, L):
