@@ -7,8 +7,9 @@ The package has two layers, and data flow one way through them::
               -> teach.comparison / prose / cells / studies / plots / widgets -> notebook
 
 - :mod:`lmmedu.stats` is generic statistics for any data set: lme4-style formulas, the
-  fitting engine, Satterthwaite df, likelihood-ratio tests, coefficient meanings, marginal
-  means, contrasts and p-value adjustment. It never names genes, treatments or lengths,
+  fitting engine, Satterthwaite (or Kenward-Roger) df, F tests of whole terms (lmerTest's
+  ``anova(fit)``), likelihood-ratio tests, coefficient meanings, marginal means, contrasts and
+  p-value adjustment. It never names genes, treatments or lengths,
   imports no plotting, widget or progress library and does not import :mod:`lmmedu.data`.
 - :mod:`lmmedu.data` holds the simulators (with their known truth) and the recipes of the
   shipped data sets.
@@ -17,7 +18,10 @@ The package has two layers, and data flow one way through them::
   written in its docstring.
 
 Nothing in ``stats`` or ``data`` imports ``teach``; tests/test_architecture.py checks it.
-The names below are plain re-exports; :func:`contrasts` is the one public name from the
+The names below are plain re-exports: :func:`fit` (with ``ddf=`` choosing Satterthwaite or
+Kenward-Roger df) and :func:`fit_lm`, :func:`anova` (one fit: the F table of its terms, as lmerTest's
+``anova(fit)``; two fits: the likelihood-ratio test), :func:`explain`, :func:`emmeans`,
+:func:`set_reference`, the simulators and data loaders; :func:`contrasts` is the one public name from the
 teaching layer that wraps a statistics function (it adds a report sentence per ratio).
 :func:`checklist` (:func:`lmmedu.teach.comparison.design_checklist`) checks a mixed model of
 your own design: experimental units behind each effect, predictors varying within or between
@@ -38,7 +42,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from .data.datasets import load_expression_small, load_replicates
 from .data.simulate import simulate_expression, simulate_replicates, truth
 from .stats.fit import fit, fit_lm
-from .stats.anova import anova
+from .stats.ftest import anova
 from .stats.emmeans import emmeans
 from .stats.explain import explain, set_reference
 from .data.read import read_table

@@ -3,7 +3,8 @@
 Usage::
 
     python -m lmmedu compare DATA.csv "log(length) ~ treatment*gene + (1|replicate)" [--ml]
-    python -m lmmedu fit DATA.csv "log(length) ~ treatment*gene + (1|replicate)" [--ml]
+    python -m lmmedu fit DATA.csv "log(length) ~ treatment*gene + (1|replicate)" [--ml] [--ddf kenward-roger]
+    python -m lmmedu anova DATA.csv "log(length) ~ treatment*gene + (1|replicate)" [--type 3] [--ddf satterthwaite]
     python -m lmmedu --help
 
 The same commands are installed as the ``lmmedu`` console script.  Problems
@@ -71,6 +72,17 @@ def _build_parser():
                            description="Fit the mixed model (or the lm if the formula has no random term) and "
                                        "print its summary.")
     common(p_fit)
+    p_fit.add_argument("--ddf", default="satterthwaite", metavar="METHOD",
+                       help="denominator df of the t tests: satterthwaite (default) or kenward-roger")
+    p_anova = sub.add_parser("anova", help="F test of every term (like lmerTest's anova(fit), or anova(lm))",
+                             description="Fit the mixed model (or the lm if the formula has no random term) and "
+                                         "print the F test of each term: type 3 (default, as lmerTest), 2 or 1 "
+                                         "(sequential).")
+    common(p_anova)
+    p_anova.add_argument("--type", type=int, default=3, metavar="{1,2,3}",
+                         help="type of the table: 3 (default), 2 or 1 (sequential)")
+    p_anova.add_argument("--ddf", default="satterthwaite", metavar="METHOD",
+                         help="denominator df: satterthwaite (default) or kenward-roger")
     return parser
 
 
@@ -87,6 +99,8 @@ def _model_columns(data, formula):
 
 
 def _run(args, out):
+    import pandas as pd
+
     from .stats.formula import parse_formula
 
     from .data.read import check_numeric_text, read_table
@@ -107,12 +121,20 @@ def _run(args, out):
         from .stats.fit import fit, fit_lm
 
         if parse_formula(args.formula).random:
-            model = fit(args.formula, data, reml=reml)
+            model = fit(args.formula, data, reml=reml, ddf=args.ddf)
         else:
             out.write("The formula has no random term such as (1|replicate), so this is an ordinary linear "
                       "model.\n\n")
             model = fit_lm(args.formula, data)
-        out.write(str(model.summary()) + "\n")
+        if args.command == "anova":
+            from .stats.ftest import f_table
+
+            table = f_table(model, type=args.type)
+            with pd.option_context("display.width", 200, "display.max_columns", None):
+                text = table.to_string(float_format=lambda v: f"{v:.5g}")
+            out.write(text + "\n\n" + "\n".join(table.notes) + "\n")
+        else:
+            out.write(str(model.summary()) + "\n")
 
 
 def _one_line(text):
@@ -143,7 +165,7 @@ def main(argv=None):
     try:
         args = _build_parser().parse_args(argv)
         if args.command is None:
-            raise _InputError(f"no command given; use 'compare' or 'fit', e.g. {_EXAMPLE}")
+            raise _InputError(f"no command given; use 'compare', 'fit' or 'anova', e.g. {_EXAMPLE}")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _run(args, sys.stdout)

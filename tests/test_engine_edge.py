@@ -100,8 +100,8 @@ def test_converged_fit_passes_the_gradient_check():
         m = lmmedu.fit("Reaction ~ Days + (Days|Subject)", sleep)
     assert m.converged and m.convergence_message == ""
     # The profiled deviance's gradient is ~0 and its Hessian positive definite at the optimum.
-    assert np.abs(m.satterthwaite.gradient).max() < 1e-3
-    assert np.all(np.linalg.eigvalsh(m.satterthwaite.profiled_hessian) > 0)
+    assert np.abs(m.derivatives.gradient).max() < 1e-3
+    assert np.all(np.linalg.eigvalsh(m.derivatives.profiled_hessian) > 0)
 
 
 def test_no_upper_bound_on_theta():

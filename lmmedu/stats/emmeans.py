@@ -5,8 +5,9 @@ coefficient of ``log(length) ~ treatment*gene``. :func:`emmeans` computes estima
 means on the reference grid (equal weights over the other factors), and :func:`contrasts`
 compares them (pairwise, reversed, against a control) with multiplicity adjustment
 (:mod:`~lmmedu.stats.multiplicity`) and, for a log response, ratios of geometric means.
-Standard errors, df and tests come from the fit's own :meth:`contrast` (Satterthwaite df for
-a mixed model, as lmerTest; residual df for an lm). Results match R's emmeans (tests/fixtures).
+Standard errors, df and tests come from the fit's own :meth:`contrast` (the fit's df method for
+a mixed model, Satterthwaite by default as lmerTest, or Kenward-Roger (``ddf=``) as R's emmeans
+prints by default; residual df for an lm). Results match R's emmeans (tests/fixtures).
 
 Examples
 --------
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from .ddf import resolve
 from .multiplicity import ADJUST_METHODS, adjust_pvalues, tukey_p, tukey_quantile
 from .results import is_mixed
 from .terms import (_as_list, _check_fit, _full_matrix, _label, _level_match, _model_vars, _result,
@@ -100,6 +102,8 @@ class EMM:
         Confidence level.
     notes : list of str
         What was averaged over, the df method, the scale.
+    ddf : str or None
+        The df method asked for (None: the fit's own); :func:`contrasts` uses the same.
     """
 
     fit: object
@@ -113,6 +117,7 @@ class EMM:
     notes: list
     levels: pd.DataFrame  # the specs/by values of each row of L
     numeric: list  # which of specs/by are numeric covariates
+    ddf: str | None = None
 
     def __repr__(self):
         with pd.option_context("display.width", 200, "display.max_columns", None):
@@ -124,8 +129,11 @@ class EMM:
             html.escape(n) for n in self.notes) + "</p>"
 
 
-def _df_method(fit):
-    return "satterthwaite" if is_mixed(fit) else "residual (lm)"
+def _df_method(fit, ddf):
+    """emmeans' name of the df method, e.g. 'satterthwaite' or 'kenward-roger'."""
+    if not is_mixed(fit):
+        return "residual (lm)"
+    return resolve(fit.ddf if ddf is None else ddf).key
 
 
 def _estimable(fit, grid, L_full_rows):
@@ -143,21 +151,23 @@ def _estimable(fit, grid, L_full_rows):
     return np.all(np.abs(L_full_rows @ null) <= 1e-8 * scale[:, None], axis=1)
 
 
-def emmeans(fit, specs, by=None, at=None, type=None, level=0.95):
+def emmeans(fit, specs, by=None, at=None, type=None, level=0.95, ddf=None):
     """Estimated marginal means (least-squares means), as R's ``emmeans``.
 
     The reference grid holds every combination of the model's factor levels,
     with each numeric covariate at its mean (or at the values in ``at``).
     The mean for one level of ``specs`` (within one level of ``by``) is the
     model's prediction averaged with *equal weights* over the grid's other
-    factors, so unbalanced data do not tilt it.  Standard errors come from the
-    fixed-effects covariance and df from ``fit.df_for`` (Satterthwaite for a
-    mixed model, as lmerTest; residual df for an lm).
+    factors, so unbalanced data do not tilt it.  Standard errors and df come
+    from the fit's df method (``fit.ddf``, Satterthwaite unless the fit or
+    ``ddf`` says otherwise; residual df for an lm).
 
-    Unlike R, the df stay Satterthwaite at any data size: R's emmeans switches
-    to asymptotic df (df = Inf, z-based intervals) above 3,000 observations
-    unless ``emm_options(lmerTest.limit = ...)`` is raised; lmmedu computes
-    the exact Satterthwaite df always (it is cheap here).
+    Unlike R, the df stay Satterthwaite (or Kenward-Roger) at any data size:
+    R's emmeans switches to asymptotic df (df = Inf, z-based intervals) above
+    3,000 observations unless ``emm_options(lmerTest.limit = ...)`` (or
+    ``pbkrtest.limit``) is raised; lmmedu computes the df always.  R's emmeans
+    uses Kenward-Roger by default when pbkrtest is installed: pass
+    ``ddf="kenward-roger"`` to compare with it.
 
     Parameters
     ----------
@@ -177,6 +187,10 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95):
         ``exp(limits)`` and a delta-method SE (as emmeans).
     level : float, default 0.95
         Confidence level.
+    ddf : str, optional
+        df method for a mixed fit (``"satterthwaite"`` or ``"kenward-roger"``, see
+        :mod:`lmmedu.stats.ddf`), as emmeans' ``lmer.df``; default the fit's own.
+        Contrasts of the result use the same method.
 
     Returns
     -------
@@ -207,6 +221,7 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95):
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), not {level!r}.")
     type = _check_type(fit, type, ratios=False)
+    method = _df_method(fit, ddf)  # an unknown ddf fails before any work
 
     # Values of each variable on the reference grid.
     values = {v: list(mv.cat[v]) for v in mv.cat}
@@ -242,7 +257,7 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95):
         if v in mv.cat:
             levels[v] = pd.Categorical(levels[v], categories=values[v])
 
-    est, se, df, lo, hi = _estimate(fit, L, level)
+    est, se, df, lo, hi = _estimate(fit, L, level, ddf)
     est[~ok] = se[~ok] = df[~ok] = lo[~ok] = hi[~ok] = np.nan
     table = levels.copy()
     notes = []
@@ -252,7 +267,7 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95):
     held = [f"{v} = {', '.join(f'{x:.4g}' for x in values[v])}" for v in mv.num_vars if v not in wanted]
     if held:
         notes.append("Covariates held at: " + "; ".join(held) + (" (their mean)" if not at else ""))
-    notes.append(f"Degrees-of-freedom method: {_df_method(fit)}")
+    notes.append(f"Degrees-of-freedom method: {method}")
     if type == "response":
         inv, deriv = _INVERSE[fit.transform]
         table["response"] = inv(est)
@@ -275,12 +290,12 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95):
     row_names = [" ".join(_label(x) for x in c) for c in combos]
     L_df = pd.DataFrame(L, index=row_names, columns=fit.names)
     numeric = [v for v in wanted if v not in mv.cat]
-    return EMM(fit, specs_l, by_l, grid, L_df, table, type, level, notes, levels, numeric)
+    return EMM(fit, specs_l, by_l, grid, L_df, table, type, level, notes, levels, numeric, ddf)
 
 
-def _estimate(fit, L, level):
+def _estimate(fit, L, level, ddf):
     """Estimate, SE, df and CI of each row of L: the fit's own contrast method."""
-    tab = fit.contrast(np.atleast_2d(L), level=level)
+    tab = fit.contrast(np.atleast_2d(L), level=level, ddf=ddf)
     return (tab["estimate"].to_numpy(dtype=float).copy(), tab["se"].to_numpy(dtype=float).copy(),
             tab["df"].to_numpy(dtype=float).copy(), tab["ci_low"].to_numpy(dtype=float).copy(),
             tab["ci_high"].to_numpy(dtype=float).copy())
@@ -476,7 +491,7 @@ def contrasts(emm, method="pairwise", by=_KEEP, adjust="none", type=None, family
     if not rows:
         raise ValueError("There is only one level to compare in each group, so there are no contrasts.")
     L = np.vstack(Ls)
-    est, se, df, _, _ = _estimate(fit, L, level)
+    est, se, df, _, _ = _estimate(fit, L, level, emm.ddf)
     bad = np.asarray(bad, dtype=bool)
     est[bad] = se[bad] = df[bad] = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -505,7 +520,7 @@ def contrasts(emm, method="pairwise", by=_KEEP, adjust="none", type=None, family
     sep = " / " if type == "response" else " - "
     out.insert(len(by_l), "contrast", [f"{r['_num']}{sep}{r['_den']}" for r in rows])
     fam_sizes = pd.Series(fam).map(pd.Series(fam).value_counts()).to_numpy()
-    notes = [f"Degrees-of-freedom method: {_df_method(fit)}"]
+    notes = [f"Degrees-of-freedom method: {_df_method(fit, emm.ddf)}"]
     if type == "response":
         base = _BASES[fit.transform]
         ratio = base**est

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ddf import check as check_ddf
 from .design import fixed_design, random_blocks
 from .engine import LmmProblem, optimize_theta, single_threaded_blas
 from .formula import model_frame, parse_formula
@@ -17,7 +18,7 @@ from .results import LmFit, MixedFit
 __all__ = ["fit", "fit_lm"]
 
 
-def fit(formula, data, reml=True):
+def fit(formula, data, reml=True, ddf="satterthwaite"):
     """Fit a linear mixed model written in lme4 syntax.
 
     Parameters
@@ -30,6 +31,11 @@ def fit(formula, data, reml=True):
     reml : bool, default True
         REML (as lmer's default) or maximum likelihood (needed to compare
         models with different fixed effects).
+    ddf : str, default "satterthwaite"
+        Denominator-df method of the coefficient table, contrasts and F tests, as lmerTest's
+        ``summary(fit, ddf=...)``: ``"satterthwaite"`` or ``"kenward-roger"`` (``"KR"``), which
+        also adjusts the covariance of the estimates and needs a REML fit (see
+        :mod:`lmmedu.stats.ddf`).  ``fit.ddf`` names the method used.
 
     Returns
     -------
@@ -40,7 +46,8 @@ def fit(formula, data, reml=True):
     TypeError
         If ``reml`` is not a bool.
     ValueError
-        With one sentence naming the problem: a missing column, a constant response, a
+        With one sentence naming the problem: an unknown ``ddf``, Kenward-Roger with
+        ``reml=False`` (never refitted silently), a missing column, a constant response, a
         response constant within every group or fitted exactly by the fixed and group effects
         (zero residual variance: the likelihood has no maximum), a transform such as
         ``log(x)`` of a zero, and so on.
@@ -65,6 +72,7 @@ def fit(formula, data, reml=True):
     # numpy booleans are fine; "no" or 0 would otherwise silently mean REML or ML.
     if not isinstance(reml, (bool, np.bool_)):
         raise TypeError(f"reml must be True (REML, the default) or False (maximum likelihood), not {reml!r}.")
+    method = check_ddf(ddf, reml)
     parsed = parse_formula(formula)
     if not parsed.random:
         raise ValueError(
@@ -96,7 +104,7 @@ def fit(formula, data, reml=True):
                     "columns are numerically collinear); check for a random term that repeats a fixed one or for "
                     "covariates of extreme size, and simplify the model."
                 )
-            return MixedFit(formula, parsed, frame, design, blocks, problem, opt, bool(reml))
+            return MixedFit(formula, parsed, frame, design, blocks, problem, opt, bool(reml), ddf=method)
         except np.linalg.LinAlgError:
             _check_exact_fit(frame, design, blocks)  # the clearer message, if that is the cause
             # Last resort; the usual cause is a covariate far from zero relative to its spread.

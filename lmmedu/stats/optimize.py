@@ -39,7 +39,7 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
     variance parameters, L-BFGS-B with central-difference gradients replaces
     BOBYQA, whose own work per step grows with their square.  Whether the optimum was reached is
     judged afterwards from the gradient and Hessian (see
-    :class:`lmmedu.stats.satterthwaite.Satterthwaite`), as lme4 does.
+    :func:`lmmedu.stats.convergence.convergence_message`), as lme4 does.
 
     Returns
     -------

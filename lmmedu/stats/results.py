@@ -3,7 +3,9 @@
 Both result classes follow one contract, the :class:`Fit` protocol, which the
 interpretation layer relies on: ``beta``, ``vcov``, ``names``, ``design``
 (builds X for new data), ``df_for(L)`` (denominator df of any contrast),
-``coefs``, and ``mixed`` (the one way to tell a mixed fit from an lm).
+``coefs``, and ``mixed`` (the one way to tell a mixed fit from an lm).  A mixed fit's
+df come from its df method (:mod:`lmmedu.stats.ddf`): ``fit.ddf`` names it and
+``fit.ddf_method(ddf)`` gives it, or another one, for the same fit.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from .convergence import convergence_message
+from .ddf import make_method, resolve
+from .derivatives import DevianceDerivatives
 from .design import least_squares
-from .satterthwaite import Satterthwaite, t_table
+from .display import Summary, coef_lines, mixed_summary
+from .satterthwaite import t_table
 
 __all__ = ["Fit", "LmFit", "MixedFit", "Summary", "COEF_COLUMNS", "is_fit", "is_mixed"]
 
@@ -43,9 +49,9 @@ class Fit(Protocol):
     reml: bool
     loglik: float
 
-    def df_for(self, L): ...
+    def df_for(self, L, ddf=None): ...
 
-    def contrast(self, L, names=None, level=0.95): ...
+    def contrast(self, L, names=None, level=0.95, ddf=None): ...
 
     def predict(self, newdata=None): ...
 
@@ -71,18 +77,6 @@ def is_mixed(obj):
     False
     """
     return is_fit(obj) and bool(obj.mixed)
-
-
-class Summary(str):
-    """Text that shows itself unquoted at the prompt and in notebooks."""
-
-    def __repr__(self):
-        return str(self)
-
-    def _repr_html_(self):
-        import html
-
-        return f"<pre>{html.escape(str(self))}</pre>"
 
 
 class _FitBase:
@@ -128,7 +122,7 @@ class _FitBase:
             return self.X
         return self.design.matrix_for(newdata)
 
-    def contrast(self, L, names=None, level=0.95):
+    def contrast(self, L, names=None, level=0.95, ddf=None):
         """Estimate, SE, df, t, p and CI for each row of the contrast matrix L.
 
         Parameters
@@ -136,6 +130,11 @@ class _FitBase:
         L : array_like (c, p) or pandas.DataFrame with columns named like ``names``
         names : list of str, optional
             Row labels.
+        level : float
+            Confidence level.
+        ddf : str, optional
+            df method of a mixed fit (see :mod:`lmmedu.stats.ddf`); default the fit's own.
+            SEs then use that method's covariance (Kenward-Roger adjusts it).
 
         Returns
         -------
@@ -156,8 +155,8 @@ class _FitBase:
         if L.shape[1] != len(self.names):
             raise ValueError(f"The contrast has {L.shape[1]} columns but the model has {len(self.names)} coefficients.")
         est = L @ self.beta
-        se = np.sqrt(np.einsum("ck,kl,cl->c", L, self.vcov.to_numpy(), L))
-        tab = pd.DataFrame(t_table(est, se, self.df_for(L), level=level))
+        se = np.sqrt(np.einsum("ck,kl,cl->c", L, self._vcov_for(ddf), L))
+        tab = pd.DataFrame(t_table(est, se, self.df_for(L, ddf=ddf), level=level))
         if names is not None:
             tab.index = pd.Index(names, name="contrast")
         return tab[COEF_COLUMNS]
@@ -233,10 +232,19 @@ class LmFit(_FitBase):
         self.bic = -2 * self.loglik + np.log(n) * k
         self.reml = False
 
-    def df_for(self, L):
-        """Residual df for every contrast: OLS has a single error stratum."""
+    def df_for(self, L, ddf=None):
+        """Residual df for every contrast: OLS has a single error stratum.
+
+        ``ddf`` is checked but changes nothing: Satterthwaite and Kenward-Roger both give the
+        residual df for an lm.
+        """
+        if ddf is not None:
+            resolve(ddf)
         L = np.atleast_2d(L)
         return np.full(L.shape[0], float(self.df_resid))
+
+    def _vcov_for(self, ddf):
+        return self.vcov.to_numpy()
 
     def predict(self, newdata=None):
         """Predictions on the (transformed) response scale."""
@@ -245,7 +253,7 @@ class LmFit(_FitBase):
     def summary(self):
         """A text summary laid out like R's ``summary(lm(...))``."""
         lines = ["Ordinary least squares (lm) fit", f"Formula: {self.parsed.fixed_formula_r}", ""]
-        lines += _coef_lines(self.coefs, "Coefficients:")
+        lines += coef_lines(self.coefs, "Coefficients:")
         lines += ["", f"Residual standard error: {self.sigma:.4g} on {self.df_resid} degrees of freedom",
                   f"Number of obs: {self.nobs}"]
         return Summary("\n".join(lines))
@@ -261,9 +269,15 @@ class MixedFit(_FitBase):
     ----------
     coefs : pandas.DataFrame
         One row per fixed-effect term (statsmodels names): estimate, se, df
-        (Satterthwaite, as lmerTest), t, p, ci_low, ci_high (95%, t-based).
+        (the fit's df method, as lmerTest's summary), t, p, ci_low, ci_high (95%, t-based).
+    ddf : str
+        The df method of ``coefs``, contrasts and F tests: ``"Satterthwaite"`` (default) or
+        ``"Kenward-Roger"`` (see :mod:`lmmedu.stats.ddf`).
     vcov : pandas.DataFrame
-        Covariance matrix of the fixed effects.
+        Covariance matrix of the fixed effects the df method uses: sigma^2 (X'V^-1X)^-1 for
+        Satterthwaite (lme4's ``vcov``), the Kenward-Roger adjusted one for Kenward-Roger.
+    derivatives : lmmedu.stats.derivatives.DevianceDerivatives
+        Gradient and Hessian of the deviance in the variance parameters at the estimate.
     varcomp : pandas.DataFrame
         Variance components: group, term, term2 (for covariances), variance,
         sd, corr; the last row is the residual.
@@ -289,14 +303,13 @@ class MixedFit(_FitBase):
     singular_message : str
         Plain-language explanation when ``singular``.
     df_message : str
-        Plain-language warning when the Satterthwaite df cannot be trusted
-        (the deviance's Hessian in the variance parameters is not positive
-        definite); empty otherwise.
+        Plain-language warning when the df cannot be trusted (e.g. the deviance's
+        Hessian in the variance parameters is not positive definite); empty otherwise.
     """
 
     mixed = True
 
-    def __init__(self, formula, parsed, frame, design, blocks, problem, opt, reml):
+    def __init__(self, formula, parsed, frame, design, blocks, problem, opt, reml, ddf="satterthwaite"):
         self._store_inputs(formula, parsed, frame, design)
         self.blocks = blocks
         self.problem = problem
@@ -309,8 +322,6 @@ class MixedFit(_FitBase):
         self.theta = problem.user_theta(opt.x)
         self.sigma = problem.sigma(sol)
         self.beta = sol.beta
-        names = pd.Index(self.names)
-        self.vcov = pd.DataFrame(self.sigma**2 * sol.vcov_unscaled, index=names, columns=names)
         self.deviance = problem.profiled_deviance(sol)
         self.loglik = -0.5 * self.deviance
         k = len(self.names) + problem.n_theta + 1
@@ -321,8 +332,8 @@ class MixedFit(_FitBase):
             self.ngroups[b.term.group] = len(b.levels)
         self._modes = problem.conditional_modes(sol)
         self.singular, self.singular_message = self._singularity()
-        self.satterthwaite = Satterthwaite(problem, sol)
-        self.convergence_message = "" if not opt.success else self.satterthwaite.convergence()
+        self.derivatives = DevianceDerivatives(problem, sol)
+        self.convergence_message = "" if not opt.success else convergence_message(problem, self.derivatives)
         if not opt.success:
             self.convergence_message = (f"The optimiser stopped without converging ({opt.message}), so the "
                                         "estimates may not be at the optimum: rescale the covariates or simplify "
@@ -330,33 +341,55 @@ class MixedFit(_FitBase):
         self.converged = not self.convergence_message
         if self.convergence_message and not problem.aliased:
             warnings.warn(self.convergence_message, UserWarning, stacklevel=3)
+        entry = resolve(ddf)
+        self.ddf = entry.name
+        self._methods = {}
+        method = self.ddf_method()
+        names = pd.Index(self.names)
+        self.vcov = pd.DataFrame(method.vcov(), index=names, columns=names)
         self.df_message = ""
         duplicate = [f"({'1' if self.blocks[i].names[a] == 'Intercept' else self.blocks[i].names[a]}"
                      f"|{self.blocks[i].term.group})" for i, a in problem.aliased]
         if duplicate:
             self.df_message = (
                 f"The random term {', '.join(duplicate)} repeats a fixed effect, so its variance cannot be told "
-                "apart from the fixed effects and Satterthwaite df are undefined (NaN): drop the grouping factor "
+                f"apart from the fixed effects and {self.ddf} df are undefined (NaN): drop the grouping factor "
                 "from the fixed part, or drop the random term (simplify the random part)."
             )
             warnings.warn(self.df_message, UserWarning, stacklevel=3)
-        elif not self.satterthwaite.hessian_ok and not self.singular:
-            self.df_message = (
-                "The likelihood is flat or curved the wrong way in some variance parameter, so Satterthwaite df "
-                "are unreliable (NaN where they cannot be computed); usually a random term duplicates a fixed "
-                "effect (e.g. (1|recipe) with recipe also fixed) or cannot be identified from the design: "
-                "simplify the random part."
-            )
+        elif getattr(method, "warning", "") and not self.singular:
+            self.df_message = method.warning
         self._finish_coefs(self.df_for(np.eye(len(self.names))))
 
     # ------------------------------------------------------------------
-    def df_for(self, L):
-        """Satterthwaite denominator df for each row of the contrast matrix ``L``.
+    def ddf_method(self, ddf=None):
+        """The df method object (interface in :mod:`lmmedu.stats.ddf`): the fit's own, or ``ddf``.
+
+        Built once per method and kept.
+
+        Raises
+        ------
+        ValueError
+            For an unknown method, or Kenward-Roger on an ML fit.
+        """
+        entry = resolve(self.ddf if ddf is None else ddf)
+        if entry.key not in self._methods:
+            self._methods[entry.key] = make_method(entry, self.problem, self._solution, self.reml,
+                                                   derivatives=self.derivatives)
+        return self._methods[entry.key]
+
+    def df_for(self, L, ddf=None):
+        """Denominator df for each row of the contrast matrix ``L`` (the fit's df method, or ``ddf``).
 
         NaN throughout when a random term repeats a fixed effect (see ``df_message``).
         """
-        df = self.satterthwaite.df(L)
+        df = self.ddf_method(ddf).df(L)
         return np.full(df.shape, np.nan) if self.problem.aliased else df
+
+    def _vcov_for(self, ddf):
+        if ddf is None or resolve(ddf).name == self.ddf:
+            return self.vcov.to_numpy()
+        return self.ddf_method(ddf).vcov()
 
     # varcomp and ranef are tables for reading, built on first use: building them with every
     # fit cost a widget refit or a simulation study's fit more than the optimisation.
@@ -521,42 +554,8 @@ class MixedFit(_FitBase):
         return pred
 
     def summary(self):
-        """A text summary laid out like lme4's ``summary(lmer(...))`` with lmerTest df."""
-        crit = "REML" if self.reml else "maximum likelihood"
-        lines = [f"Linear mixed model fit by {crit} (lmmedu; Satterthwaite df as lmerTest)",
-                 f"Formula: {self.formula}", ""]
-        if self.reml:
-            lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
-        else:
-            lines.append("     AIC      BIC   logLik deviance df.resid")
-            lines.append(f"{self.aic:8.1f} {self.bic:8.1f} {self.loglik:8.1f} {self.deviance:8.1f} "
-                         f"{self.nobs - len(self.names) - self.problem.n_theta - 1:8d}")
-        res = self.residuals() / self.sigma
-        qs = np.quantile(res, [0, 0.25, 0.5, 0.75, 1])
-        lines += ["", "Scaled residuals:", "     Min       1Q   Median       3Q      Max",
-                  " ".join(f"{v:8.4f}" for v in qs), "", "Random effects:"]
-        lines.append(f" {'Groups':<10} {'Name':<18} {'Variance':>10} {'Std.Dev.':>9}  Corr")
-        vc = self.varcomp
-        for group in dict.fromkeys(vc["group"]):
-            sub = vc[vc["group"] == group]
-            diag = sub[sub["term2"].isna()]
-            first = True
-            for _, row in diag.iterrows():
-                name = "" if group == "Residual" else ("(Intercept)" if row["term"] == "Intercept" else row["term"])
-                corrs = sub[(sub["term2"] == row["term"])]["corr"]
-                corr_txt = " ".join(f"{c:5.2f}" for c in corrs)
-                lines.append(f" {group if first else '':<10} {name:<18} {row['variance']:10.4g} {row['sd']:9.4g}  {corr_txt}")
-                first = False
-        groups = ", ".join(f"{g}, {n}" for g, n in self.ngroups.items())
-        lines += [f"Number of obs: {self.nobs}, groups:  {groups}", ""]
-        lines += _coef_lines(self.coefs, "Fixed effects:")
-        if self.singular:
-            lines += ["", self.singular_message]
-        if self.df_message:
-            lines += ["", self.df_message]
-        if not self.converged:
-            lines += ["", self.convergence_message]
-        return Summary("\n".join(lines))
+        """A text summary laid out like lme4's ``summary(lmer(...))`` with lmerTest df (the fit's df method)."""
+        return mixed_summary(self)
 
     def __repr__(self):
         crit = "REML" if self.reml else "ML"
@@ -568,21 +567,3 @@ def _perfect_fit(fitted, sigma):
     if fitted.size == 0:
         return sigma == 0
     return bool(sigma**2 <= 1e-28 * (np.mean(fitted) ** 2 + np.var(fitted)))
-
-
-def _coef_lines(coefs, title):
-    lines = [title]
-    if len(coefs) == 0:
-        # e.g. y ~ 0 + (1|g): a model without fixed effects still has a summary.
-        return lines + ["(none: the model has no fixed effects)"]
-    width = max(12, max(len(str(i)) for i in coefs.index) + 1)
-    lines.append(f"{'':<{width}} {'Estimate':>10} {'Std. Error':>10} {'df':>10} {'t value':>8} {'Pr(>|t|)':>10}")
-    for name, row in coefs.iterrows():
-        p = row["p"]
-        ptxt = "< 2e-16" if p < 2e-16 else f"{p:.3g}"
-        stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""
-        lines.append(f"{str(name):<{width}} {row['estimate']:10.4g} {row['se']:10.4g} {row['df']:10.4g} "
-                     f"{row['t']:8.3f} {ptxt:>10} {stars}")
-    lines.append("---")
-    lines.append("Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1")
-    return lines

@@ -1,4 +1,4 @@
-"""Satterthwaite degrees of freedom, and the convergence check that shares their derivatives.
+"""Satterthwaite degrees of freedom for t and F tests of the fixed effects, as lmerTest.
 
 Satterthwaite df follow lmerTest (Kuznetsova, Brockhoff & Christensen 2017,
 JSS 82(13)): for a contrast L, with V(phi) = Var(beta-hat) as a function of the
@@ -6,17 +6,13 @@ variance parameters phi = (theta, sigma),
 
     df = 2 (L V L')^2 / (g' A g),   g_i = L (dV/dphi_i) L',   A = 2 H^-1,
 
-where H is the Hessian of the (RE)ML deviance in phi at the optimum.  lmerTest
-gets H and dV/dphi by numerical differentiation with Richardson
-extrapolation (numDeriv).  Here only the two theta-dependent pieces of the
-deviance (log-determinants and penalised RSS) and (RX'RX)^-1 are
-differentiated numerically, by central differences with one step of 1e-3
-relative (their truncation error, about 1e-6 relative, is far below the
-1e-2 to which df are meaningful), and the sigma part analytically.
+where H is the Hessian of the (RE)ML deviance in phi at the optimum.  H and dV/dphi
+come from :class:`lmmedu.stats.derivatives.DevianceDerivatives` (shared with lme4's
+convergence check).  A test of several rows of L at once is lmerTest's ``contestMD``:
+L V L' is eigen-decomposed, each direction gets its own t statistic and df, and the
+F statistic's denominator df combines them (:func:`f_denominator_df`).
 
-The same derivatives give the gradient and Hessian of the profiled deviance
-in theta (the Hessian is the Schur complement of the sigma row of H), which
-is what lme4 checks after the optimiser stops: :meth:`Satterthwaite.convergence`.
+:class:`Satterthwaite` is one of the df methods of :mod:`lmmedu.stats.ddf`.
 """
 
 from __future__ import annotations
@@ -25,10 +21,9 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
-__all__ = ["Satterthwaite", "satterthwaite_df", "t_table"]
+from .derivatives import DevianceDerivatives
 
-#: lme4's tolerance for the scaled gradient (check.conv.grad = .makeCC("warning", tol = 2e-3)).
-GRAD_TOL = 2e-3
+__all__ = ["Satterthwaite", "satterthwaite_df", "f_denominator_df", "t_table"]
 
 
 def satterthwaite_df(var, grad, vcov_varpar):
@@ -62,131 +57,102 @@ def satterthwaite_df(var, grad, vcov_varpar):
     return np.where(np.isfinite(df) & (df > 0), df, np.nan)
 
 
+def f_denominator_df(nu, tol=1e-8):
+    """Denominator df of an F statistic that is the mean of q independent t^2 with df ``nu``.
+
+    lmerTest's ``get_Fstat_ddf``: E = sum(nu / (nu - 2)), df = 2E / (E - q); 2 if any
+    nu <= 2 (the t^2 then have no finite mean); the plain mean when all nu agree within
+    ``tol``, where the formula would lose digits.
+
+    Parameters
+    ----------
+    nu : array_like (q,)
+    tol : float
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(f_denominator_df([10.0, 20.0]), 3)
+    13.077
+    >>> f_denominator_df([5.0, 5.0])
+    5.0
+    """
+    nu = np.asarray(nu, dtype=float)
+    if nu.size == 1:
+        return float(nu[0])
+    if np.any(np.isnan(nu)):
+        return np.nan
+    if np.all(np.abs(np.diff(nu)) < tol):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = float(np.sum(nu / (nu - 2)))
+    return 2.0 * E / (E - nu.size)
+
+
 class Satterthwaite:
-    """Satterthwaite df for any linear combination of the fixed effects.
+    """Satterthwaite df for any linear combination of the fixed effects (a :mod:`~lmmedu.stats.ddf` method).
 
     Parameters
     ----------
     problem : lmmedu.stats.engine.LmmProblem
     solution : lmmedu.stats.engine.Solution
         The solution at the optimum.
-    rel_step : float
-        Central-difference step, relative to each theta (absolute 1e-4 near 0).
+    reml : bool
+        Whether the fit is REML (Satterthwaite works for both).
+    derivatives : lmmedu.stats.derivatives.DevianceDerivatives, optional
+        The fit's derivatives at the optimum, if already computed.
+
+    Attributes
+    ----------
+    name : str
+        ``"Satterthwaite"``.
+    vcov_varpar : ndarray
+        Asymptotic covariance of the variance parameters (theta, sigma).
+    hessian_ok : bool
+        The deviance's Hessian in the variance parameters is positive definite.
+    warning : str
+        A plain-language warning when the df cannot be trusted, else ''.
 
     Examples
     --------
     >>> import lmmedu
     >>> fit = lmmedu.fit("log(length) ~ treatment + (1|replicate)",
     ...                  lmmedu.simulate_replicates(genes=("A",), obs_per_replicate=100))
-    >>> bool(fit.df_for([[0.0, 1.0]])[0] > 1)
+    >>> method = Satterthwaite(fit.problem, fit._solution, fit.reml)
+    >>> bool(method.df([[0.0, 1.0]])[0] > 1)
     True
+    >>> F, num_df, den_df = method.ftest([[0.0, 1.0]], fit.beta)
+    >>> num_df
+    1
     """
 
-    def __init__(self, problem, solution, rel_step=1e-3):
+    name = "Satterthwaite"
+    #: Takes the fit's :class:`DevianceDerivatives` (``derivatives=``) instead of recomputing them.
+    reuses_derivatives = True
+
+    def __init__(self, problem, solution, reml=None, derivatives=None):
         self.problem = problem
-        self.theta = np.asarray(solution.theta, dtype=float)
-        theta = self.theta
-        k = len(theta)
-        self.k = k
-        self.sigma = s = problem.sigma(solution)
-        if not s > 0:
-            raise ValueError("The residual variance is estimated as zero, so Satterthwaite df are undefined; "
-                             "check the response (is it constant within groups?) or fit the group means with "
-                             "lmmedu.fit_lm.")
-        # Beyond theta ~ 100 (variance ratios of 1e4 and more) r^2 is a tiny
-        # difference of large sums, known to about 1e-6 relative, which swamps
-        # the second difference of a 1e-3 step; a 3e-2 step keeps the
-        # truncation error near 1e-4, still far below what matters for df.
-        rel = np.where(np.abs(theta) > 100, max(rel_step, 3e-2), rel_step)
-        h = np.where(np.abs(theta) > 0.1, rel * np.abs(theta), 1e-4)
-        f0 = self._pieces(solution)
-        ld = np.zeros((k, 2))
-        r2 = np.zeros((k, 2))
-        dinv = []
-        for i in range(k):
-            e = np.zeros(k)
-            e[i] = h[i]
-            fp = self._pieces(problem.solve(theta + e))
-            fm = self._pieces(problem.solve(theta - e))
-            ld[i] = fp[0], fm[0]
-            r2[i] = fp[1], fm[1]
-            dinv.append((fp[2] - fm[2]) / (2 * h[i]))
-        grad_ld = (ld[:, 0] - ld[:, 1]) / (2 * h)
-        grad_r2 = (r2[:, 0] - r2[:, 1]) / (2 * h)
-        hess_ld = np.diag((ld[:, 0] - 2 * f0[0] + ld[:, 1]) / h**2)
-        hess_r2 = np.diag((r2[:, 0] - 2 * f0[1] + r2[:, 1]) / h**2)
-        # Off-diagonal terms the numDeriv (genD) way: along e_i + e_j, minus the diagonals.
-        for i in range(k):
-            for j in range(i):
-                e = np.zeros(k)
-                e[i], e[j] = h[i], h[j]
-                fp = self._pieces(problem.solve(theta + e), inverse=False)
-                fm = self._pieces(problem.solve(theta - e), inverse=False)
-                for out, a, c0 in ((hess_ld, 0, f0[0]), (hess_r2, 1, f0[1])):
-                    out[i, j] = out[j, i] = ((fp[a] - 2 * c0 + fm[a] - out[i, i] * h[i] ** 2
-                                              - out[j, j] * h[j] ** 2) / (2 * h[i] * h[j]))
+        d = DevianceDerivatives(problem, solution) if derivatives is None else derivatives
+        self.derivatives = d
+        self.sigma = d.sigma
+        self.vcov_beta = d.vcov_beta
+        self.jacobian = d.jacobian
+        self.vcov_varpar = d.vcov_varpar
+        self.hessian_ok = d.hessian_ok
+        self.warning = "" if d.hessian_ok else (
+            "The likelihood is flat or curved the wrong way in some variance parameter, so Satterthwaite df "
+            "are unreliable (NaN where they cannot be computed); usually a random term duplicates a fixed "
+            "effect (e.g. (1|recipe) with recipe also fixed) or cannot be identified from the design: "
+            "simplify the random part."
+        )
 
-        r2_0 = f0[1]
-        d = problem.dof
-        H = np.zeros((k + 1, k + 1))
-        H[:k, :k] = hess_ld + hess_r2 / s**2
-        H[:k, k] = H[k, :k] = -2.0 * grad_r2 / s**3
-        H[k, k] = -2.0 * d / s**2 + 6.0 * r2_0 / s**4
-        self.hessian = H
-        try:
-            self.vcov_varpar = 2.0 * np.linalg.inv(H)
-            self.hessian_ok = bool(np.all(np.linalg.eigvalsh(H) > 0))
-        except np.linalg.LinAlgError:
-            self.vcov_varpar = 2.0 * np.linalg.pinv(H)
-            self.hessian_ok = False
-        # The profiled deviance f(theta) = D(theta, sigma-hat(theta)): at the
-        # optimum in sigma its gradient is dD/dtheta and its Hessian the Schur
-        # complement of the sigma entry.
-        self.gradient = grad_ld + grad_r2 / s**2
-        self.profiled_hessian = H[:k, :k] - np.outer(H[:k, k], H[:k, k]) / H[k, k]
-        inv0 = f0[2]
-        self.vcov_beta = s**2 * inv0
-        # dV/dphi: theta parts numerically, sigma part exactly.
-        self.jacobian = [s**2 * dv for dv in dinv] + [2.0 * s * inv0]
-
-    def _pieces(self, sol, inverse=True):
-        """(log-determinant part of the deviance, r^2, (RX'RX)^-1 on the user's scale)."""
-        ld = sol.logdet_L + (sol.logdet_RX if self.problem.reml else 0.0)
-        return ld, sol.r2, (sol.vcov_unscaled if inverse else None)
-
-    def convergence(self, tol=GRAD_TOL):
-        """lme4's check after optimisation: '' if passed, else one sentence.
-
-        Parameters at their bound (a variance at zero) are left out, as the
-        optimum there need not have zero slope.  On the others, the gradient
-        scaled by the Hessian (the Newton step, lme4's ``scaled gradient``)
-        must be below ``tol`` and the Hessian positive definite.  The step
-        is measured relative to the size of each term's factor where that
-        exceeds 1: a step of 0.002 is a real distance at theta = 1 but
-        rounding noise at theta = 1e5.
-        """
-        free = ~(np.isfinite(self.problem.lower) & (np.abs(self.theta) < 1e-6))
-        if not free.any():
-            return ""
-        g = self.gradient[free]
-        Hf = self.profiled_hessian[np.ix_(free, free)]
-        try:
-            C = np.linalg.cholesky(Hf)
-        except np.linalg.LinAlgError:
-            return ("The deviance's Hessian at the estimate is not positive definite, so the optimiser may not "
-                    "have found a minimum (the variance parameters may be unidentifiable): simplify the random "
-                    "part or rescale the covariates.")
-        # The size of an element of a covariance factor is that of its factor.
-        size = np.empty(self.k)
-        for sl in self.problem.theta_slices:
-            size[sl] = np.max(np.abs(self.theta[sl]))
-        scaled = np.linalg.solve(C.T, np.linalg.solve(C, g)) / np.maximum(size[free], 1.0)
-        worst = float(np.max(np.abs(scaled)))
-        if worst > tol or not np.isfinite(worst):
-            return (f"The optimiser stopped where the deviance still slopes (scaled gradient {worst:.2g}, "
-                    f"tolerance {tol:g}), so the estimates may not be at the optimum: rescale the covariates "
-                    "or simplify the random part.")
-        return ""
+    def vcov(self):
+        """sigma^2 (RX'RX)^-1: the covariance of beta-hat at the estimated variances."""
+        return self.vcov_beta
 
     def df(self, L):
         """Satterthwaite df for each row of the contrast matrix ``L``.
@@ -203,6 +169,40 @@ class Satterthwaite:
         var = np.einsum("ck,kl,cl->c", L, self.vcov_beta, L)
         grad = np.stack([np.einsum("ck,kl,cl->c", L, J, L) for J in self.jacobian], axis=1)
         return satterthwaite_df(var, grad, self.vcov_varpar)
+
+    def ftest(self, L, beta):
+        """Joint F test that every row of ``L`` times beta is zero, as lmerTest's ``contestMD``.
+
+        L V L' is eigen-decomposed; directions with eigenvalue below sqrt(machine eps) times
+        the largest are dropped (a rank-deficient L tests fewer df).  Each remaining
+        direction gives an independent t statistic with its own Satterthwaite df; F is the
+        mean of their squares and its denominator df :func:`f_denominator_df`.
+
+        Parameters
+        ----------
+        L : array_like (c, p)
+        beta : array_like (p,)
+
+        Returns
+        -------
+        (float, int, float)
+            F, numerator df (the rank of L V L'), denominator df.
+        """
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        beta = np.asarray(beta, dtype=float)
+        if L.shape[0] == 1:
+            var = float(L[0] @ self.vcov_beta @ L[0])
+            return float((L[0] @ beta) ** 2 / var), 1, float(self.df(L)[0])
+        d, P = np.linalg.eigh(L @ self.vcov_beta @ L.T)
+        d, P = d[::-1], P[:, ::-1]  # largest first, as R's eigen
+        pos = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
+        q = int(pos.sum())
+        if q == 0:
+            return np.nan, 0, np.nan
+        PtL = P[:, pos].T @ L
+        t2 = (PtL @ beta) ** 2 / d[pos]
+        nu = self.df(PtL)
+        return float(t2.sum() / q), q, f_denominator_df(nu)
 
 
 def t_table(estimate, se, df, level=0.95):

@@ -307,11 +307,11 @@ def design_checklist(formula, data, fit=None):
         shown = f"{df:,.0f}" if df >= 100 else f"{df:.1f}"
         if df < SMALL_DF:
             rows.append(_row("df", term, shown, "caution",
-                             f"{term} is tested with t on {shown} df (Satterthwaite): its 95% CI is the estimate "
+                             f"{term} is tested with t on {shown} df ({model.ddf}): its 95% CI is the estimate "
                              f"± {crit:.2f} SE, not ± 1.96 SE as a z test would use. Report t with these df; a z "
                              "test (statsmodels' MixedLM) would give too small p-values."))
         else:
             rows.append(_row("df", term, shown, "ok",
-                             f"{term} is tested with t on {shown} df (Satterthwaite): its 95% CI, the estimate "
+                             f"{term} is tested with t on {shown} df ({model.ddf}): its 95% CI, the estimate "
                              f"± {crit:.2f} SE, is close to a z test's ± 1.96 SE."))
     return pd.DataFrame(rows, columns=CHECKLIST_COLUMNS)
