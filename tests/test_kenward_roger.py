@@ -333,3 +333,12 @@ def test_blocked_layout_equals_the_n_by_n_computation(pooled):
     ddf, scale, q = kr_df_from_parts(L @ Ax, phi, P, W)
     t = kr.ftest_table(L, fit.beta)
     np.testing.assert_allclose([t["den_df"], t["scaling"]], [ddf, scale], rtol=1e-8)
+
+
+def test_too_large_a_cross_term_matrix_is_refused_with_one_sentence(monkeypatch):
+    import lmmedu.stats.kenward_roger as kr_module
+
+    fx, fit = fitted("penicillin")  # 24 plates x 6 samples: a 24 x 6 matrix
+    monkeypatch.setattr(kr_module, "_MAX_CROSS", 100)
+    with pytest.raises(ValueError, match=r"^Kenward-Roger here needs a dense 24 x 6 matrix .*ddf='satterthwaite'"):
+        KenwardRoger(fit.problem, fit._solution)
