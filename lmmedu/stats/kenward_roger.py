@@ -37,11 +37,37 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from .engine import single_threaded_blas
+
 __all__ = ["KenwardRoger", "kr_df_from_parts"]
 
 # The largest dense matrix (groups x columns of the largest term, times the random effects
 # of the other terms) this module builds: 5e7 doubles are 400 MB.
 _MAX_CROSS = 5e7
+
+
+def _bmm(A, B):
+    """A_j B_j for stacks A (m, a, b) and B (m, b, k) (either may lack the leading m).
+
+    For the few columns of a random term (b <= 4) as b vector operations: numpy's batched
+    matmul of thousands of 2 x 2 blocks is several times slower.
+    """
+    b = A.shape[-1]
+    if b > 4:
+        return np.matmul(A, B)
+    out = A[..., :, 0, None] * B[..., None, 0, :]
+    for i in range(1, b):
+        out = out + A[..., :, i, None] * B[..., None, i, :]
+    return out
+
+
+def _swap_rows(M, a, b):
+    """E M for E = e_a e_b' + e_b e_a' (or e_a e_a') acting on axis 1 of the stack M (m, q, k)."""
+    out = np.zeros_like(M)
+    out[:, a] = M[:, b]
+    if a != b:
+        out[:, b] = M[:, a]
+    return out
 
 
 def _cross_products(problem, prim, sec, m1, q1, Q2):
@@ -177,7 +203,9 @@ class KenwardRoger:
             raise ValueError("The residual variance is estimated as zero, so Kenward-Roger df are undefined; "
                              "check the response (is it constant within groups?).")
         self.Ax = problem.Ax
-        self._compute(problem, theta, sigma2)
+        # Tall, thin products: BLAS threads cost more in synchronisation than they save (as in the engine).
+        with single_threaded_blas():
+            self._compute(problem, theta, sigma2)
         at_zero = np.isfinite(problem.lower) & (np.abs(theta) < 1e-4)
         self.singular = bool(at_zero.any())
         self.df_message = ""
@@ -208,16 +236,16 @@ class KenwardRoger:
         # V1 = I + Z1 D1 Z1' is block diagonal by group: V1^-1 = I - Z1 M1 Z1', M1_j = T (T'S_jT + I)^-1 T'.
         T1 = problem.factor(theta, prim)
         R1 = np.einsum("ba,jbc,cd->jad", T1, S1, T1) + np.eye(q1)
-        M1 = T1 @ np.linalg.solve(R1, np.broadcast_to(T1.T, (m1, q1, q1)))
+        M1 = _bmm(T1, np.linalg.solve(R1, np.broadcast_to(T1.T, (m1, q1, q1))))
         M1 = 0.5 * (M1 + np.swapaxes(M1, 1, 2))
-        F1 = np.eye(q1) - S1 @ M1  # Z1j' V1^-1 = F1_j Z1j'
-        A = F1 @ S1
+        F1 = np.eye(q1) - _bmm(S1, M1)  # Z1j' V1^-1 = F1_j Z1j'
+        A = _bmm(F1, S1)
         A = 0.5 * (A + np.swapaxes(A, 1, 2))  # Z1j' V1^-1 Z1j
-        U = F1 @ Z1Z2  # Z1' V1^-1 Z2, (m1, q1, Q2)
-        Bx1 = F1 @ Z1X  # Z1' V1^-1 X
+        U = _bmm(F1, Z1Z2)  # Z1' V1^-1 Z2, (m1, q1, Q2)
+        Bx1 = _bmm(F1, Z1X)  # Z1' V1^-1 X
         Uf = U.reshape(m1 * q1, Q2)
-        M1Z2 = (M1 @ Z1Z2).reshape(m1 * q1, Q2)
-        M1X = (M1 @ Z1X).reshape(m1 * q1, p)
+        M1Z2 = _bmm(M1, Z1Z2).reshape(m1 * q1, Q2)
+        M1X = _bmm(M1, Z1X).reshape(m1 * q1, p)
         G22 = Z2Z2 - Z1Z2.reshape(m1 * q1, Q2).T @ M1Z2  # Z2' V1^-1 Z2
         G22 = 0.5 * (G22 + G22.T)
         G2x = Z2X - Z1Z2.reshape(m1 * q1, Q2).T @ M1X  # Z2' V1^-1 X
@@ -237,7 +265,7 @@ class KenwardRoger:
         C22 = G22 @ H
         C22 = 0.5 * (C22 + C22.T)
         UN = Uf @ N
-        Omega = np.einsum("jaQ,jbQ->jab", UN.reshape(m1, q1, Q2), U)  # U_j N U_j'
+        Omega = np.matmul(UN.reshape(m1, q1, Q2), np.swapaxes(U, 1, 2))  # U_j N U_j'
         C11d = A - Omega  # diagonal blocks of C11 = blockdiag(A) - U N U'
         Bz1 = Bx1.reshape(m1 * q1, p) - UN @ G2x
         Bz2 = H.T @ G2x
@@ -247,7 +275,7 @@ class KenwardRoger:
         def apply_C(Y1, Y2):
             """C [Y1; Y2] for Y1 (m1*q1, k), Y2 (Q2, k)."""
             UtY1 = Uf.T @ Y1
-            out1 = (A @ Y1.reshape(m1, q1, -1)).reshape(m1 * q1, -1) - UN @ UtY1 + C12 @ Y2
+            out1 = _bmm(A, Y1.reshape(m1, q1, -1)).reshape(m1 * q1, -1) - UN @ UtY1 + C12 @ Y2
             out2 = H.T @ UtY1 + C22 @ Y2
             return out1, out2
 
@@ -309,8 +337,8 @@ class KenwardRoger:
             a, b = params[r][1], params[r][2]
             g = Ua[a].T @ Ua[b]
             Gam[r] = g + g.T if a != b else g
-        EC12 = {r: np.einsum("ab,jbQ->jaQ", e, C12.reshape(m1, q1, Q2)).reshape(m1 * q1, Q2)
-                for r, e in e_prim.items()}
+        EC12 = {r: _swap_rows(C12.reshape(m1, q1, Q2), params[r][1], params[r][2]).reshape(m1 * q1, Q2)
+                for r in e_prim}
 
         Kt = np.zeros((K, K))
         t = np.zeros(K)
@@ -324,11 +352,10 @@ class KenwardRoger:
         for r in range(K):
             for s in range(r, K):
                 if r in e_prim and s in e_prim:
-                    er, es = e_prim[r], e_prim[s]
-                    eAr = er @ A  # (m1, q1, q1)
-                    eAs = es @ A
-                    val = np.einsum("jab,jba->", eAr, eAs)
-                    val -= 2.0 * np.einsum("jab,jba->", eAr, es @ Omega)
+                    eAr = _swap_rows(A, params[r][1], params[r][2])  # e_r A_j
+                    eAs = _swap_rows(A, params[s][1], params[s][2])
+                    val = np.sum(eAr * np.swapaxes(eAs, 1, 2))
+                    val -= 2.0 * np.sum(eAr * np.swapaxes(_swap_rows(Omega, params[s][1], params[s][2]), 1, 2))
                     if Q2:
                         val += np.sum((Gam[r] @ N) * (Gam[s] @ N).T)
                 elif r in e_prim:
