@@ -44,10 +44,7 @@ from dataclasses import dataclass
 
 from .satterthwaite import Satterthwaite
 
-try:
-    from .kenward_roger import KenwardRoger
-except ImportError:  # written on another branch; merged with the ddf seam
-    KenwardRoger = None
+from .kenward_roger import KenwardRoger
 
 __all__ = ["DdfMethod", "METHODS", "resolve", "check", "make_method", "accepted_spellings"]
 
@@ -64,8 +61,8 @@ class DdfMethod:
         The method's name in headers and notes.
     reference : str
         The R function(s) it reproduces, for the summary header.
-    cls : type or None
-        The class implementing the interface (None when not available in this installation).
+    cls : type
+        The class implementing the interface.
     needs_reml : bool
         The method is defined for REML fits only.
     spellings : tuple of str
@@ -171,8 +168,6 @@ def check(ddf, reml):
     if entry.needs_reml and not reml:
         raise ValueError(f"{entry.name} df need a REML fit (R refuses them for ML fits too); refit with "
                          "lmmedu.fit(formula, data, reml=True), or use ddf='satterthwaite'.")
-    if entry.cls is None:
-        raise ValueError(f"{entry.name} df are not available in this version of lmmedu; use ddf='satterthwaite'.")
     return entry
 
 
