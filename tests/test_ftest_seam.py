@@ -143,3 +143,16 @@ def test_a_second_method_plugs_into_every_caller(stand_in_kr, sleep_fit):
     np.testing.assert_allclose(m.contrast([[0, 1]], ddf="satterthwaite")["se"], sleep_fit.coefs["se"].iloc[1])
     np.testing.assert_allclose(lmmedu.emmeans(sleep_fit, "Days", ddf="KR").table["se"],
                                np.sqrt(2.0) * lmmedu.emmeans(sleep_fit, "Days").table["se"])
+
+
+def test_summary_random_effects_columns_stay_aligned_with_long_group_names():
+    # A nested group such as Consumer:Product is longer than the 10 characters R's own layout
+    # starts from; every row's Variance column must still end where the header's does.
+    data = pd.read_csv("tests/fixtures/ftest/data/ham.csv").astype({"Consumer": str, "Product": str})
+    fit = lmmedu.fit("Informed.liking ~ Product + (1 | Consumer) + (1 | Consumer:Product)", data)
+    lines = str(fit.summary()).splitlines()
+    start = lines.index("Random effects:") + 1
+    block = lines[start:start + 4]
+    end = block[0].index("Variance") + len("Variance")
+    for line in block[1:]:
+        assert line[end - 1] != " " and line[end] == " ", line

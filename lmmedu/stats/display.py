@@ -45,8 +45,11 @@ def mixed_summary(fit):
     qs = np.quantile(res, [0, 0.25, 0.5, 0.75, 1])
     lines += ["", "Scaled residuals:", "     Min       1Q   Median       3Q      Max",
               " ".join(f"{v:8.4f}" for v in qs), "", "Random effects:"]
-    lines.append(f" {'Groups':<10} {'Name':<18} {'Variance':>10} {'Std.Dev.':>9}  Corr")
     vc = fit.varcomp
+    # Columns as wide as their longest entry, as R pads them: long names (Consumer:Product) stay aligned.
+    gw = max(10, *(len(str(g)) for g in vc["group"]))
+    nw = max(18, *(len(str(t)) for t in vc["term"].dropna()), len("(Intercept)"))
+    lines.append(f" {'Groups':<{gw}} {'Name':<{nw}} {'Variance':>10} {'Std.Dev.':>9}  Corr")
     for group in dict.fromkeys(vc["group"]):
         sub = vc[vc["group"] == group]
         diag = sub[sub["term2"].isna()]
@@ -55,7 +58,8 @@ def mixed_summary(fit):
             name = "" if group == "Residual" else ("(Intercept)" if row["term"] == "Intercept" else row["term"])
             corrs = sub[(sub["term2"] == row["term"])]["corr"]
             corr_txt = " ".join(f"{c:5.2f}" for c in corrs)
-            lines.append(f" {group if first else '':<10} {name:<18} {row['variance']:10.4g} {row['sd']:9.4g}  {corr_txt}")
+            lines.append(f" {group if first else '':<{gw}} {name:<{nw}} {row['variance']:10.4g} {row['sd']:9.4g}  "
+                         f"{corr_txt}")
             first = False
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines += [f"Number of obs: {fit.nobs}, groups:  {groups}", ""]
