@@ -309,3 +309,30 @@ def test_html_keeps_sentences_out_of_the_table(within):
     for term, reason in within.table["reason"].items():
         assert reason[:40] not in table_part
         assert f"<li><code>{term}</code>: " in after
+
+
+@pytest.mark.parametrize("random_part, carrier", [
+    ("(1 + treatment|replicate)", "random slope"),
+    ("(1|replicate) + (1|replicate:treatment)", "(replicate:treatment) term gives every replicate its own effect"),
+])
+def test_reason_follows_the_random_part_fitted(random_part, carrier):
+    # Both spellings give every replicate its own drug effect: the drug's reason must say so, and must not claim
+    # the model assumes one drug effect for all replicates; the gene terms, which neither spelling lets vary
+    # between replicates, keep that assumption.
+    cmp = compare(f"log(length) ~ treatment*gene + {random_part}", lmmedu.load_replicates("within"))
+    drug = cmp.table.loc["treatment[T.drug]"]
+    assert carrier in drug["reason"]
+    assert "judged against how much that effect varies across the 4 replicates" in drug["reason"]
+    assert "assumes its effect is the same" not in drug["reason"]
+    assert "replicate:treatment groups, not the" not in drug["reason"]
+    assert drug["se_ratio"] > 1.5 and drug["df_lmm"] < 10  # the numbers the reason explains
+    for term in ("gene[T.B]", "treatment[T.drug]:gene[T.B]"):
+        assert "assumes its effect is the same in every replicate" in cmp.table.loc[term, "reason"]
+
+
+def test_effect_carriers_without_a_random_effect_for_the_drug(within):
+    from lmmedu.teach.comparison import effect_carriers
+
+    carriers = effect_carriers(within.lmm)["replicate"]
+    assert set(carriers) == set(WITHIN_TERMS) and all(c is None for c in carriers.values())
+    assert "assumes its effect is the same in every replicate" in within.table.loc["treatment[T.drug]", "reason"]

@@ -223,7 +223,7 @@ def test_probesets_differ_far_more_than_values_within_a_probeset(expression):
 
 
 def test_thread_model_raises_the_intercept_se_and_lowers_the_others(expression):
-    cmp = lmmedu.compare("values ~ week*genotype + (week|probeset)", expression, reml=False)
+    cmp = lmmedu.compare("values ~ week*genotype + (week|probeset)", expression)
     ratio = cmp.table["se_ratio"]
     assert ratio["Intercept"] > 1
     assert (ratio.drop("Intercept") < 1).all()
@@ -232,10 +232,10 @@ def test_thread_model_raises_the_intercept_se_and_lowers_the_others(expression):
 
 def test_balanced_probesets_give_equal_coefficients_and_unbalanced_ones_do_not(expression):
     formula = "values ~ week*genotype + (week|probeset)"
-    cmp = lmmedu.compare(formula, expression, reml=False)
+    cmp = lmmedu.compare(formula, expression)
     gap = (cmp.table["estimate_lmm"] - cmp.table["estimate_lm"]).abs() / cmp.table["se_lmm"]
     assert gap.max() < 1e-4
-    holes = lmmedu.compare(formula, expression.sample(frac=0.9, random_state=1), reml=False)
+    holes = lmmedu.compare(formula, expression.sample(frac=0.9, random_state=1))
     gap = (holes.table["estimate_lmm"] - holes.table["estimate_lm"]).abs() / holes.table["se_lmm"]
     assert gap.max() > 1e-3
 
@@ -243,8 +243,8 @@ def test_balanced_probesets_give_equal_coefficients_and_unbalanced_ones_do_not(e
 def test_an_array_effect_below_5_percent_icc_still_widens_the_interaction(expression):
     t = lmmedu.truth(expression)
     assert t.sample_sd**2 / (t.sample_sd**2 + t.residual_sd**2) < 0.05
-    base = lmmedu.fit("values ~ week*genotype + (week|probeset)", expression, reml=False)
-    arrays = lmmedu.fit("values ~ week*genotype + (week|probeset) + (1|sample)", expression, reml=False)
+    base = lmmedu.fit("values ~ week*genotype + (week|probeset)", expression)
+    arrays = lmmedu.fit("values ~ week*genotype + (week|probeset) + (1|sample)", expression)
     term = "week:genotype[T.CSB]"
     assert arrays.coefs.loc[term, "se"] > 1.5 * base.coefs.loc[term, "se"]
     assert arrays.coefs.loc[term, "df"] < 30
@@ -254,7 +254,7 @@ def test_package_icc_is_exercise_2s_hand_computation(expression):
     # Notebook 05 computes the array ICC by hand (array variance / (array variance + residual
     # variance)) and shows lmmedu.icc agrees; the design effect of compare() uses the same ICC.
     formula = "values ~ week*genotype + (week|probeset) + (1|sample)"
-    cmp = lmmedu.compare(formula, expression, reml=False)
+    cmp = lmmedu.compare(formula, expression)
     vc = cmp.lmm.varcomp
     array_var = float(vc.loc[vc["group"] == "sample", "variance"].iloc[0])
     by_hand = array_var / (array_var + cmp.lmm.sigma**2)

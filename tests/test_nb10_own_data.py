@@ -135,6 +135,51 @@ def test_checklist_suggests_a_random_slope_and_sees_a_singular_fit(small_within)
     assert with_slope.singular
 
 
+@pytest.fixture(scope="module")
+def within_data():
+    return lmmedu.load_replicates("within")
+
+
+def test_checklist_df_verdict_follows_the_units_behind_the_term(within_data):
+    # Thousands of df for a drug effect that varies within 4 replicates, with no random slope, are a warning:
+    # they count rows while 4 replicates carry the effect.
+    check = lmmedu.checklist("log(length) ~ treatment*gene + (1|replicate)", within_data)
+    rows = check.set_index(["item", "about"])
+    df = rows.loc[("df", "treatment[T.drug]")]
+    assert float(df["finding"].replace(",", "")) > 1000 and df["verdict"] == "caution"
+    assert "same in every level of replicate" in df["detail"] and "nearer 3" in df["detail"]
+    assert rows.loc[("units behind the effect", "treatment[T.drug]"), "finding"] == "4 levels of replicate"
+    # Both spellings of a replicate-specific drug effect count as the slope being in the model, with small df.
+    for random_part in ("(1 + treatment|replicate)", "(1|replicate) + (1|replicate:treatment)"):
+        check = lmmedu.checklist(f"log(length) ~ treatment*gene + {random_part}", within_data)
+        rows = check.set_index(["item", "about"])
+        assert rows.loc[("random slope", "treatment | replicate"), "finding"] == "in the model"
+        assert float(rows.loc[("df", "treatment[T.drug]"), "finding"]) < 10
+        # gene's effect is still assumed the same in every replicate: its thousands of df stay a warning.
+        assert rows.loc[("df", "gene[T.B]"), "verdict"] == "caution"
+        assert not any(check["about"].str.contains("replicate:treatment", regex=False)
+                       & (check["item"] == "random slope"))
+
+
+def test_checklist_df_ok_when_the_levels_are_many():
+    # A between term has df near the number of groups, and nothing is assumed away: with 20 groups (about 18
+    # df, well above SMALL_DF) the df are ok.
+    data = lmmedu.simulate_replicates(genes=("A",), n_replicates=20, design="between", obs_per_replicate=20, seed=4)
+    check = lmmedu.checklist("log(length) ~ treatment + (1|replicate)", data)
+    assert check.set_index(["item", "about"]).loc[("df", "treatment[T.drug]"), "verdict"] == "ok"
+
+
+def test_checklist_says_six_variance_parameters_from_four_replicates_will_be_singular(within_data):
+    check = lmmedu.checklist("log(length) ~ treatment*gene + (1|replicate)", within_data)
+    rows = check.set_index(["item", "about"])
+    gene = rows.loc[("random slope", "gene | replicate"), "detail"]
+    assert "6 variance parameters from 4 levels" in gene and "almost surely be singular" in gene
+    assert "can support" not in gene
+    drug = rows.loc[("random slope", "treatment | replicate"), "detail"]
+    assert "3 variance parameters from 4 levels" in drug and "may come out singular" in drug
+    assert "(1 | replicate) + (1 | replicate:treatment)" in drug
+
+
 def test_checklist_needs_a_grouping_factor(small_within):
     with pytest.raises(ValueError, match="grouping factor"):
         lmmedu.checklist("log(length) ~ treatment", small_within)

@@ -174,9 +174,13 @@ def se_reason(term, row, info, n, lm, lmm):
     ratio, df = row["se_ratio"], row["df_lmm"]
     between = [g for g, d in info.items() if d["varying"][term] == 0]
     within = [g for g in info if g not in between]
-    between_icpt = [g for g in between if info[g]["intercept"]]
+    carriers = {g: info[g].get("carriers", {}).get(term) for g in within}
+    # A nested factor whose intercept gives every level of g its own effect of the term (replicate:treatment
+    # for the drug in (1|replicate) + (1|replicate:treatment)) is said with g, not as a group of its own.
+    carrying = {h for h in carriers.values() if h not in (None, "slope")}
+    between_icpt = [g for g in between if info[g]["intercept"] and g not in carrying]
     between_plain = [g for g in between if not info[g]["intercept"]]
-    slope_groups = [g for g in within if term in info[g]["slopes"]]
+    slope_groups = [g for g in within if carriers[g] is not None]
     within_plain = [g for g in within if g not in slope_groups]
     numbers = f"SE x{_ratio_text(ratio)}, df {_df_text(df)}"
 
@@ -201,16 +205,21 @@ def se_reason(term, row, info, n, lm, lmm):
         where = " and ".join(_plural(g) for g in within_plain)
         g0 = within_plain[0]
         lead = "but it varies within" if clauses else "varies within"
-        # Only the groups' levels cancel; a model without a random slope also assumes the term's
-        # effect is the same in every group, which is what makes its df so large.
+        # Only the groups' levels cancel; a model with no random term for the effect also assumes it is
+        # the same in every group, which is what makes its df so large.
         clauses.append(f"{lead} {where}{some}, so {g0}-to-{g0} differences in level cancel out of it (this "
                        f"model assumes its effect is the same in every {g0})")
-    if slope_groups:
-        g0 = slope_groups[0]
-        counts = " and ".join(f"the {info[g]['m']:,} {_plural(g)}" for g in slope_groups)
+    for g0 in slope_groups:
+        carrier = carriers[g0]
         lead = "it varies within" if clauses else "varies within"
-        clauses.append(f"{lead} {_plural(g0)} but its effect may differ from {g0} to {g0} (random slope), so it is "
-                       f"{'also ' if between_icpt else ''}judged against how much that effect varies across {counts}")
+        if carrier == "slope":
+            how = f"its effect may differ from {g0} to {g0} (random slope)"
+        else:
+            how = f"the ({carrier}) term gives every {g0} its own effect of it"
+            if info[carrier]["variances"].get("Intercept", 0.0) <= 1e-10 * lmm.sigma**2:
+                how += " (though its variance is estimated as zero)"
+        clauses.append(f"{lead} {_plural(g0)} but {how}, so it is {'also ' if between_icpt else ''}judged against "
+                       f"how much that effect varies across the {info[g0]['m']:,} {_plural(g0)}")
     text = "; ".join(clauses) + f": {numbers}"
     if between_icpt and not within_plain and not slope_groups and ratio < 1.1 and lm.sigma > lmm.sigma:
         # Not a contradiction of "judged against the groups": the lm's residual SD is itself inflated.
@@ -226,7 +235,7 @@ def se_reason(term, row, info, n, lm, lmm):
     if abs(diff) > 1e-6 * scale:
         # Judged against the mixed model's SE, the honest uncertainty of either estimate.
         size = "a little" if abs(diff) < 0.5 * row["se_lmm"] else "noticeably"
-        gs = between or within
+        gs = [g for g in between if g not in carrying] or within
         unbalanced = [g for g in gs if info[g]["sizes"].min() != info[g]["sizes"].max()]
         if unbalanced:
             g = unbalanced[0]

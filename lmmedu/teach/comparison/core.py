@@ -22,7 +22,8 @@ from ..prose import comparison_lines, format_comparison_table, format_frame, for
 from ..studies import true_icc
 from .layout import comparison_html
 
-__all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint"]
+__all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint",
+           "effect_carriers"]
 
 
 @dataclass(eq=False)
@@ -481,6 +482,58 @@ def _nested(inner, outer):
     return len(pairs) == len(np.unique(inner))
 
 
+def effect_carriers(fit):
+    """Which random term lets each fixed-effect term's effect differ between the levels of each group.
+
+    A term that varies within the levels of a grouping factor ``g`` has an effect that may differ
+    from one level of ``g`` to the next only if the random part says so: a random slope of the term
+    in ``g`` (``(1 + treatment | replicate)``), or the random intercept of a factor ``h`` nested in
+    ``g`` within whose levels the term is constant (``(1 | replicate:treatment)`` gives every
+    replicate its own drug effect). Without either, the model assumes the term's effect is the same
+    in every level of ``g``.
+
+    Parameters
+    ----------
+    fit : lmmedu.stats.results.MixedFit
+
+    Returns
+    -------
+    dict
+        ``{g: {term: carrier}}`` for every grouping factor ``g`` and every term that varies within
+        it: ``carrier`` is ``"slope"``, the name of the nested factor ``h``, or None when the model
+        assumes the effect is the same in every level of ``g``.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> data = lmmedu.load_replicates("within")
+    >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate) + (1|replicate:treatment)", data)
+    >>> effect_carriers(m)["replicate"]["treatment[T.drug]"]
+    'replicate:treatment'
+    >>> m = lmmedu.fit("log(length) ~ treatment + (1 + treatment|replicate)", data)
+    >>> effect_carriers(m)["replicate"]["treatment[T.drug]"]
+    'slope'
+    """
+    X = fit.X
+    groups = _groups(fit)
+    varying = {g: _variation(X, codes, m) for g, (codes, m, _) in groups.items()}
+    slopes = {g: {name for b in blocks for name in b.names} - {"Intercept"} for g, (_, _, blocks) in groups.items()}
+    intercepts = {g for g, (_, _, blocks) in groups.items() if any("Intercept" in b.names for b in blocks)}
+    out = {}
+    for g, (codes_g, _, _) in groups.items():
+        nested = [h for h in intercepts if h != g and _nested(groups[h][0], codes_g)]
+        terms = {}
+        for j, term in enumerate(fit.names):
+            if not varying[g][j]:
+                continue
+            if term in slopes[g]:
+                terms[term] = "slope"
+                continue
+            terms[term] = next((h for h in nested if not varying[h][j]), None)
+        out[g] = terms
+    return out
+
+
 def _variation(X, codes, m):
     """Per column of X: number of groups in which the column is not constant.
 
@@ -511,6 +564,7 @@ def _build(formula, lm, lmm):
     }, index=pd.Index(lmm.names, name="term"))
     table["se_ratio"] = table["se_lmm"] / table["se_lm"]
 
+    carriers = effect_carriers(lmm)
     info = {}
     for g, (codes, m, blocks) in groups.items():
         varying = _variation(X, codes, m)
@@ -520,7 +574,8 @@ def _build(formula, lm, lmm):
         rows = vc[(vc["group"] == g) & vc["term2"].isna()]
         variances = dict(zip(rows["term"], rows["variance"]))
         info[g] = {"m": m, "varying": dict(zip(lmm.names, varying)), "intercept": "Intercept" in names,
-                   "slopes": set(names) - {"Intercept"}, "sizes": sizes, "variances": variances}
+                   "slopes": set(names) - {"Intercept"}, "sizes": sizes, "variances": variances,
+                   "carriers": carriers[g]}
 
     table["reason"] = [se_reason(term, table.loc[term], info, n, lm, lmm) for term in lmm.names]
 

@@ -24,7 +24,7 @@ from ...stats.fit import fit as _fit
 from ...stats.formula import parse_formula
 from ...stats.results import is_mixed
 from ...stats.terms import _names_in
-from .core import _groups, _variation
+from .core import _groups, _nested, _variation, effect_carriers
 
 __all__ = ["model_formula", "r_formula", "design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF"]
 
@@ -250,17 +250,27 @@ def design_checklist(formula, data, fit=None):
         rows.append(_row("units behind the effect", term, f"{units} {_plural(g)}", verdict, detail))
 
     # 4. Does a treatment effect need a random slope, and can the data support one?
+    carriers = effect_carriers(model)
+    # A factor nested in another grouping factor of the model (replicate:treatment in replicate) is that
+    # factor's helper: slopes are suggested for the enclosing factor only.
+    helpers = {h for h in groups for g in groups if h != g and _nested(groups[h][0], groups[g][0])}
     for (v, g), n_varying in within.items():
-        if not n_varying:
+        if not n_varying or g in helpers:
             continue
         codes, m, _ = groups[g]
-        if v in slope_vars.get(g, set()):
+        v_terms = [name for name in model.names if ":" not in name and name.split("[")[0] == v]
+        how = {carriers[g].get(t) for t in v_terms}
+        if v_terms and None not in how:
+            spelled = (f"(1 + {v} | {g})" if how == {"slope"} else
+                       " + ".join(f"(1 | {h})" for h in sorted(how - {"slope"})))
             rows.append(_row("random slope", f"{v} | {g}", "in the model", "ok",
-                             f"The model lets the effect of {v} differ between levels of {g} (1 + {v} | {g}), so "
+                             f"The model lets the effect of {v} differ between levels of {g}, with {spelled}, so "
                              f"its SE counts the {n_varying} levels, not the rows."))
             continue
-        n_columns = sum(1 for name in model.names if v in _names_in(name.split("[")[0], {v}) and ":" not in name)
-        q = 1 + max(n_columns, 1)
+        q = 1 + max(len(v_terms), 1)
+        n_params = q * (q + 1) // 2
+        alternative = (f"(1 | {g}) + (1 | {g}:{v}) gives every level of {g} its own effect of {v} with two "
+                       f"variances instead of {n_params}")
         can = []
         if n_varying < 3:
             verdict = "caution"
@@ -270,17 +280,23 @@ def design_checklist(formula, data, fit=None):
         elif m * q >= model.nobs:
             verdict = "caution"
             can.append(f"the data cannot support it: {m} x {q} random effects for {model.nobs} rows")
+        elif n_params >= n_varying:
+            verdict = "suggestion"
+            can.append(f"{n_params} variance parameters from {n_varying} levels of {g} in which {v} varies: such a "
+                       f"fit will almost surely be singular; {alternative}")
+        elif n_varying < FEW_UNITS * 2:
+            verdict = "suggestion"
+            can.append(f"it can be tried ({n_params} variance parameters from {n_varying} levels of {g} in which "
+                       f"{v} varies), but with so few levels it may come out singular; {alternative}")
         else:
             verdict = "suggestion"
-            can.append(f"the data can support it ({n_varying} levels of {g} in which {v} varies, "
-                       f"{q * (q + 1) // 2} variance parameters)")
-            if q > 2:
-                can.append(f"if the fit is singular, try (1 | {g}) + (1 | {g}:{v}), which needs one variance "
-                           "instead of a full covariance matrix")
+            can.append(f"the data can support it ({n_varying} levels of {g} in which {v} varies, {n_params} "
+                       "variance parameters)")
         rows.append(_row("random slope", f"{v} | {g}", "missing", verdict,
                          f"{v} varies within {g}, so its effect can differ from one level of {g} to the next; "
                          f"without (1 + {v} | {g}) the model counts rows as independent for this effect and its "
-                         f"p-value can be far too small. Try '+ (1 + {v} | {g})': " + "; ".join(can) + "."))
+                         f"p-value can be far too small. Try (1 + {v} | {g}) in place of (1 | {g}): "
+                         + "; ".join(can) + "."))
 
     # 5. Singular fit.
     if model.singular:
@@ -295,7 +311,7 @@ def design_checklist(formula, data, fit=None):
         rows.append(_row("convergence", "optimizer", "not converged", "problem",
                          f"The optimizer reported a problem ({model.opt.message}); simplify the random part."))
 
-    # 6. Small df.
+    # 6. Small df, and large df that only the missing random slope makes large.
     for term, r in model.coefs.iterrows():
         df = float(r["df"])
         if not np.isfinite(df):
@@ -305,11 +321,24 @@ def design_checklist(formula, data, fit=None):
             continue
         crit = float(_stats.t.ppf(0.975, df))
         shown = f"{df:,.0f}" if df >= 100 else f"{df:.1f}"
+        # The groups within which the term varies and whose levels the model forces to share its effect: its
+        # df then count rows, while only those levels could show how much the effect differs between them.
+        assumed = [(g, int(_variation(X[:, [model.names.index(term)]], groups[g][0], groups[g][1])[0]))
+                   for g, terms in carriers.items() if term in terms and terms[term] is None and g not in helpers]
+        assumed = [(g, n) for g, n in assumed if df > n]
         if df < SMALL_DF:
             rows.append(_row("df", term, shown, "caution",
                              f"{term} is tested with t on {shown} df ({model.ddf}): its 95% CI is the estimate "
                              f"± {crit:.2f} SE, not ± 1.96 SE as a z test would use. Report t with these df; a z "
                              "test (statsmodels' MixedLM) would give too small p-values."))
+        elif assumed:
+            g, n = min(assumed, key=lambda gn: gn[1])
+            rows.append(_row("df", term, shown, "caution",
+                             f"{term} is tested with t on {shown} df (Satterthwaite) because the model assumes its "
+                             f"effect is the same in every level of {g}: the df count rows, yet the effect varies "
+                             f"within only {n} levels of {g}. If it can differ between them (see 'random slope'), "
+                             f"those {n} levels are its units and its df are nearer {n - 1}, not {shown}: do not "
+                             "trust this p-value before the random part lets the effect vary."))
         else:
             rows.append(_row("df", term, shown, "ok",
                              f"{term} is tested with t on {shown} df ({model.ddf}): its 95% CI, the estimate "

@@ -21,3 +21,9 @@ from .planning import *  # noqa: F403
 from .own_data import *  # noqa: F403
 
 __all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *expression.__all__, *planning.__all__, *own_data.__all__]
+
+# Notebook 04's gene-response study (its own module, added after the others).
+from . import gene_responses  # noqa: E402
+from .gene_responses import *  # noqa: E402,F403
+
+__all__ += gene_responses.__all__

@@ -749,9 +749,11 @@ def singular_split(results: pd.DataFrame, analysis: str = "(1+treatment|replicat
                    ) -> pd.DataFrame:
     """False-positive rate of one analysis, separately for its singular and its non-singular fits.
 
-    A singular random-slope fit has estimated the slope variance at (or next to) zero, so
-    its standard error of the drug effect is as small as the random-intercept model's: its
-    false-positive rate is far higher than that of the fits that kept the slope variance.
+    A singular random-slope fit sits at the edge of its parameter space: the slope variance
+    estimated at (or next to) zero, so that its standard error of the drug effect falls back to
+    the random-intercept model's, or the slope-intercept correlation at +-1, which forces every
+    replicate's drug deviation to follow its level. Either tends to understate how much the drug
+    effect varies, so singular fits usually reject more often than the fits that did not hit the edge.
 
     Parameters
     ----------
