@@ -17,7 +17,9 @@ from scipy.optimize import brentq as _brentq
 
 from ...data.simulate import simulate_replicates
 from ...data.simulate import simulate_expression as _simulate_expression
-from .core import _DESIGNS, _TERM, MIXED_FORMULA, coefficient_test, design_problem, rates, run_study
+from ...data.truth import design_problem
+from .replicates import _DESIGNS, _TERM, MIXED_FORMULA
+from .runner import coefficient_test, rates, run_study
 
 # Power and false-positive rate of a design before it is run. For a balanced design the mixed
 # model's test of a between-replicate (or paired within-replicate) effect *is* the t-test on

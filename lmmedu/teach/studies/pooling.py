@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ...data.simulate import simulate_replicates
+from ...data.truth import truth as _truth
 from ...stats.fit import fit
-from .core import _check_n_sims, _streams, progress_callback
+from ..comparison.pooling import POOLING_METHODS, pooling_table, true_group_coefficients
+from .runner import _check_n_sims, _streams, progress_callback
 
 __all__ = ["SLOPE_FORMULA", "replicate_sizes", "simulate_pooling", "pooling_errors", "shrinkage_error_study",
             "shrinkage_error_summary", "estimated_slope_sd", "singular_fit_study", "singular_summary"]
@@ -100,9 +102,6 @@ def pooling_errors(data: pd.DataFrame, formula: str = SLOPE_FORMULA) -> pd.DataF
     >>> errors["method"].unique().tolist()
     ['complete pooling', 'no pooling', 'partial pooling']
     """
-    from ...data.simulate import truth as _truth
-    from ..comparison import POOLING_METHODS, pooling_table, true_group_coefficients
-
     model = fit(formula, data)
     table = pooling_table(model, truth=true_group_coefficients(_truth(data)))
     group = table.attrs["group"]

@@ -14,8 +14,9 @@ import pandas as pd
 from scipy import special, stats
 
 from ...data.simulate import simulate_replicates
+from ...stats.anova import anova
 from ...stats.fit import fit
-from .core import RESULT_COLUMNS, _check_n_sims, binomial_ci, rates, run_study
+from .runner import RESULT_COLUMNS, _check_n_sims, binomial_ci, rates, run_study
 
 #
 # Three studies on simulated replicate experiments: Wald z against t with Satterthwaite df as
@@ -354,8 +355,6 @@ def selection_analyses(term: str = "treatment[T.drug]", alpha: float = 0.05
     >>> chosen in (out["random intercept only"]["p"], out["random slope always"]["p"])
     True
     """
-    from ...stats.anova import anova
-
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")
     intercept = _OneFit("log(length) ~ treatment + (1|replicate)")

@@ -25,7 +25,8 @@ from ..cells import CODINGS, coding_view, levels
 from ..comparison import se_table
 from ..plots import cell_means_plot, rates_plot
 from ..prose import machine_readout, rates_summary, units_sentence
-from ...data.simulate import DEFAULT_TREATMENT_EFFECTS, _count, _finite, _sd, simulate_replicates, truth
+from ...data.checks import count as _count, finite as _finite, sd as _sd
+from ...data.simulate import DEFAULT_TREATMENT_EFFECTS, simulate_replicates, truth
 from ...stats.fit import fit, fit_lm
 
 __all__ = [

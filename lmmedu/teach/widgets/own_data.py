@@ -21,10 +21,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ...data.read import _file_lines, check_numeric_text, missing_cells, read_table
+from ...data.read import check_numeric_text, file_lines as _file_lines, missing_cells, read_table
 from ...stats.emmeans import emmeans
 from ...stats.explain import explain
-from ...stats.terms import _model_vars
+from ...stats.terms import model_vars as _model_vars
 from ..comparison import compare, design_checklist, model_formula, r_formula, residual_table
 from ..comparison.layout import comparison_tables_html
 from ..prose import contrasts
