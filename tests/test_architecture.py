@@ -26,7 +26,6 @@ LONG_MODULES = {
                         "blocked for large and crossed ones), internal scaling, conditional modes",
     "stats/formula.py": "the one tokenizer of lme4 formulas: parsing, Q() names and the model frame with its checks",
     "teach/plots/core.py": "the figures of notebooks 01-04 and the helpers every figure shares",
-    "teach/studies/planning.py": "notebook 09's power studies: closed-form power and the simulations that check it",
     "teach/widgets/core.py": "the App base class and the apps of notebooks 00-04",
 }
 MAX_LINES = 600

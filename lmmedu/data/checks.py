@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["is_real", "finite", "sd", "count", "names", "per_gene", "rngs", "check_memory", "MAX_BYTES"]
+__all__ = ["is_real", "finite", "real", "sd", "count", "names", "per_gene", "rngs", "check_memory", "MAX_BYTES"]
 
 
 def is_real(value: Any) -> bool:
@@ -98,3 +98,17 @@ def check_memory(func: str, n_rows: int, bytes_per_row: int, advice: str) -> Non
             f"{func} would build {n_rows:,} rows, needing about {need / 2**30:,.0f} GiB of memory (limit "
             f"{MAX_BYTES / 2**30:.0f} GiB); {advice}."
         )
+
+
+def real(name: str, value: Any, low: float | None = None, high: float | None = None, low_open: bool = False,
+         high_open: bool = False) -> float:
+    """A finite number, optionally bounded (open or closed at each end), as a float."""
+    if (not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool)
+            or not math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    value = float(value)
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}.")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {value:g}.")
+    return value

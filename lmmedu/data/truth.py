@@ -2,8 +2,9 @@
 
 - :class:`ReplicatesTruth`, :class:`ExpressionTruth` and :func:`truth`: the frozen record a
   simulator of :mod:`lmmedu.data.simulate` stores in ``df.attrs["truth"]``.
-- :func:`true_icc`, :func:`true_design_effect` and :func:`design_problem`: what the settings of
-  the replicate experiment imply before any data are drawn.
+- :func:`true_icc` (and its inverse :func:`replicate_sd_for_icc`), :func:`true_design_effect`
+  and :func:`design_problem`: what the settings of the replicate experiment imply before any
+  data are drawn.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ReplicatesTruth", "ExpressionTruth", "truth", "true_icc", "true_design_effect", "design_problem"]
+from .checks import real
+
+__all__ = ["ReplicatesTruth", "ExpressionTruth", "truth", "true_icc", "replicate_sd_for_icc", "true_design_effect",
+           "design_problem"]
 
 
 # eq=False: the truth holds DataFrames, whose == is element-wise; a generated __eq__ would
@@ -318,3 +322,30 @@ def true_design_effect(replicate_sd: float, obs_per_replicate: int, residual_sd:
     138.8
     """
     return 1.0 + (float(obs_per_replicate) - 1.0) * true_icc(replicate_sd, residual_sd)
+
+
+def replicate_sd_for_icc(icc: float, residual_sd: float = 0.5) -> float:
+    """The replicate SD that gives intra-class correlation ``icc`` (the inverse of :func:`true_icc`).
+
+    Parameters
+    ----------
+    icc : float
+        Share of the variance of a single measurement that lies between replicates, in [0, 1).
+    residual_sd : float, default 0.5
+        SD of the measurement-level error (log scale).
+
+    Returns
+    -------
+    float
+        ``residual_sd * sqrt(icc / (1 - icc))``.
+
+    Examples
+    --------
+    >>> round(replicate_sd_for_icc(0.2), 3)
+    0.25
+    >>> round(true_icc(replicate_sd_for_icc(0.05)), 3)
+    0.05
+    """
+    icc = real("icc", icc, 0.0, 1.0, high_open=True)
+    residual_sd = real("residual_sd", residual_sd, 0.0, low_open=True)
+    return residual_sd * math.sqrt(icc / (1.0 - icc))
