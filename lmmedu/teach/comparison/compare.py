@@ -32,7 +32,7 @@ class Comparison:
     table : pandas.DataFrame
         One row per fixed-effect term (index = term names): ``estimate_lm``,
         ``se_lm``, ``df_lm``, ``p_lm``, ``estimate_lmm``, ``se_lmm``,
-        ``df_lmm`` (Satterthwaite), ``p_lmm``, ``se_ratio`` (se_lmm / se_lm),
+        ``df_lmm`` (by the fit's df method, ``lmm.ddf``), ``p_lmm``, ``se_ratio`` (se_lmm / se_lm),
         one column ``varies_<g>`` per grouping factor ``g`` ("within" if the
         term's model-matrix column changes inside at least one level of ``g``,
         "between" if it is constant inside every level), and ``reason``: a
