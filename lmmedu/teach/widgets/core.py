@@ -148,8 +148,12 @@ class App:
     title = ""
     #: Status line while :meth:`run` computes (apps with a ``status`` view).
     running = "Running: the result appears here when it is done."
-    #: Status line once a control differs from the settings of the result shown.
-    changed = "Settings changed: press <b>Run</b> to simulate them."
+    #: What the app's button does, in its status lines ("simulate", "fit").
+    action = "simulate"
+    #: Status line once a control differs from the settings of the result shown; ``{button}``
+    #: becomes the button's own label and ``{action}`` :attr:`action` (the instance attribute
+    #: holds the finished line).
+    changed = "Settings changed: press <b>{button}</b> to {action} them."
 
     @staticmethod
     def study_views(n_sims, button="Run", status="Press <b>Run</b> to simulate.", plot_width="760px", style=None):
@@ -172,15 +176,24 @@ class App:
         table.add_class("lmmedu-rates")
         return run, progress, readout, note, plot, table
 
+    @staticmethod
+    def message_view():
+        """The view of :attr:`message`; an app that wants it somewhere else than last creates it
+        with this, keeps it as ``self.message`` and puts it among its views."""
+        message = widgets.HTML()
+        message.add_class("lmmedu-message")
+        return message
+
     def __init__(self, views):
-        self.message = widgets.HTML()
-        self.message.add_class("lmmedu-message")
+        if not isinstance(getattr(self, "message", None), widgets.HTML):
+            self.message = self.message_view()
         self.result = None
         # Control settings of the result shown, and the status text show() wrote for it.
         self._shown_settings, self._shown_status = None, None
         for control in self.control_widgets().values():
             control.observe(self._changed, names="value")
         if isinstance(getattr(self, "button", None), widgets.Button):
+            self.changed = type(self).changed.format(button=html.escape(self.button.description), action=self.action)
             self.button.on_click(lambda _button: self.run())
             self.button.add_class("lmmedu-run")  # one hook for every Run button (browser tests)
         for view in views:
@@ -190,7 +203,7 @@ class App:
             self.header = widgets.HTML(f"<div style='font-size:1.1em;margin-bottom:4px'>{self.title}</div>")
             self.header.add_class("lmmedu-title")
             views = [self.header, *views]
-        self.widget = widgets.VBox([*views, self.message])
+        self.widget = widgets.VBox([*views] + ([] if any(v is self.message for v in views) else [self.message]))
         if self.live:
             self.run()
         else:
@@ -243,6 +256,8 @@ class App:
             self.message.value = error_html(self.failure, exc)
             if status is not None:
                 status.value = before
+            if self.failed(exc):  # the app cleared its views: no result is shown any more
+                self.result, self._shown_settings, self._shown_status = None, None, None
             return None
         finally:
             if isinstance(button, widgets.Button):
@@ -253,6 +268,11 @@ class App:
         if status is not None:
             self._shown_settings, self._shown_status = controls, status.value
         return result
+
+    def failed(self, exc):
+        """Called when ``update`` raised (``message`` already says why); return True if the app
+        cleared the views of its last result, so nothing stale stays on screen (default: keep it)."""
+        return False
 
     def _tick(self, done, total):
         self.progress_bar.max = total
