@@ -408,3 +408,26 @@ def test_figures_and_reasons_speak_the_learners_names(monkeypatch):
     assert not [t for t in texts if "Q(" in t]
     shown = html.unescape(app.comparison_view.value)
     assert "the 7 mice" in shown and "mouses" not in shown
+
+
+def test_diagnostics_titles_and_labels_do_not_overprint(monkeypatch):
+    # Two grouping factors with a random slope each: four panels of conditional modes.
+    import lmmedu.teach.widgets.own_data as own
+
+    overlaps = []
+
+    def check(fig, dpi=96):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for ax in fig.axes
+                 for t in (ax.title, ax.xaxis.label, ax.yaxis.label) if t.get_text()]
+        overlaps.extend((a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+                        if box_a.overlaps(box_b))
+        own.plt.close(fig)
+        return b"png"
+
+    monkeypatch.setattr(own, "png", check)
+    app = OwnDataApp(str(MICE), response="cell area", log=True, fixed=["treatment"], groups=["mouse", "batch"],
+                     slopes=["treatment"])
+    assert app.run() is not None, app.message.value
+    assert not overlaps, overlaps

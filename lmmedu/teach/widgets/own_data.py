@@ -264,6 +264,21 @@ def _r_code(formula, log_ratios):
     return "\n".join(lines)
 
 
+def _modes_axes(model, max_levels=20):
+    """Axes for the conditional modes: two columns of panels wide enough for their labels, so
+    any number of grouping factors and slopes fits the output area without overprinting."""
+    ranef = model.ranef_table()
+    n = len(ranef[["group", "term"]].drop_duplicates())
+    levels = min(int(ranef.groupby("group", observed=True)["level"].nunique().max()), max_levels)
+    ncols = 1 if n == 1 else 2
+    nrows = -(-n // ncols)
+    fig = plt.figure(figsize=(4.4 * ncols, nrows * (0.24 * levels + 2.2)), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[n:]:
+        ax.remove()
+    return axes[:n]
+
+
 def _plain_figure(fig):
     """The figure with every ``Q("cell area")`` in its titles and labels written as the learner's ``cell area``."""
     for text in fig.findobj(matplotlib.text.Text):
@@ -489,7 +504,7 @@ class OwnDataApp(App):
         # One panel above the other: each title (the formula and a finding) gets the whole width.
         residual_fig = plt.figure(figsize=(6.8, 7.0), layout="constrained")
         residual_panels(residual_table(model), axes=residual_fig.subplots(2, 1))
-        modes_fig = modes_panels(model)[0].figure
+        modes_fig = modes_panels(model, axes=_modes_axes(model))[0].figure
         notes = notes + list(cmp.notes)
         emm_line = None
         factors = list(_model_vars(model).cat)
