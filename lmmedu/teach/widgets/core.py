@@ -40,6 +40,8 @@ __all__ = [
     "InteractionView",
     "InteractionExplorer",
     "RandomSlopeMachine",
+    "rates_for_display",
+    "control_style",
 ]
 
 #: Packages whose versions the environment check prints.
@@ -81,6 +83,32 @@ def error_html(prefix, exc):
     "<span style='color:#b35806'><b>Could not fit:</b> no rows</span>"
     """
     return f"<span style='color:{_WARN}'><b>{html.escape(prefix)}:</b> {html.escape(str(exc))}</span>"
+
+
+#: Pixels per character of a control's label (JupyterLab's 13 px UI font, with room to spare) and
+#: the width of a slider with its readout: together they keep every label whole and every slider
+#: long enough to move in a ~950 px notebook column.
+_LABEL_PX_PER_CHAR = 7.4
+_SLIDER_PX = 330
+
+
+def control_style(*labels, slider_px=_SLIDER_PX):
+    """``style`` and ``layout`` for controls with these labels: the label column as wide as the longest.
+
+    Returns
+    -------
+    (dict, str)
+        The ``style`` of every control (``description_width``), and the width of a whole
+        control (label + slider + readout) for its ``Layout``.
+
+    Examples
+    --------
+    >>> style, width = control_style("replicates", "SD of the drug effect between replicates")
+    >>> style["description_width"], width
+    ('308px', '638px')
+    """
+    label = 12 + round(_LABEL_PX_PER_CHAR * max(len(text) for text in labels))
+    return {"description_width": f"{label}px"}, f"{label + slider_px}px"
 
 
 def _labelled(text, widget, width):
@@ -412,8 +440,9 @@ class PseudoReplicationMachine(App):
 
     def __init__(self, replicate_sd=0.2, n_replicates=4, obs_per_replicate=100, design="between", n_sims=200,
                  seed=1, replicate_treatment_sd=0.1, effect=0.0):
-        style = {"description_width": "200px"}
-        layout = widgets.Layout(width="520px")
+        style, width = control_style("replicate SD (log scale)", "drug-effect SD (replicates)",
+                                     "true drug effect (0: none)", "measurements per replicate")
+        layout = widgets.Layout(width=width)
         self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=1.0, step=0.05,
                                                 description="replicate SD (log scale)", style=style,
                                                 layout=layout, continuous_update=False)
@@ -436,7 +465,7 @@ class PseudoReplicationMachine(App):
         self.seed = seed
         super().__init__(views=[
             self.replicate_sd, self.replicate_treatment_sd, self.effect, self.n_replicates, self.obs_per_replicate,
-            _labelled("design", self.design, "200px"),
+            _labelled("design", self.design, style["description_width"]),
             widgets.HBox([self.n_sims, self.button]), self.progress_bar, self.readout, self.status, self.plot,
             self.table,
         ])
@@ -466,22 +495,88 @@ class PseudoReplicationMachine(App):
         self.table.value = _table_html(_rates_for_display(result, power))
 
 
+def _pct(v):
+    return "-" if pd.isna(v) else f"{v:.1%}"
+
+
+def _df_words(v):
+    return "-" if pd.isna(v) or v == 0 else ("∞" if np.isinf(v) else f"{v:,.1f}")
+
+
 def _rates_for_display(rates, power=False):
     """A rates table as short text (percentages, "-" where an analysis could not test)."""
-    def pct(v):
-        return "-" if pd.isna(v) else f"{v:.1%}"
-
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "analysis": rates["analysis"],
         "experiments": rates["n_sims"],
         ("detections" if power else "false positives"): rates["rejections"],
-        "rate": rates["rate"].map(pct),
-        "95% CI": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "-"
+        "rate": rates["rate"].map(_pct),
+        "95% CI": [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "-"
                    for lo, hi in zip(rates["ci_low"], rates["ci_high"])],
-        "typical SE": rates["median_se"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}"),
-        "typical df": rates["median_df"].map(lambda v: "-" if pd.isna(v) or v == 0 else f"{v:,.1f}"),
-        "singular fits": rates["n_singular"],
     })
+    if "coverage" in rates.columns:
+        shown["CI coverage"] = rates["coverage"].map(_pct)
+    shown["typical SE"] = rates["median_se"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
+    shown["typical df"] = rates["median_df"].map(_df_words)
+    shown["singular fits"] = rates["n_singular"]
+    return shown
+
+
+#: Words for the setting columns of the study tables.
+SETTING_WORDS = {"n_groups": "replicates", "n_replicates": "replicates", "group_size": "measurements per replicate",
+                 "obs_per_replicate": "measurements per replicate", "cells_per_replicate": "cells per replicate",
+                 "icc": "ICC", "slope_sd": "SD of replicate drug effects", "replicate_sd": "replicate SD",
+                 "replicate_treatment_sd": "SD of replicate drug effects", "design": "design", "effect": "effect"}
+
+
+def rates_for_display(table):
+    """A study's rates table as a learner reads it: plain column names, one row per setting and analysis.
+
+    The tidy tables of :mod:`lmmedu.teach.studies` keep names for code (``n_sims``, ``ci_low``,
+    ``fp_low``) and a 0, 1, 2... index; this one says "experiments", "95% CI", gives rates as
+    percentages, and is indexed by what the rows differ in: the settings that vary (in words)
+    and the analysis. Settings that are the same in every row are left out (the text says them).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`~lmmedu.teach.studies.rates`, :func:`~lmmedu.teach.studies.rates_and_coverage` or
+        :func:`~lmmedu.teach.studies.power_and_false_positives`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells, for display only.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n_groups": [4, 4, 8, 8], "icc": 0.2, "analysis": ["z", "t", "z", "t"],
+    ...                   "n_sims": 100, "rejections": [18, 7, 9, 6], "rate": [0.18, 0.07, 0.09, 0.06],
+    ...                   "ci_low": [0.12, 0.03, 0.05, 0.03], "ci_high": [0.27, 0.14, 0.16, 0.12],
+    ...                   "median_se": 0.1, "median_df": [float("inf"), 2.1, float("inf"), 6.0], "n_singular": 0})
+    >>> shown = rates_for_display(t)
+    >>> list(shown.index.names), list(shown.columns[:3])
+    (['replicates', 'analysis'], ['experiments', 'false positives', 'rate'])
+    >>> shown.loc[(4, "z"), "95% CI"]
+    '12.0% to 27.0%'
+    """
+    settings = [c for c in (table.attrs.get("setting_columns") or SETTING_WORDS) if c in table.columns]
+    keys = [c for c in settings if table[c].nunique() > 1] + ["analysis"]
+    if "false_positive_rate" in table.columns:  # power_and_false_positives: both rates per row
+        def with_ci(rate, low, high):
+            return [f"{_pct(r)} ({_pct(a)} to {_pct(b)})" if pd.notna(r) else "-" for r, a, b in zip(rate, low, high)]
+
+        shown = pd.DataFrame({
+            "experiments per rate": table["n_sims"],
+            "false positives (95% CI)": with_ci(table["false_positive_rate"], table["fp_low"], table["fp_high"]),
+            "power (95% CI)": with_ci(table["power"], table["power_low"], table["power_high"]),
+            "typical df": table["median_df"].map(_df_words),
+        })
+    else:
+        power = bool(table.attrs.get("settings", {}).get("effect", 0.0))
+        shown = _rates_for_display(table, power).drop(columns="analysis")
+    shown.index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table["analysis"])
+    shown.index.names = [SETTING_WORDS.get(k, k.replace("_", " ")) for k in keys]
+    return shown
 
 
 # ---------------------------------------------------------------------------
@@ -522,15 +617,16 @@ class StandardErrorExplorer(App):
     failure = "Could not fit"
 
     def __init__(self, replicate_sd=0.2, design="within", seed=2023):
+        style, width = control_style("replicate SD (log scale)")
         self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=0.8, step=0.05,
-                                                description="replicate SD (log scale)",
-                                                style={"description_width": "180px"},
-                                                layout=widgets.Layout(width="500px"), continuous_update=False)
+                                                description="replicate SD (log scale)", style=style,
+                                                layout=widgets.Layout(width=width), continuous_update=False)
         self.design = widgets.ToggleButtons(options=["within", "between"], value=design)
         self.table = widgets.HTML()
         self.table.add_class("lmmedu-se-table")
         self.seed = seed
-        super().__init__(views=[self.replicate_sd, _labelled("design", self.design, "180px"), self.table])
+        super().__init__(views=[self.replicate_sd, _labelled("design", self.design, style["description_width"]),
+                                self.table])
 
     def update(self, replicate_sd, design):
         """:func:`lmmedu.teach.comparison.se_table` for these settings."""
@@ -726,14 +822,15 @@ class InteractionExplorer(App):
         self.defaults = {g: float(DEFAULT_TREATMENT_EFFECTS.get(g, 0.0)) for g in self.genes}
         self.effects = dict(self.defaults)
         self._previous = None
+        style, width = control_style(*(f"drug effect {g}" for g in self.genes))
         self.sliders = {
             g: widgets.FloatSlider(value=min(max(self.defaults[g], low), high), min=low, max=high, step=self.step,
                                    description=f"drug effect {g}", continuous_update=False, readout_format=".2f",
-                                   style={"description_width": "initial"})
+                                   style=style, layout=widgets.Layout(width=width))
             for g in self.genes
         }
         self.table = widgets.HTML()
-        super().__init__(views=[widgets.HBox(list(self.sliders.values())), self.table])
+        super().__init__(views=[*self.sliders.values(), self.table])
 
     def control_widgets(self):
         return dict(self.sliders)
@@ -827,18 +924,22 @@ class RandomSlopeMachine(App):
         _count("n_sims", n_sims, 1)
         _sd("replicate_treatment_sd", replicate_treatment_sd)
         self.study_kwargs = dict(study_kwargs)
+        # One control per line, labels in one column: side by side, the label of the first was cut
+        # to "experime..." and the second slider squeezed to a few pixels.
+        style, width = control_style("experiments", "SD of replicate drug effects")
         lo, hi, st = self.N_SIMS_RANGE
         self.n_sims = widgets.IntSlider(value=min(max(n_sims, lo), hi), min=lo, max=hi, step=st,
-                                        description="experiments", continuous_update=False)
+                                        description="experiments", continuous_update=False, style=style,
+                                        layout=widgets.Layout(width=width))
         lo, hi, st = self.SLOPE_SD_RANGE
         self.replicate_treatment_sd = widgets.FloatSlider(
             value=min(max(replicate_treatment_sd, lo), hi), min=lo, max=hi, step=st,
             description="SD of replicate drug effects", continuous_update=False, readout_format=".2f",
-            style={"description_width": "initial"})
+            style=style, layout=widgets.Layout(width=width))
         self.button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.progress_bar = widgets.IntProgress(value=0, min=0, max=self.n_sims.value, description="progress")
         self.table = widgets.HTML("<p>Press <b>Run</b> to simulate experiments with no true drug effect.</p>")
-        super().__init__(views=[widgets.HBox([self.n_sims, self.replicate_treatment_sd]),
+        super().__init__(views=[self.n_sims, self.replicate_treatment_sd,
                                 widgets.HBox([self.button, self.progress_bar]), self.table])
 
     def update(self, n_sims, replicate_treatment_sd, progress=False):

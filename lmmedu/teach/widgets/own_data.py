@@ -29,7 +29,7 @@ from ...stats.terms import _model_vars
 from ..comparison import compare, design_checklist, model_formula, plain_names, r_formula, residual_table
 from ..comparison.layout import comparison_tables_html
 from ..prose import contrasts
-from .core import App, _table_html, error_html, png
+from .core import App, _table_html, control_style, error_html, png
 
 __all__ = ["check_choices", "default_response", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
 
@@ -344,7 +344,7 @@ class OwnDataApp(App):
     not_fitted = "<b>Not fitted.</b> The line below says why; the tabs stay empty until a fit succeeds."
 
     def __init__(self, source=None, response=None, log=False, fixed=(), interactions=False, groups=(), slopes=()):
-        style = {"description_width": "130px"}
+        style = control_style("grouping factor(s)", "random slopes for")[0]
         self.data = None
         self.formula = None
         self._loading = False
