@@ -42,6 +42,7 @@ __all__ = [
     "RandomSlopeMachine",
     "rates_for_display",
     "control_style",
+    "widened",
 ]
 
 #: Packages whose versions the environment check prints.
@@ -109,6 +110,20 @@ def control_style(*labels, slider_px=_SLIDER_PX):
     """
     label = 12 + round(_LABEL_PX_PER_CHAR * max(len(text) for text in labels))
     return {"description_width": f"{label}px"}, f"{label + slider_px}px"
+
+
+def widened(style, control_px):
+    """A ``Layout`` as wide as the label column of ``style`` plus ``control_px``: a dropdown or a
+    progress bar next to sliders' labels (with the label's width alone, the control itself shrinks
+    to nothing).
+
+    Examples
+    --------
+    >>> widened({"description_width": "200px"}, 120).width
+    '320px'
+    """
+    label = str((style or {}).get("description_width", ""))
+    return widgets.Layout(width=f"{int(label[:-2]) + control_px}px") if label.endswith("px") else widgets.Layout()
 
 
 def _labelled(text, widget, width):
@@ -194,7 +209,8 @@ class App:
             ``(button, progress, readout, status, plot, table)``; the app keeps them as attributes.
         """
         run = widgets.Button(description=button, button_style="primary", icon="play")
-        progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style or {})
+        progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style or {},
+                                       layout=widened(style, 260))
         readout = widgets.HTML()
         readout.add_class("lmmedu-readout")
         note = widgets.HTML(status)
@@ -382,8 +398,9 @@ class EnvironmentCheck(App):
     controls = ("n_replicates",)
 
     def __init__(self, value=4):
+        style, width = control_style("replicates")
         self.n_replicates = widgets.IntSlider(value=value, min=2, max=12, description="replicates",
-                                              continuous_update=False)
+                                              continuous_update=False, style=style, layout=widgets.Layout(width=width))
         self.n_replicates.add_class("lmmedu-check-slider")
         self.label = widgets.HTML()
         self.label.add_class("lmmedu-check-label")
@@ -459,6 +476,7 @@ class PseudoReplicationMachine(App):
                                                          layout=layout, continuous_update=False)
         self.design = widgets.ToggleButtons(options=["between", "within"], value=design)
         self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
+                                       layout=widened(style, 110),
                                        style=style)
         (self.button, self.progress_bar, self.readout, self.status, self.plot,
          self.table) = self.study_views(n_sims, style=style)

@@ -11,7 +11,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, _labelled, control_style, error_html, png
+from .core import App, _labelled, control_style, error_html, png, widened
 
 __all__ = ["plan_readout", "PlanResult", "PowerPlanner"]
 
@@ -159,6 +159,7 @@ class PowerPlanner(App):
                                            description="true drug effect (% change)", style=style, layout=layout,
                                            continuous_update=False)
         self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
+                                       layout=widened(style, 110),
                                        style=style)
         (self.button, self.progress, self.readout, self.status, self.plot,
          self.table) = self.study_views(1, status="Press <b>Run</b> to simulate this design.", style=style)
