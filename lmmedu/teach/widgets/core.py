@@ -282,7 +282,6 @@ class App:
             (an app never raises from a control or a button).
         """
         settings = {**self.settings(), **overrides}
-        controls = {name: settings[name] for name in self.control_widgets()}
         bar = getattr(self, "progress_bar", None)
         if isinstance(bar, widgets.IntProgress):
             bar.value = 0
@@ -306,11 +305,22 @@ class App:
         finally:
             if isinstance(button, widgets.Button):
                 button.disabled = False
+        return self.present(result, **overrides)
+
+    def present(self, result, **overrides):
+        """Show a result computed elsewhere (a cached study) as :meth:`run` shows its own.
+
+        ``overrides`` are the settings it was computed for where they differ from the controls
+        (as in :meth:`run`), so the status can tell when the controls no longer match it.
+        """
+        settings = {**self.settings(), **overrides}
         self.message.value = ""
         self.result = result
         self.show(result)
+        status = self._status_view()
         if status is not None:
-            self._shown_settings, self._shown_status = controls, status.value
+            self._shown_settings = {name: settings[name] for name in self.control_widgets()}
+            self._shown_status = status.value
         return result
 
     def failed(self, exc):
@@ -496,6 +506,24 @@ class PseudoReplicationMachine(App):
                                             seed=self.seed, progress=progress,
                                             replicate_treatment_sd=float(replicate_treatment_sd),
                                             effect=float(effect))
+
+    def show_study(self, results):
+        """Show a :func:`~lmmedu.teach.studies.simulate_p_values` table computed elsewhere (a cached
+        study, ``load_study``) as :meth:`run` would show it for that study's settings.
+
+        Examples
+        --------
+        >>> from lmmedu.teach.studies import load_study
+        >>> m = PseudoReplicationMachine()
+        >>> m.show_study(load_study("pseudoreplication_machine_study"))["n_sims"].tolist()
+        [60, 60, 60]
+        >>> m.status.value.startswith("Ran 60 experiments (between design")
+        True
+        """
+        s = results.attrs.get("settings", {})
+        table = studies.rates(results)
+        table.attrs["problem"] = studies.design_problem(s["n_replicates"], s["design"])
+        return self.present(table, **{name: s[name] for name in self.controls if name in s})
 
     def preview(self):
         s = self.settings()
