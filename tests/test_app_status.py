@@ -9,7 +9,7 @@ a tiny app (fast, and a run that fails) and on notebook 01's pseudo-replication 
 import ipywidgets as widgets
 import pytest
 
-from lmmedu.teach.widgets import App, PseudoReplicationMachine
+from lmmedu.teach.widgets import App, OwnDataApp, PowerPlanner, PseudoReplicationMachine, WaldVsTMachine
 
 
 class _Doubler(App):
@@ -105,3 +105,13 @@ def test_a_run_from_code_with_other_settings_is_not_current_for_the_controls():
     assert machine.status.value == machine.changed
     machine.design.value = "between"
     assert machine.status.value == machine.changed
+
+
+@pytest.mark.parametrize("build", [PseudoReplicationMachine, WaldVsTMachine, PowerPlanner, OwnDataApp],
+                         ids=lambda c: c.__name__)
+def test_the_changed_status_names_the_apps_own_button_and_action(build):
+    # Notebook 10's app said "press Run to simulate them" next to a button labelled Fit.
+    app = build()
+    assert f"<b>{app.button.description}</b>" in app.changed
+    assert f" {app.action} " in app.changed
+    assert ("simulat" in app.changed) == (app.action == "simulate")
