@@ -812,6 +812,18 @@ class InteractionView:
     model: Any = field(repr=False, default=None)
 
 
+def _signed(value, digits=3):
+    """A change with its sign, and "0.000" rather than "-0.000" for what rounds to zero.
+
+    Examples
+    --------
+    >>> _signed(-1e-9), _signed(0.25)
+    ('0.000', '+0.250')
+    """
+    value = round(float(value), digits) + 0.0
+    return f"{value:.{digits}f}" if value == 0 else f"{value:+.{digits}f}"
+
+
 class InteractionExplorer(App):
     """Set the true drug effect of each gene, re-simulate with a fixed seed, refit, compare.
 
@@ -923,7 +935,7 @@ class InteractionExplorer(App):
             style = f' style="background:{_HIGHLIGHT};font-weight:bold"' if r["moved"] else ""
             rows.append(
                 f"<tr{style}><td>{html.escape(term)}</td><td>{r['truth']:+.3f}</td><td>{r['estimate']:+.3f}</td>"
-                f"<td>{r['se']:.3f}</td><td>{r['truth_change']:+.3f}</td><td>{r['estimate_change']:+.3f}</td></tr>"
+                f"<td>{r['se']:.3f}</td><td>{_signed(r['truth_change'])}</td><td>{_signed(r['estimate_change'])}</td></tr>"
             )
         effects = ", ".join(f"{g}: {v:+.2f}" for g, v in view.effects.items())
         head = ("<tr><th>term</th><th>true value</th><th>estimate</th><th>SE</th>"
