@@ -12,7 +12,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, error_html, png
+from .core import App, control_style, error_html, png
 
 __all__ = ["wald_vs_t_preview", "WaldVsTResult", "WaldVsTMachine"]
 
@@ -108,8 +108,8 @@ class WaldVsTMachine(App):
     SIZE_OPTIONS = (2, 5, 10, 20, 50, 100, 200)
 
     def __init__(self, n_groups=4, group_size=20, icc=0.2, n_sims=200, seed=7):
-        style = {"description_width": "220px"}
-        layout = widgets.Layout(width="540px")
+        style, width = control_style("replicates (groups)", "measurements per replicate")
+        layout = widgets.Layout(width=width)
         self.n_groups = widgets.IntSlider(value=n_groups, min=2, max=40, description="replicates (groups)",
                                           style=style, layout=layout, continuous_update=False)
         self.group_size = widgets.SelectionSlider(options=self.SIZE_OPTIONS, value=group_size,
