@@ -28,6 +28,7 @@ the user's scale.
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -854,6 +855,53 @@ class LmmProblem:
                             BlockedFactors(T1, L1, cu1, RZX1, K, Lam2, L22, cu2, RZX2))
 
     # ------------------------------------------------------------------
+    def with_response(self, y, reml=None):
+        """The same model for a new response ``y`` (and optionally the other criterion).
+
+        Only what depends on y is recomputed (X'y, Z'y, y'y, the start values): the design,
+        Z'Z, Z'X, X'X and the factorisation pattern are shared with this problem, so a
+        parametric-bootstrap refit costs a pass over y plus the optimisation.
+        """
+        new = copy.copy(self)
+        if reml is not None:
+            new.reml = bool(reml)
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.n,):
+            raise ValueError(f"The new response has shape {y.shape}; the model has {self.n} rows.")
+        Xi = self.X_int
+        if self.p:
+            _, new.beta_ols, info = scipy.linalg.lapack.dposv(self.XtX, Xi.T @ y)
+            if info != 0:
+                new.beta_ols = scipy.linalg.solve(self.XtX, Xi.T @ y, assume_a="pos")
+            ystar = y - Xi @ new.beta_ols
+            new.Xty = Xi.T @ ystar
+        else:
+            ystar = y
+        new.yty = float(ystar @ ystar)
+        new.y_norm2 = float(y @ y)
+        zty = [np.stack([np.bincount(b.codes, weights=b.Z[:, a] * ystar, minlength=len(b.levels))
+                         for a in range(b.Z.shape[1])]) for b in self.blocks]  # (q, m) per term
+        new.rss_joint, new.joint_rank_clear = None, False
+        if self.layout == "dense":
+            Q, p = self.Q, self.p
+            W = self.W.copy()
+            col = np.concatenate([z.T.ravel() for z in zty])  # group-major, as W's rows
+            W[:Q, Q + p] = W[Q + p, :Q] = col
+            W[Q:Q + p, Q + p] = W[Q + p, Q:Q + p] = new.Xty
+            W[Q + p, Q + p] = new.yty
+            new.W = W
+            new.y_int = ystar
+            if self.one_term is not None:
+                flat, blocks, _ = self.one_term
+                q, m = self.blocks[0].Z.shape[1], len(self.blocks[0].levels)
+                new.one_term = (flat, blocks, W[:Q, Q:].reshape(m, q, p + 1))
+        else:
+            new.Z1ty = zty[self.primary]
+            if self.Q2:
+                new.Z2ty = np.concatenate([zty[i].T.ravel() for i in self.secondary])
+        new.start = new._start_values(ystar)
+        return new
+
     @property
     def dof(self):
         """Degrees of freedom for sigma: n - p under REML, n under ML."""
