@@ -3,6 +3,7 @@
 # Run from the repository root:
 #     Rscript tests/r/make_confint_fixtures.R            # all models, about 3 minutes
 #     Rscript tests/r/make_confint_fixtures.R --quick    # skip the 22,500-row replicate model
+#     Rscript tests/r/make_confint_fixtures.R --pb-only  # only pbmodcomp.json
 #
 # Writes tests/fixtures/confint/:
 #   data/<name>.csv          the data sets not already in tests/fixtures/data (as fitted)
@@ -11,7 +12,9 @@
 #                            lmerTest's ranova(fit), the ML log-likelihood and the seconds
 #                            the profile took; for a few small models bootMer percentile
 #                            intervals (nsim = 500)
-#   pbmodcomp.json           pbkrtest's PBmodcomp (nsim = 500) for two nested comparisons
+#   pbmodcomp.json           pbkrtest's PBmodcomp (nsim = 500) for four nested comparisons: its printed
+#                            PBtest p (which keeps only the simulated LRT > 0), and the p over all
+#                            simulations, (1 + #{LRT* > LRT}) / (1 + nsim), from the same reference values
 #   index.json               versions, the list of models
 # R is not available in CI; the Python tests read only these files.
 
@@ -27,6 +30,7 @@ if (!file.exists("tests/r/make_confint_fixtures.R")) {
   stop("Run this script from the repository root: Rscript tests/r/make_confint_fixtures.R")
 }
 quick <- "--quick" %in% commandArgs(trailingOnly = TRUE)
+pb_only <- "--pb-only" %in% commandArgs(trailingOnly = TRUE)
 out_dir <- "tests/fixtures/confint"
 dir.create(file.path(out_dir, "data"), showWarnings = FALSE, recursive = TRUE)
 
@@ -102,6 +106,7 @@ ci_table <- function(ci) {
 }
 
 index <- list()
+if (pb_only) models <- list()
 for (m in models) {
   if (is.null(datas[[m$data]])) next
   cat(m$id, "\n")
@@ -158,16 +163,19 @@ for (cmp in cmps) {
   r <- catching(PBmodcomp(big, small, nsim = 500, seed = 20261207))
   secs <- proc.time()[["elapsed"]] - t0
   tab <- r$value$test
+  ref <- r$value$ref
   pb[[cmp$id]] <- list(small = cmp$small, big = cmp$big, REML = FALSE,
                        call = "PBmodcomp(big, small, nsim = 500, seed = 20261207)",
                        LRT = tab["LRT", "stat"], df = tab["LRT", "df"], p_chisq = tab["LRT", "p.value"],
-                       p_pb = tab["PBtest", "p.value"], nsim_used = length(na.omit(r$value$ref)),
+                       p_pb = tab["PBtest", "p.value"], nsim_used = length(na.omit(ref)),
+                       n_positive = sum(ref > 0, na.rm = TRUE), n_extreme = sum(tab["LRT", "stat"] < ref, na.rm = TRUE),
+                       p_pb_all = (1 + sum(tab["LRT", "stat"] < ref, na.rm = TRUE)) / (1 + length(na.omit(ref))),
                        seconds = secs, warnings = r$warnings,
                        data_file = files[[if (startsWith(cmp$id, "sleep")) "sleepstudy" else "pastes"]])
 }
 writeLines(toJSON(pb, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"), file.path(out_dir, "pbmodcomp.json"))
 
-writeLines(toJSON(list(
+if (!pb_only) writeLines(toJSON(list(
   generated_by = "Rscript tests/r/make_confint_fixtures.R", r_version = R.version.string,
   packages = lapply(c(lme4 = "lme4", lmerTest = "lmerTest", pbkrtest = "pbkrtest", nlme = "nlme"),
                     function(p) as.character(packageVersion(p))),
