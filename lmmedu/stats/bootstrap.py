@@ -42,8 +42,9 @@ def check_n(n):
 class _Model:
     """What a worker needs to simulate from one fit and to refit one fit: no data frame, no patsy objects."""
 
-    def __init__(self, fit):
+    def __init__(self, fit, cells=False):
         self.mixed = is_mixed(fit)
+        self.cells = None
         X = fit.X
         self.mean = X @ np.asarray(fit.beta, float)
         self.sigma = float(fit.sigma)
@@ -56,19 +57,41 @@ class _Model:
             self.problem = prob
             self.reml = fit.reml
             self.start = np.asarray(fit.opt.x, float)
-            self.terms = [(np.asarray(b.Z, float), np.asarray(b.codes), len(b.levels),
-                           self.sigma * fit.problem.user_factor(fit.opt.x, i)) for i, b in enumerate(fit.blocks)]
+            # A term whose Z is one column of ones (a random intercept) needs no product with Z.
+            self.terms = [(None if b.Z.shape[1] == 1 and np.all(b.Z == 1.0) else np.asarray(b.Z, float),
+                           np.asarray(b.codes), len(b.levels), self.sigma * fit.problem.user_factor(fit.opt.x, i))
+                          for i, b in enumerate(fit.blocks)]
             self.varpar = VarPar(prob, fit.blocks)
             self.n_beta = len(fit.names)
+            if cells:
+                # Rows sharing X row, groups and Z rows share their mean: simulate each cell's sum and the
+                # within-cell sum of squares (sigma^2 chi-square(n - cells)) instead of every row.
+                self.cells = prob.response_cells()
+            if self.cells is not None:
+                c = self.cells
+                self.cell_mean = self.mean[c.first]
+                self.cell_terms = [(None if Z is None else Z[c.first], codes[c.first], m, F)
+                                   for Z, codes, m, F in self.terms]
+                self.within_df = self.n - len(c.first)
+                self.terms = self.mean = None  # the rows are not needed any more
         else:
             self.Q = np.linalg.qr(X - 0.0)[0] if X.shape[1] else np.zeros((self.n, 0))
 
     def simulate(self, rng):
+        if self.cells is not None:
+            n_c = self.cells.counts
+            mean = self.cell_mean.copy()
+            for Z, codes, m, F in self.cell_terms:
+                b = rng.standard_normal((m, F.shape[0])) @ F.T
+                mean += b[codes, 0] if Z is None else np.einsum("ij,ij->i", Z, b[codes])
+            sums = n_c * mean + self.sigma * np.sqrt(n_c) * rng.standard_normal(len(n_c))
+            within = self.sigma ** 2 * rng.chisquare(self.within_df) if self.within_df > 0 else 0.0
+            return sums, within
         y = self.mean + self.sigma * rng.standard_normal(self.n)
         if self.mixed:
             for Z, codes, m, F in self.terms:
                 b = rng.standard_normal((m, F.shape[0])) @ F.T  # (m, q): N(0, sigma^2 T T')
-                y += np.einsum("ij,ij->i", Z, b[codes])
+                y += b[codes, 0] if Z is None else np.einsum("ij,ij->i", Z, b[codes])
         return y
 
     def refit(self, y):
@@ -76,13 +99,16 @@ class _Model:
         if not self.mixed:
             rss = float(y @ y - np.sum((self.Q.T @ y) ** 2))
             return None, None, -0.5 * self.n * (np.log(2 * np.pi * rss / self.n) + 1.0), False, True
-        prob = self.problem.with_response(y)
-        opt = optimize_theta(prob, start=self.start)
+        if self.cells is not None:
+            prob = self.problem.with_cell_sums(self.cells, y[0], y[1], start=self.start)
+        else:
+            prob = self.problem.with_response(y, start=self.start)  # refits end near the fitted theta
+        opt = optimize_theta(prob)
         sol = prob.solve(opt.x)
         sigma = prob.sigma(sol)
         phi = self.varpar.from_theta(opt.x, sigma)
         singular = any(np.any(np.abs(np.diag(prob.user_factor(opt.x, i))) < _SINGULAR_TOL)
-                       for i in range(len(self.terms)))
+                       for i in range(len(self.problem.blocks)))
         return (np.asarray(sol.beta, float), phi, -0.5 * prob.profiled_deviance(sol), bool(singular),
                 bool(opt.success))
 
@@ -212,7 +238,7 @@ def bootstrap(fit, n=1000, seed=None, n_jobs=1, progress=False):
     check_mixed(fit, "The parametric bootstrap")
     n = check_n(n)
     n_jobs = _check_n_jobs(n_jobs)
-    model = _Model(fit)
+    model = _Model(fit, cells=True)
     results = _run(model, [model], n, seed, n_jobs, progress)
     names = list(model.varpar.names)
     beta = np.array([r[0][0] for r in results])
