@@ -74,6 +74,9 @@ class _Model:
                                    for Z, codes, m, F in self.terms]
                 self.within_df = self.n - len(c.first)
                 self.terms = self.mean = None  # the rows are not needed any more
+                self.cells.inverse = None
+                self.problem = prob.without_rows()
+                self.varpar.problem = self.problem
         else:
             self.Q = np.linalg.qr(X - 0.0)[0] if X.shape[1] else np.zeros((self.n, 0))
 

@@ -940,6 +940,18 @@ class LmmProblem:
         y_norm2 = float(sums @ (sums / n_c)) + float(within_ss)
         return self._install_response(new, zty, yty, y_norm2, None, start)
 
+    def without_rows(self):
+        """A copy without the row-level arrays, to ship to worker processes.
+
+        It evaluates the deviance and takes new responses through :meth:`with_cell_sums`
+        (not :meth:`with_response`, which needs the rows).
+        """
+        new = copy.copy(self)
+        new._Xi, new.y_int, new._Z_all, new.user_blocks, new.x_cells = None, None, None, [], None
+        new.blocks = [SimpleNamespace(Z=np.zeros((0, b.Z.shape[1])), codes=np.zeros(0, dtype=np.intp),
+                                      levels=b.levels, cells=None) for b in self.blocks]
+        return new
+
     def _install_response(self, new, zty, yty, y_norm2, ystar, start):
         """Write the y-dependent pieces (Z'y*, X'y* already set, y*'y*) into the copy ``new``."""
         new.yty, new.y_norm2 = yty, y_norm2
