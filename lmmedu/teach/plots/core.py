@@ -684,8 +684,8 @@ def se_ratio_plot(table, ax=None, group="replicate"):
         ax.barh(i, r - 1.0, left=1.0, color=colours.get(kind, "gray"), height=0.6,
                 label=f"varies {kind} {group}s" if kind != "term" else None)
         ax.text(r, i, f" {r:.2g}x ", va="center", ha="left" if r >= 1 else "right", fontsize="small")
-    span = max(2.0, float(np.nanmax(np.maximum(ratio, 1 / ratio))) * 2.0)
-    ax.set_xlim(1 / span, span)
+    # Room beyond the longest bar on each side for its " 0.097x " label (five times the ratio on a log axis).
+    ax.set_xlim(min(0.5, float(np.nanmin(ratio)) / 5), max(2.0, float(np.nanmax(ratio)) * 5))
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_yticks(y, list(table.index))
     ax.set_ylim(len(table) - 0.5, -0.5)

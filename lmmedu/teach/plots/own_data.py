@@ -110,7 +110,7 @@ def modes_panels(fit, axes=None, max_levels=20, level=0.95):
              for g in dict.fromkeys(ranef["group"])]
     panels = [(g, term) for g, tab in parts for term in dict.fromkeys(tab["term"])]
     rows = max(tab["level"].nunique() for _, tab in parts)
-    axes = new_panels(axes, len(panels), (min(3.4 * len(panels), 6.8), 0.24 * rows + 1.8), "modes_panels")
+    axes = new_panels(axes, len(panels), (min(4.3 * len(panels), 8.6), 0.26 * rows + 2.6), "modes_panels")
     response = fit.parsed.response
     i = 0
     for g, tab in parts:

@@ -92,13 +92,14 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     ax.set_xlabel(x_label)
     ax.set_ylabel("power (share with p < 0.05)")
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    # The title gives every line's power at `at`, so it can be checked against the picture (lines that
+    # The title gives the lines' power at `at`, so it can be checked against the picture (lines that
     # share a percentage lie on top of each other there); the verdict follows the numbers: "barely"
     # only when the compared lines differ by under 10 points.
     gain = summary["power_high"] - summary["power_low"]
     verdict = f"More {hue_label} barely help" if gain < 0.10 else f"More {hue_label} help"
     at_rows = curve[curve[x] == at]
-    if len(at_rows) == len(hues):
+    # Every line is listed only when the verdict compares the extremes; with `compare` the two compared.
+    if compare is None and len(at_rows) == len(hues):
         powers = at_rows.set_index(hue)["power"]
         listed = [f"{powers[h]:.0%} with {_plan_count_text(h)}" for h in hues]
         listed = ", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]
