@@ -159,7 +159,8 @@ def layout_problems(fig, max_px=PAGE_PX, dpi=INLINE_DPI):
                         & (inside[:, 1] < box.y1)]
         if len(hidden):
             problems.append(f"legend of {ax.get_title()!r} covers {len(hidden)} data point(s)")
-        bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_visible() and p.get_width() and p.get_height()]
+        bars = [p for p in ax.patches
+                if isinstance(p, Rectangle) and p.get_visible() and p.get_width() and p.get_height()]
         covered = [p for p in bars if _overlap(p.get_window_extent(), box)]
         if covered:
             problems.append(f"legend of {ax.get_title()!r} covers {len(covered)} bar(s)")

@@ -171,7 +171,8 @@ def test_panel_figures_refuse_too_few_axes():
 def test_no_figure_prints_negative_zero():
     # A symmetric sample has a skewness of about -1e-17: printed as 0.00, never "-0.00".
     values = np.r_[-np.arange(1, 200), np.arange(1, 200)] / 100.0
-    table = pd.DataFrame({"scaled": values, "normal_quantile": stats.norm.ppf((np.arange(len(values)) + 0.5) / len(values))})
+    quantiles = stats.norm.ppf((np.arange(len(values)) + 0.5) / len(values))
+    table = pd.DataFrame({"scaled": values, "normal_quantile": quantiles})
     title = plots.qq_plot(table).get_title()
     assert "skewness of the residuals 0.00" in title and "-0.00" not in title
     assert plots.number(-0.004) == "0.00" and plots.number(-0.006) == "-0.01"

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .core import (_dodged, _legend_below, _interval_rows, _palette, _rate_xlim, _setting_axis, fit_title, fit_xlabel, fit_ylabel,
-                   new_axes, new_panels, number)
+from .core import (_dodged, _interval_rows, _legend_below, _palette, _rate_xlim, _setting_axis, fit_title, fit_xlabel,
+                   fit_ylabel, new_axes, new_panels, number)
 
 # Rates with intervals from the one rates table (lmmedu.teach.studies.rates, rates_and_coverage),
 # and residual diagnostics from lmmedu.teach.comparison.residual_table.
@@ -90,7 +90,11 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     # A little room beyond 0 and 1, so a rate of 0 or a coverage of 100% is drawn whole.
     axes[0].set_ylim(-0.01, min(1.0, max(3 * alpha, float(table["ci_high"].max()) * 1.1)))
     axes[1].set_ylim(max(0.0, min(1 - 3 * alpha, float(table["coverage_low"].min()) - 0.02)), 1.015)
-    _legend_below(axes, *axes[1].get_legend_handles_labels())
+    handles, labels = axes[1].get_legend_handles_labels()
+    # One legend for both panels, whose dashed lines mark different levels.
+    labels = [f"nominal: {alpha:.0%} false positives, {1 - alpha:.0%} coverage" if lab.startswith("nominal") else lab
+              for lab in labels]
+    _legend_below(axes, handles, labels)
     worst = table.loc[table["rate"].idxmax()]
     where = f"{worst[x]:g} {'replicates' if x == 'n_groups' else x}"
     # Broken to the panel's width: side by side, one-line titles would run into each other.
@@ -291,7 +295,7 @@ def qq_plot(table, ax=None, label=None):
     lim = float(np.nanmax(np.abs(np.r_[q, s])))
     ax.plot([-lim, lim], [-lim, lim], color="black", linewidth=1, label="normal residuals")
     fit_xlabel(ax, "normal quantile (standard normal units)")
-    fit_ylabel(ax, "scaled residual (residual / residual SD)")
+    fit_ylabel(ax, "scaled residual (residual / its SD)")
     ax.legend(frameon=False, fontsize="small", loc="upper left")
     skew = float(stats.skew(table["scaled"]))
     fit_title(ax, label or f"{table.attrs.get('model', '')}\nskewness of the residuals {number(skew)}",

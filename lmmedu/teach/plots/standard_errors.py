@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .core import _palette, fit_title, fit_ylabel, new_axes
+from .core import _palette, fit_title, new_axes
 
 __all__ = ["probeset_spread", "probeset_spread_plot", "design_effect_axes", "design_effect_plot"]
 
