@@ -165,7 +165,7 @@ def _room(ax, along="x", margin=None):
         else:
             # One panel across: constrained layout gives it the figure's width, less its labels.
             cell = fig.get_figwidth() if spec is not None else pos.width * fig.get_figwidth()
-        return max(1.0, cell - (_label_width(ax) + 0.2 if margin is None else margin))
+        return max(1.6, cell - (_label_width(ax) + 0.2 if margin is None else margin))
     cell = pos.height * fig.get_figheight()
     return max(1.0, cell - (0.2 if margin is None else margin))
 
@@ -244,10 +244,13 @@ def _marker_path(marker):
 
 
 def _interval_rows(ax, labels, nominal, linewidth=1.2):
-    """Rows labelled top to bottom and the nominal level dashed: the frame of every rates figure."""
+    """Rows labelled top to bottom and the nominal level dashed: the frame of every rates figure.
+
+    An empty band under the last row holds the legend, where no interval or percentage is drawn.
+    """
     ax.axvline(nominal, color="black", linestyle="--", linewidth=linewidth, label=f"nominal {nominal:.0%}")
     ax.set_yticks(np.arange(len(labels)), [str(v) for v in labels])
-    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_ylim(len(labels) - 0.5 + 0.6, -0.5)
 
 
 def _rate_rows(ax, rates, alpha, missing):
@@ -563,7 +566,7 @@ def rates_plot(rates, ax=None, title=None):
             if settings.get("replicate_treatment_sd") is not None:
                 title += f", drug-effect SD {settings['replicate_treatment_sd']:g}"
     fit_title(ax, title, fontsize="medium")
-    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    ax.legend(loc="lower right", frameon=False, fontsize="small", borderaxespad=0.2)
     return ax
 
 

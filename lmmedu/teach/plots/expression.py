@@ -128,5 +128,5 @@ def analysis_rates_plot(rates, ax=None):
     if worst is not None:
         title = f"{worst['analysis']}: {worst['rate']:.0%} false positives in {n} experiments without a true effect"
     fit_title(ax, title, fontsize="medium")
-    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    ax.legend(loc="lower right", frameon=False, fontsize="small", borderaxespad=0.2)
     return ax

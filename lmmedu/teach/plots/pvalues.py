@@ -158,8 +158,6 @@ def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=No
     else:
         ax.set_xlim(max(0.0, float(sub[low].min()) - 0.08), 1.02)
         fit_xlabel(ax, f"share of {nominal:.0%} intervals that contain the truth, 95% interval")
-    # The nominal line is named under the rows, where no interval or percentage is drawn.
-    ax.set_ylim(len(sub) - 0.5 + 0.6, -0.5)
     ax.legend(frameon=False, fontsize="small", loc="lower right" if column == "rate" else "lower left",
               borderaxespad=0.2)
     top = sub.loc[sub[column].idxmax()] if column == "rate" else sub.loc[sub[column].idxmin()]
