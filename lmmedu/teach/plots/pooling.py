@@ -214,7 +214,7 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
         ax.annotate(f"{hardest}: {int(n_obs[hardest])} cells", (none.loc[hardest, "Intercept"], none.loc[hardest, slope]),
                     xytext=(6, 6), textcoords="offset points", fontsize="small", fontweight="bold")
     ax.set_xlabel("Intercept: mean log length of control cells (log µm)")
-    ax.set_ylabel(f"{slope}: drug effect (log scale)")
+    ax.set_ylabel(f"{slope}: drug effect (log-length units)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     if hardest is not None:
         fit_title(ax, f"Partial pooling pulls the groups toward the population estimate; {hardest} "

@@ -20,7 +20,7 @@ __all__ = ["rates_vs_setting_plot", "rates_at_setting_plot", "wald_vs_t_panels",
 
 _SETTING_LABELS = {"n_groups": "number of replicates (groups)", "group_size": "measurements per replicate",
                    "icc": "ICC (share of variance between replicates)", "slope_sd": "SD of the drug effect "
-                   "between replicates (log scale)"}
+                   "between replicates (log-length units)"}
 
 
 def _analysis_colours(analyses):
