@@ -138,9 +138,7 @@ class WaldVsTMachine(App):
 
     def update(self, n_groups, group_size, icc):
         """Simulate ``n_sims`` experiments at this setting; return a :class:`WaldVsTResult`."""
-        import matplotlib.pyplot as plt
-
-        from ..plots import rates_at_setting_plot
+        from ..plots import wald_vs_t_panels
         from ..studies import SATTERTHWAITE_T, WALD_Z, rates_and_coverage, wald_vs_t_study
 
         results = wald_vs_t_study(n_groups=int(n_groups), group_size=int(group_size), icc=float(icc),
@@ -157,15 +155,7 @@ class WaldVsTMachine(App):
                              f"{r['ci_high']:.1%}), intervals cover the truth {r['coverage']:.1%}")
         summary = (f"{self.n_sims} experiments, {n_groups} replicates of {group_size}, ICC {icc:.2f}, no true "
                    "effect. " + "; ".join(parts) + ".")
-        fig, axes = plt.subplots(1, 2, figsize=(8.6, 2.8), layout="constrained")
-        usable = table[table["n_sims"] > 0]
-        if len(usable):
-            rates_at_setting_plot(usable, "rate", ax=axes[0])
-            rates_at_setting_plot(usable, "coverage", ax=axes[1])
-            axes[1].set_yticks([])
-            axes[0].set_xlabel("false-positive rate (p < 0.05), 95% interval")
-            axes[1].set_xlabel("share of 95% intervals containing the truth")
-        return WaldVsTResult(table=table, summary=summary, figure=png(fig))
+        return WaldVsTResult(table=table, summary=summary, figure=png(wald_vs_t_panels(table)[0].figure))
 
     def show(self, result):
         self.status.value = html.escape(result.summary)
