@@ -43,6 +43,10 @@ from .data.datasets import load_expression_small, load_replicates
 from .data.simulate import simulate_expression, simulate_replicates, truth
 from .stats.fit import fit, fit_lm
 from .stats.ftest import anova
+from .stats.bootstrap import bootstrap
+from .stats.confint import confint
+from .stats.profile import profile
+from .stats.ranova import ranova
 from .stats.emmeans import emmeans
 from .stats.explain import explain, set_reference
 from .data.read import read_table
@@ -60,6 +64,10 @@ __all__ = [
     "fit",
     "fit_lm",
     "anova",
+    "confint",
+    "profile",
+    "bootstrap",
+    "ranova",
     "explain",
     "emmeans",
     "contrasts",

@@ -15,8 +15,11 @@ needs a name it defines. Tagged, by rule only (the script edits nothing but the 
 - markdown cells tagged ``solution`` or ``instructor``, exercise headings (``### Exercise``)
   and predict prompts (``**Predict``): they ask the learner to type code, which an app
   cannot;
-- code cells tagged ``solution``, cells that only assign the learner's guesses (``my_... =``)
-  and cells that check such a guess, when nothing that stays uses what they define.
+- code cells tagged ``solution``, cells that only assign the learner's guesses (``my_... =``),
+  cells with a placeholder for the learner's code (a name set to ``...``, such as ``L_B = ...``)
+  and cells that use such a guess or placeholder name, when nothing that stays uses what they
+  define. A cell that checks a guess therefore says its "write your answer into ``my_x`` and run
+  again" in a cell of its own, apart from what the page shows in app mode too.
 
 Everything else stays, and the tag is removed from cells that no longer match (so the
 script is idempotent and can be run after every merge).
@@ -50,8 +53,10 @@ def _parse(source):
 def _defined(tree):
     """Names a cell binds at any level (assignments, imports, defs, loop targets)."""
     names = set()
+    # A comprehension's loop variable lives inside the comprehension only.
+    local = {id(n) for c in ast.walk(tree) if isinstance(c, ast.comprehension) for n in ast.walk(c.target)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and id(node) not in local:
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
@@ -79,6 +84,15 @@ def _is_guess(tree):
     return True
 
 
+def _placeholders(tree):
+    """Names a cell sets to ``...``: the learner's code goes there."""
+    if tree is None:
+        return set()
+    return {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) and node.value.value is Ellipsis
+            for t in node.targets if isinstance(t, ast.Name)}
+
+
 def _hidden_markdown(cell):
     tags = cell.metadata.get("tags", [])
     return "solution" in tags or "instructor" in tags or cell.source.lstrip().startswith(_MARKDOWN_PREFIXES)
@@ -99,11 +113,16 @@ def hidden_cells(nb):
     --------
     >>> from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell
     >>> nb = new_notebook(cells=[new_code_cell("x = 1", id="a"), new_code_cell("my_x = None", id="b"),
-    ...                          new_code_cell("print(my_x == x)", id="c"), new_markdown_cell("### Exercise 1", id="d")])
+    ...                          new_code_cell("print(my_x == x)", id="c"), new_markdown_cell("### Exercise 1", id="d"),
+    ...                          new_code_cell("print(x); L = ...", id="e"), new_code_cell("print(L)", id="f")])
     >>> sorted(hidden_cells(nb))
-    ['b', 'c', 'd']
+    ['b', 'c', 'd', 'e', 'f']
     """
     hidden, needed = set(), set()
+    learner = set()  # names the learner fills in
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            learner |= _placeholders(_parse(cell.source))
     for cell in reversed(nb.cells):
         if cell.cell_type == "markdown":
             if _hidden_markdown(cell):
@@ -114,7 +133,8 @@ def hidden_cells(nb):
         tree = _parse(cell.source)
         loads = _loaded(tree, cell.source)
         candidate = tree is not None and (
-            "solution" in cell.metadata.get("tags", []) or _is_guess(tree) or any(n.startswith("my_") for n in loads))
+            "solution" in cell.metadata.get("tags", []) or _is_guess(tree) or _placeholders(tree)
+            or any(n.startswith("my_") or n in learner for n in loads))
         if candidate and not (_defined(tree) & needed):
             hidden.add(cell.id)
         else:

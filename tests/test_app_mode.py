@@ -5,9 +5,11 @@ The browser side (Voila renders each notebook without errors) is in tests/browse
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -57,3 +59,54 @@ def test_app_mode_tags_are_current(path):
     expected = tagger.hidden_cells(nb)
     tagged = {c.id for c in nb.cells if tagger.TAG in c.metadata.get("tags", [])}
     assert tagged == expected, f"run: python scripts/tag_app_cells.py {path.relative_to(ROOT)}"
+
+
+# What a cell says when it asks the learner to change code or run a cell: app mode (code hidden,
+# no way to edit or run a cell) must never show it. A learner's guess (`my_...`) is named only in
+# the cells that app mode leaves out.
+ASKS_FOR_AN_EDIT = re.compile(r"\b[Rr]e-?run\b|\b[Rr]un (?:this|the|both|all) cells?\b|\b[Rr]un the check\b"
+                              r"|\b(?:[Ww]rite|[Pp]ut|[Tt]ype)\b[^.]* into `|\bSet `|\bFill in `|`my_\w+`")
+
+
+def _shown_text(cell):
+    """What a cell kept in app mode can show: its markdown, or the string literals of its code."""
+    if cell.cell_type == "markdown":
+        return [cell.source]
+    tree = _tagger()._parse(cell.source)
+    if tree is None:
+        return [cell.source]
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
+def test_the_edit_detector_finds_the_phrases_of_a_guess_check():
+    for text in ("Set `my_n_units` above and rerun this cell.", "Write a share into `my_rate`, then run the check.",
+                 "Write your predictions into the cell above and run both cells again.",
+                 "write a number into `my_effect_", "Set `L_B` to a list of 6 numbers"):
+        assert ASKS_FOR_AN_EDIT.search(text), text
+    for text in ("Press <b>Run</b> to simulate.", "The data set `load_replicates(\"between\")` simulates this",
+                 "Settings changed: press <b>Fit</b> to fit them."):
+        assert not ASKS_FOR_AN_EDIT.search(text), text
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name[:2])
+def test_app_mode_never_asks_for_an_edit(path):
+    # A cell kept in app mode that says "set my_x and rerun" asks for what the page cannot do.
+    tagger = _tagger()
+    nb = nbformat.read(path, as_version=4)
+    hidden = tagger.hidden_cells(nb)
+    asking = [f"{cell.id}: {m.group(0)!r} in {text.strip()[:80]!r}" for cell in nb.cells if cell.id not in hidden
+              for text in _shown_text(cell) for m in [ASKS_FOR_AN_EDIT.search(text)] if m]
+    assert not asking, "cells kept in app mode ask for an edit:\n" + "\n".join(asking)
+
+
+def test_a_check_that_asks_for_an_edit_is_hidden_with_its_guess():
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    tagger = _tagger()
+    nb = new_notebook(cells=[
+        new_code_cell("data = 1", id="a"), new_code_cell("my_n = None", id="guess"),
+        new_code_cell("units = data + 1\nprint(units)", id="fact"),
+        new_code_cell("print('Set `my_n` and rerun.' if my_n is None else my_n == units)", id="verdict"),
+        new_code_cell("print(units * 2)", id="later"),
+    ])
+    assert tagger.hidden_cells(nb) == {"guess", "verdict"}

@@ -9,7 +9,7 @@ a tiny app (fast, and a run that fails) and on notebook 01's pseudo-replication 
 import ipywidgets as widgets
 import pytest
 
-from lmmedu.teach.widgets import App, PseudoReplicationMachine
+from lmmedu.teach.widgets import App, OwnDataApp, PowerPlanner, PseudoReplicationMachine, WaldVsTMachine
 
 
 class _Doubler(App):
@@ -55,7 +55,7 @@ def test_status_sequence_of_a_run_button_app():
     assert seen == [App.running, "Doubled: 6"]
     assert app.status.value == "Doubled: 6"
     app.x.value = 4
-    assert app.status.value == App.changed
+    assert app.status.value == app.changed
     app.x.value = 3  # back to the settings of the result shown: it is current again
     assert app.status.value == "Doubled: 6"
 
@@ -64,9 +64,9 @@ def test_a_failed_run_leaves_the_status_it_had():
     app = _Doubler()
     app.button.click()
     app.x.value = 0
-    assert app.status.value == App.changed
+    assert app.status.value == app.changed
     assert app.run() is None and "x must be positive" in app.message.value
-    assert app.status.value == App.changed  # the result shown is still the old one
+    assert app.status.value == app.changed  # the result shown is still the old one
     app.x.value = 1
     assert app.run() == 2 and app.status.value == "Doubled: 2" and app.message.value == ""
 
@@ -91,7 +91,7 @@ def test_pseudo_replication_machine_status_sequence(machine_statuses):
     # Never "Settings changed" while running or after the run: running, then the rates.
     assert seen == [App.running, done]
     assert done.startswith("Ran 100 experiments (between design, 4 replicates")
-    assert changed == App.changed
+    assert changed == "Settings changed: press <b>Run</b> to simulate them."
     assert back == done
 
 
@@ -102,6 +102,16 @@ def test_a_run_from_code_with_other_settings_is_not_current_for_the_controls():
     machine.run(n_sims=5)
     assert machine.status.value.startswith("Ran 5 experiments")
     machine.design.value = "within"
-    assert machine.status.value == App.changed
+    assert machine.status.value == machine.changed
     machine.design.value = "between"
-    assert machine.status.value == App.changed
+    assert machine.status.value == machine.changed
+
+
+@pytest.mark.parametrize("build", [PseudoReplicationMachine, WaldVsTMachine, PowerPlanner, OwnDataApp],
+                         ids=lambda c: c.__name__)
+def test_the_changed_status_names_the_apps_own_button_and_action(build):
+    # Notebook 10's app said "press Run to simulate them" next to a button labelled Fit.
+    app = build()
+    assert f"<b>{app.button.description}</b>" in app.changed
+    assert f" {app.action} " in app.changed
+    assert ("simulat" in app.changed) == (app.action == "simulate")

@@ -228,11 +228,11 @@ def test_app_on_an_r_export_with_dotted_names(tmp_path, small_within):
     app = OwnDataApp(str(path), response="cell.length", log=True, fixed=["drug.arm"], groups=["replicate"])
     assert app.formula == 'log(Q("cell.length")) ~ Q("drug.arm") + (1 | replicate)'
     assert "lmer(log(cell.length) ~ drug.arm + (1 | replicate)" in app.formula_view.value
-    assert "Line 5 has an empty cell in cell.length (2 rows in all)" in app.formula_view.value
+    assert "Empty cells: cell.length in 2 rows (the first on line 5)" in app.formula_view.value
     result = app.run()
     assert result is not None, app.message.value
     assert result.comparison.lmm.nobs == len(frame) - 2
-    assert any("Line 5" in n for n in result.notes)
+    assert any("line 5" in n for n in result.notes)
 
 
 def test_loading_another_file_clears_the_old_results(small_csv):
@@ -368,3 +368,111 @@ def test_the_command_line_reads_an_r_export_with_the_same_reader(tmp_path, small
     captured = capsys.readouterr()
     assert f"Number of obs: {len(frame) - 1}" in captured.out
     assert captured.err.startswith("warning: 1 of")
+
+
+# --- an R export as a learner brings it (tests/fixtures/own_data/r_write_csv_mice.csv) ----------
+# Written as R's write.csv writes: a "" row-name column, NA for missing values, a column name with
+# a space ("cell area", the measured value), a dose coded 0/1/2, a batch coded 1/2 as the last
+# numeric column, 7 mice of which m7 has one row. Missing: cell area on lines 6 and 22, dose on line 16.
+MICE = ROOT / "tests" / "fixtures" / "own_data" / "r_write_csv_mice.csv"
+MICE_CHOICES = dict(response="cell area", log=True, fixed=["treatment", "dose"], groups=["mouse"])
+
+
+def test_the_r_export_of_mice_reads_as_r_wrote_it():
+    data = read_table(MICE)
+    assert list(data.columns) == ["mouse", "treatment", "dose", "cell area", "batch"]
+    assert data["cell area"].isna().sum() == 2 and data["dose"].isna().sum() == 1
+    assert (data["mouse"] == "m7").sum() == 1 and data["mouse"].nunique() == 7
+
+
+def test_a_new_file_starts_with_the_measured_column_as_response():
+    # Not the last numeric column (batch 1/2), nor the dose code 0/1/2: the one with measured values.
+    app = OwnDataApp(str(MICE))
+    assert app.response.value == "cell area"
+    from lmmedu.teach.widgets import default_response
+
+    assert default_response(read_table(MICE)) == "cell area"
+    ids = pd.DataFrame({"id": range(1, 11), "count": [3, 9, 4, 12, 7, 5, 8, 11, 6, 10], "plate": [1, 2] * 5})
+    assert default_response(ids) == "count"
+
+
+def test_empty_cells_are_counted_per_column():
+    notes = check_choices(read_table(MICE), **MICE_CHOICES, slopes=())[1]
+    note = next(n for n in notes if n.startswith("Empty cells"))
+    assert "cell area in 2 rows (the first on line 6)" in note and "dose in 1 row (line 16)" in note
+    assert "(34 of 37 rows used)" in note
+    # Without dose among the choices its empty cell is not counted.
+    note = next(n for n in check_choices(read_table(MICE), "cell area", True, ["treatment"], False, ["mouse"])[1]
+                if n.startswith("Empty cells"))
+    assert "dose" not in note and "(35 of 37 rows used)" in note
+
+
+def test_the_status_follows_the_fit_button():
+    app = OwnDataApp(str(MICE), **MICE_CHOICES)
+    seen = []
+    app.status.observe(lambda change: seen.append(change["new"]), names="value")
+    app.button.click()
+    assert seen[0] == app.running and "Fitting" in app.running
+    assert seen[-1].startswith("Fitted")
+    app.groups.value = ("mouse", "batch")
+    assert app.status.value == "Choices changed: press <b>Fit</b> to fit them."
+    for text in (app.running, app.changed, app.status.value, *seen):
+        assert "Run" not in text and "simulat" not in text, text
+
+
+def test_a_failed_fit_clears_the_tabs_and_says_so_by_the_button():
+    app = OwnDataApp(str(MICE), **MICE_CHOICES)
+    assert app.run() is not None and "<table" in app.comparison_view.value
+    app.fixed.value = ("treatment", "dose", "mouse")  # mouse is also the grouping factor
+    assert app.run() is None
+    assert "Could not fit" in app.message.value
+    assert app.result is None and app.comparison_view.value == "" and app.residual_plot.value == b""
+    assert app.status.value == app.not_fitted
+    children = list(app.widget.children)
+    # The message sits between the Fit button's row and the tabs, not under the tabs.
+    button_row = next(i for i, c in enumerate(children) if app.button in getattr(c, "children", ()))
+    assert children.index(app.message) == button_row + 1 < children.index(app.tabs)
+    app.fixed.value = ("treatment", "dose")
+    assert app.status.value == app.not_fitted  # nothing fitted is on screen to be current or stale
+    assert app.run() is not None and app.message.value == "" and app.status.value.startswith("Fitted")
+
+
+def test_figures_and_reasons_speak_the_learners_names(monkeypatch):
+    import lmmedu.teach.widgets.own_data as own
+
+    texts = []
+
+    def capture(fig, dpi=96):
+        texts.extend(t.get_text() for t in fig.findobj(own.matplotlib.text.Text) if t.get_text())
+        return b"png"
+
+    monkeypatch.setattr(own, "png", capture)
+    app = OwnDataApp(str(MICE), **MICE_CHOICES)
+    assert app.run() is not None, app.message.value
+    assert any("log(cell area)" in t for t in texts), texts
+    assert not [t for t in texts if "Q(" in t]
+    shown = html.unescape(app.comparison_view.value)
+    assert "the 7 mice" in shown and "mouses" not in shown
+
+
+def test_diagnostics_titles_and_labels_do_not_overprint(monkeypatch):
+    # Two grouping factors with a random slope each: four panels of conditional modes.
+    import lmmedu.teach.widgets.own_data as own
+
+    overlaps = []
+
+    def check(fig, dpi=96):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for ax in fig.axes
+                 for t in (ax.title, ax.xaxis.label, ax.yaxis.label) if t.get_text()]
+        overlaps.extend((a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+                        if box_a.overlaps(box_b))
+        own.plt.close(fig)
+        return b"png"
+
+    monkeypatch.setattr(own, "png", check)
+    app = OwnDataApp(str(MICE), response="cell area", log=True, fixed=["treatment"], groups=["mouse", "batch"],
+                     slopes=["treatment"])
+    assert app.run() is not None, app.message.value
+    assert not overlaps, overlaps

@@ -29,6 +29,11 @@ def small():
     return lmmedu.simulate_replicates(obs_per_replicate=(40, 60, 80), n_replicates=3, seed=3)
 
 
+def _title(ax):
+    # Long computed titles are broken into lines to fit their panel; the words are what is checked.
+    return " ".join(ax.get_title().split())
+
+
 def _hlines(ax):
     return [line for line in ax.get_lines() if len(set(line.get_ydata())) == 1 and line.get_linestyle() == "--"]
 
@@ -49,8 +54,8 @@ def test_replicate_view_draws_replicate_means_and_the_truth(small):
     lines = np.sort([line.get_ydata()[0] for line in _hlines(ax)])
     np.testing.assert_allclose(lines, true)
     assert ax.get_ylabel() == "log length (log µm)"
-    assert f"{len(sub):,} measurements" in ax.get_title()
-    assert "3 replicates" in ax.get_title()
+    assert f"{len(sub):,} measurements" in _title(ax)
+    assert "3 replicates" in _title(ax)
 
 
 def test_replicate_view_subsamples_dots_but_not_means(small):
@@ -81,7 +86,7 @@ def test_false_positive_plot_shows_rates_intervals_and_nominal_line():
     assert [float(line.get_xdata()[0]) for line in nominal] == [0.05]
     assert [t.get_text() for t in ax.get_yticklabels()] == rates["analysis"].tolist()
     worst = rates.loc[rates["rate"].idxmax()]
-    assert f"{worst['analysis']}: {worst['rate']:.0%}" in ax.get_title()
+    assert f"{worst['analysis']}: {worst['rate']:.0%}" in _title(ax)
 
 
 def test_false_positive_plot_marks_untestable_methods():
@@ -111,7 +116,7 @@ def test_se_ratio_plot_bars_end_at_the_ratio():
     assert ax.get_xscale() == "log"
     ends = sorted(p.get_x() + p.get_width() for p in ax.patches)
     assert ends == pytest.approx([0.5, 4.0])
-    assert "raised 1 and lowered 1 of 2" in ax.get_title()
+    assert "raised 1 and lowered 1 of 2" in _title(ax)
     with pytest.raises(ValueError, match="se_ratio"):
         plots.se_ratio_plot(pd.DataFrame({"x": [1]}))
 
@@ -136,7 +141,7 @@ def test_rate_curve_plot_draws_each_method_at_its_rates():
     if not line:  # errorbar containers keep the label on the container
         line = [c.lines[0] for c in ax.containers if c.get_label() == "naive lm"]
     np.testing.assert_allclose(line[0].get_ydata(), naive["rate"].to_numpy())
-    assert f"{naive['rate'].iloc[0]:.0%} false positives with 5 measurements per replicate" in ax.get_title()
+    assert f"{naive['rate'].iloc[0]:.0%} false positives with 5 measurements per replicate" in _title(ax)
     with pytest.raises(ValueError, match="rate_curve"):
         plots.rate_curve_plot(pd.DataFrame({"x": [1]}))
 
@@ -161,3 +166,40 @@ def test_panel_figures_refuse_too_few_axes():
         plots.caterpillar_plot(plots.caterpillar_table(r), axes=[ax])
     assert len(plots.caterpillar_plot(plots.caterpillar_table(r))) == 2
     plt.close("all")
+
+
+def test_no_figure_prints_negative_zero():
+    # A symmetric sample has a skewness of about -1e-17: printed as 0.00, never "-0.00".
+    values = np.r_[-np.arange(1, 200), np.arange(1, 200)] / 100.0
+    quantiles = stats.norm.ppf((np.arange(len(values)) + 0.5) / len(values))
+    table = pd.DataFrame({"scaled": values, "normal_quantile": quantiles})
+    title = plots.qq_plot(table).get_title()
+    assert "skewness of the residuals 0.00" in title and "-0.00" not in title
+    assert plots.number(-0.004) == "0.00" and plots.number(-0.006) == "-0.01"
+
+
+def test_replicate_view_draws_one_truth_line_when_the_arms_share_it():
+    # Gene C has no drug effect: both arms' true means are equal, so one line, named for both arms.
+    df = lmmedu.simulate_replicates(obs_per_replicate=20, seed=1)
+    ax = plots.replicate_view(df, gene="C", max_points=5)
+    assert len(_hlines(ax)) == 1
+    labels = ax.get_legend_handles_labels()[1]
+    assert "true mean (both arms)" in labels and not any(label.endswith(": true mean") for label in labels)
+
+
+def test_replicate_means_plot_names_each_replicate_and_the_dot_sizes(small):
+    ax = plots.replicate_means_plot(small)
+    labels = ax.get_legend_handles_labels()[1]
+    assert [f"replicate {r}" for r in ("R1", "R2", "R3")] == [lab for lab in labels if lab.startswith("replicate ")]
+    sizes = replicate_means(small, cells=("gene", "treatment"))["n"]
+    assert f"area: {sizes.min():,} rows" in labels and f"area: {sizes.max():,} rows" in labels
+
+
+def test_power_curve_title_gives_every_line_at_the_marked_setting():
+    from lmmedu.teach.studies import array_power
+
+    curve = array_power(range(2, 6), (1000, 18015, 100000), 0.02)
+    title = _title(plots.power_curve_plot(curve, x="n_mice", hue="n_probesets", at=3))
+    at = curve[curve["n_mice"] == 3].set_index("n_probesets")["power"]
+    for n, p in at.items():
+        assert f"{p:.0%} with {n:,}" in title

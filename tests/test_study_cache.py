@@ -109,3 +109,18 @@ def test_script_check_names_a_stale_file(tmp_path):
     assert bad.returncode == 1
     assert "random_slope_study.csv: out of date (first experiments differ" in bad.stderr
     assert "gene_response_study.csv: out of date (missing)" in bad.stderr
+
+
+def test_notebook_01s_cached_studies_are_what_its_functions_compute():
+    # Notebook 01 shows these instead of simulating at start-up: they must be the very tables
+    # the machine's run() and rate_curve() give (same experiments, same seeds).
+    from lmmedu.teach.studies import false_positive_rates, rate_curve
+    from lmmedu.teach.widgets import PseudoReplicationMachine
+
+    shown = PseudoReplicationMachine().show_study(load_study("pseudoreplication_machine_study"))
+    ran = PseudoReplicationMachine().run(n_sims=60)
+    pd.testing.assert_frame_equal(shown, ran, rtol=1e-4)  # the file's 6 significant digits
+    assert shown.attrs["problem"] == ran.attrs["problem"]
+    curve = rate_curve("obs_per_replicate", [5, 50, 500], design="between", n_replicates=4, replicate_sd=0.2,
+                       replicate_treatment_sd=0.1, n_sims=30, seed=3)
+    pd.testing.assert_frame_equal(rates(load_study("pseudoreplication_curve_study")), curve, rtol=1e-4)

@@ -226,3 +226,21 @@ def test_se_explorer_at_slider_extremes(design):
         assert ratios == pytest.approx(table["se_ratio"].round(2).tolist())
         expected, _ = se_table(value, design)
         assert table["se_lmm"].tolist() == pytest.approx(expected["se_lmm"].tolist())
+
+
+def test_rates_for_display_speaks_words_not_column_names():
+    from lmmedu.teach import studies
+    from lmmedu.teach.widgets import rates_for_display
+
+    zt = studies.rates_and_coverage(studies.wald_vs_t_study(n_groups=(4, 8), group_size=5, icc=0.2, n_sims=3,
+                                                            seed=2))
+    wide = studies.power_and_false_positives(studies.replicate_power_study(0.1, cells_per_replicate=20, n_sims=3))
+    for table, index in ((zt, ["replicates", "analysis"]), (wide, ["analysis"])):
+        shown = rates_for_display(table)
+        assert list(shown.index.names) == index  # what the rows differ in, not 0, 1, 2...
+        names = [*shown.columns, *shown.index.names]
+        assert not [n for n in names if "_" in n], names
+    shown = rates_for_display(zt)
+    row = zt.iloc[0]
+    assert shown.loc[(4, row["analysis"]), "95% CI"] == f"{row['ci_low']:.1%} to {row['ci_high']:.1%}"
+    assert "CI coverage" in shown.columns

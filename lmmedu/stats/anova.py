@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from .bootstrap import with_bootstrap_p
 from .results import is_fit, is_mixed
 
 __all__ = ["anova"]
 
 
-def anova(fit_a, fit_b, names=None):
+def anova(fit_a, fit_b, names=None, method="chisq", n=1000, seed=None, n_jobs=1):
     """Likelihood-ratio test of two nested models, laid out like R's ``anova()``.
 
     The models must be fitted to the same rows and response. Which
@@ -42,6 +43,10 @@ def anova(fit_a, fit_b, names=None):
         The two fits, in any order.
     names : sequence of two str, optional
         Row labels for ``fit_a`` and ``fit_b``; default their formulas.
+    method : {"chisq", "bootstrap"}, default "chisq"
+        ``"bootstrap"`` adds ``p_boot``, the parametric-bootstrap p-value of ``n`` simulated
+        data sets (``seed``, ``n_jobs`` as :func:`lmmedu.bootstrap`), beside the chi-square ``p``
+        (see :func:`lmmedu.stats.bootstrap.pb_modcomp`).
 
     Returns
     -------
@@ -65,6 +70,8 @@ def anova(fit_a, fit_b, names=None):
     >>> int(tab["Df"].iloc[1])
     1
     """
+    if method not in ("chisq", "bootstrap"):
+        raise ValueError(f"method must be 'chisq' or 'bootstrap', not {method!r}.")
     fits = [fit_a, fit_b]
     labels_arg = ["fit_a", "fit_b"]
     for arg, f in zip(labels_arg, fits):
@@ -152,4 +159,6 @@ def anova(fit_a, fit_b, names=None):
         notes.append("The larger model has the lower log-likelihood, which nested models cannot have at their "
                      "optimum: check that the models are nested and that both fits converged.")
     table.attrs["notes"] = notes
+    if method == "bootstrap":
+        table = with_bootstrap_p(table, small, big, n=n, seed=seed, n_jobs=n_jobs)
     return table

@@ -28,6 +28,7 @@ the user's scale.
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -716,7 +717,7 @@ class LmmProblem:
             # L = C[:Q, :Q]', L RZX = Lambda'Z'X, L cu = Lambda'Z'y.
             return DenseFactors(self._lambda_dense(theta), C[:Q, :Q].T, C[:Q, Q + p], C[:Q, Q:Q + p])
 
-        if r2 < 1e-6 * self.yty and p:
+        if r2 < 1e-6 * self.yty and p and self.y_int is not None:
             # y'y - |cu|^2 - |cbeta|^2 lost most digits: use |y - X beta - Z b|^2 + |u|^2.
             f = factors()
             beta_star = tri_solve(RX.T, cbeta, lower=False)
@@ -821,6 +822,128 @@ class LmmProblem:
                             BlockedFactors(T1, L1, cu1, RZX1, K, Lam2, L22, cu2, RZX2))
 
     # ------------------------------------------------------------------
+    def with_response(self, y, reml=None, start=None):
+        """The same model for a new response ``y`` (and optionally the other criterion).
+
+        Only what depends on y is recomputed (X'y, Z'y, y'y, the start values): the design,
+        Z'Z, Z'X, X'X and the factorisation pattern are shared with this problem, so a
+        parametric-bootstrap refit costs a pass over y plus the optimisation.  ``start``
+        (e.g. the fitted theta, near which a bootstrap refit ends) replaces the moment-based
+        start values, which then are not computed.
+        """
+        new = copy.copy(self)
+        if reml is not None:
+            new.reml = bool(reml)
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.n,):
+            raise ValueError(f"The new response has shape {y.shape}; the model has {self.n} rows.")
+        xc = self.x_cells
+        if self.p:
+            if xc is not None:  # X as its few distinct rows: sums over rows as sums over cells
+                nx = len(xc.rows)
+
+                def xt(v):
+                    return xc.rows.T @ np.bincount(xc.cell, weights=v, minlength=nx)
+            else:
+                Xi = self.X_int
+
+                def xt(v):
+                    return Xi.T @ v
+            Xty = xt(y)
+            _, new.beta_ols, info = scipy.linalg.lapack.dposv(self.XtX, Xty)
+            if info != 0:
+                new.beta_ols = scipy.linalg.solve(self.XtX, Xty, assume_a="pos")
+            ystar = y - ((xc.rows @ new.beta_ols)[xc.cell] if xc is not None else Xi @ new.beta_ols)
+            new.Xty = xt(ystar)
+        else:
+            ystar = y
+        zty = [np.stack([np.bincount(b.codes, weights=b.Z[:, a] * ystar, minlength=len(b.levels))
+                         for a in range(b.Z.shape[1])]) for b in self.blocks]  # (q, m) per term
+        return self._install_response(new, zty, float(ystar @ ystar), float(y @ y), ystar, start)
+
+    def response_cells(self):
+        """Rows grouped by everything the model sees of a row: its X row, and each term's group and Z row.
+
+        Rows of one cell share their mean under the model, so a simulated response enters every
+        cross-product only through each cell's sum and the within-cell sum of squares (see
+        :meth:`with_cell_sums`).  None when the cells are not much fewer than the rows.
+        """
+        parts = [self.X_int] + [b.Z for b in self.blocks] + [b.codes[:, None].astype(float) for b in self.blocks]
+        keys = np.column_stack(parts)
+        _, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
+                                              return_counts=True)
+        if len(first) > self.n // 4:
+            return None
+        return SimpleNamespace(first=first, inverse=inverse.ravel(), counts=counts.astype(float),
+                               X=self.X_int[first], Z=[b.Z[first] for b in self.blocks],
+                               codes=[b.codes[first] for b in self.blocks])
+
+    def with_cell_sums(self, cells, sums, within_ss, start, reml=None):
+        """The same model for a response given by its cell sums and within-cell sum of squares.
+
+        ``cells`` from :meth:`response_cells`; ``sums`` the response summed over each cell's
+        rows; ``within_ss`` the sum over rows of (y - its cell mean)^2.  Equivalent to
+        :meth:`with_response` on any y with those sums, at a cost that does not grow with the rows.
+        ``start`` is required (the moment-based start values need the rows in the blocked layout).
+        """
+        new = copy.copy(self)
+        if reml is not None:
+            new.reml = bool(reml)
+        sums = np.asarray(sums, dtype=float)
+        n_c = cells.counts
+        if self.p:
+            Xty = cells.X.T @ sums
+            _, new.beta_ols, info = scipy.linalg.lapack.dposv(self.XtX, Xty)
+            if info != 0:
+                new.beta_ols = scipy.linalg.solve(self.XtX, Xty, assume_a="pos")
+            mean_star = sums / n_c - cells.X @ new.beta_ols  # cell means of y - X beta_ols
+            new.Xty = cells.X.T @ (n_c * mean_star)
+        else:
+            mean_star = sums / n_c
+        sums_star = n_c * mean_star
+        zty = [np.stack([np.bincount(g, weights=Z[:, a] * sums_star, minlength=len(b.levels))
+                         for a in range(Z.shape[1])]) for g, Z, b in zip(cells.codes, cells.Z, self.blocks)]
+        yty = float(sums_star @ mean_star) + float(within_ss)
+        y_norm2 = float(sums @ (sums / n_c)) + float(within_ss)
+        return self._install_response(new, zty, yty, y_norm2, None, start)
+
+    def without_rows(self):
+        """A copy without the row-level arrays, to ship to worker processes.
+
+        It evaluates the deviance and takes new responses through :meth:`with_cell_sums`
+        (not :meth:`with_response`, which needs the rows).
+        """
+        new = copy.copy(self)
+        new._Xi, new.y_int, new._Z_all, new.user_blocks, new.x_cells = None, None, None, [], None
+        new.blocks = [SimpleNamespace(Z=np.zeros((0, b.Z.shape[1])), codes=np.zeros(0, dtype=np.intp),
+                                      levels=b.levels, cells=None) for b in self.blocks]
+        return new
+
+    def _install_response(self, new, zty, yty, y_norm2, ystar, start):
+        """Write the y-dependent pieces (Z'y*, X'y* already set, y*'y*) into the copy ``new``."""
+        new.yty, new.y_norm2 = yty, y_norm2
+        new.rss_joint, new.joint_rank_clear = None, False
+        if self.layout == "dense":
+            Q, p = self.Q, self.p
+            W = self.W.copy()
+            col = np.concatenate([z.T.ravel() for z in zty])  # group-major, as W's rows
+            W[:Q, Q + p] = W[Q + p, :Q] = col
+            W[Q:Q + p, Q + p] = W[Q + p, Q:Q + p] = new.Xty
+            W[Q + p, Q + p] = new.yty
+            new.W = W
+            # None from cell sums: the recomputation of a tiny r^2 from the rows is then unavailable.
+            new.y_int = ystar
+            if self.one_term is not None:
+                flat, blocks, _ = self.one_term
+                q, m = self.blocks[0].Z.shape[1], len(self.blocks[0].levels)
+                new.one_term = (flat, blocks, W[:Q, Q:].reshape(m, q, p + 1))
+        else:
+            new.Z1ty = zty[self.primary]
+            if self.Q2:
+                new.Z2ty = np.concatenate([zty[i].T.ravel() for i in self.secondary])
+        new.start = new._start_values(ystar) if start is None else np.asarray(start, dtype=float)
+        return new
+
     @property
     def dof(self):
         """Degrees of freedom for sigma: n - p under REML, n under ML."""

@@ -517,8 +517,9 @@ class MixedFit(_FitBase):
             parts.append(f"the {what} for '{group}' has variance (nearly) zero{extra}")
         msg = (
             "Singular fit: " + "; ".join(parts) + ". The data carry no detectable variation of that kind "
-            "beyond residual noise, so the model is at the edge of its parameter space; consider dropping that "
-            "term, and do not read its zero as proof that the variation does not exist."
+            "beyond residual noise, so the model is at the edge of its parameter space. Do not read its zero as "
+            "proof that the variation does not exist: if the design lets that effect differ between groups, keep "
+            "the term, as the design calls for it; otherwise simplify the random part."
         )
         return True, msg
 

@@ -141,7 +141,16 @@ def rates_summary(rates: pd.DataFrame) -> str:
 # lm vs mixed model (lmmedu.compare)
 # --------------------------------------------------------------------------------------
 
+# Plurals English does not make with -s (a learner's factor is often an animal).
+_IRREGULAR = {"mouse": "mice", "louse": "lice", "goose": "geese", "child": "children", "person": "people",
+              "tooth": "teeth", "foot": "feet", "leaf": "leaves", "calf": "calves", "wife": "wives", "ox": "oxen",
+              "sheep": "sheep", "fish": "fish", "deer": "deer", "series": "series", "species": "species"}
+
+
 def _plural(g):
+    if g.lower() in _IRREGULAR:
+        plural = _IRREGULAR[g.lower()]
+        return plural.capitalize() if g[:1].isupper() else plural
     if ":" in g or g.endswith("s") or not g[-1:].isalpha():
         return f"{g} groups"
     if g.endswith(("x", "z", "ch", "sh")):

@@ -26,7 +26,7 @@ from ...stats.results import is_mixed
 from ...stats.terms import names_in as _names_in
 from .compare import effect_carriers, group_codes as _groups, is_nested as _nested, variation as _variation
 
-__all__ = ["model_formula", "r_formula", "design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF"]
+__all__ = ["model_formula", "r_formula", "plain_names", "design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF"]
 
 #: Columns of :func:`design_checklist`.
 CHECKLIST_COLUMNS = ["item", "about", "finding", "verdict", "detail"]
@@ -113,6 +113,20 @@ def r_formula(formula):
         return name if _R_NAME.match(name) else f"`{name}`"
 
     return re.sub(r"""Q\(\s*(["'])(.*?)\1\s*\)""", repl, formula)
+
+
+def plain_names(text):
+    """Text for a learner: every ``Q("cell area")`` of a formula becomes the column's own name.
+
+    patsy needs ``Q(...)`` around a name with a space or a dot; axis labels, titles and tables
+    show the name as the learner wrote it in the file.
+
+    Examples
+    --------
+    >>> plain_names('units of log(Q("cell area"))')
+    'units of log(cell area)'
+    """
+    return re.sub(r"""Q\(\s*(["'])(.*?)\1\s*\)""", lambda m: m.group(2), str(text))
 
 
 def _row(item, about, finding, verdict, detail):

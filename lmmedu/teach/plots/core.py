@@ -5,6 +5,8 @@ The overview of the package is in :mod:`lmmedu.teach.plots`; the contract in :mo
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -17,6 +19,11 @@ __all__ = [
     "LOG_LABEL",
     "new_axes",
     "new_panels",
+    "wrap_text",
+    "fit_title",
+    "fit_xlabel",
+    "fit_ylabel",
+    "number",
     "replicate_view",
     "replicate_means_plot",
     "length_scales",
@@ -85,11 +92,165 @@ def new_panels(axes, n, figsize, func, **subplots_kw):
     return axes
 
 
+def wrap_text(text, width_in, fontsize="medium"):
+    r"""``text`` broken at spaces into lines no wider than ``width_in`` inches at ``fontsize``.
+
+    Line breaks already in ``text`` are kept. Widths are measured with the font's own metrics
+    (no figure is drawn), so computed titles and labels of any length can be fitted to their panel.
+
+    Examples
+    --------
+    >>> wrap_text("a title that is far too long for one short line", 1.5, 10).count("\n")
+    2
+    >>> wrap_text("kept\nbreaks", 5.0)
+    'kept\nbreaks'
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(size=fontsize)
+    limit = 72.0 * width_in
+
+    def width(line):
+        return text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
+
+    out = []
+    for paragraph in str(text).split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            trial = f"{line} {word}" if line else word
+            if line and width(trial) > limit:
+                out.append(line)
+                line = word
+            else:
+                line = trial
+        out.append(line)
+    return "\n".join(out)
+
+
+def _label_width(ax):
+    """Inches taken left of ``ax`` by its y tick labels and y-label (numbers count as about half an inch)."""
+    import matplotlib as mpl
+
+    size = mpl.rcParams["ytick.labelsize"]
+    widest = max([_text_width(t.get_text(), size) for t in ax.get_yticklabels()] + [0.45])
+    return widest + (0.35 if ax.get_ylabel() else 0.0) + 0.15
+
+
+def _text_width(text, fontsize):
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(size=fontsize)
+    return max([text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0] / 72.0
+                for line in str(text).split("\n")] + [0.0])
+
+
+def _room(ax, along="x", margin=None):
+    """Inches a title or label of ``ax`` may take along ``along``: its grid cell, less room for the other labels.
+
+    The default margin along x is what the y tick labels and y-label take (measured when they are already
+    set, as they are when a figure function sets its title last), plus room for the right edge.
+    """
+    fig = ax.figure
+    spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+    pos = spec.get_position(fig) if spec is not None else ax.get_position()
+    if along == "x":
+        gs = spec.get_gridspec() if spec is not None else None
+        if gs is not None and gs.ncols > 1:
+            # The panel's columns' share of the figure (width ratios counted): the cell plus its part of the gaps.
+            ratios = list(gs.get_width_ratios() or [1] * gs.ncols)
+            cols = spec.colspan
+            cell = fig.get_figwidth() * sum(ratios[cols.start:cols.stop]) / sum(ratios)
+        else:
+            # One panel across: constrained layout gives it the figure's width, less its labels.
+            cell = fig.get_figwidth() if spec is not None else pos.width * fig.get_figwidth()
+        return max(1.6, cell - (_label_width(ax) + 0.2 if margin is None else margin))
+    cell = pos.height * fig.get_figheight()
+    return max(1.0, cell - (0.2 if margin is None else margin))
+
+
+def fit_title(ax, text, fontsize=None, width=None, **kwargs):
+    r"""Set ``text`` as the title of ``ax``, broken into lines that fit above its panel.
+
+    ``width`` is in inches (default: the panel's share of the figure); ``fontsize`` None is matplotlib's title size.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+    >>> fit_title(axes[0], "a computed title much longer than half of a six-inch figure").get_text().count("\n") > 0
+    True
+    """
+    import matplotlib as mpl
+
+    size = fontsize or mpl.rcParams["axes.titlesize"]
+    return ax.set_title(wrap_text(text, width or _room(ax, "x"), size), fontsize=size, **kwargs)
+
+
+def fit_xlabel(ax, text, fontsize=None, width=None):
+    """Set ``text`` as the x-label of ``ax``, broken into lines no wider than its panel."""
+    import matplotlib as mpl
+
+    size = fontsize or mpl.rcParams["axes.labelsize"]
+    return ax.set_xlabel(wrap_text(text, width or _room(ax, "x"), size), fontsize=size)
+
+
+def fit_ylabel(ax, text, fontsize=None, height=None):
+    """Set ``text`` as the y-label of ``ax``, broken into lines no taller than its panel."""
+    import matplotlib as mpl
+
+    size = fontsize or mpl.rcParams["axes.labelsize"]
+    return ax.set_ylabel(wrap_text(text, height or _room(ax, "y"), size), fontsize=size)
+
+
+def number(value, digits=2):
+    """``value`` with ``digits`` decimals, never as "-0.00" (a negative number that rounds to zero prints as 0).
+
+    Examples
+    --------
+    >>> number(-0.001), number(-0.5), number(0.004, 1)
+    ('0.00', '-0.50', '0.0')
+    """
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
+def _rate_xlim(ax, right):
+    """x from 0 to ``right``, with a margin left of 0 so a rate of 0% is drawn whole, not cut by the frame."""
+    ax.set_xlim(-0.025 * right, right)
+
+
+def _legend_below(axes, handles, labels):
+    """One legend for a row of panels, under them (beside the last panel when the figure has no layout engine).
+
+    Inside a panel a legend covers the points that happen to fall in its corner.
+    """
+    fig = axes[0].figure
+    if fig.get_layout_engine() is not None:
+        return fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False,
+                          fontsize="small")
+    return axes[-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                           fontsize="small")
+
+
+def _marker_path(marker):
+    from matplotlib.markers import MarkerStyle
+
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform())
+
+
 def _interval_rows(ax, labels, nominal, linewidth=1.2):
-    """Rows labelled top to bottom and the nominal level dashed: the frame of every rates figure."""
+    """Rows labelled top to bottom and the nominal level dashed: the frame of every rates figure.
+
+    An empty band under the last row holds the legend, where no interval or percentage is drawn.
+    """
     ax.axvline(nominal, color="black", linestyle="--", linewidth=linewidth, label=f"nominal {nominal:.0%}")
     ax.set_yticks(np.arange(len(labels)), [str(v) for v in labels])
-    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_ylim(len(labels) - 0.5 + 0.6, -0.5)
 
 
 def _rate_rows(ax, rates, alpha, missing):
@@ -192,9 +353,14 @@ def replicate_view(df, gene=None, ax=None, max_points=150, seed=0):
         cm = truth.cell_means
         if gene is not None:
             cm = cm[cm["gene"] == gene]
-        for t in hue_order:
-            value = float(cm.loc[cm["treatment"] == t, "mean_log"].iloc[0])
-            ax.axhline(value, color=PALETTE[t], linestyle="--", linewidth=1.5, label=f"{t}: true mean")
+        values = {t: float(cm.loc[cm["treatment"] == t, "mean_log"].iloc[0]) for t in hue_order}
+        if len(values) > 1 and np.ptp(list(values.values())) < 1e-12:
+            # Both arms share one true mean (no drug effect): one line, so no legend entry names a hidden line.
+            ax.axhline(next(iter(values.values())), color="0.25", linestyle="--", linewidth=1.5,
+                       label="true mean (both arms)")
+        else:
+            for t, value in values.items():
+                ax.axhline(value, color=PALETTE[t], linestyle="--", linewidth=1.5, label=f"{t}: true mean")
     label = f"gene {gene}: " if gene is not None else ""
     ax.set_title(f"{label}{len(sub):,} measurements, but only {len(order)} replicates:\n"
                  "measurements of one replicate rise and fall together")
@@ -247,16 +413,27 @@ def replicate_means_plot(data: pd.DataFrame, response: str = "length", group: st
     logs = data.assign(_y=np.log(data[response].to_numpy(dtype=float)))
     per_cell = logs.groupby([gene, treatment], observed=True)["_y"].mean().reset_index()
     biggest = float(per_rep["n"].max())
+
+    def area(n):
+        return 15 + 85 * np.asarray(n, dtype=float) / biggest
+
     # Replicate dots fan out to the left of the cell mean (in replicate order), so a replicate
-    # whose mean equals the cell mean is not hidden behind it.
+    # whose mean equals the cell mean is not hidden behind it; each replicate has its own marker,
+    # so one replicate can be followed from cell to cell.
     reps = levels(data[group])
     fan = np.linspace(-0.13, -0.04, len(reps)) if len(reps) > 1 else np.array([-0.08])
+    markers = dict(zip(reps, itertools.cycle(["o", "s", "^", "v", "P", "X", "<", ">", "p", "h"])))
     for k, (t, colour) in enumerate(zip(treatments, colours)):
         sub = per_rep[per_rep[treatment].astype(str) == str(t)]
         x = (np.array([genes.index(g) for g in sub[gene]], dtype=float) + offsets[k]
              + fan[[reps.index(r) for r in sub[group]]])
-        ax.scatter(x, sub["mean_log"], s=15 + 85 * sub["n"] / biggest, color=colour, alpha=0.6,
-                   edgecolor="white", linewidth=0.5, label=f"{t}: one replicate's mean")
+        dots = ax.scatter(x, sub["mean_log"], s=area(sub["n"]), color=colour, alpha=0.6, edgecolor="white",
+                          linewidth=0.5)
+        # A line proxy, not a collection: the collections stay one per arm, dots then cell means.
+        ax.plot([], [], linestyle="none", marker="o", markersize=7, color=colour, alpha=0.6,
+                label=f"{t}: one replicate's mean")
+        # One collection per arm, each point with its replicate's marker.
+        dots.set_paths([_marker_path(markers[r]) for r in sub[group]])
         cell = per_cell[per_cell[treatment].astype(str) == str(t)]
         xc = np.array([genes.index(g) for g in cell[gene]], dtype=float) + offsets[k]
         ax.scatter(xc, cell["_y"], s=110, color=colour, edgecolor="black", zorder=3,
@@ -266,11 +443,18 @@ def replicate_means_plot(data: pd.DataFrame, response: str = "length", group: st
             xt = np.array([genes.index(g) for g in tr[gene]], dtype=float) + offsets[k] + 0.08
             ax.scatter(xt, tr["mean_log"], marker="x", s=70, color="black", zorder=4,
                        label="true cell mean" if k == 0 else None)
+    # Legend entries for what is not in the data's colours: each replicate's marker, and what a dot's area means.
+    for r in reps:
+        ax.scatter([], [], s=50, marker=markers[r], color="0.5", label=f"{group} {r}")
+    small, large = int(per_rep["n"].min()), int(per_rep["n"].max())
+    for n in dict.fromkeys([small, large]):
+        ax.scatter([], [], s=float(area(n)), color="0.5", alpha=0.6, label=f"area: {n:,} rows")
     ax.set_xticks(range(len(genes)), [str(g) for g in genes])
     ax.set_xlabel("gene")
     ax.set_ylabel(ylabel)
-    ax.set_title(title or "Each cell has its own mean; replicates scatter around it")
-    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fit_title(ax, title or "Each cell has its own mean; replicates scatter around it",
+              width=0.62 * ax.figure.get_figwidth())
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
 
 
@@ -313,7 +497,7 @@ def length_scales(df, gene=None, ax=None):
                      stat="density", common_norm=False, bins=60, ax=a)
         a.set_xlabel(label)
         a.set_ylabel("density")
-        a.set_title(f"skewness {skew[col]:.2f}", fontsize="medium")
+        a.set_title(f"skewness {number(skew[col])}", fontsize="medium")
     prefix = f"gene {gene}: " if gene is not None else ""
     axes[0].figure.suptitle(f"{prefix}lengths have a long right tail;\non the log scale they are close to symmetric")
     return axes
@@ -359,12 +543,12 @@ def rates_plot(rates, ax=None, title=None):
     ax = new_axes(ax, (7.5, 0.9 + 0.7 * len(rates)))
     _rate_rows(ax, rates, alpha, "not testable in this design")
     upper = np.nanmax(np.r_[rates["ci_high"].to_numpy(dtype=float), alpha * 2])
-    ax.set_xlim(0, min(1.0, upper * 1.25 + 0.02))
+    _rate_xlim(ax, min(1.0, upper * 1.25 + 0.02))
     effect = float(settings.get("effect", 0.0) or 0.0)
     if effect:
-        ax.set_xlabel(f"power (share of experiments with p < {alpha:g}; true effect {effect:g} on the log scale)")
+        fit_xlabel(ax, f"power (share of experiments with p < {alpha:g}; true effect {effect:g} on the log scale)")
     else:
-        ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g})")
+        fit_xlabel(ax, f"false-positive rate (share of experiments with p < {alpha:g})")
     if title is None:
         n = int((rates["n_sims"] + rates["n_missing"]).max())
         truth_text = f"true effect {effect:g}" if effect else "no true effect"
@@ -381,8 +565,8 @@ def rates_plot(rates, ax=None, title=None):
                       f"{settings.get('obs_per_replicate')} measurements per replicate")
             if settings.get("replicate_treatment_sd") is not None:
                 title += f", drug-effect SD {settings['replicate_treatment_sd']:g}"
-    ax.set_title(title, fontsize="medium")
-    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    fit_title(ax, title, fontsize="medium")
+    ax.legend(loc="lower right", frameon=False, fontsize="small", borderaxespad=0.2)
     return ax
 
 
@@ -442,15 +626,16 @@ def rate_curve_plot(curve, ax=None):
                     fmt="-o", color=colours[i], capsize=3, label=method)
     _setting_axis(ax, values, log_x, alpha, _AXIS_LABELS.get(vary, vary))
     ax.set_ylabel(f"false-positive rate (p < {alpha:g})")
-    ax.set_ylim(0, min(1.0, max(alpha * 2, float(curve["ci_high"].max())) * 1.1))
+    top = min(1.0, max(alpha * 2, float(curve["ci_high"].max())) * 1.1)
+    ax.set_ylim(-0.025 * top, top)  # a rate of 0 drawn whole, not cut by the frame
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     naive = curve[curve["analysis"] == "naive lm"].sort_values(vary)
     if len(naive) >= 2:
         first, last = naive.iloc[0], naive.iloc[-1]
         unit = _TITLE_UNITS.get(vary, vary)
-        ax.set_title(f"naive lm: {first['rate']:.0%} false positives with {first[vary]:g} {unit}, "
-                     f"{last['rate']:.0%} with {last[vary]:g}\n({settings.get('design')} design, no true effect)",
-                     fontsize="medium")
+        fit_title(ax, f"naive lm: {first['rate']:.0%} false positives with {first[vary]:g} {unit}, "
+                      f"{last['rate']:.0%} with {last[vary]:g}\n({settings.get('design')} design, no true effect)",
+                  fontsize="medium", width=0.55 * ax.figure.get_figwidth())
     return ax
 
 
@@ -502,8 +687,8 @@ def se_ratio_plot(table, ax=None, group="replicate"):
         ax.barh(i, r - 1.0, left=1.0, color=colours.get(kind, "gray"), height=0.6,
                 label=f"varies {kind} {group}s" if kind != "term" else None)
         ax.text(r, i, f" {r:.2g}x ", va="center", ha="left" if r >= 1 else "right", fontsize="small")
-    span = max(2.0, float(np.nanmax(np.maximum(ratio, 1 / ratio))) * 2.0)
-    ax.set_xlim(1 / span, span)
+    # Room beyond the longest bar on each side for its " 0.097x " label (five times the ratio on a log axis).
+    ax.set_xlim(min(0.5, float(np.nanmin(ratio)) / 5), max(2.0, float(np.nanmax(ratio)) * 5))
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_yticks(y, list(table.index))
     ax.set_ylim(len(table) - 0.5, -0.5)
@@ -511,10 +696,12 @@ def se_ratio_plot(table, ax=None, group="replicate"):
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     if unique:
-        ax.legend(unique.values(), unique.keys(), frameon=False, fontsize="small", loc="lower right")
+        # Beside the panel: inside it, the legend would sit on a bar whichever corner it takes.
+        ax.legend(unique.values(), unique.keys(), frameon=False, fontsize="small", loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))
     up, down = int((ratio > 1).sum()), int((ratio < 1).sum())
-    ax.set_title(f"the mixed model raised {up} and lowered {down} of {len(ratio)} standard errors",
-                 fontsize="medium")
+    fit_title(ax, f"the mixed model raised {up} and lowered {down} of {len(ratio)} standard errors",
+              fontsize="medium", width=ax.figure.get_figwidth() - 0.4)
     return ax
 
 
@@ -594,7 +781,7 @@ def weights_plot(table: pd.DataFrame, group: str = "replicate", title: str | Non
     >>> matplotlib.use("Agg")
     >>> tab = pd.DataFrame({"replicate": ["R1", "R2"], "n": [10, 30], "row_weight": [0.25, 0.75],
     ...                     "precision_weight": [0.45, 0.55], "equal_weight": [0.5, 0.5]})
-    >>> weights_plot(tab).get_ylabel()
+    >>> weights_plot(tab).get_ylabel().replace("\\n", " ")  # broken into lines that fit the panel
     "weight of the replicate's mean (sums to 1)"
     """
     ax = new_axes(ax, (6, 3.6))
@@ -607,8 +794,8 @@ def weights_plot(table: pd.DataFrame, group: str = "replicate", title: str | Non
                label="equal weight")
     ax.set_xticks(x, [f"{r}\n(n = {n})" for r, n in zip(table[group], table["n"])])
     ax.set_xlabel(f"{group} (measurements in this cell)")
-    ax.set_ylabel("weight of the replicate's mean (sums to 1)")
-    ax.set_title(title or "lm weights replicates by rows, the mixed model by precision")
+    fit_ylabel(ax, "weight of the replicate's mean (sums to 1)")
+    fit_title(ax, title or "lm weights replicates by rows, the mixed model by precision")
     ax.legend(fontsize="small")
     return ax
 
@@ -665,7 +852,7 @@ def cell_means_plot(cell_means: pd.DataFrame, value: str = "fitted_mean", interc
     ax.set_xticks(range(len(genes)), [str(g) for g in genes])
     ax.set_xlabel("gene")
     ax.set_ylabel(ylabel)
-    ax.set_title(title or "Cell means stay put; only the coefficients describing them change")
+    fit_title(ax, title or "Cell means stay put; only the coefficients describing them change")
     ax.legend(fontsize="small", loc="best")
     return ax
 
@@ -726,7 +913,8 @@ def interaction_plot(table: pd.DataFrame, truth: pd.DataFrame | None = None, val
     ax.set_xlim(-0.4, len(treatments) - 0.6)
     ax.set_xlabel("treatment")
     ax.set_ylabel(ylabel)
-    ax.set_title(title or "The drug effect differs between genes: the lines are not parallel")
+    fit_title(ax, title or "The drug effect differs between genes: the lines are not parallel",
+              width=0.62 * ax.figure.get_figwidth())
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
@@ -779,7 +967,8 @@ def drug_effects_plot(table: pd.DataFrame, truth=None, estimate: str = "estimate
     ax.axhline(0, color="black", linewidth=1, linestyle=":")
     ax.set_xticks(range(len(genes)), [f"gene {g}" for g in genes])
     ax.set_xlim(-0.6, len(genes) - 0.4)
-    ax.set_ylabel("drug effect: difference in mean log length (log µm)")
+    # A difference of logs is the log of a ratio: it has no unit (0.1 is about 10% longer).
+    ax.set_ylabel("drug effect (log ratio, no unit):\nmean log length, drug − control")
     excluded = int(np.sum((lo > 0) | (hi < 0)))
     ax.set_title(title or f"{excluded} of {len(genes)} intervals exclude 0", fontsize="medium")
     ax.legend(fontsize="small", loc="best", frameon=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .core import _palette, _rate_rows, new_axes
+from .core import _palette, _rate_rows, _rate_xlim, fit_title, fit_xlabel, fit_ylabel, new_axes
 
 __all__ = ["residual_pattern_plot", "analysis_rates_plot"]
 
@@ -51,7 +51,7 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, center=True, ax=
     from ..studies import array_spread
 
     check_columns(cells, ["genotype", "weeks", "mean_residual"], "residual_pattern_plot")
-    ax = new_axes(ax, (6.9, 4.2))
+    ax = new_axes(ax, (8.4, 4.6))
     genotypes = list(dict.fromkeys(cells["genotype"].astype(str)))
     colours = dict(zip(genotypes, _palette(len(genotypes))))
     offsets = dict(zip(genotypes, np.linspace(-0.25, 0.25, len(genotypes))))
@@ -76,14 +76,15 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, center=True, ax=
     ax.axhline(0, color="0.4", linewidth=0.8, linestyle=":")
     ax.set_xticks(sorted(cells["weeks"].unique()))
     ax.set_xlabel("age (weeks)")
-    ax.set_ylabel("average residual" + (" minus its strain's mean" if center else "")
-                  + "\n(expression units, linear)")
+    # Says what a point is: the residuals (data minus the model's fit) averaged over a cell's rows.
+    fit_ylabel(ax, "residual (data minus the model's fit), averaged per age and strain, in expression units"
+               + ("; each strain's curve shifted to average 0" if center else ""))
     title = "Residuals of the probeset-only model, averaged by age and strain"
     if arrays is not None:
         per_cell = arrays.groupby(["genotype", "weeks"], observed=True).size()
         title = (f"Each average rests on {per_cell.min()} to {per_cell.max()} arrays, and arrays of the same "
                  f"age and strain differ by SD {array_spread(arrays):.3f}")
-    ax.set_title(title, fontsize="medium")
+    fit_title(ax, title, fontsize="medium", width=0.62 * ax.figure.get_figwidth())
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
 
@@ -119,13 +120,13 @@ def analysis_rates_plot(rates, ax=None):
     alpha = float(rates.attrs.get("alpha", 0.05))
     ax = new_axes(ax, (7.5, 0.9 + 0.6 * len(rates)))
     _rate_rows(ax, rates, alpha, "no usable test")
-    ax.set_xlim(0, 1.08)
-    ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g}, linear)")
+    _rate_xlim(ax, 1.08)
+    fit_xlabel(ax, f"false-positive rate (share of experiments with p < {alpha:g}, linear)")
     worst = rates.loc[rates["rate"].idxmax()] if rates["rate"].notna().any() else None
     n = int(rates["n_sims"].max())
     title = f"{n} experiments without a true effect"
     if worst is not None:
         title = f"{worst['analysis']}: {worst['rate']:.0%} false positives in {n} experiments without a true effect"
-    ax.set_title(title, fontsize="medium")
-    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    fit_title(ax, title, fontsize="medium")
+    ax.legend(loc="lower right", frameon=False, fontsize="small", borderaxespad=0.2)
     return ax

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .core import _interval_rows, _palette, new_axes
+from .core import _interval_rows, _palette, fit_title, fit_xlabel, new_axes
 
 __all__ = ["power_curve_plot", "power_rates_plot"]
 
@@ -64,7 +64,7 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     from ..studies import power_curve_summary
 
     summary = power_curve_summary(curve, at=at, x=x, hue=hue, target=target, compare=compare)
-    ax = new_axes(ax, (7.0, 4.2))
+    ax = new_axes(ax, (8.4, 4.4))
     hues = sorted(v.item() if hasattr(v, "item") else v for v in curve[hue].unique())
     colours = _palette(len(hues))
     styles = ["-", "--", "-.", ":"]
@@ -92,12 +92,23 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     ax.set_xlabel(x_label)
     ax.set_ylabel("power (share with p < 0.05)")
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    # The verdict follows the numbers: "barely" only when the extremes differ by under 10 points.
+    # The title gives the lines' power at `at`, so it can be checked against the picture (lines that
+    # share a percentage lie on top of each other there); the verdict follows the numbers: "barely"
+    # only when the compared lines differ by under 10 points.
     gain = summary["power_high"] - summary["power_low"]
     verdict = f"More {hue_label} barely help" if gain < 0.10 else f"More {hue_label} help"
-    ax.set_title(f"{verdict}: with {at} {x_short}, power is {summary['power_low']:.0%} with "
-                 f"{_plan_count_text(summary['low'])}\nand {summary['power_high']:.0%} with "
-                 f"{_plan_count_text(summary['high'])} {hue_label}", fontsize="medium")
+    at_rows = curve[curve[x] == at]
+    # Every line is listed only when the verdict compares the extremes; with `compare` the two compared.
+    if compare is None and len(at_rows) == len(hues):
+        powers = at_rows.set_index(hue)["power"]
+        listed = [f"{powers[h]:.0%} with {_plan_count_text(h)}" for h in hues]
+        listed = ", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]
+        title = f"{verdict}: with {at} {x_short}, power is {listed} {hue_label}"
+    else:
+        title = (f"{verdict}: with {at} {x_short}, power is {summary['power_low']:.0%} with "
+                 f"{_plan_count_text(summary['low'])} and {summary['power_high']:.0%} with "
+                 f"{_plan_count_text(summary['high'])} {hue_label}")
+    fit_title(ax, title, fontsize="medium", width=0.62 * ax.figure.get_figwidth())
     return ax
 
 
@@ -153,9 +164,9 @@ def power_rates_plot(wide, *, expected=None, target=0.8, ax=None):
                     label="closed-form power")
     _interval_rows(ax, wide["analysis"], alpha, linewidth=1)
     ax.axvline(target, color="grey", linestyle=":", linewidth=1.2, label=f"{target:.0%} power")
-    ax.set_xlim(0, 1.02)
+    ax.set_xlim(-0.025, 1.02)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel(f"share of experiments with p < {alpha:g}")
+    fit_xlabel(ax, f"share of experiments with p < {alpha:g}")
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     means = wide[wide["analysis"].str.contains("means")]
     others = wide[~wide["analysis"].str.contains("means")]
@@ -167,5 +178,5 @@ def power_rates_plot(wide, *, expected=None, target=0.8, ax=None):
         worst = others.loc[others["false_positive_rate"].idxmax()]
         title += ("\n" if title else "") + (f"{worst['analysis']}: {worst['false_positive_rate']:.0%} false "
                                             "positives, so its power means little")
-    ax.set_title(title or "false positives and power", fontsize="medium")
+    fit_title(ax, title or "false positives and power", fontsize="medium", width=0.62 * ax.figure.get_figwidth())
     return ax

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..cells import check_columns
-from .core import new_axes, new_panels
+from .core import _legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
 
 __all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_plot", "caterpillar_table",
             "caterpillar_plot", "pooling_error_plot", "singular_study_plot"]
@@ -184,7 +184,7 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
     """
     slope = _slope_term(table, "shrinkage_plot")
     group = table.attrs.get("group", table.columns[0])
-    ax = new_axes(ax, (7.6, 5.2))
+    ax = new_axes(ax, (9.0, 5.4))
     none, partial = _wide(table, "no pooling"), _wide(table, "partial pooling")
     pop = table.drop_duplicates("term").set_index("term")["population"]
     center = [pop["Intercept"], pop[slope]]
@@ -214,12 +214,14 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
         ax.annotate(f"{hardest}: {int(n_obs[hardest])} cells", (none.loc[hardest, "Intercept"], none.loc[hardest, slope]),
                     xytext=(6, 6), textcoords="offset points", fontsize="small", fontweight="bold")
     ax.set_xlabel("Intercept: mean log length of control cells (log µm)")
-    ax.set_ylabel(f"{slope}: drug effect (log scale)")
+    ax.set_ylabel(f"{slope}: drug effect (log-length units)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     if hardest is not None:
-        ax.set_title(f"Partial pooling pulls the groups toward the population estimate; {hardest} "
-                     f"({int(n_obs[hardest])} cells)\nis pulled hardest: {_pull_text(table, group, hardest, slope)}",
-                     fontsize="medium")
+        fit_title(ax, f"Partial pooling pulls the groups toward the population estimate; {hardest} "
+                  f"({int(n_obs[hardest])} cells)\nis pulled hardest: {_pull_text(table, group, hardest, slope)}",
+                  fontsize="medium", width=0.75 * ax.figure.get_figwidth())
+        # Aligned with the panel's left edge: centred, the long title would stick out beyond the legend.
+        ax.title.set(x=0.0, horizontalalignment="left")
     return ax
 
 
@@ -260,7 +262,7 @@ def caterpillar_table(ranef, truth=None, level=0.95):
     return out
 
 
-def caterpillar_plot(table, axes=None):
+def caterpillar_plot(table, axes=None, xlabel="deviation from the population value (log-length units)"):
     """Caterpillar plot: every group's conditional mode with its interval, sorted, one panel per term.
 
     Parameters
@@ -269,6 +271,8 @@ def caterpillar_plot(table, axes=None):
         :func:`caterpillar_table` (with or without the truth).
     axes : sequence of matplotlib.axes.Axes, optional
         One per term.
+    xlabel : str
+        Label of every panel's x axis (the units of the conditional modes).
 
     Returns
     -------
@@ -284,7 +288,7 @@ def caterpillar_plot(table, axes=None):
     """
     check_columns(table, ["term", "level", "mode", "ci_low", "ci_high"], "caterpillar_plot")
     terms = list(dict.fromkeys(table["term"]))
-    axes = np.asarray(new_panels(axes, len(terms), (4 * len(terms), 0.3 * table["level"].nunique() + 1.6),
+    axes = np.asarray(new_panels(axes, len(terms), (min(4.3 * len(terms), 8.6), 0.3 * table["level"].nunique() + 2.2),
                                  "caterpillar_plot"), dtype=object)
     level = table.attrs.get("level", 0.95)
     colour = POOLING_COLOURS["partial pooling"]
@@ -297,13 +301,14 @@ def caterpillar_plot(table, axes=None):
             ax.scatter(sub["truth"], y, marker="x", color="black", s=25, label="truth", zorder=3)
         ax.axvline(0, color="dimgray", linewidth=1, linestyle="--")
         ax.set_yticks(y, sub["level"].tolist())
-        ax.set_xlabel("deviation from the population value (log scale)")
+        fit_xlabel(ax, xlabel)
         title = term
         if "covered" in sub.columns:
             title = f"{term}:\n{int(sub['covered'].sum())} of {len(sub)} intervals contain the truth"
-        ax.set_title(title, fontsize="medium")
+        fit_title(ax, title, fontsize="medium")
     axes[0].set_ylabel(str(table["group"].iloc[0]) if "group" in table.columns else "group")
-    axes[0].legend(loc="lower right", frameon=False, fontsize="small")
+    # Under the panels: inside one, the legend would cover the levels drawn in its corner.
+    _legend_below(axes, *axes[0].get_legend_handles_labels())
     return axes
 
 
@@ -325,17 +330,17 @@ def pooling_error_plot(summary, ax=None):
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> s = pd.DataFrame({"term": ["a"] * 3, "method": list(POOLING_COLOURS), "total_sq_error": [3.0, 2.0, 1.0]})
-    >>> pooling_error_plot(s).get_ylabel()
-    'total squared error over replicates (log scale units²)'
+    >>> pooling_error_plot(s).get_ylabel().replace("\\n", " ")  # broken into lines that fit the panel
+    'total squared error over replicates (log-length units²)'
     """
     check_columns(summary, ["term", "method", "total_sq_error"], "pooling_error_plot")
     ax = new_axes(ax, (6.5, 3.8))
     sns.barplot(data=summary, x="term", y="total_sq_error", hue="method", hue_order=list(POOLING_COLOURS),
                 palette=POOLING_COLOURS, ax=ax)
     ax.set_xlabel("")
-    ax.set_ylabel("total squared error over replicates (log scale units²)")
+    fit_ylabel(ax, "total squared error over replicates (log-length units²)")
     best = summary.loc[summary.groupby("term")["total_sq_error"].idxmin(), "method"].unique()
-    ax.set_title(f"Smallest total error: {' and '.join(best)}", fontsize="medium")
+    fit_title(ax, f"Smallest total error: {' and '.join(best)}", fontsize="medium")
     ax.legend(frameon=False, fontsize="small")
     return ax
 
@@ -360,7 +365,7 @@ def singular_study_plot(results, ax=None):
     >>> r = pd.DataFrame({"slope_sd": [0.0, 0.1], "estimated_sd": [0.0, 0.08], "singular": [True, False],
     ...                   "converged": True})
     >>> singular_study_plot(r).get_xlabel()
-    'true SD of the replicate drug effects (log scale)'
+    "true SD of the replicates' drug effects (log-length units)"
     """
     check_columns(results, ["slope_sd", "estimated_sd", "singular", "converged"], "singular_study_plot")
     ax = new_axes(ax, (6.5, 4))
@@ -377,13 +382,17 @@ def singular_study_plot(results, ax=None):
         ax.plot([pos[s] - 0.3, pos[s] + 0.3], [s, s], color="black", linewidth=2)
     ax.plot([], [], color="black", linewidth=2, label="true SD")
     ax.set_xticks(range(len(sds)), [f"{s:g}" for s in sds])
-    ax.set_xlabel("true SD of the replicate drug effects (log scale)")
-    ax.set_ylabel("estimated SD (log scale)")
-    share = results["singular"].mean()
+    # The SDs are in the units of log(length); both axes are linear.
+    ax.set_xlabel("true SD of the replicates' drug effects (log-length units)")
+    ax.set_ylabel("estimated SD (log-length units)")
+    n, n_singular = len(results), int(results["singular"].sum())
+    converged = int(results["converged"].sum())
     real = results.loc[results["slope_sd"] > 0, "singular"]
-    extra = (f",\n{real.mean():.0%} of them where the true SD is not 0" if len(real) and real.any()
-             else "")
-    ax.set_title(f"{results['converged'].mean():.0%} of fits converged, yet {share:.0%} are singular{extra}",
-                 fontsize="medium")
+    head = f"All {n} fits converged" if converged == n else f"{converged} of {n} fits converged"
+    title = f"{head}, yet {n_singular} ({n_singular / n:.0%}) are singular"
+    if len(real):
+        title += (f";\n{int(real.sum())} of the {len(real)} fits whose true SD is not 0 "
+                  f"({real.mean():.0%}) are singular too")
+    fit_title(ax, title, fontsize="medium")
     ax.legend(loc="upper left", frameon=False, fontsize="small")
     return ax

@@ -9,17 +9,18 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .core import _dodged, _interval_rows, _palette, _setting_axis, new_axes, new_panels
+from .core import (_dodged, _interval_rows, _legend_below, _palette, _rate_xlim, _setting_axis, fit_title, fit_xlabel,
+                   fit_ylabel, new_axes, new_panels, number)
 
 # Rates with intervals from the one rates table (lmmedu.teach.studies.rates, rates_and_coverage),
 # and residual diagnostics from lmmedu.teach.comparison.residual_table.
 
-__all__ = ["rates_vs_setting_plot", "rates_at_setting_plot", "residuals_vs_fitted_plot", "qq_plot",
+__all__ = ["rates_vs_setting_plot", "rates_at_setting_plot", "wald_vs_t_panels", "residuals_vs_fitted_plot", "qq_plot",
             "residuals_by_group_plot"]
 
 _SETTING_LABELS = {"n_groups": "number of replicates (groups)", "group_size": "measurements per replicate",
                    "icc": "ICC (share of variance between replicates)", "slope_sd": "SD of the drug effect "
-                   "between replicates (log scale)"}
+                   "between replicates (log-length units)"}
 
 
 def _analysis_colours(analyses):
@@ -67,7 +68,7 @@ def rates_vs_setting_plot(table, x=None, axes=None):
                      "rates_vs_setting_plot")
     x = _varying_setting(table, x)
     alpha = float(table.attrs.get("alpha", 0.05))
-    axes = new_panels(axes, 2, (7.4, 3.8), "rates_vs_setting_plot")
+    axes = new_panels(axes, 2, (8.6, 4.2), "rates_vs_setting_plot")
     analyses = list(dict.fromkeys(table["analysis"]))
     colours = _analysis_colours(analyses)
     values = sorted(table[x].unique())
@@ -75,7 +76,7 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     for ax, (col, low, high, nominal, label) in zip(axes, [
             ("rate", "ci_low", "ci_high", alpha, f"false-positive rate (p < {alpha:g})"),
             ("coverage", "coverage_low", "coverage_high", 1 - alpha,
-             f"share of {1 - alpha:.0%} intervals containing the truth")]):
+             f"{1 - alpha:.0%} intervals containing the truth (share)")]):
         for i, name in enumerate(analyses):
             sub = table[table["analysis"] == name].sort_values(x)
             # The analyses side by side around each value, so their intervals do not hide each other.
@@ -83,19 +84,25 @@ def rates_vs_setting_plot(table, x=None, axes=None):
             y = sub[col].to_numpy(dtype=float)
             ax.errorbar(xs, y, yerr=[y - sub[low].to_numpy(dtype=float), sub[high].to_numpy(dtype=float) - y],
                         fmt="-o", color=colours[name], capsize=3, label=name)
-        _setting_axis(ax, values, log_x, nominal, _SETTING_LABELS.get(x, x))
-        ax.set_ylabel(label)
-    axes[0].set_ylim(0, min(1.0, max(3 * alpha, float(table["ci_high"].max()) * 1.1)))
-    axes[1].set_ylim(max(0.0, min(1 - 3 * alpha, float(table["coverage_low"].min()) - 0.02)), 1.0)
-    axes[1].legend(frameon=False, fontsize="small", loc="lower right")
+        _setting_axis(ax, values, log_x, nominal, "")
+        fit_xlabel(ax, _SETTING_LABELS.get(x, x))
+        fit_ylabel(ax, label)
+    # A little room beyond 0 and 1, so a rate of 0 or a coverage of 100% is drawn whole.
+    axes[0].set_ylim(-0.01, min(1.0, max(3 * alpha, float(table["ci_high"].max()) * 1.1)))
+    axes[1].set_ylim(max(0.0, min(1 - 3 * alpha, float(table["coverage_low"].min()) - 0.02)), 1.015)
+    handles, labels = axes[1].get_legend_handles_labels()
+    # One legend for both panels, whose dashed lines mark different levels.
+    labels = [f"nominal: {alpha:.0%} false positives, {1 - alpha:.0%} coverage" if lab.startswith("nominal") else lab
+              for lab in labels]
+    _legend_below(axes, handles, labels)
     worst = table.loc[table["rate"].idxmax()]
     where = f"{worst[x]:g} {'replicates' if x == 'n_groups' else x}"
-    # Two lines each: side by side, one-line titles would widen the figure past the output area.
-    axes[0].set_title(f"{worst['analysis'].split(' (')[0]}:\n{worst['rate']:.0%} false positives with {where}",
-                      fontsize="medium")
+    # Broken to the panel's width: side by side, one-line titles would run into each other.
+    fit_title(axes[0], f"{worst['analysis'].split(' (')[0]}: {worst['rate']:.0%} false positives with {where}",
+              fontsize="medium")
     low_cov = table.loc[table["coverage"].idxmin()]
-    axes[1].set_title(f"{low_cov['analysis'].split(' (')[0]}:\n{low_cov['coverage']:.0%} of intervals contain the "
-                      f"truth with {low_cov[x]:g} {'replicates' if x == 'n_groups' else x}", fontsize="medium")
+    fit_title(axes[1], f"{low_cov['analysis'].split(' (')[0]}: {low_cov['coverage']:.0%} of intervals contain the "
+              f"truth with {low_cov[x]:g} {'replicates' if x == 'n_groups' else x}", fontsize="medium")
     return list(axes)
 
 
@@ -146,16 +153,56 @@ def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=No
             ax.text(lo, i, f"{value:.0%}  ", va="center", ha="right", fontsize="small")
     _interval_rows(ax, sub["analysis"], nominal)
     if column == "rate":
-        ax.set_xlim(0, min(1.0, max(3 * alpha, float(sub[high].max()) * 1.25)))
-        ax.set_xlabel(f"false-positive rate (share of experiments with p < {alpha:g}), 95% interval")
+        _rate_xlim(ax, min(1.0, max(3 * alpha, float(sub[high].max()) * 1.25)))
+        fit_xlabel(ax, f"false-positive rate (share of experiments with p < {alpha:g}), 95% interval")
     else:
-        ax.set_xlim(max(0.0, float(sub[low].min()) - 0.08), 1.0)
-        ax.set_xlabel(f"share of {nominal:.0%} intervals that contain the truth, 95% interval")
-    ax.legend(frameon=False, fontsize="small", loc="lower right" if column == "rate" else "lower left")
+        ax.set_xlim(max(0.0, float(sub[low].min()) - 0.08), 1.02)
+        fit_xlabel(ax, f"share of {nominal:.0%} intervals that contain the truth, 95% interval")
+    ax.legend(frameon=False, fontsize="small", loc="lower right" if column == "rate" else "lower left",
+              borderaxespad=0.2)
     top = sub.loc[sub[column].idxmax()] if column == "rate" else sub.loc[sub[column].idxmin()]
     word = "false positives" if column == "rate" else "coverage"
-    ax.set_title(title or f"{top['analysis']}: {top[column]:.0%} {word}", fontsize="medium")
+    fit_title(ax, title or f"{top['analysis']}: {top[column]:.0%} {word}", fontsize="medium")
     return ax
+
+
+def wald_vs_t_panels(table, axes=None):
+    """False-positive rate and coverage of each analysis at one setting, side by side (notebook 07's app).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.studies.rates_and_coverage` of one setting; analyses without a usable
+        experiment (``n_sims`` 0) are left out.
+    axes : sequence of two Axes, optional
+        Default a new figure.
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lmmedu.teach.studies import rates_and_coverage, wald_vs_t_study
+    >>> table = rates_and_coverage(wald_vs_t_study(n_groups=4, group_size=5, n_sims=4))
+    >>> [ax.get_xlabel() for ax in wald_vs_t_panels(table)]
+    ['false-positive rate (p < 0.05)', '95% intervals containing the truth']
+    """
+    check_columns(table, ["analysis", "rate", "ci_low", "ci_high", "coverage", "coverage_low", "coverage_high",
+                          "n_sims"], "wald_vs_t_panels")
+    # The left panel also carries the analyses' names: it gets the wider share.
+    axes = new_panels(axes, 2, (8.6, 3.2), "wald_vs_t_panels", width_ratios=[1.5, 1])
+    usable = table[table["n_sims"] > 0]
+    if len(usable):
+        rates_at_setting_plot(usable, "rate", ax=axes[0])
+        rates_at_setting_plot(usable, "coverage", ax=axes[1])
+        axes[1].set_yticks([])  # the same rows as the left panel, named there
+        alpha = float(table.attrs.get("alpha", 0.05))
+        fit_xlabel(axes[0], f"false-positive rate (p < {alpha:g})")
+        fit_xlabel(axes[1], f"{1 - alpha:.0%} intervals containing the truth")
+    return list(axes)
 
 
 def residuals_vs_fitted_plot(table, ax=None, max_points=3000, seed=0):
@@ -196,12 +243,16 @@ def residuals_vs_fitted_plot(table, ax=None, max_points=3000, seed=0):
     from ..comparison import residual_spread_ratio
 
     response = table.attrs.get("response", "response")
-    ax.set_xlabel(f"fitted {response} (units of {response})")
-    ax.set_ylabel(f"residual (units of {response})")
-    ax.legend(frameon=False, fontsize="small", loc="upper right")
+    fit_xlabel(ax, f"fitted {response} (units of {response})")
+    fit_ylabel(ax, f"residual (units of {response})")
+    # Head room above the points for the legend, which would otherwise sit on them.
+    low, high = float(table["residual"].min()), float(table["residual"].max())
+    span = high - low or 1.0
+    ax.set_ylim(low - 0.05 * span, high + 0.3 * span)
+    ax.legend(frameon=False, fontsize="small", loc="upper right", ncol=2)
     ratio = residual_spread_ratio(table)
-    ax.set_title(table.attrs.get("model", "") + f"\nresiduals spread {ratio:.2g}x as wide at high fitted values "
-                 "as at low ones", fontsize="medium")
+    fit_title(ax, table.attrs.get("model", "") + f"\nresiduals spread {ratio:.2f}x as wide at high fitted values "
+              "as at low ones", fontsize="medium")
     return ax
 
 
@@ -226,7 +277,7 @@ def qq_plot(table, ax=None, label=None):
     >>> matplotlib.use("Agg")
     >>> from lmmedu.teach.comparison import residual_table
     >>> m = lmmedu.fit_lm("log(length) ~ treatment", lmmedu.simulate_replicates(genes=("A",), seed=1))
-    >>> qq_plot(residual_table(m)).get_xlabel()
+    >>> qq_plot(residual_table(m)).get_xlabel().replace("\\n", " ")  # broken into lines that fit the panel
     'normal quantile (standard normal units)'
     """
     from scipy import stats
@@ -241,19 +292,22 @@ def qq_plot(table, ax=None, label=None):
     ax.scatter(q[keep], s[keep], s=8, color=_palette(1)[0], alpha=0.6)
     lim = float(np.nanmax(np.abs(np.r_[q, s])))
     ax.plot([-lim, lim], [-lim, lim], color="black", linewidth=1, label="normal residuals")
-    ax.set_xlabel("normal quantile (standard normal units)")
-    ax.set_ylabel("scaled residual (residual / residual SD)")
+    fit_xlabel(ax, "normal quantile (standard normal units)")
+    fit_ylabel(ax, "scaled residual (residual / its SD)")
     ax.legend(frameon=False, fontsize="small", loc="upper left")
     skew = float(stats.skew(table["scaled"]))
-    ax.set_title(label or f"{table.attrs.get('model', '')}\nskewness of the residuals {skew:.2f}", fontsize="medium")
+    fit_title(ax, label or f"{table.attrs.get('model', '')}\nskewness of the residuals {number(skew)}",
+              fontsize="medium")
     return ax
 
 
 def residuals_by_group_plot(table, axes=None, max_groups=6):
-    """One panel per group: residuals against fitted values, with the mean residual of each ``by`` level.
+    """One panel per group: its residuals, split by the ``by`` level, with the mean residual of each level.
 
     A group whose levels' mean residuals sit on opposite sides of 0 has an effect the model did
-    not allow to differ between groups (a missing random slope).
+    not allow to differ between groups (a missing random slope). Within a group the levels are
+    drawn side by side (a strip of residuals each, and a bar at their mean), not along the fitted
+    values, which within one group take only a few close values.
 
     Parameters
     ----------
@@ -274,35 +328,42 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
     >>> matplotlib.use("Agg")
     >>> from lmmedu.teach.comparison import residual_table
     >>> m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.simulate_replicates(genes=("A",), seed=1))
-    >>> len(residuals_by_group_plot(residual_table(m, by="treatment")))
-    4
+    >>> axes = residuals_by_group_plot(residual_table(m, by="treatment"))
+    >>> len(axes), [t.get_text() for t in axes[0].get_xticklabels()]
+    (4, ['control', 'drug'])
     """
     from ..comparison import residual_means
 
     check_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
     groups = list(pd.unique(table["group"]))[:max_groups]
-    axes = new_panels(axes, len(groups), (min(2.3 * len(groups) + 0.8, 7.0), 3.2), "residuals_by_group_plot",
+    axes = new_panels(axes, len(groups), (min(1.3 * len(groups) + 1.6, 8.6), 3.6), "residuals_by_group_plot",
                       sharey=True)
     means = residual_means(table)
     has_by = "by" in table.columns
     levels = list(pd.unique(table["by"])) if has_by else [None]
     colours = dict(zip(levels, _palette(max(len(levels), 1))))
+    rng = np.random.default_rng(0)
     for ax, g in zip(axes, groups):
         sub = table[table["group"] == g]
         shown = sub.sample(n=min(len(sub), 400), random_state=0)
-        for level in levels:
+        for k, level in enumerate(levels):
             pts = shown if level is None else shown[shown["by"] == level]
-            ax.scatter(pts["fitted"], pts["residual"], s=5, alpha=0.25, color=colours[level])
+            ax.scatter(k + rng.uniform(-0.18, 0.18, len(pts)), pts["residual"], s=5, alpha=0.25,
+                       color=colours[level])
             m = means[(means["group"] == g) & ((means["by"] == level) if has_by else True)]
-            xs = sub["fitted"] if level is None else sub.loc[sub["by"] == level, "fitted"]
-            ax.hlines(m["mean_residual"], xs.min() - 0.02, xs.max() + 0.02, color=colours[level], linewidth=3,
-                      label=f"mean residual, {level}" if level is not None else "mean residual")
-        ax.axhline(0, color="black", linewidth=1)
+            ax.hlines(m["mean_residual"], k - 0.32, k + 0.32, color="black", linewidth=3,
+                      label="mean residual" if k == 0 else None)
+        ax.axhline(0, color="black", linewidth=0.8, linestyle=":")
+        ax.set_xlim(-0.6, len(levels) - 0.4)
+        ax.set_xticks(range(len(levels)), [str(v) if v is not None else "" for v in levels],
+                      fontsize="small")
         ax.set_title(f"{g}", fontsize="medium")
-        ax.set_xlabel(f"fitted {table.attrs.get('response', 'value')}")
-    axes[0].set_ylabel(f"residual (units of {table.attrs.get('response', 'the response')})")
-    axes[-1].legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig = axes[0].figure
+    by_name = table.attrs.get("by") or "level"
+    fig.supxlabel(f"{by_name}, within each {table.attrs.get('group') or 'group'}", fontsize="medium")
+    fit_ylabel(axes[0], f"residual (units of {table.attrs.get('response', 'the response')})")
+    axes[-1].legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     spread = means["mean_residual"].abs().max()
-    axes[0].figure.suptitle(f"{table.attrs.get('model', '')}:\nmean residuals per group and level up to "
-                            f"{spread:.2g} away from 0", fontsize="medium")
+    fig.suptitle(f"{table.attrs.get('model', '')}:\nmean residuals per group and level up to "
+                 f"{spread:.2g} away from 0", fontsize="medium")
     return list(axes)

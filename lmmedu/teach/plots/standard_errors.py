@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .core import _palette, new_axes
+from .core import _palette, fit_title, new_axes
 
 __all__ = ["probeset_spread", "probeset_spread_plot", "design_effect_axes", "design_effect_plot"]
 
@@ -100,8 +100,8 @@ def probeset_spread_plot(df, n_show=30, seed=0, ax=None):
                     color="black", linestyle="--", linewidth=1.2, label="truth (fixed part)" if i == 0 else None)
     ax.set(xlabel="age (weeks)", ylabel="expression value (array units, linear scale)")
     ax.legend(frameon=False, fontsize="small", loc="upper right")
-    ax.set_title(f"{len(chosen)} probesets: levels differ by SD {spread['between_sd']:.2f}, values within a "
-                 f"probeset by SD {spread['within_sd']:.2f}", fontsize="medium")
+    fit_title(ax, f"{len(chosen)} probesets: levels differ by SD {spread['between_sd']:.2f}, values within a "
+              f"probeset by SD {spread['within_sd']:.2f}", fontsize="medium")
     return ax
 
 
@@ -122,9 +122,13 @@ def design_effect_axes(pyplot=True):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    fig = plt.figure(figsize=(8.6, 3.6)) if pyplot else Figure(figsize=(8.6, 3.6))
-    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1.0], "wspace": 0.32})
-    fig.subplots_adjust(left=0.15, right=0.97, bottom=0.27, top=0.92)
+    # Margins in inches, measured on the longest labels the explorer draws (the term names on the
+    # left, two-line titles, the legend under the left panel) with the notebooks' seaborn fonts.
+    width, height = 9.4, 4.1
+    fig = plt.figure(figsize=(width, height)) if pyplot else Figure(figsize=(width, height))
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.0]})
+    fig.subplots_adjust(left=1.75 / width, right=1 - 0.15 / width, bottom=1.05 / height, top=1 - 0.62 / height,
+                        wspace=0.38)
     return list(axes)
 
 
@@ -170,9 +174,9 @@ def design_effect_plot(view, axes=None):
     ax_se.set_ylim(len(table) - 0.5, -0.5)
     ax_se.set_xlim(0, 1.15 * float(np.nanmax(table[["se_lm", "sd_lm", "se_lmm"]].to_numpy())))
     ax_se.set_xlabel("standard error (units of one row's SD, linear scale)")
-    ax_se.legend(frameon=False, fontsize="small", loc="upper center", bbox_to_anchor=(0.45, -0.2), ncol=3)
+    ax_se.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(-0.05, -0.2), ncol=2)
     ratio = float(table.loc["treatment[T.drug]", "se_ratio"])
-    ax_se.set_title(f"drug effect: mixed-model SE is {ratio:.2f} x the lm's", fontsize="medium")
+    ax_se.set_title(f"drug effect: the mixed model's SE\nis {ratio:.2f} x the lm's", fontsize="medium")
 
     top = max(10.0, 2.0 * view.kish_size)
     m = np.linspace(1.0, top, 200)
@@ -184,10 +188,11 @@ def design_effect_plot(view, axes=None):
     ax_curve.plot([view.kish_size], [drug_deff], "D", color=lmm_colour, markersize=6,
                   label=f"drug effect ({view.settings['varies']}): {drug_deff:.2f}")
     ax_curve.set_xlim(0, top)
-    ax_curve.set_ylim(0, 1.1 * max(1.0 + (top - 1.0) * rho, drug_deff, 1.5))
+    y_top = 1.1 * max(1.0 + (top - 1.0) * rho, drug_deff, 1.5)
+    ax_curve.set_ylim(-0.04 * y_top, y_top)  # a design effect near 0 drawn whole, not cut by the frame
     ax_curve.set_xlabel("rows per group m (size-weighted)")
-    ax_curve.set_ylabel("design effect (variance ratio, linear)")
+    ax_curve.set_ylabel("design effect\n(variance ratio, linear)")
     ax_curve.legend(frameon=False, fontsize="small", loc="upper left")
     worth = f"{view.n_eff:,.0f}" if view.n_eff >= 10 else f"{view.n_eff:.1f}"
-    ax_curve.set_title(f"{view.n:,} rows are worth about {worth} independent ones", fontsize="medium")
+    ax_curve.set_title(f"{view.n:,} rows are worth about\n{worth} independent ones", fontsize="medium")
     return [ax_se, ax_curve]

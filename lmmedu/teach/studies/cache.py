@@ -23,6 +23,7 @@ import pandas as pd
 
 from ...data.datasets import FLOAT_FORMAT, data_dir
 from .random_slopes import random_slope_p_values
+from .replicates import simulate_p_values
 from .runner import RESULT_COLUMNS
 from .gene_responses import gene_response_p_values
 
@@ -52,6 +53,18 @@ STUDY_RECIPES = {
         "gene_response_study.csv", gene_response_p_values,
         dict(n_sims=150, response_sd=0.15, n_replicates=4, obs_per_replicate=100, replicate_sd=0.2,
              residual_sd=0.5, seed=20231010), setting_columns=("truth",)),
+    # Notebook 01 (its app-mode start-up waited seconds for these): the pseudo-replication machine's
+    # first run, at its own default settings and seed, and the false-positive rate against the
+    # number of measurements per replicate.
+    "pseudoreplication_machine_study": _StudyRecipe(
+        "pseudoreplication_machine_study.csv", simulate_p_values,
+        dict(n_replicates=4, obs_per_replicate=100, replicate_sd=0.2, design="between", n_sims=60, seed=1,
+             residual_sd=0.5, replicate_treatment_sd=0.1, effect=0.0)),
+    "pseudoreplication_curve_study": _StudyRecipe(
+        "pseudoreplication_curve_study.csv", simulate_p_values,
+        dict(grid=[{"obs_per_replicate": 5}, {"obs_per_replicate": 50}, {"obs_per_replicate": 500}],
+             design="between", n_replicates=4, replicate_sd=0.2, replicate_treatment_sd=0.1, n_sims=30, seed=3),
+        setting_columns=("obs_per_replicate",)),
 }
 
 

@@ -17,6 +17,7 @@ figures come from :mod:`~lmmedu.teach.plots` as PNG.
   coefficients move.
 - :class:`RandomSlopeMachine` (notebook 04): false positives without a random slope (Run
   button).
+- :func:`rates_for_display`: a study's rates table with plain column names, for a notebook.
 
 This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.planning`, :mod:`.own_data`. Everything public is re-exported here.
 """

@@ -41,6 +41,9 @@ __all__ = [
     "InteractionView",
     "InteractionExplorer",
     "RandomSlopeMachine",
+    "rates_for_display",
+    "control_style",
+    "widened",
 ]
 
 #: Packages whose versions the environment check prints.
@@ -82,6 +85,46 @@ def error_html(prefix, exc):
     "<span style='color:#b35806'><b>Could not fit:</b> no rows</span>"
     """
     return f"<span style='color:{_WARN}'><b>{html.escape(prefix)}:</b> {html.escape(str(exc))}</span>"
+
+
+#: Pixels per character of a control's label (JupyterLab's 13 px UI font, with room to spare) and
+#: the width of a slider with its readout: together they keep every label whole and every slider
+#: long enough to move in a ~950 px notebook column.
+_LABEL_PX_PER_CHAR = 7.4
+_SLIDER_PX = 330
+
+
+def control_style(*labels, slider_px=_SLIDER_PX):
+    """``style`` and ``layout`` for controls with these labels: the label column as wide as the longest.
+
+    Returns
+    -------
+    (dict, str)
+        The ``style`` of every control (``description_width``), and the width of a whole
+        control (label + slider + readout) for its ``Layout``.
+
+    Examples
+    --------
+    >>> style, width = control_style("replicates", "SD of the drug effect between replicates")
+    >>> style["description_width"], width
+    ('308px', '638px')
+    """
+    label = 12 + round(_LABEL_PX_PER_CHAR * max(len(text) for text in labels))
+    return {"description_width": f"{label}px"}, f"{label + slider_px}px"
+
+
+def widened(style, control_px):
+    """A ``Layout`` as wide as the label column of ``style`` plus ``control_px``: a dropdown or a
+    progress bar next to sliders' labels (with the label's width alone, the control itself shrinks
+    to nothing).
+
+    Examples
+    --------
+    >>> widened({"description_width": "200px"}, 120).width
+    '320px'
+    """
+    label = str((style or {}).get("description_width", ""))
+    return widgets.Layout(width=f"{int(label[:-2]) + control_px}px") if label.endswith("px") else widgets.Layout()
 
 
 def _labelled(text, widget, width):
@@ -149,8 +192,12 @@ class App:
     title = ""
     #: Status line while :meth:`run` computes (apps with a ``status`` view).
     running = "Running: the result appears here when it is done."
-    #: Status line once a control differs from the settings of the result shown.
-    changed = "Settings changed: press <b>Run</b> to simulate them."
+    #: What the app's button does, in its status lines ("simulate", "fit").
+    action = "simulate"
+    #: Status line once a control differs from the settings of the result shown; ``{button}``
+    #: becomes the button's own label and ``{action}`` :attr:`action` (the instance attribute
+    #: holds the finished line).
+    changed = "Settings changed: press <b>{button}</b> to {action} them."
 
     @staticmethod
     def study_views(n_sims, button="Run", status="Press <b>Run</b> to simulate.", plot_width="760px", style=None):
@@ -163,7 +210,8 @@ class App:
             ``(button, progress, readout, status, plot, table)``; the app keeps them as attributes.
         """
         run = widgets.Button(description=button, button_style="primary", icon="play")
-        progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style or {})
+        progress = widgets.IntProgress(value=0, min=0, max=n_sims, description="progress", style=style or {},
+                                       layout=widened(style, 260))
         readout = widgets.HTML()
         readout.add_class("lmmedu-readout")
         note = widgets.HTML(status)
@@ -173,15 +221,24 @@ class App:
         table.add_class("lmmedu-rates")
         return run, progress, readout, note, plot, table
 
+    @staticmethod
+    def message_view():
+        """The view of :attr:`message`; an app that wants it somewhere else than last creates it
+        with this, keeps it as ``self.message`` and puts it among its views."""
+        message = widgets.HTML()
+        message.add_class("lmmedu-message")
+        return message
+
     def __init__(self, views):
-        self.message = widgets.HTML()
-        self.message.add_class("lmmedu-message")
+        if not isinstance(getattr(self, "message", None), widgets.HTML):
+            self.message = self.message_view()
         self.result = None
         # Control settings of the result shown, and the status text show() wrote for it.
         self._shown_settings, self._shown_status = None, None
         for control in self.control_widgets().values():
             control.observe(self._changed, names="value")
         if isinstance(getattr(self, "button", None), widgets.Button):
+            self.changed = type(self).changed.format(button=html.escape(self.button.description), action=self.action)
             self.button.on_click(lambda _button: self.run())
             self.button.add_class("lmmedu-run")  # one hook for every Run button (browser tests)
         for view in views:
@@ -191,7 +248,7 @@ class App:
             self.header = widgets.HTML(f"<div style='font-size:1.1em;margin-bottom:4px'>{self.title}</div>")
             self.header.add_class("lmmedu-title")
             views = [self.header, *views]
-        self.widget = widgets.VBox([*views, self.message])
+        self.widget = widgets.VBox([*views] + ([] if any(v is self.message for v in views) else [self.message]))
         if self.live:
             self.run()
         else:
@@ -226,7 +283,6 @@ class App:
             (an app never raises from a control or a button).
         """
         settings = {**self.settings(), **overrides}
-        controls = {name: settings[name] for name in self.control_widgets()}
         bar = getattr(self, "progress_bar", None)
         if isinstance(bar, widgets.IntProgress):
             bar.value = 0
@@ -244,16 +300,34 @@ class App:
             self.message.value = error_html(self.failure, exc)
             if status is not None:
                 status.value = before
+            if self.failed(exc):  # the app cleared its views: no result is shown any more
+                self.result, self._shown_settings, self._shown_status = None, None, None
             return None
         finally:
             if isinstance(button, widgets.Button):
                 button.disabled = False
+        return self.present(result, **overrides)
+
+    def present(self, result, **overrides):
+        """Show a result computed elsewhere (a cached study) as :meth:`run` shows its own.
+
+        ``overrides`` are the settings it was computed for where they differ from the controls
+        (as in :meth:`run`), so the status can tell when the controls no longer match it.
+        """
+        settings = {**self.settings(), **overrides}
         self.message.value = ""
         self.result = result
         self.show(result)
+        status = self._status_view()
         if status is not None:
-            self._shown_settings, self._shown_status = controls, status.value
+            self._shown_settings = {name: settings[name] for name in self.control_widgets()}
+            self._shown_status = status.value
         return result
+
+    def failed(self, exc):
+        """Called when ``update`` raised (``message`` already says why); return True if the app
+        cleared the views of its last result, so nothing stale stays on screen (default: keep it)."""
+        return False
 
     def _tick(self, done, total):
         self.progress_bar.max = total
@@ -335,8 +409,9 @@ class EnvironmentCheck(App):
     controls = ("n_replicates",)
 
     def __init__(self, value=4):
+        style, width = control_style("replicates")
         self.n_replicates = widgets.IntSlider(value=value, min=2, max=12, description="replicates",
-                                              continuous_update=False)
+                                              continuous_update=False, style=style, layout=widgets.Layout(width=width))
         self.n_replicates.add_class("lmmedu-check-slider")
         self.label = widgets.HTML()
         self.label.add_class("lmmedu-check-label")
@@ -393,8 +468,9 @@ class PseudoReplicationMachine(App):
 
     def __init__(self, replicate_sd=0.2, n_replicates=4, obs_per_replicate=100, design="between", n_sims=200,
                  seed=1, replicate_treatment_sd=0.1, effect=0.0):
-        style = {"description_width": "200px"}
-        layout = widgets.Layout(width="520px")
+        style, width = control_style("replicate SD (log scale)", "drug-effect SD (replicates)",
+                                     "true drug effect (0: none)", "measurements per replicate")
+        layout = widgets.Layout(width=width)
         self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=1.0, step=0.05,
                                                 description="replicate SD (log scale)", style=style,
                                                 layout=layout, continuous_update=False)
@@ -411,13 +487,14 @@ class PseudoReplicationMachine(App):
                                                          layout=layout, continuous_update=False)
         self.design = widgets.ToggleButtons(options=["between", "within"], value=design)
         self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
+                                       layout=widened(style, 110),
                                        style=style)
         (self.button, self.progress_bar, self.readout, self.status, self.plot,
          self.table) = self.study_views(n_sims, style=style)
         self.seed = seed
         super().__init__(views=[
             self.replicate_sd, self.replicate_treatment_sd, self.effect, self.n_replicates, self.obs_per_replicate,
-            _labelled("design", self.design, "200px"),
+            _labelled("design", self.design, style["description_width"]),
             widgets.HBox([self.n_sims, self.button]), self.progress_bar, self.readout, self.status, self.plot,
             self.table,
         ])
@@ -430,6 +507,24 @@ class PseudoReplicationMachine(App):
                                             seed=self.seed, progress=progress,
                                             replicate_treatment_sd=float(replicate_treatment_sd),
                                             effect=float(effect))
+
+    def show_study(self, results):
+        """Show a :func:`~lmmedu.teach.studies.simulate_p_values` table computed elsewhere (a cached
+        study, ``load_study``) as :meth:`run` would show it for that study's settings.
+
+        Examples
+        --------
+        >>> from lmmedu.teach.studies import load_study
+        >>> m = PseudoReplicationMachine()
+        >>> m.show_study(load_study("pseudoreplication_machine_study"))["n_sims"].tolist()
+        [60, 60, 60]
+        >>> m.status.value.startswith("Ran 60 experiments (between design")
+        True
+        """
+        s = results.attrs.get("settings", {})
+        table = studies.rates(results)
+        table.attrs["problem"] = studies.design_problem(s["n_replicates"], s["design"])
+        return self.present(table, **{name: s[name] for name in self.controls if name in s})
 
     def preview(self):
         s = self.settings()
@@ -447,22 +542,88 @@ class PseudoReplicationMachine(App):
         self.table.value = _table_html(_rates_for_display(result, power))
 
 
+def _pct(v):
+    return "-" if pd.isna(v) else f"{v:.1%}"
+
+
+def _df_words(v):
+    return "-" if pd.isna(v) or v == 0 else ("∞" if np.isinf(v) else f"{v:,.1f}")
+
+
 def _rates_for_display(rates, power=False):
     """A rates table as short text (percentages, "-" where an analysis could not test)."""
-    def pct(v):
-        return "-" if pd.isna(v) else f"{v:.1%}"
-
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "analysis": rates["analysis"],
         "experiments": rates["n_sims"],
         ("detections" if power else "false positives"): rates["rejections"],
-        "rate": rates["rate"].map(pct),
-        "95% CI": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "-"
+        "rate": rates["rate"].map(_pct),
+        "95% CI": [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "-"
                    for lo, hi in zip(rates["ci_low"], rates["ci_high"])],
-        "typical SE": rates["median_se"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}"),
-        "typical df": rates["median_df"].map(lambda v: "-" if pd.isna(v) or v == 0 else f"{v:,.1f}"),
-        "singular fits": rates["n_singular"],
     })
+    if "coverage" in rates.columns:
+        shown["CI coverage"] = rates["coverage"].map(_pct)
+    shown["typical SE"] = rates["median_se"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
+    shown["typical df"] = rates["median_df"].map(_df_words)
+    shown["singular fits"] = rates["n_singular"]
+    return shown
+
+
+#: Words for the setting columns of the study tables.
+SETTING_WORDS = {"n_groups": "replicates", "n_replicates": "replicates", "group_size": "measurements per replicate",
+                 "obs_per_replicate": "measurements per replicate", "cells_per_replicate": "cells per replicate",
+                 "icc": "ICC", "slope_sd": "SD of replicate drug effects", "replicate_sd": "replicate SD",
+                 "replicate_treatment_sd": "SD of replicate drug effects", "design": "design", "effect": "effect"}
+
+
+def rates_for_display(table):
+    """A study's rates table as a learner reads it: plain column names, one row per setting and analysis.
+
+    The tidy tables of :mod:`lmmedu.teach.studies` keep names for code (``n_sims``, ``ci_low``,
+    ``fp_low``) and a 0, 1, 2... index; this one says "experiments", "95% CI", gives rates as
+    percentages, and is indexed by what the rows differ in: the settings that vary (in words)
+    and the analysis. Settings that are the same in every row are left out (the text says them).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`~lmmedu.teach.studies.rates`, :func:`~lmmedu.teach.studies.rates_and_coverage` or
+        :func:`~lmmedu.teach.studies.power_and_false_positives`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells, for display only.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n_groups": [4, 4, 8, 8], "icc": 0.2, "analysis": ["z", "t", "z", "t"],
+    ...                   "n_sims": 100, "rejections": [18, 7, 9, 6], "rate": [0.18, 0.07, 0.09, 0.06],
+    ...                   "ci_low": [0.12, 0.03, 0.05, 0.03], "ci_high": [0.27, 0.14, 0.16, 0.12],
+    ...                   "median_se": 0.1, "median_df": [float("inf"), 2.1, float("inf"), 6.0], "n_singular": 0})
+    >>> shown = rates_for_display(t)
+    >>> list(shown.index.names), list(shown.columns[:3])
+    (['replicates', 'analysis'], ['experiments', 'false positives', 'rate'])
+    >>> shown.loc[(4, "z"), "95% CI"]
+    '12.0% to 27.0%'
+    """
+    settings = [c for c in (table.attrs.get("setting_columns") or SETTING_WORDS) if c in table.columns]
+    keys = [c for c in settings if table[c].nunique() > 1] + ["analysis"]
+    if "false_positive_rate" in table.columns:  # power_and_false_positives: both rates per row
+        def with_ci(rate, low, high):
+            return [f"{_pct(r)} ({_pct(a)} to {_pct(b)})" if pd.notna(r) else "-" for r, a, b in zip(rate, low, high)]
+
+        shown = pd.DataFrame({
+            "experiments per rate": table["n_sims"],
+            "false positives (95% CI)": with_ci(table["false_positive_rate"], table["fp_low"], table["fp_high"]),
+            "power (95% CI)": with_ci(table["power"], table["power_low"], table["power_high"]),
+            "typical df": table["median_df"].map(_df_words),
+        })
+    else:
+        power = bool(table.attrs.get("settings", {}).get("effect", 0.0))
+        shown = _rates_for_display(table, power).drop(columns="analysis")
+    shown.index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table["analysis"])
+    shown.index.names = [SETTING_WORDS.get(k, k.replace("_", " ")) for k in keys]
+    return shown
 
 
 # ---------------------------------------------------------------------------
@@ -503,15 +664,16 @@ class StandardErrorExplorer(App):
     failure = "Could not fit"
 
     def __init__(self, replicate_sd=0.2, design="within", seed=2023):
+        style, width = control_style("replicate SD (log scale)")
         self.replicate_sd = widgets.FloatSlider(value=replicate_sd, min=0.0, max=0.8, step=0.05,
-                                                description="replicate SD (log scale)",
-                                                style={"description_width": "180px"},
-                                                layout=widgets.Layout(width="500px"), continuous_update=False)
+                                                description="replicate SD (log scale)", style=style,
+                                                layout=widgets.Layout(width=width), continuous_update=False)
         self.design = widgets.ToggleButtons(options=["within", "between"], value=design)
         self.table = widgets.HTML()
         self.table.add_class("lmmedu-se-table")
         self.seed = seed
-        super().__init__(views=[self.replicate_sd, _labelled("design", self.design, "180px"), self.table])
+        super().__init__(views=[self.replicate_sd, _labelled("design", self.design, style["description_width"]),
+                                self.table])
 
     def update(self, replicate_sd, design):
         """:func:`lmmedu.teach.comparison.se_table` for these settings."""
@@ -651,6 +813,18 @@ class InteractionView:
     model: Any = field(repr=False, default=None)
 
 
+def _signed(value, digits=3):
+    """A change with its sign, and "0.000" rather than "-0.000" for what rounds to zero.
+
+    Examples
+    --------
+    >>> _signed(-1e-9), _signed(0.25)
+    ('0.000', '+0.250')
+    """
+    value = round(float(value), digits) + 0.0
+    return f"{value:.{digits}f}" if value == 0 else f"{value:+.{digits}f}"
+
+
 class InteractionExplorer(App):
     """Set the true drug effect of each gene, re-simulate with a fixed seed, refit, compare.
 
@@ -707,14 +881,15 @@ class InteractionExplorer(App):
         self.defaults = {g: float(DEFAULT_TREATMENT_EFFECTS.get(g, 0.0)) for g in self.genes}
         self.effects = dict(self.defaults)
         self._previous = None
+        style, width = control_style(*(f"drug effect {g}" for g in self.genes))
         self.sliders = {
             g: widgets.FloatSlider(value=min(max(self.defaults[g], low), high), min=low, max=high, step=self.step,
                                    description=f"drug effect {g}", continuous_update=False, readout_format=".2f",
-                                   style={"description_width": "initial"})
+                                   style=style, layout=widgets.Layout(width=width))
             for g in self.genes
         }
         self.table = widgets.HTML()
-        super().__init__(views=[widgets.HBox(list(self.sliders.values())), self.table])
+        super().__init__(views=[*self.sliders.values(), self.table])
 
     def control_widgets(self):
         return dict(self.sliders)
@@ -761,7 +936,7 @@ class InteractionExplorer(App):
             style = f' style="background:{_HIGHLIGHT};font-weight:bold"' if r["moved"] else ""
             rows.append(
                 f"<tr{style}><td>{html.escape(term)}</td><td>{r['truth']:+.3f}</td><td>{r['estimate']:+.3f}</td>"
-                f"<td>{r['se']:.3f}</td><td>{r['truth_change']:+.3f}</td><td>{r['estimate_change']:+.3f}</td></tr>"
+                f"<td>{r['se']:.3f}</td><td>{_signed(r['truth_change'])}</td><td>{_signed(r['estimate_change'])}</td></tr>"
             )
         effects = ", ".join(f"{g}: {v:+.2f}" for g, v in view.effects.items())
         head = ("<tr><th>term</th><th>true value</th><th>estimate</th><th>SE</th>"
@@ -808,18 +983,22 @@ class RandomSlopeMachine(App):
         _count("n_sims", n_sims, 1)
         _sd("replicate_treatment_sd", replicate_treatment_sd)
         self.study_kwargs = dict(study_kwargs)
+        # One control per line, labels in one column: side by side, the label of the first was cut
+        # to "experime..." and the second slider squeezed to a few pixels.
+        style, width = control_style("experiments", "SD of replicate drug effects")
         lo, hi, st = self.N_SIMS_RANGE
         self.n_sims = widgets.IntSlider(value=min(max(n_sims, lo), hi), min=lo, max=hi, step=st,
-                                        description="experiments", continuous_update=False)
+                                        description="experiments", continuous_update=False, style=style,
+                                        layout=widgets.Layout(width=width))
         lo, hi, st = self.SLOPE_SD_RANGE
         self.replicate_treatment_sd = widgets.FloatSlider(
             value=min(max(replicate_treatment_sd, lo), hi), min=lo, max=hi, step=st,
             description="SD of replicate drug effects", continuous_update=False, readout_format=".2f",
-            style={"description_width": "initial"})
+            style=style, layout=widgets.Layout(width=width))
         self.button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.progress_bar = widgets.IntProgress(value=0, min=0, max=self.n_sims.value, description="progress")
         self.table = widgets.HTML("<p>Press <b>Run</b> to simulate experiments with no true drug effect.</p>")
-        super().__init__(views=[widgets.HBox([self.n_sims, self.replicate_treatment_sd]),
+        super().__init__(views=[self.n_sims, self.replicate_treatment_sd,
                                 widgets.HBox([self.button, self.progress_bar]), self.table])
 
     def update(self, n_sims, replicate_treatment_sd, progress=False):

@@ -17,20 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
+import matplotlib.text
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ...data.read import check_numeric_text, file_lines as _file_lines, missing_cells, read_table
+from ...data.read import check_numeric_text, file_lines as _file_lines, read_table
 from ...stats.emmeans import emmeans
 from ...stats.explain import explain
 from ...stats.terms import model_vars as _model_vars
-from ..comparison import compare, design_checklist, model_formula, r_formula, residual_table
+from ..comparison import compare, design_checklist, model_formula, plain_names, r_formula, residual_table
 from ..comparison.layout import comparison_tables_html
 from ..prose import contrasts
-from .core import App, _table_html, error_html, png
+from .core import App, _table_html, control_style, error_html, png
 
-__all__ = ["check_choices", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
+__all__ = ["check_choices", "default_response", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
 
 # A numeric fixed term with this few distinct whole numbers is probably a code for groups.
 _FEW_DISTINCT = 4
@@ -46,6 +47,61 @@ def _describe(series):
     if _is_text(series) or pd.api.types.is_bool_dtype(series):
         return f"{series.name} (text, {series.nunique()} levels)"
     return f"{series.name} (numbers)"
+
+
+def _whole_numbers(series):
+    values = series.dropna().to_numpy(dtype=float)
+    return bool(len(values)) and bool(np.all(values == np.round(values)))
+
+
+def default_response(data):
+    """The column a freshly loaded file starts with as the response: the first measured value.
+
+    The rule: the first numeric column holding a number that is not whole (a length, an area,
+    an expression value); if every numeric column holds whole numbers only, the first of them
+    with more than :data:`_FEW_DISTINCT` distinct values that is not a row counter (1, 2, 3...);
+    else the first numeric column, else the first column. Whole numbers with few values are
+    codes (a dose 0/1/2, a batch 1/2) and row counters are IDs: neither is what was measured.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> default_response(pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "area": [1.5, 2.0, 2.5, 3.0, 1.0, 2.2],
+    ...                                "batch": [1, 1, 1, 2, 2, 2]}))
+    'area'
+    >>> default_response(pd.DataFrame({"dose": [0, 1, 2, 0, 1, 2], "count": [12, 30, 7, 18, 25, 41]}))
+    'count'
+    """
+    columns = [str(c) for c in data.columns]
+    numeric = [c for c in columns if not _is_text(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
+    for c in numeric:
+        if not _whole_numbers(data[c]):
+            return c
+    for c in numeric:
+        values = data[c].dropna()
+        counter = values.is_monotonic_increasing and values.is_unique and values.nunique() == len(data)
+        if values.nunique() > _FEW_DISTINCT and not counter:
+            return c
+    return numeric[0] if numeric else columns[0]
+
+
+def _missing_note(data, columns):
+    """Where the chosen columns have empty cells, counted per column (one sentence), or None."""
+    columns = [c for c in dict.fromkeys(columns) if c in data.columns]
+    empty = data[columns].isna()
+    if not empty.to_numpy().any():
+        return None
+    lines = _file_lines(data)
+    parts = []
+    for c in columns:
+        rows = np.flatnonzero(empty[c].to_numpy())
+        if len(rows) == 1:
+            parts.append(f"{c} in 1 row (line {lines[rows[0]]})")
+        elif len(rows):
+            parts.append(f"{c} in {len(rows)} rows (the first on line {lines[rows[0]]})")
+    used = int((~empty.any(axis=1)).sum())
+    return (f"Empty cells: {'; '.join(parts)}. Rows with an empty cell in a chosen column are left out of the model "
+            f"({used:,} of {len(data):,} rows used).")
 
 
 def check_choices(data, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
@@ -133,17 +189,13 @@ def check_choices(data, response, log=False, fixed=(), interactions=False, group
             else:
                 notes.append(f"No random slope of {s} for {g}: {s} does not vary inside the levels of {g}.")
     formula = model_formula(response, fixed, groups, log, interactions, per_group)
-    empty = missing_cells(data, [response, *fixed, *groups])
-    if len(empty):
-        first = empty.iloc[0]
-        more = f" ({len(empty)} rows in all)" if len(empty) > 1 else ""
-        notes.append(f"Line {first['line']} has an empty cell in {first['columns']}{more}: rows with an empty cell in "
-                     f"a chosen column are left out of the model ({len(data) - len(empty):,} of {len(data):,} rows "
-                     "used).")
+    missing = _missing_note(data, [response, *fixed, *groups, *slopes])
+    if missing:
+        notes.append(missing)
     for f in fixed:
         values = data[f].dropna()
         if (not _is_text(values) and not pd.api.types.is_bool_dtype(values) and 3 <= values.nunique() <= _FEW_DISTINCT
-                and np.all(values.to_numpy(dtype=float) == np.round(values.to_numpy(dtype=float)))):
+                and _whole_numbers(values)):
             notes.append(f"'{f}' holds numbers, so it enters as a straight line (one slope); if its values are codes "
                          f"for groups, make it a factor: C({f}) in code, or a text column in the file.")
     return formula, notes
@@ -212,6 +264,30 @@ def _r_code(formula, log_ratios):
     return "\n".join(lines)
 
 
+def _modes_axes(model, max_levels=20):
+    """Axes for the conditional modes: two columns of panels wide enough for their labels, so
+    any number of grouping factors and slopes fits the output area without overprinting."""
+    ranef = model.ranef_table()
+    n = len(ranef[["group", "term"]].drop_duplicates())
+    levels = min(int(ranef.groupby("group", observed=True)["level"].nunique().max()), max_levels)
+    ncols = 1 if n == 1 else 2
+    nrows = -(-n // ncols)
+    fig = plt.figure(figsize=(4.4 * ncols, nrows * (0.24 * levels + 2.2)), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[n:]:
+        ax.remove()
+    return axes[:n]
+
+
+def _plain_figure(fig):
+    """The figure with every ``Q("cell area")`` in its titles and labels written as the learner's ``cell area``."""
+    for text in fig.findobj(matplotlib.text.Text):
+        shown = text.get_text()
+        if "Q(" in shown:
+            text.set_text(plain_names(shown))
+    return fig
+
+
 def _list_html(items):
     return "<ol>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in items) + "</ol>"
 
@@ -261,9 +337,14 @@ class OwnDataApp(App):
     controls = ("response", "log", "fixed", "interactions", "groups", "slopes")
     live = False
     failure = "Could not fit this model"
+    action = "fit"
+    changed = "Choices changed: press <b>{button}</b> to {action} them."
+    running = "Fitting the lm and the mixed model: the tabs fill in when it is done."
+    #: Status after a failed fit (the message under the button says why).
+    not_fitted = "<b>Not fitted.</b> The line below says why; the tabs stay empty until a fit succeeds."
 
     def __init__(self, source=None, response=None, log=False, fixed=(), interactions=False, groups=(), slopes=()):
-        style = {"description_width": "130px"}
+        style = control_style("grouping factor(s)", "random slopes for")[0]
         self.data = None
         self.formula = None
         self._loading = False
@@ -292,6 +373,8 @@ class OwnDataApp(App):
         self.formula_view.add_class("lmmedu-readout")
         self.status = widgets.HTML("Choose, then press <b>Fit</b>.")
         self.status.add_class("lmmedu-status")
+        # Right under the button, above the tabs: where the learner looks after pressing Fit.
+        self.message = self.message_view()
         self.comparison_view = widgets.HTML()
         self.meanings_view = widgets.HTML()
         self.contrasts_view = widgets.HTML()
@@ -308,7 +391,7 @@ class OwnDataApp(App):
             widgets.HBox([self.path, self.load_button, self.upload]), self.source,
             widgets.HBox([widgets.VBox([self.response, self.fixed, self.groups, self.slopes]),
                           widgets.VBox([self.log, self.interactions])]),
-            self.formula_view, widgets.HBox([self.button, self.status]), self.tabs])
+            self.formula_view, widgets.HBox([self.button, self.status]), self.message, self.tabs])
         if source is not None:
             self.load(source, response=response, fixed=fixed, groups=groups, slopes=slopes)
 
@@ -344,7 +427,7 @@ class OwnDataApp(App):
         self._loading = True
         try:
             self.response.options = options
-            self.response.value = response if response in columns else (numeric[-1] if numeric else columns[0])
+            self.response.value = response if response in columns else default_response(data)
             for control, chosen in ((self.fixed, fixed), (self.groups, groups), (self.slopes, slopes)):
                 control.options = options
                 control.value = tuple(c for c in chosen if c in columns)
@@ -358,12 +441,21 @@ class OwnDataApp(App):
                              f"columns, separated by {sep}.{extra}")
         self.result = None
         # The tabs of the previous file would describe data that are no longer loaded.
-        for view in (self.comparison_view, self.meanings_view, self.contrasts_view, self.checklist_view):
-            view.value = ""
-        self.residual_plot.value = self.modes_plot.value = b""
+        self._clear_views()
         self.status.value = "Choose, then press <b>Fit</b>."
         self.preview()
         return data
+
+    def _clear_views(self):
+        for view in (self.comparison_view, self.meanings_view, self.contrasts_view, self.checklist_view):
+            view.value = ""
+        self.residual_plot.value = self.modes_plot.value = b""
+
+    def failed(self, exc):
+        """A fit that failed: clear the tabs (they showed other choices) and say so next to the button."""
+        self._clear_views()
+        self.status.value = self.not_fitted
+        return True
 
     def _uploaded(self, change):
         files = change["new"]
@@ -407,11 +499,12 @@ class OwnDataApp(App):
             table = None
             notes.append(f"No contrasts: {exc}")
         checklist = design_checklist(formula, self.data, fit=model)
-        residual_fig = plt.figure(figsize=(6.8, 3.8), layout="constrained")
         from ..plots import modes_panels, residual_panels
 
-        residual_panels(residual_table(model), axes=residual_fig.subplots(1, 2, width_ratios=[1.4, 1]))
-        modes = png(modes_panels(model)[0].figure)
+        # One panel above the other: each title (the formula and a finding) gets the whole width.
+        residual_fig = plt.figure(figsize=(6.8, 7.0), layout="constrained")
+        residual_panels(residual_table(model), axes=residual_fig.subplots(2, 1))
+        modes_fig = modes_panels(model, axes=_modes_axes(model))[0].figure
         notes = notes + list(cmp.notes)
         emm_line = None
         factors = list(_model_vars(model).cat)
@@ -421,8 +514,8 @@ class OwnDataApp(App):
             emm_line = (f"contrast(emmeans(m, ~ {factors[0]}{by}{kind}), \"trt.vs.ctrl\", adjust = \"holm\", "
                         "by = NULL)")
         return OwnDataResult(formula=formula, r_code=_r_code(formula, emm_line), comparison=cmp, meanings=meanings,
-                             contrasts=table, checklist=checklist, residual_figure=png(residual_fig),
-                             modes_figure=modes, notes=tuple(notes))
+                             contrasts=table, checklist=checklist, residual_figure=png(_plain_figure(residual_fig)),
+                             modes_figure=png(_plain_figure(modes_fig)), notes=tuple(notes))
 
     def show(self, result):
         cmp = result.comparison

@@ -11,7 +11,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, _labelled, error_html, png
+from .core import App, _labelled, control_style, error_html, png, widened
 
 __all__ = ["plan_readout", "PlanResult", "PowerPlanner"]
 
@@ -141,8 +141,8 @@ class PowerPlanner(App):
 
     def __init__(self, design="within", n_replicates=4, cells_per_replicate=2000, icc=0.14,
                  replicate_treatment_sd=0.1, percent=10.0, n_sims=200, seed=9):
-        style = {"description_width": "230px"}
-        layout = widgets.Layout(width="560px")
+        style, width = control_style("SD of the drug effect between replicates", "true drug effect (% change)")
+        layout = widgets.Layout(width=width)
         self.design = widgets.ToggleButtons(options=["within", "between"], value=design)
         self.n_replicates = widgets.IntSlider(value=n_replicates, min=2, max=16, description="replicates",
                                               style=style, layout=layout, continuous_update=False)
@@ -159,12 +159,13 @@ class PowerPlanner(App):
                                            description="true drug effect (% change)", style=style, layout=layout,
                                            continuous_update=False)
         self.n_sims = widgets.Dropdown(options=self.SIM_OPTIONS, value=n_sims, description="experiments",
+                                       layout=widened(style, 110),
                                        style=style)
         (self.button, self.progress, self.readout, self.status, self.plot,
          self.table) = self.study_views(1, status="Press <b>Run</b> to simulate this design.", style=style)
         self.seed = seed
         super().__init__(views=[
-            _labelled("design", self.design, "230px"), self.n_replicates, self.cells_per_replicate, self.icc,
+            _labelled("design", self.design, style["description_width"]), self.n_replicates, self.cells_per_replicate, self.icc,
             self.replicate_treatment_sd, self.percent, widgets.HBox([self.n_sims, self.button]), self.progress,
             self.readout, self.status, self.plot, self.table,
         ])

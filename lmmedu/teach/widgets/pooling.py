@@ -12,7 +12,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, png
+from .core import App, control_style, png
 
 __all__ = ["SlopeView", "slope_view", "SlopeExplorer"]
 
@@ -127,8 +127,8 @@ class SlopeExplorer(App):
     CELL_OPTIONS = (8, 16, 40, 100, 250)
 
     def __init__(self, slope_sd=0.15, n_replicates=10, cells=40, seed=33):
-        style = {"description_width": "220px"}
-        layout = widgets.Layout(width="560px")
+        style, width = control_style("SD of replicate drug effects", "cells per replicate")
+        layout = widgets.Layout(width=width)
         self.seed = seed
         self.slope_sd = widgets.FloatSlider(value=slope_sd, min=0.0, max=0.4, step=0.025, readout_format=".3f",
                                             description="SD of replicate drug effects", style=style, layout=layout,

@@ -12,7 +12,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, error_html, png
+from .core import App, control_style, error_html, png
 
 __all__ = ["wald_vs_t_preview", "WaldVsTResult", "WaldVsTMachine"]
 
@@ -108,8 +108,8 @@ class WaldVsTMachine(App):
     SIZE_OPTIONS = (2, 5, 10, 20, 50, 100, 200)
 
     def __init__(self, n_groups=4, group_size=20, icc=0.2, n_sims=200, seed=7):
-        style = {"description_width": "220px"}
-        layout = widgets.Layout(width="540px")
+        style, width = control_style("replicates (groups)", "measurements per replicate")
+        layout = widgets.Layout(width=width)
         self.n_groups = widgets.IntSlider(value=n_groups, min=2, max=40, description="replicates (groups)",
                                           style=style, layout=layout, continuous_update=False)
         self.group_size = widgets.SelectionSlider(options=self.SIZE_OPTIONS, value=group_size,
@@ -138,9 +138,7 @@ class WaldVsTMachine(App):
 
     def update(self, n_groups, group_size, icc):
         """Simulate ``n_sims`` experiments at this setting; return a :class:`WaldVsTResult`."""
-        import matplotlib.pyplot as plt
-
-        from ..plots import rates_at_setting_plot
+        from ..plots import wald_vs_t_panels
         from ..studies import SATTERTHWAITE_T, WALD_Z, rates_and_coverage, wald_vs_t_study
 
         results = wald_vs_t_study(n_groups=int(n_groups), group_size=int(group_size), icc=float(icc),
@@ -157,15 +155,7 @@ class WaldVsTMachine(App):
                              f"{r['ci_high']:.1%}), intervals cover the truth {r['coverage']:.1%}")
         summary = (f"{self.n_sims} experiments, {n_groups} replicates of {group_size}, ICC {icc:.2f}, no true "
                    "effect. " + "; ".join(parts) + ".")
-        fig, axes = plt.subplots(1, 2, figsize=(8.6, 2.8), layout="constrained")
-        usable = table[table["n_sims"] > 0]
-        if len(usable):
-            rates_at_setting_plot(usable, "rate", ax=axes[0])
-            rates_at_setting_plot(usable, "coverage", ax=axes[1])
-            axes[1].set_yticks([])
-            axes[0].set_xlabel("false-positive rate (p < 0.05), 95% interval")
-            axes[1].set_xlabel("share of 95% intervals containing the truth")
-        return WaldVsTResult(table=table, summary=summary, figure=png(fig))
+        return WaldVsTResult(table=table, summary=summary, figure=png(wald_vs_t_panels(table)[0].figure))
 
     def show(self, result):
         self.status.value = html.escape(result.summary)

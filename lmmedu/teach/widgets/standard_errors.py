@@ -11,7 +11,7 @@ import io
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, _labelled
+from .core import App, _labelled, control_style
 
 __all__ = ["DesignEffectExplorer"]
 
@@ -49,8 +49,8 @@ class DesignEffectExplorer(App):
     SIZE_OPTIONS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
     def __init__(self, icc=0.05, n_groups=10, group_size=50, imbalance=0.0, varies="between"):
-        style = {"description_width": "160px"}
-        layout = widgets.Layout(width="520px")
+        style, width = control_style("imbalance of sizes", "rows per group", "drug varies")
+        layout = widgets.Layout(width=width)
         common = {"style": style, "layout": layout, "continuous_update": False}
         self.icc = widgets.FloatSlider(value=icc, min=0.0, max=0.8, step=0.01, readout_format=".2f",
                                        description="ICC", **common)
@@ -67,7 +67,7 @@ class DesignEffectExplorer(App):
         self.table.add_class("lmmedu-se-table")
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="960px"))
         super().__init__(views=[self.icc, self.n_groups, self.group_size, self.imbalance,
-                                _labelled("drug varies", self.varies, "160px"), self.readout, self.plot,
+                                _labelled("drug varies", self.varies, style["description_width"]), self.readout, self.plot,
                                 self.table])
 
     def update(self, icc, n_groups, group_size, imbalance, varies):
