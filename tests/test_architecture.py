@@ -25,8 +25,6 @@ LONG_MODULES = {
     "stats/engine.py": "LmmProblem: the profiled deviance in its two layouts (one dense factor for small models, "
                         "blocked for large and crossed ones), internal scaling, conditional modes",
     "stats/formula.py": "the one tokenizer of lme4 formulas: parsing, Q() names and the model frame with its checks",
-    "teach/plots/core.py": "the figures of notebooks 01-04 and the helpers every figure shares",
-    "teach/widgets/core.py": "the App base class and the apps of notebooks 00-04",
 }
 MAX_LINES = 600
 
@@ -155,8 +153,7 @@ def test_statistics_do_not_depend_on_the_data_layer():
 
 def test_the_import_reader_sees_relative_and_nested_imports(tmp_path):
     # The checks above are only as good as _imports: make sure it resolves what the package uses.
-    probe = PACKAGE / "teach" / "widgets" / "core.py"
-    names = _imports(probe)
+    names = [name for probe in _modules("teach/widgets") for name in _imports(probe)]
     assert "lmmedu.teach.studies" in names  # from .. import studies
     assert "lmmedu.data.simulate" in names  # from ...data.simulate import ...
     assert "ipywidgets" in names

@@ -84,8 +84,8 @@ the last line of a cell shows itself.  Tests read ``app.result`` and the view at
 never ``children[0].children``.
 
 **Where a lesson goes.**  Each package keeps its framework in a file named for it
-(``studies/runner.py``, ``comparison/compare.py``) and each lesson's content in files named
-for the lesson; ``notebooks/README.md`` maps every notebook to the modules it uses.  Truths
+(``studies/runner.py``, ``comparison/compare.py``, ``plots/base.py``, ``widgets/app.py``) and
+each lesson's content in files named for the lesson; ``notebooks/README.md`` maps every notebook to the modules it uses.  Truths
 in closed form (true ICC, design effect, design problems) belong beside the simulators in
 :mod:`lmmedu.data.truth`, so that no teaching module needs another one's internals.
 

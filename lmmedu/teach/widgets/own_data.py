@@ -29,7 +29,7 @@ from ...stats.terms import model_vars as _model_vars
 from ..comparison import compare, design_checklist, model_formula, plain_names, r_formula, residual_table
 from ..comparison.layout import comparison_tables_html
 from ..prose import contrasts
-from .core import App, _table_html, control_style, error_html, png
+from .app import App, _table_html, control_style, error_html, png
 
 __all__ = ["check_choices", "default_response", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, control_style, png
+from .app import App, control_style, png
 
 __all__ = ["SlopeView", "slope_view", "SlopeExplorer"]
 
