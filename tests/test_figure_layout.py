@@ -299,6 +299,12 @@ def case_rates_plot(**_):
     return plots.rates_plot(studies.false_positive_rates(n_sims=6, obs_per_replicate=10, seed=2))
 
 
+def case_gene_response_plot(**_):
+    # Notebook 04's shared-vs-per-gene question, at the size and layout the notebook draws it.
+    _, ax = plt.subplots(figsize=(6.6, 3.0), layout="constrained")
+    return plots.gene_response_plot(studies.rates(studies.load_study("gene_response_study")), test="A minus C", ax=ax)
+
+
 def case_rate_curve_plot(**_):
     return plots.rate_curve_plot(studies.rate_curve("obs_per_replicate", [5, 20, 80], n_sims=4, seed=1,
                                                     design="between"))

@@ -67,7 +67,7 @@ def test_04_gene_response_figure_reads_at_a_glance():
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
     clashes = [(a, b) for (a, ba), (b, bb) in itertools.combinations(boxes, 2) if ba.overlaps(bb)]
     assert not clashes
-    legend_box = ax.get_legend().get_window_extent(renderer)
+    legend_box = (ax.get_legend() or fig.legends[0]).get_window_extent(renderer)
     assert legend_box.y1 <= ax.get_window_extent(renderer).y0
     assert [t.get_text() for t in ax.get_yticklabels()] == ["shared", "per gene"]
     plt.close(fig)

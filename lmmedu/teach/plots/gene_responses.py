@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .base import new_axes
+from .base import fit_title, fit_xlabel, new_axes
 
 __all__ = ["gene_response_plot"]
 
@@ -70,11 +70,17 @@ def gene_response_plot(rates, test="A minus C", ax=None):
     ax.set_ylim(len(models) - 0.5, -0.5)
     upper = float(np.nanmax(np.r_[shown["ci_high"].to_numpy(dtype=float), 2 * alpha]))
     ax.set_xlim(0, 100 * min(1.0, upper * 1.15 + 0.02))
-    ax.set_xlabel(f"false positives for '{test}' (% of experiments with p < {alpha:g})")
+    fit_xlabel(ax, f"false positives for '{test}' (% of experiments with p < {alpha:g})")
     ax.set_ylabel("model")
-    ax.legend(title="true drug response", loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(truths) + 1,
-              frameon=False, fontsize="small", title_fontsize="small")
+    # Under the axes, where it covers no point; as a figure legend a layout engine makes room for it.
+    handles, labels = ax.get_legend_handles_labels()
+    legend = dict(title="true drug response", ncol=len(truths) + 1, frameon=False, fontsize="small",
+                  title_fontsize="small")
+    if ax.figure.get_layout_engine() is not None:
+        ax.figure.legend(handles, labels, loc="outside lower center", **legend)
+    else:
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.3), **legend)
     worst = shown.loc[shown["rate"].idxmax()]
-    ax.set_title(f"No true '{test}' difference, yet model '{worst['model']}' finds one in {worst['rate']:.0%}",
-                 fontsize="medium")
+    fit_title(ax, f"No true '{test}' difference, yet model '{worst['model']}' finds one in {worst['rate']:.0%}",
+              fontsize="medium")
     return ax
