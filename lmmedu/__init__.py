@@ -11,8 +11,8 @@ The package has two layers, and data flow one way through them::
   ``anova(fit)``), likelihood-ratio tests, coefficient meanings, marginal means, contrasts and
   p-value adjustment. It never names genes, treatments or lengths,
   imports no plotting, widget or progress library and does not import :mod:`lmmedu.data`.
-- :mod:`lmmedu.data` holds the simulators (with their known truth) and the recipes of the
-  shipped data sets.
+- :mod:`lmmedu.data` holds the simulators, their truths (:mod:`lmmedu.data.truth`), the
+  argument checks they share and the recipes of the shipped data sets.
 - :mod:`lmmedu.teach` is the notebook layer: lm-vs-lmm comparisons with reasons, report
   sentences, cell tables, simulation studies, plots and widgets, all following one contract
   written in its docstring.

@@ -88,13 +88,13 @@ def _build_parser():
 
 def _model_columns(data, formula):
     """The data columns a formula uses as numbers or factors (grouping factors are labels: "3b" is fine)."""
-    from .stats.formula import _formula_names, parse_formula
+    from .stats.formula import formula_names, parse_formula
 
     parsed = parse_formula(formula)
     columns = set(map(str, data.columns))
-    wanted = [parsed.response_var] + _formula_names(parsed.fixed, columns)
+    wanted = [parsed.response_var] + formula_names(parsed.fixed, columns)
     for term in parsed.random:
-        wanted += _formula_names(term.expr, columns)
+        wanted += formula_names(term.expr, columns)
     return list(dict.fromkeys(wanted))
 
 

@@ -3,7 +3,8 @@
 ``lmmedu.stats`` is generic statistics and ``lmmedu.data`` the simulators and data sets; the
 notebook layer ``lmmedu.teach`` sits on top. Nothing lower imports anything higher, nothing
 lower imports a plotting, widget or progress library, and ``stats`` does not depend on
-``data``. Imports are read with :mod:`ast` (every ``import`` statement anywhere in a module,
+``data``. No two modules import each other, directly or round a circle, and no ``_private``
+name is imported from another package (``stats``, ``data``, ``teach.<one of its parts>``). Imports are read with :mod:`ast` (every ``import`` statement anywhere in a module,
 including inside functions), so the test cannot be fooled by what happens to be loaded.
 """
 
@@ -21,14 +22,9 @@ NOTEBOOK_LIBRARIES = ("matplotlib", "seaborn", "ipywidgets", "IPython", "tqdm")
 
 #: Modules allowed above the line count, and why (one concept that needs the room).
 LONG_MODULES = {
-    "data/simulate.py": "both simulators with their truth objects and argument checks",
     "stats/engine.py": "LmmProblem: the profiled deviance in its two layouts (one dense factor for small models, "
                         "blocked for large and crossed ones), internal scaling, conditional modes",
     "stats/formula.py": "the one tokenizer of lme4 formulas: parsing, Q() names and the model frame with its checks",
-    "teach/plots/core.py": "the figures of notebooks 01-04 and the helpers every figure shares",
-    "teach/studies/core.py": "the one study runner and rates table, and the replicate studies of notebooks 01-04",
-    "teach/studies/planning.py": "notebook 09's power studies: closed-form power and the simulations that check it",
-    "teach/widgets/core.py": "the App base class and the apps of notebooks 00-04",
 }
 MAX_LINES = 600
 
@@ -60,6 +56,85 @@ def _top(name):
     return name.split(".")[0]
 
 
+def _module_name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+#: Every module of the package by its dotted name.
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _as_module(name):
+    """The module ``name`` refers to: ``lmmedu.teach.studies.run_study`` is in ``lmmedu.teach.studies``."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def _imported_names(path):
+    """(module, name) for every ``from module import name`` in ``path``, relative modules resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    pairs = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                module = ".".join(list(package[: len(package) - node.level + 1]) + ([module] if module else []))
+            pairs.extend((module, alias.name) for alias in node.names)
+    return pairs
+
+
+def _room(module):
+    """The package a module belongs to: ``stats``, ``data``, ``teach.studies``, ``teach.prose``..."""
+    parts = module.split(".")[1:]
+    if not parts:
+        return "lmmedu"
+    if parts[0] == "teach" and len(parts) > 1:
+        return "teach." + parts[1]
+    return parts[0]
+
+
+def _import_graph():
+    graph = {}
+    for module, path in MODULES.items():
+        targets = {_as_module(name) for name in _imports(path) if name.startswith("lmmedu")}
+        graph[module] = sorted(target for target in targets if target and target != module)
+    return graph
+
+
+def _cycles(graph):
+    """Strongly connected components with more than one module (Tarjan), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
 @pytest.mark.parametrize("layer", ["stats", "data"])
 def test_lower_layers_never_import_the_notebook_layer_or_its_libraries(layer):
     offences = []
@@ -78,12 +153,32 @@ def test_statistics_do_not_depend_on_the_data_layer():
 
 def test_the_import_reader_sees_relative_and_nested_imports(tmp_path):
     # The checks above are only as good as _imports: make sure it resolves what the package uses.
-    probe = PACKAGE / "teach" / "widgets" / "core.py"
-    names = _imports(probe)
+    names = [name for probe in _modules("teach/widgets") for name in _imports(probe)]
     assert "lmmedu.teach.studies" in names  # from .. import studies
     assert "lmmedu.data.simulate" in names  # from ...data.simulate import ...
     assert "ipywidgets" in names
     assert any(n.startswith("matplotlib") for n in names)  # imported inside a function
+
+
+def test_no_import_circle_among_the_modules():
+    # Function-level imports count too: an import hidden in a function to dodge a circle is still one.
+    cycles = _cycles(_import_graph())
+    assert not cycles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert _cycles({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [["a", "b", "c"]]
+    assert _cycles({"a": ["b"], "b": []}) == []
+
+
+def test_no_private_name_crosses_a_package():
+    offences = []
+    for module, path in MODULES.items():
+        for source, name in _imported_names(path):
+            if (source.startswith("lmmedu") and name.startswith("_") and not name.startswith("__")
+                    and _room(_as_module(source)) != _room(module)):
+                offences.append(f"{module} imports {name} from {source}")
+    assert not offences, "make these names public where they live:\n" + "\n".join(offences)
 
 
 def test_modules_stay_small_unless_listed_with_a_reason():
@@ -97,13 +192,15 @@ def test_modules_stay_small_unless_listed_with_a_reason():
                           + "\n".join(too_long))
     for key in LONG_MODULES:
         assert (PACKAGE / key).exists(), f"LONG_MODULES lists {key}, which no longer exists"
+        lines = len((PACKAGE / key).read_text(encoding="utf-8").splitlines())
+        assert lines > MAX_LINES, f"LONG_MODULES lists {key}, which has only {lines} lines now: drop it"
 
 
 def test_progress_is_resolved_in_one_place():
     # The contract in lmmedu.teach: one helper (studies.progress_callback) knows tqdm.
     users = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                    if any(_top(name) == "tqdm" for name in _imports(path)))
-    assert users == ["teach/studies/core.py"]
+    assert users == ["teach/studies/runner.py"]
 
 
 def test_every_app_is_built_on_the_one_pattern():

@@ -313,7 +313,7 @@ def test_interaction_widget_slider_ends_never_raise(inter):
         for s in sliders:
             s.value = getattr(s, value)
         assert "<table>" in inter.table.value
-    assert widgets.core._HIGHLIGHT in inter.table.value
+    assert widgets.app._HIGHLIGHT in inter.table.value
 
 
 def test_interaction_explorer_bad_input(inter):

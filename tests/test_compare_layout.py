@@ -187,3 +187,16 @@ def test_tables_alone_for_an_app(name, request):
     full = cmp._repr_html_()
     assert tables in full and tables.startswith("<table") and tables.endswith("</table>")
     assert "Why each row moved" not in tables and cmp.table["reason"].iloc[0][:40] not in tables
+
+
+def test_the_df_header_names_the_df_method_the_fit_used():
+    # teach asks the fit which df method it used; it does not hard-code Satterthwaite.
+    from lmmedu.teach.comparison.compare import _build
+
+    data = lmmedu.load_replicates("between")
+    cmp = compare("log(length) ~ treatment + (1|replicate)", data)
+    assert "(Satterthwaite in the mixed model)" in layout.comparison_html(cmp)
+    kr = lmmedu.fit(cmp.formula, data, ddf="Kenward-Roger")
+    html_kr = layout.comparison_html(_build(cmp.formula, cmp.lm, kr))
+    assert "(Kenward-Roger in the mixed model)" in html_kr
+    assert "Satterthwaite" not in html_kr.split("<p><strong>Why")[0]

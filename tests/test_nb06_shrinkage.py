@@ -134,7 +134,8 @@ from lmmedu.teach.studies import (  # noqa: E402
     shrinkage_error_summary, simulate_pooling, singular_fit_study, singular_summary,
 )
 from lmmedu.teach import plots  # noqa: E402
-from lmmedu.teach.widgets import SlopeExplorer, slope_view  # noqa: E402
+from lmmedu.teach.studies import slope_view  # noqa: E402
+from lmmedu.teach.widgets import SlopeExplorer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

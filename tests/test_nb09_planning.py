@@ -257,7 +257,7 @@ def test_effect_zero_runs_only_the_no_effect_experiments():
 
 
 def test_balanced_array_layout_is_the_simulators():
-    g, w = studies.planning._plan_array_layout(3, 0, (2, 4, 8, 12, 16), 0)
+    g, w = studies.array_planning._plan_array_layout(3, 0, (2, 4, 8, 12, 16), 0)
     sim = lmmedu.simulate_expression(n_probesets=2, n_dropped=0).drop_duplicates("sample")
     mine = sorted(zip(g.tolist(), np.round(w, 12).tolist()))
     theirs = sorted(zip(sim["genotype"].cat.codes.tolist(), np.round(sim["week"].to_numpy(), 12).tolist()))

@@ -295,3 +295,7 @@ def r_csv(data):
     lines = [",".join(['""'] + [quote(c) for c in data.columns])]
     lines += [",".join([quote(i + 1), *row]) for i, row in enumerate(zip(*columns))]
     return "\n".join(lines) + "\n"
+
+
+#: Public name of the line-number map, for the widget that points at a bad line of a pasted table.
+file_lines = _file_lines

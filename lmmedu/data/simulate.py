@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .checks import check_memory, count, finite, is_real, names, per_gene, rngs, sd
+from .truth import ExpressionTruth, ReplicatesTruth, truth
 
 __all__ = [
     "ReplicatesTruth",
@@ -55,301 +57,6 @@ _TREATMENTS = ("control", "drug")
 _DESIGNS = ("within", "between")
 
 
-# --------------------------------------------------------------------------------------
-# Truth containers
-# --------------------------------------------------------------------------------------
-
-# eq=False: the truth holds DataFrames, whose == is element-wise; a generated __eq__ would
-# raise "truth value is ambiguous" whenever pandas compares attrs (for example in concat).
-@dataclass(frozen=True, eq=False)
-class ReplicatesTruth:
-    """What generated a :func:`simulate_replicates` data set.
-
-    The model, on the log scale, for a measurement of gene ``g`` in replicate ``r``::
-
-        log(length) = baseline + gene_effects[g] + b0[r]
-                      + drug * (treatment_effects[g] + b_treat[r]) + e
-
-    with ``drug`` 1 for the drug arm and 0 for control.
-
-    Attributes
-    ----------
-    design : str
-        ``"within"`` (every replicate has both arms) or ``"between"`` (each replicate is one arm).
-    genes : tuple of str
-        Gene names in level order; the first is the reference level.
-    n_replicates : int
-        Number of replicates (levels ``"R1"`` ... ``"Rn"``).
-    obs_per_replicate : tuple of int
-        Measurements per gene in each replicate (split between the arms in the within design).
-    baseline : float
-        Mean log(length) of the reference gene under control, averaged over replicates.
-    gene_effects : dict
-        Gene -> difference in mean log(length) under control relative to ``baseline``.
-    treatment_effects : dict
-        Gene -> population drug effect on log(length) (drug minus control).
-    replicate_sd : float
-        SD of the replicate intercepts ``b0`` (log scale).
-    replicate_treatment_sd : float
-        SD of the replicate deviations ``b_treat`` of the drug effect (log scale).
-    residual_sd : float
-        SD of the measurement-level error ``e`` (log scale).
-    cell_means : pandas.DataFrame
-        One row per gene x treatment cell: ``gene``, ``treatment``, ``mean_log`` (the true
-        population mean of log(length)) and ``median_length`` (``exp(mean_log)``, the
-        population median, i.e. geometric mean, of length in that cell).
-    replicate_effects : pandas.DataFrame
-        One row per replicate: ``replicate``, ``arm`` (``"both"``, ``"control"`` or
-        ``"drug"``), ``n_obs`` (rows of that replicate, all genes), and the realised ``b0``
-        and ``b_treat``. ``b_treat`` of a control-only replicate is drawn but never used.
-    n_obs : int
-        Number of rows of the data set.
-    seed : object
-        The ``seed`` the data set was simulated from.
-    """
-
-    design: str
-    genes: tuple[str, ...]
-    n_replicates: int
-    obs_per_replicate: tuple[int, ...]
-    baseline: float
-    gene_effects: dict[str, float]
-    treatment_effects: dict[str, float]
-    replicate_sd: float
-    replicate_treatment_sd: float
-    residual_sd: float
-    cell_means: pd.DataFrame = field(repr=False)
-    replicate_effects: pd.DataFrame = field(repr=False)
-    n_obs: int
-    seed: Any = None
-
-    @property
-    def percent_change(self) -> dict[str, float]:
-        """True drug effect per gene as a percent change of the median length.
-
-        ``100 * (exp(effect) - 1)``: an effect of 0.22 on the log scale lengthens by 24.6 %.
-
-        Examples
-        --------
-        >>> t = truth(simulate_replicates(n_replicates=2, obs_per_replicate=10))
-        >>> round(t.percent_change["A"], 1)
-        24.6
-        """
-        return {g: 100.0 * math.expm1(b) for g, b in self.treatment_effects.items()}
-
-    @property
-    def coefficients(self) -> pd.Series:
-        """True coefficients of ``np.log(length) ~ treatment * gene`` (treatment coding).
-
-        Named and ordered as patsy/statsmodels name them, e.g. ``treatment[T.drug]:gene[T.B]``.
-        ``treatment[T.drug]`` is the drug effect in the reference gene only, and each
-        interaction is a difference of differences: the drug effect in that gene minus the
-        drug effect in the reference gene.
-
-        Examples
-        --------
-        >>> t = truth(simulate_replicates(n_replicates=2, obs_per_replicate=10))
-        >>> round(float(t.coefficients["treatment[T.drug]:gene[T.B]"]), 2)
-        -0.13
-        """
-        ref = self.genes[0]
-        ge, te = self.gene_effects, self.treatment_effects
-        coef = {"Intercept": self.baseline + ge[ref], "treatment[T.drug]": te[ref]}
-        for g in self.genes[1:]:
-            coef[f"gene[T.{g}]"] = ge[g] - ge[ref]
-        for g in self.genes[1:]:
-            coef[f"treatment[T.drug]:gene[T.{g}]"] = te[g] - te[ref]
-        return pd.Series(coef, name="truth", dtype=float)
-
-
-@dataclass(frozen=True, eq=False)
-class ExpressionTruth:
-    """What generated a :func:`simulate_expression` data set.
-
-    The model for probeset ``p`` in sample (mouse and array) ``j``::
-
-        values = b0 + b1*week + b2*[CSB] + b3*week*[CSB]
-                 + u0[p] + u1[p]*week + s[j] + e
-
-    where ``b0..b3`` are ``fixed_effects["Intercept"]``, ``["week"]``, ``["genotype"]``,
-    ``["week:genotype"]``, and ``[CSB]`` is 1 for the second genotype.
-
-    Attributes
-    ----------
-    n_probesets : int
-        Number of probesets (levels ``"ps00001"`` ...).
-    weeks : tuple of int
-        Distinct ages in weeks, in increasing order.
-    genotypes : tuple of str
-        The two genotypes; the first is the reference level.
-    n_replicates : int
-        Profiles per week x genotype before dropping.
-    n_dropped : int
-        Number of profiles removed.
-    fixed_effects : dict
-        Keys ``"Intercept"``, ``"week"``, ``"genotype"``, ``"week:genotype"``.
-    probeset_sd, probeset_week_sd : float
-        SDs of the probeset intercepts ``u0`` and slopes ``u1`` (per unit of scaled week).
-    probeset_corr : float
-        Correlation of ``u0`` and ``u1``.
-    sample_sd : float
-        SD of the sample effect ``s`` shared by all probesets of one profile.
-    residual_sd : float
-        SD of ``e``.
-    week_center, week_scale : float
-        Mean and SD (``ddof=1``) of the distinct ``weeks``; ``week = (weeks - week_center) /
-        week_scale``.
-    dropped : tuple of str
-        Labels of the removed profiles (absent from the data).
-    sample_effects : pandas.Series
-        Realised ``s`` of each kept sample, indexed by sample label.
-    probeset_effects : pandas.DataFrame
-        Realised ``u0`` (column ``"Intercept"``) and ``u1`` (column ``"week"``), indexed by
-        probeset.
-    n_obs : int
-        Number of rows (``n_probesets * n_samples``).
-    n_samples : int
-        Number of kept profiles.
-    seed : object
-        The ``seed`` the data set was simulated from.
-    """
-
-    n_probesets: int
-    weeks: tuple[int, ...]
-    genotypes: tuple[str, str]
-    n_replicates: int
-    n_dropped: int
-    fixed_effects: dict[str, float]
-    probeset_sd: float
-    probeset_week_sd: float
-    probeset_corr: float
-    sample_sd: float
-    residual_sd: float
-    week_center: float
-    week_scale: float
-    dropped: tuple[str, ...]
-    sample_effects: pd.Series = field(repr=False)
-    probeset_effects: pd.DataFrame = field(repr=False)
-    n_obs: int
-    n_samples: int
-    seed: Any = None
-
-    @property
-    def coefficients(self) -> pd.Series:
-        """True coefficients of ``values ~ week * genotype``, named and ordered as patsy does.
-
-        Examples
-        --------
-        >>> t = truth(simulate_expression(n_probesets=5))
-        >>> list(t.coefficients.index)
-        ['Intercept', 'genotype[T.CSB]', 'week', 'week:genotype[T.CSB]']
-        """
-        fe, alt = self.fixed_effects, self.genotypes[1]
-        return pd.Series(
-            {
-                "Intercept": fe["Intercept"],
-                f"genotype[T.{alt}]": fe["genotype"],
-                "week": fe["week"],
-                f"week:genotype[T.{alt}]": fe["week:genotype"],
-            },
-            name="truth",
-            dtype=float,
-        )
-
-
-def truth(df: pd.DataFrame) -> ReplicatesTruth | ExpressionTruth:
-    """Return the truth stored by a simulator in ``df.attrs["truth"]``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        A frame returned by :func:`simulate_replicates` or :func:`simulate_expression`.
-
-    Returns
-    -------
-    ReplicatesTruth or ExpressionTruth
-
-    Examples
-    --------
-    >>> df = simulate_replicates(n_replicates=2, obs_per_replicate=10)
-    >>> truth(df).design
-    'within'
-    """
-    attrs = getattr(df, "attrs", None)
-    if not isinstance(attrs, dict) or "truth" not in attrs:
-        raise ValueError(
-            "df has no simulation truth in df.attrs['truth']; pass a frame returned by "
-            "simulate_replicates() or simulate_expression() (some pandas operations drop attrs)."
-        )
-    return attrs["truth"]
-
-
-# --------------------------------------------------------------------------------------
-# Argument checks: each raises one ValueError sentence naming the argument.
-# --------------------------------------------------------------------------------------
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _finite(name: str, value: Any) -> float:
-    if not _is_real(value) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
-    return float(value)
-
-
-def _sd(name: str, value: Any) -> float:
-    if not _is_real(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0 (a standard deviation), got {value!r}.")
-    return float(value)
-
-
-def _count(name: str, value: Any, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _names(name: str, values: Any, minimum: int) -> tuple[str, ...]:
-    if isinstance(values, str) or not isinstance(values, Sequence):
-        raise ValueError(f"{name} must be a list or tuple of names, got {values!r}.")
-    out = tuple(values)
-    if len(out) < minimum:
-        raise ValueError(f"{name} must hold at least {minimum} name(s), got {len(out)}.")
-    if not all(isinstance(v, str) and v for v in out):
-        raise ValueError(f"{name} must hold non-empty strings only, got {values!r}.")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} must not repeat a name, got {values!r}.")
-    return out
-
-
-def _per_gene(name: str, values: Any, genes: tuple[str, ...], default: Mapping[str, float],
-              allow_scalar: bool) -> dict[str, float]:
-    if values is None:
-        # Genes beyond the defaults get no effect, so any gene list works out of the box.
-        return {g: float(default.get(g, 0.0)) for g in genes}
-    if allow_scalar and _is_real(values):
-        v = _finite(name, values)
-        return {g: v for g in genes}
-    if not isinstance(values, Mapping):
-        kinds = "a number or a dict" if allow_scalar else "a dict"
-        raise ValueError(f"{name} must be {kinds} keyed by gene, got {values!r}.")
-    if set(values) != set(genes):
-        raise ValueError(
-            f"{name} must have exactly one entry per gene {list(genes)}, got keys {list(values)}."
-        )
-    return {g: _finite(f"{name}[{g!r}]", values[g]) for g in genes}
-
-
-def _rngs(seed: Any, n: int) -> list[np.random.Generator]:
-    try:
-        return np.random.default_rng(seed).spawn(n)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"seed must be a non-negative integer, None or a numpy Generator, got {seed!r}."
-        ) from exc
-
-
 def _categorical(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=list(categories))
 
@@ -360,20 +67,6 @@ def _code_dtype(n_levels: int) -> type:
         if n_levels <= np.iinfo(dtype).max:
             return dtype
     return np.int64
-
-
-#: Largest data set a simulator builds; a slider or a typo (1e9 probesets) must not
-#: freeze a laptop or a notebook server by trying to allocate tens of GiB.
-MAX_BYTES = 4 * 2**30
-
-
-def _check_memory(func: str, n_rows: int, bytes_per_row: int, advice: str) -> None:
-    need = n_rows * bytes_per_row
-    if need > MAX_BYTES:
-        raise ValueError(
-            f"{func} would build {n_rows:,} rows, needing about {need / 2**30:,.0f} GiB of memory (limit "
-            f"{MAX_BYTES / 2**30:.0f} GiB); {advice}."
-        )
 
 
 #: exp() overflows above log(1.8e308) = 709.78 and gives 0 below -745.
@@ -391,7 +84,7 @@ def _obs_counts(obs_per_replicate: Any, n_replicates: int, minimum: int) -> tupl
         # Unbalanced on purpose: a slider moving n_replicates must not produce a balanced design.
         return tuple(int(v) for v in np.linspace(1000, 5000, n_replicates).round())
     if isinstance(obs_per_replicate, numbers.Integral) and not isinstance(obs_per_replicate, bool):
-        return (_count("obs_per_replicate", obs_per_replicate, minimum),) * n_replicates
+        return (count("obs_per_replicate", obs_per_replicate, minimum),) * n_replicates
     if isinstance(obs_per_replicate, str) or not isinstance(obs_per_replicate, (Sequence, np.ndarray)):
         raise ValueError(
             f"obs_per_replicate must be an integer or a sequence of integers, got {obs_per_replicate!r}."
@@ -488,18 +181,18 @@ def simulate_replicates(
     >>> truth(df).treatment_effects["C"]
     0.0
     """
-    genes = _names("genes", genes, 1)
-    n_replicates = _count("n_replicates", n_replicates, 2)
+    genes = names("genes", genes, 1)
+    n_replicates = count("n_replicates", n_replicates, 2)
     if design not in _DESIGNS:
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
     obs = _obs_counts(obs_per_replicate, n_replicates, 2 if design == "within" else 1)
-    baseline = _finite("baseline", baseline)
-    ge = _per_gene("gene_effects", gene_effects, genes, DEFAULT_GENE_EFFECTS, allow_scalar=False)
-    te = _per_gene("treatment_effects", treatment_effects, genes, DEFAULT_TREATMENT_EFFECTS,
+    baseline = finite("baseline", baseline)
+    ge = per_gene("gene_effects", gene_effects, genes, DEFAULT_GENE_EFFECTS, allow_scalar=False)
+    te = per_gene("treatment_effects", treatment_effects, genes, DEFAULT_TREATMENT_EFFECTS,
                    allow_scalar=True)
-    replicate_sd = _sd("replicate_sd", replicate_sd)
-    replicate_treatment_sd = _sd("replicate_treatment_sd", replicate_treatment_sd)
-    residual_sd = _sd("residual_sd", residual_sd)
+    replicate_sd = sd("replicate_sd", replicate_sd)
+    replicate_treatment_sd = sd("replicate_treatment_sd", replicate_treatment_sd)
+    residual_sd = sd("residual_sd", residual_sd)
     worst = abs(baseline) + max(abs(v) for v in ge.values()) + max(abs(v) for v in te.values())
     if worst > _MAX_LOG:
         raise ValueError(
@@ -508,9 +201,9 @@ def simulate_replicates(
             "near 74."
         )
     per_row = 40  # length and its normal draws (8 bytes each, two temporaries) plus the category codes
-    _check_memory("simulate_replicates", sum(obs) * len(genes), per_row,
+    check_memory("simulate_replicates", sum(obs) * len(genes), per_row,
                   "lower n_replicates or obs_per_replicate")
-    rng_b0, rng_bt, rng_e = _rngs(seed, 3)
+    rng_b0, rng_bt, rng_e = rngs(seed, 3)
 
     n_rep, n_gene = n_replicates, len(genes)
     obs_arr = np.asarray(obs, dtype=np.int64)
@@ -620,7 +313,7 @@ def _fixed_effects(values: Any) -> dict[str, float]:
             f"fixed_effects has unknown key(s) {unknown}; use only {list(DEFAULT_FIXED_EFFECTS)}."
         )
     out = dict(DEFAULT_FIXED_EFFECTS)
-    out.update({k: _finite(f"fixed_effects[{k!r}]", v) for k, v in values.items()})
+    out.update({k: finite(f"fixed_effects[{k!r}]", v) for k, v in values.items()})
     return out
 
 
@@ -717,13 +410,13 @@ def simulate_expression(
     >>> len(truth(df).dropped)
     7
     """
-    n_probesets = _count("n_probesets", n_probesets, 2)
+    n_probesets = count("n_probesets", n_probesets, 2)
     weeks = _weeks(weeks)
-    genotypes = _names("genotypes", genotypes, 2)
+    genotypes = names("genotypes", genotypes, 2)
     if len(genotypes) != 2:
         raise ValueError(f"genotypes must hold exactly 2 names (reference first), got {list(genotypes)}.")
-    n_replicates = _count("n_replicates", n_replicates, 1)
-    n_dropped = _count("n_dropped", n_dropped, 0)
+    n_replicates = count("n_replicates", n_replicates, 1)
+    n_dropped = count("n_dropped", n_dropped, 0)
     max_drop = len(weeks) * 2 * (n_replicates - 1)
     if n_dropped > max_drop:
         raise ValueError(
@@ -731,17 +424,17 @@ def simulate_expression(
             f"profile, got {n_dropped}."
         )
     fe = _fixed_effects(fixed_effects)
-    probeset_sd = _sd("probeset_sd", probeset_sd)
-    probeset_week_sd = _sd("probeset_week_sd", probeset_week_sd)
-    if not _is_real(probeset_corr) or not -1.0 <= probeset_corr <= 1.0:
+    probeset_sd = sd("probeset_sd", probeset_sd)
+    probeset_week_sd = sd("probeset_week_sd", probeset_week_sd)
+    if not is_real(probeset_corr) or not -1.0 <= probeset_corr <= 1.0:
         raise ValueError(f"probeset_corr must be a number between -1 and 1, got {probeset_corr!r}.")
     probeset_corr = float(probeset_corr)
-    sample_sd = _sd("sample_sd", sample_sd)
-    residual_sd = _sd("residual_sd", residual_sd)
+    sample_sd = sd("sample_sd", sample_sd)
+    residual_sd = sd("residual_sd", residual_sd)
     # Peak: draws for every profile, the values, their flat copy, two code columns, weeks and week.
-    _check_memory("simulate_expression", 2 * len(weeks) * n_replicates * n_probesets, 56,
+    check_memory("simulate_expression", 2 * len(weeks) * n_replicates * n_probesets, 56,
                   "lower n_probesets (18015 is the real array) or n_replicates")
-    rng_drop, rng_u, rng_s, rng_e = _rngs(seed, 4)
+    rng_drop, rng_u, rng_s, rng_e = rngs(seed, 4)
 
     # All profiles before dropping, ordered genotype, week, replicate.
     n_weeks = len(weeks)

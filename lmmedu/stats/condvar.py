@@ -17,22 +17,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .grouping import group_sums, sparse_Z
+
 __all__ = ["conditional_covariances"]
-
-
-def _group_sums(block, a, c, m):
-    return np.bincount(block.codes, weights=block.Z[:, a] * block.Z[:, c], minlength=m)
-
-
-def _sparse_Z(blocks, n):
-    """Columns of the given blocks side by side, ordered level-major within each block."""
-    mats = []
-    for b in blocks:
-        q, m = b.Z.shape[1], len(b.levels)
-        rows = np.repeat(np.arange(n), q)
-        cols = (np.asarray(b.codes)[:, None] * q + np.arange(q)[None, :]).ravel()
-        mats.append(sp.csr_matrix((b.Z.ravel(), (rows, cols)), shape=(n, m * q)))
-    return sp.hstack(mats, format="csr")
 
 
 def _block_diag(T, m):
@@ -89,18 +76,18 @@ def conditional_covariances(blocks, factors, sigma):
     ZtZ = np.empty((m1, q1, q1))
     for a in range(q1):
         for c in range(a, q1):
-            ZtZ[:, a, c] = ZtZ[:, c, a] = _group_sums(b1, a, c, m1)
+            ZtZ[:, a, c] = ZtZ[:, c, a] = group_sums(b1.codes, m1, (b1.Z[:, a] * b1.Z[:, c])[:, None])[:, 0]
     A = np.einsum("ka,jkl,lc->jac", T1, ZtZ, T1) + np.eye(q1)
     A_inv = np.linalg.inv(A)
     cov_u1 = A_inv.copy()
     out = [None] * len(blocks)
 
     if secondary:
-        Z2 = _sparse_Z([blocks[i] for i in secondary], n)
+        Z2 = sparse_Z([blocks[i] for i in secondary], n)
         Q2 = Z2.shape[1]
         Lam2 = sp.block_diag([_block_diag(np.asarray(factors[i], dtype=float), len(blocks[i].levels))
                               for i in secondary], format="csr")
-        Z1 = _sparse_Z([b1], n)
+        Z1 = sparse_Z([b1], n)
         # P12_j = T1' Z1j'Z2 Lambda2 (q1 x Q2 for every level j), then G_j = A_j^-1 P12_j.
         Z1tZ2L = (Z1.T @ Z2 @ Lam2).toarray().reshape(m1, q1, Q2)
         P12 = np.einsum("ka,jkr->jar", T1, Z1tZ2L)

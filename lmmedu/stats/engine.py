@@ -53,6 +53,7 @@ from .groupwise import (
     tri_inv,
     tri_solve,
 )
+from .grouping import group_sums, sparse_Z
 from .optimize import OptimResult, optimize_theta
 
 __all__ = ["LmmProblem", "Solution", "OptimResult", "optimize_theta", "single_threaded_blas"]
@@ -68,25 +69,6 @@ _DENSE_Q = 120
 # Cholesky costs Q2^3 / 3 per evaluation and ~3 copies of Q2^2 doubles must
 # fit in a Binder session's 2 GB (5,000 -> about 600 MB).
 _MAX_DENSE = 5000
-
-
-def _group_sums(codes, m, M):
-    """Sums of the rows of ``M`` (n x k) within each of the ``m`` groups: an (m, k) array.
-
-    One pass of ``np.add.reduceat`` over rows sorted by group (the usual order of a data
-    set, which then needs no copy); a bincount per column if some group has no rows.
-    """
-    n = len(codes)
-    if n and np.all(codes[1:] >= codes[:-1]):
-        starts = np.flatnonzero(np.diff(codes, prepend=-1))
-        if len(starts) == m and codes[0] == 0:
-            return np.add.reduceat(M, starts, axis=0)
-    counts = np.bincount(codes, minlength=m)
-    if counts.all():
-        order = np.argsort(codes, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return np.add.reduceat(M[order], starts, axis=0)
-    return np.stack([np.bincount(codes, weights=M[:, j], minlength=m) for j in range(M.shape[1])], axis=1)
 
 
 class ZeroResidual(np.linalg.LinAlgError):
@@ -319,23 +301,8 @@ class LmmProblem:
 
     # ------------------------------------------------------------------
     def _sparse_Z(self, which):
-        """Columns of the given terms, ordered group-major (group j, then column a), as CSR.
-
-        Built directly from the codes: every row has q entries per term, in
-        increasing column order, so no sorting is needed.
-        """
-        idx, vals, off = [], [], 0
-        for i in which:
-            b = self.blocks[i]
-            q, m = b.Z.shape[1], len(b.levels)
-            idx.append(off + b.codes[:, None] * q + np.arange(q)[None, :])
-            vals.append(b.Z)
-            off += q * m
-        width = sum(v.shape[1] for v in vals)
-        indices = np.hstack(idx).ravel().astype(np.int32 if off < 2**31 else np.int64)
-        data = np.hstack(vals).ravel()
-        indptr = np.arange(0, self.n * width + 1, width, dtype=indices.dtype)
-        return sp.csr_matrix((data, indices, indptr), shape=(self.n, off))
+        """Columns of the given terms side by side, as CSR (see :func:`.grouping.sparse_Z`)."""
+        return sparse_Z([self.blocks[k] for k in which], self.n)
 
     def _lambda_pattern(self, which):
         """Positions of theta entries in the block-diagonal Lambda of the given terms."""
@@ -380,7 +347,7 @@ class LmmProblem:
                 if by_cell is not None:
                     sums = by_cell[a]
                 else:
-                    sums = _group_sums(b.codes, m, wide if np.all(z == 1.0) else z[:, None] * wide)
+                    sums = group_sums(b.codes, m, wide if np.all(z == 1.0) else z[:, None] * wide)
                 W[base + a, Q:] = sums[:, q:]
                 for c in range(q):
                     W[base + a, base + c] = sums[:, c]

@@ -13,6 +13,7 @@ from .ddf import check as check_ddf
 from .design import fixed_design, random_blocks
 from .engine import LmmProblem, optimize_theta, single_threaded_blas
 from .formula import model_frame, parse_formula
+from .grouping import group_sums
 from .results import LmFit, MixedFit
 
 __all__ = ["fit", "fit_lm"]
@@ -194,14 +195,6 @@ def _check_not_constant(frame):
         )
 
 
-def _group_sums(block, values):
-    """Column sums of ``values`` (n x k) within each group of ``block``: an (m x k) array."""
-    out = np.empty((block.m, values.shape[1]))
-    for j in range(values.shape[1]):
-        out[:, j] = np.bincount(block.codes, weights=values[:, j], minlength=block.m)
-    return out
-
-
 #: The exact-fit check reads the rows only when the engine's joint least-squares fit leaves
 #: less than this fraction of the OLS residual: far above its rounding error (about 1e-16
 #: times the condition number of the cross-products, which the engine keeps below 1e10).
@@ -262,7 +255,7 @@ def _check_exact_fit(frame, design, blocks):
     X = design.X
     zcols = [(b, b.Z[:, k]) for b in blocks for k in range(b.q)]
     # A column of ones (every random intercept) needs no product with X.
-    zx = [_group_sums(b, X if np.all(z == 1.0) else z[:, None] * X) for b, z in zcols]
+    zx = [group_sums(b.codes, b.m, X if np.all(z == 1.0) else z[:, None] * X) for b, z in zcols]
     blocks_xx = [[X.T @ X] + [s.T for s in zx]]
     for (b, z), s in zip(zcols, zx):
         row = [s]

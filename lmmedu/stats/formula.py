@@ -395,7 +395,7 @@ def _quoted_name(tokens, i):
     return None
 
 
-def _formula_names(text, columns=()):
+def formula_names(text, columns=()):
     """Identifiers used in a formula that should be data columns.
 
     ``Q("body.mass")`` contributes ``body.mass``; a bare function name such as ``C`` or
@@ -756,3 +756,7 @@ def _evaluate(code, frame, what):
 def eval_env():
     """The namespace formulas are evaluated in: R's functions as R computes them (:mod:`.rfuncs`)."""
     return patsy.EvalEnvironment([namespace()])
+
+
+# The name the stats modules use; formula_names is public for the command line.
+_formula_names = formula_names

@@ -1,4 +1,8 @@
-"""Codes and labels of grouping factors: one integer per row and one label per group.
+"""Grouping factors: codes and labels, sums within groups, and the sparse Z of random-effect blocks.
+
+One integer code per row and one label per group (:func:`group_labels`); column sums within
+groups (:func:`group_sums`) and the random-effects model matrix of some blocks
+(:func:`sparse_Z`), shared by the engine, the fit checks and the conditional covariances.
 
 A group of several columns (``(1|dept:service)``, nested ``(1|lab/replicate)``) is
 labelled by joining its columns' values with ':', in the order of a sorted
@@ -9,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-__all__ = ["group_labels"]
+__all__ = ["group_labels", "group_sums", "sparse_Z"]
 
 
 def _sorted_codes(col):
@@ -85,3 +90,54 @@ def group_labels(data, group_vars):
     for g in group_vars[1:]:
         labels = labels + ":" + data[g].astype(str)
     return labels.to_numpy()
+
+
+def group_sums(codes, m, M):
+    """Sums of the rows of ``M`` (n x k) within each of the ``m`` groups: an (m, k) array.
+
+    One pass of ``np.add.reduceat`` over rows sorted by group (the usual order of a data
+    set, which then needs no copy); a bincount per column if some group has no rows.
+
+    Examples
+    --------
+    >>> group_sums(np.array([0, 0, 1]), 2, np.array([[1.0], [2.0], [5.0]])).ravel().tolist()
+    [3.0, 5.0]
+    """
+    n = len(codes)
+    if n and np.all(codes[1:] >= codes[:-1]):
+        starts = np.flatnonzero(np.diff(codes, prepend=-1))
+        if len(starts) == m and codes[0] == 0:
+            return np.add.reduceat(M, starts, axis=0)
+    counts = np.bincount(codes, minlength=m)
+    if counts.all():
+        order = np.argsort(codes, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return np.add.reduceat(M[order], starts, axis=0)
+    return np.stack([np.bincount(codes, weights=M[:, j], minlength=m) for j in range(M.shape[1])], axis=1)
+
+
+def sparse_Z(blocks, n):
+    """Columns of the given random-effect blocks side by side, level-major within each block, as CSR.
+
+    Block ``b`` with ``q`` columns and ``m`` levels fills columns ``j * q + a`` (level ``j``,
+    column ``a``). Built directly from the codes: every row has ``q`` entries per block in
+    increasing column order, so no sorting is needed.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> b = SimpleNamespace(Z=np.ones((3, 1)), codes=np.array([0, 1, 1]), levels=["a", "b"])
+    >>> sparse_Z([b], 3).toarray().tolist()
+    [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    """
+    idx, vals, off = [], [], 0
+    for b in blocks:
+        q, m = b.Z.shape[1], len(b.levels)
+        idx.append(off + b.codes[:, None] * q + np.arange(q)[None, :])
+        vals.append(b.Z)
+        off += q * m
+    width = sum(v.shape[1] for v in vals)
+    indices = np.hstack(idx).ravel().astype(np.int32 if off < 2**31 else np.int64)
+    data = np.hstack(vals).ravel()
+    indptr = np.arange(0, n * width + 1, width, dtype=indices.dtype)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, off))

@@ -21,7 +21,7 @@ import pandas as pd
 from .formula import _formula_names
 from .results import is_fit
 
-__all__ = ["ResultTable"]
+__all__ = ["ResultTable", "result_table", "names_in", "model_vars"]
 
 
 # ---------------------------------------------------------------------------
@@ -70,7 +70,7 @@ class ResultTable(pd.DataFrame):
         return out
 
 
-def _result(frame, notes=None, extras=None):
+def result_table(frame, notes=None, extras=None):
     out = ResultTable(frame)
     out.notes = list(notes or [])
     out.extras = dict(extras or {})
@@ -86,12 +86,12 @@ def _type_name(x):
 # ---------------------------------------------------------------------------
 
 
-def _names_in(code, columns):
+def names_in(code, columns):
     """Data columns named in a patsy factor's code (``C(gene, Sum)`` -> ``['gene']``).
 
     Examples
     --------
-    >>> _names_in("C(gene, Sum)", {"gene", "treatment"})
+    >>> names_in("C(gene, Sum)", {"gene", "treatment"})
     ['gene']
     """
     try:
@@ -113,7 +113,7 @@ class _Vars:
     order: list = field(default_factory=list)  # all variables in order of appearance
 
 
-def _model_vars(fit):
+def model_vars(fit):
     di = fit.design.design_info
     columns = set(map(str, fit.data.columns))
     cat, factor_var, num_factors, num_vars, order = {}, {}, [], [], []
@@ -186,3 +186,7 @@ def _level_match(var, value, levels):
     raise ValueError(
         f"The level {value!r} does not exist for '{var}' (levels: {', '.join(map(str, levels))})."
     )
+
+
+# The names the stats modules use; the public ones serve the teaching layer.
+_result, _names_in, _model_vars = result_table, names_in, model_vars

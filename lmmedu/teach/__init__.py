@@ -4,13 +4,13 @@ Everything here may name the teaching columns (``gene``, ``treatment``, ``length
 ``replicate``); everything below (:mod:`lmmedu.stats`, :mod:`lmmedu.data`) may not, and
 never imports this package.  The modules, one role each:
 
-- :mod:`~lmmedu.teach.comparison`  lm vs mixed model with reasons, ICC, design effect,
-  per-group vs joint models;
+- :mod:`~lmmedu.teach.comparison`  lm vs mixed model with reasons (the framework in
+  ``compare.py``), ICC, design effect, and one module per lesson;
 - :mod:`~lmmedu.teach.prose`       report sentences built from result tables;
 - :mod:`~lmmedu.teach.cells`       cell tables, model-matrix rows, replicate weighting,
   interaction readings, and the plain numbers behind the figures;
-- :mod:`~lmmedu.teach.studies`     the one experiment runner, the one rates table, and the
-  studies of the notebooks built on them;
+- :mod:`~lmmedu.teach.studies`     the one experiment runner and the one rates table (the
+  framework in ``runner.py``), and one module per lesson's studies;
 - :mod:`~lmmedu.teach.plots`       every figure;
 - :mod:`~lmmedu.teach.widgets`     every app.
 
@@ -82,6 +82,12 @@ shown), so ``preview`` and ``show`` never write "Settings changed" themselves.  
 from code and without a kernel.  ``_ipython_display_`` displays ``app.widget``, so an app as
 the last line of a cell shows itself.  Tests read ``app.result`` and the view attributes,
 never ``children[0].children``.
+
+**Where a lesson goes.**  Each package keeps its framework in a file named for it
+(``studies/runner.py``, ``comparison/compare.py``, ``plots/base.py``, ``widgets/app.py``) and
+each lesson's content in files named for the lesson; ``notebooks/README.md`` maps every notebook to the modules it uses.  Truths
+in closed form (true ICC, design effect, design problems) belong beside the simulators in
+:mod:`lmmedu.data.truth`, so that no teaching module needs another one's internals.
 
 Examples
 --------

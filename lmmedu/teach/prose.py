@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import emmeans as _emmeans
-from .studies import design_problem, true_design_effect, true_icc
+from ..data.truth import design_problem, true_design_effect, true_icc
 
 __all__ = [
     "units_sentence",

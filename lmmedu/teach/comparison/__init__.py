@@ -20,14 +20,20 @@ summary of the same idea; :func:`se_table` does it for one simulated gene as the
 replicate SD changes (notebook 02); :func:`per_group_vs_joint` sets separate
 per-gene fits next to the joint interaction model.
 
-This package: :mod:`.core` (the shared pieces and notebooks 00-04; :mod:`.layout` lays out its HTML table), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.own_data`. Everything public is re-exported here.
+This package: :mod:`.compare` (the framework: :func:`compare`, :func:`icc`,
+:func:`design_effect`; :mod:`.layout` lays out its HTML table), then one module per lesson:
+:mod:`.one_gene` (02), :mod:`.per_gene` (04), :mod:`.standard_errors` (05), :mod:`.pooling`
+(06), :mod:`.pvalues` (07), :mod:`.own_data` (10). Everything public is re-exported here.
 """
 
-from . import core, standard_errors, pooling, pvalues, own_data
-from .core import *  # noqa: F403
+from . import compare as _compare_module, one_gene, per_gene, standard_errors, pooling, pvalues, own_data
+from .compare import *  # noqa: F403
+from .one_gene import *  # noqa: F403
+from .per_gene import *  # noqa: F403
 from .standard_errors import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pvalues import *  # noqa: F403
 from .own_data import *  # noqa: F403
 
-__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *own_data.__all__]
+__all__ = [*_compare_module.__all__, *one_gene.__all__, *per_gene.__all__, *standard_errors.__all__, *pooling.__all__,
+           *pvalues.__all__, *own_data.__all__]

@@ -48,7 +48,7 @@ _NUMBER_HEADERS = {"estimate": "estimate", "se": "SE", "df": "df", "p": "p"}
 _TITLES = {
     "estimate": "the coefficient",
     "se": "standard error of the coefficient",
-    "df": "degrees of freedom of its t-test (Satterthwaite in the mixed model)",
+    "df": "degrees of freedom of its t-test ({ddf} in the mixed model)",  # the fit names its df method
     "p": "p-value of its t-test",
 }
 
@@ -99,7 +99,7 @@ def comparison_tables_html(cmp):
     sides = {"lm": ["estimate", "se", "p"] if lm_df is not None else ["estimate", "se", "df", "p"],
              "lmm": ["estimate", "se", "df", "p"]}
     inline, room = _layout(shown, sides, groups)
-    out = _numbers_table(shown, sides, groups if inline else [], lm_df, room)
+    out = _numbers_table(shown, sides, groups if inline else [], lm_df, room, cmp.lmm.ddf)
     if not inline:
         out += ("<p>How each term varies: <em>within</em> a grouping factor (it changes between rows of one "
                 "group) or only <em>between</em> its groups; this is what moves the SE ratio above.</p>"
@@ -110,14 +110,14 @@ def comparison_tables_html(cmp):
 # ----------------------------------------------------------------------
 # Tables
 # ----------------------------------------------------------------------
-def _numbers_table(shown, sides, groups, lm_df, room):
+def _numbers_table(shown, sides, groups, lm_df, room, ddf):
     lm_head = "lm" if lm_df is None else f'lm <span style="font-weight: normal">(df {lm_df} for every term)</span>'
     top = ['<th rowspan="2"></th>', f'<th colspan="{len(sides["lm"])}" style="text-align: center">{lm_head}</th>',
            f'<th colspan="{len(sides["lmm"])}" style="text-align: center">mixed model</th>',
            '<th rowspan="2" title="the mixed model\'s SE divided by the lm\'s">SE ratio</th>']
     if groups:
         top.append(_varies_top(len(groups)))
-    sub = [f'<th title="{_TITLES[stat]}">{_NUMBER_HEADERS[stat]}</th>' for side in ("lm", "lmm")
+    sub = [f'<th title="{_TITLES[stat].format(ddf=ddf)}">{_NUMBER_HEADERS[stat]}</th>' for side in ("lm", "lmm")
            for stat in sides[side]]
     sub += [_varies_th(g) for g in groups]
     columns = [f"{stat}_{side}" for side in ("lm", "lmm") for stat in sides[side]] + ["se_ratio"]

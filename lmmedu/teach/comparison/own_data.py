@@ -23,8 +23,8 @@ from scipy import stats as _stats
 from ...stats.fit import fit as _fit
 from ...stats.formula import parse_formula
 from ...stats.results import is_mixed
-from ...stats.terms import _names_in
-from .core import _groups, _nested, _variation, effect_carriers
+from ...stats.terms import names_in as _names_in
+from .compare import effect_carriers, group_codes as _groups, is_nested as _nested, variation as _variation
 
 __all__ = ["model_formula", "r_formula", "plain_names", "design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...stats.fit import fit_lm
-from .core import _require_mixed
+from .compare import require_mixed as _require_mixed
 
 __all__ = ["POOLING_METHODS", "pooling_table", "true_group_coefficients", "random_effect_cov"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .core import _palette, _rate_rows, _rate_xlim, fit_title, fit_xlabel, fit_ylabel, new_axes
+from .base import palette, rate_rows, rate_xlim, fit_title, fit_xlabel, fit_ylabel, new_axes
 
 __all__ = ["residual_pattern_plot", "analysis_rates_plot"]
 
@@ -53,7 +53,7 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, center=True, ax=
     check_columns(cells, ["genotype", "weeks", "mean_residual"], "residual_pattern_plot")
     ax = new_axes(ax, (8.4, 4.6))
     genotypes = list(dict.fromkeys(cells["genotype"].astype(str)))
-    colours = dict(zip(genotypes, _palette(len(genotypes))))
+    colours = dict(zip(genotypes, palette(len(genotypes))))
     offsets = dict(zip(genotypes, np.linspace(-0.25, 0.25, len(genotypes))))
 
     def shift(table, g):
@@ -119,8 +119,8 @@ def analysis_rates_plot(rates, ax=None):
                          "(filter the setting columns first).")
     alpha = float(rates.attrs.get("alpha", 0.05))
     ax = new_axes(ax, (7.5, 0.9 + 0.6 * len(rates)))
-    _rate_rows(ax, rates, alpha, "no usable test")
-    _rate_xlim(ax, 1.08)
+    rate_rows(ax, rates, alpha, "no usable test")
+    rate_xlim(ax, 1.08)
     fit_xlabel(ax, f"false-positive rate (share of experiments with p < {alpha:g}, linear)")
     worst = rates.loc[rates["rate"].idxmax()] if rates["rate"].notna().any() else None
     n = int(rates["n_sims"].max())

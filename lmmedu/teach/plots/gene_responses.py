@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .core import fit_title, fit_xlabel, new_axes
+from .base import fit_title, fit_xlabel, new_axes
 
 __all__ = ["gene_response_plot"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd  # noqa: F401 - the docstring examples build tables with it
 
 from ...stats.results import is_mixed
-from .core import fit_title, fit_xlabel, new_panels
+from .base import fit_title, fit_xlabel, new_panels
 from .pooling import caterpillar_plot, caterpillar_table
 from .pvalues import qq_plot, residuals_vs_fitted_plot
 

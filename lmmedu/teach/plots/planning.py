@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .core import _interval_rows, _palette, fit_title, fit_xlabel, new_axes
+from .base import interval_rows, palette, fit_title, fit_xlabel, new_axes
 
 __all__ = ["power_curve_plot", "power_rates_plot"]
 
@@ -66,7 +66,7 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     summary = power_curve_summary(curve, at=at, x=x, hue=hue, target=target, compare=compare)
     ax = new_axes(ax, (8.4, 4.4))
     hues = sorted(v.item() if hasattr(v, "item") else v for v in curve[hue].unique())
-    colours = _palette(len(hues))
+    colours = palette(len(hues))
     styles = ["-", "--", "-.", ":"]
     x_label, x_short = _PLAN_LABELS.get(x, (x, x))
     hue_label = _PLAN_LABELS.get(hue, (hue, hue))[1]
@@ -144,7 +144,7 @@ def power_rates_plot(wide, *, expected=None, target=0.8, ax=None):
                             "power_high"], "power_rates_plot")
     alpha = float(wide.attrs.get("alpha", 0.05))
     ax = new_axes(ax, (7.5, 0.9 + 0.75 * len(wide)))
-    fp_colour, power_colour = _palette(2)
+    fp_colour, power_colour = palette(2)
     for i, row in enumerate(wide.itertuples()):
         if np.isfinite(row.false_positive_rate):
             ax.errorbar(row.false_positive_rate, i - 0.12, xerr=[[row.false_positive_rate - row.fp_low],
@@ -162,7 +162,7 @@ def power_rates_plot(wide, *, expected=None, target=0.8, ax=None):
         if rows:
             ax.plot([expected], [rows[0] + 0.12], marker="x", color="black", markersize=11, mew=2, linestyle="none",
                     label="closed-form power")
-    _interval_rows(ax, wide["analysis"], alpha, linewidth=1)
+    interval_rows(ax, wide["analysis"], alpha, linewidth=1)
     ax.axvline(target, color="grey", linestyle=":", linewidth=1.2, label=f"{target:.0%} power")
     ax.set_xlim(-0.025, 1.02)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))

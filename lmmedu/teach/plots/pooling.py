@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..cells import check_columns
-from .core import _legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
+from .base import legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
 
 __all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_plot", "caterpillar_table",
             "caterpillar_plot", "pooling_error_plot", "singular_study_plot"]
@@ -308,7 +308,7 @@ def caterpillar_plot(table, axes=None, xlabel="deviation from the population val
         fit_title(ax, title, fontsize="medium")
     axes[0].set_ylabel(str(table["group"].iloc[0]) if "group" in table.columns else "group")
     # Under the panels: inside one, the legend would cover the levels drawn in its corner.
-    _legend_below(axes, *axes[0].get_legend_handles_labels())
+    legend_below(axes, *axes[0].get_legend_handles_labels())
     return axes
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .core import (_dodged, _interval_rows, _legend_below, _palette, _rate_xlim, _setting_axis, fit_title, fit_xlabel,
+from .base import (dodged, interval_rows, legend_below, palette, rate_xlim, setting_axis, fit_title, fit_xlabel,
                    fit_ylabel, new_axes, new_panels, number)
 
 # Rates with intervals from the one rates table (lmmedu.teach.studies.rates, rates_and_coverage),
@@ -24,7 +24,7 @@ _SETTING_LABELS = {"n_groups": "number of replicates (groups)", "group_size": "m
 
 
 def _analysis_colours(analyses):
-    return dict(zip(analyses, _palette(max(len(analyses), 1))))
+    return dict(zip(analyses, palette(max(len(analyses), 1))))
 
 
 def _varying_setting(table, x):
@@ -80,11 +80,11 @@ def rates_vs_setting_plot(table, x=None, axes=None):
         for i, name in enumerate(analyses):
             sub = table[table["analysis"] == name].sort_values(x)
             # The analyses side by side around each value, so their intervals do not hide each other.
-            xs = _dodged(sub[x].to_numpy(dtype=float), i, len(analyses), 0.03, log_x)
+            xs = dodged(sub[x].to_numpy(dtype=float), i, len(analyses), 0.03, log_x)
             y = sub[col].to_numpy(dtype=float)
             ax.errorbar(xs, y, yerr=[y - sub[low].to_numpy(dtype=float), sub[high].to_numpy(dtype=float) - y],
                         fmt="-o", color=colours[name], capsize=3, label=name)
-        _setting_axis(ax, values, log_x, nominal, "")
+        setting_axis(ax, values, log_x, nominal, "")
         fit_xlabel(ax, _SETTING_LABELS.get(x, x))
         fit_ylabel(ax, label)
     # A little room beyond 0 and 1, so a rate of 0 or a coverage of 100% is drawn whole.
@@ -94,7 +94,7 @@ def rates_vs_setting_plot(table, x=None, axes=None):
     # One legend for both panels, whose dashed lines mark different levels.
     labels = [f"nominal: {alpha:.0%} false positives, {1 - alpha:.0%} coverage" if lab.startswith("nominal") else lab
               for lab in labels]
-    _legend_below(axes, handles, labels)
+    legend_below(axes, handles, labels)
     worst = table.loc[table["rate"].idxmax()]
     where = f"{worst[x]:g} {'replicates' if x == 'n_groups' else x}"
     # Broken to the panel's width: side by side, one-line titles would run into each other.
@@ -151,9 +151,9 @@ def rates_at_setting_plot(table, column="rate", analyses=None, ax=None, title=No
             ax.text(hi, i, f"  {value:.0%}", va="center", ha="left", fontsize="small")
         else:  # coverage sits near the right edge: label on the left of the interval
             ax.text(lo, i, f"{value:.0%}  ", va="center", ha="right", fontsize="small")
-    _interval_rows(ax, sub["analysis"], nominal)
+    interval_rows(ax, sub["analysis"], nominal)
     if column == "rate":
-        _rate_xlim(ax, min(1.0, max(3 * alpha, float(sub[high].max()) * 1.25)))
+        rate_xlim(ax, min(1.0, max(3 * alpha, float(sub[high].max()) * 1.25)))
         fit_xlabel(ax, f"false-positive rate (share of experiments with p < {alpha:g}), 95% interval")
     else:
         ax.set_xlim(max(0.0, float(sub[low].min()) - 0.08), 1.02)
@@ -233,12 +233,12 @@ def residuals_vs_fitted_plot(table, ax=None, max_points=3000, seed=0):
     check_columns(table, ["fitted", "residual"], "residuals_vs_fitted_plot")
     ax = new_axes(ax, (6, 4))
     shown = table.sample(n=min(len(table), max_points), random_state=seed)
-    ax.scatter(shown["fitted"], shown["residual"], s=6, alpha=0.3, color=_palette(1)[0], label="observations")
+    ax.scatter(shown["fitted"], shown["residual"], s=6, alpha=0.3, color=palette(1)[0], label="observations")
     # Means in bins of the fitted values (quantile bins, so each holds data).
     n_bins = int(min(12, max(2, table["fitted"].nunique())))
     bins = pd.qcut(table["fitted"], q=n_bins, duplicates="drop")
     binned = table.groupby(bins, observed=True)[["fitted", "residual"]].mean()
-    ax.plot(binned["fitted"], binned["residual"], "-o", color=_palette(2)[1], linewidth=2, label="mean in bins")
+    ax.plot(binned["fitted"], binned["residual"], "-o", color=palette(2)[1], linewidth=2, label="mean in bins")
     ax.axhline(0, color="black", linewidth=1)
     from ..comparison import residual_spread_ratio
 
@@ -289,7 +289,7 @@ def qq_plot(table, ax=None, label=None):
     s = np.sort(table["scaled"].to_numpy())
     step = max(1, len(q) // 2000)  # thin the middle; keep both tails where departures show
     keep = np.unique(np.r_[np.arange(0, len(q), step), np.arange(min(50, len(q))), np.arange(max(0, len(q) - 50), len(q))])
-    ax.scatter(q[keep], s[keep], s=8, color=_palette(1)[0], alpha=0.6)
+    ax.scatter(q[keep], s[keep], s=8, color=palette(1)[0], alpha=0.6)
     lim = float(np.nanmax(np.abs(np.r_[q, s])))
     ax.plot([-lim, lim], [-lim, lim], color="black", linewidth=1, label="normal residuals")
     fit_xlabel(ax, "normal quantile (standard normal units)")
@@ -341,7 +341,7 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
     means = residual_means(table)
     has_by = "by" in table.columns
     levels = list(pd.unique(table["by"])) if has_by else [None]
-    colours = dict(zip(levels, _palette(max(len(levels), 1))))
+    colours = dict(zip(levels, palette(max(len(levels), 1))))
     rng = np.random.default_rng(0)
     for ax, g in zip(axes, groups):
         sub = table[table["group"] == g]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .core import _palette, fit_title, new_axes
+from .base import palette, fit_title, new_axes
 
 __all__ = ["probeset_spread", "probeset_spread_plot", "design_effect_axes", "design_effect_plot"]
 
@@ -79,7 +79,7 @@ def probeset_spread_plot(df, n_show=30, seed=0, ax=None):
     ax = new_axes(ax, (7.0, 4.2))
     spread = probeset_spread(df)
     levels = list(df["genotype"].cat.categories) if hasattr(df["genotype"], "cat") else sorted(df["genotype"].unique())
-    colours = dict(zip(levels, _palette(len(levels))))
+    colours = dict(zip(levels, palette(len(levels))))
     probesets = pd.unique(df["probeset"])
     chosen = np.random.default_rng(seed).choice(probesets, size=min(int(n_show), len(probesets)), replace=False)
     some = df[df["probeset"].isin(chosen)]
@@ -163,7 +163,7 @@ def design_effect_plot(view, axes=None):
         axes = design_effect_axes()
     ax_se, ax_curve = axes
     table, rho = view.table, view.settings["icc"]
-    lm_colour, lmm_colour, curve_colour = _palette(3)
+    lm_colour, lmm_colour, curve_colour = palette(3)
     y = np.arange(len(table))
     h = 0.36
     ax_se.barh(y - h / 2, table["se_lm"], height=h, color=lm_colour, label="lm: reported SE")

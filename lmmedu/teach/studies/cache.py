@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from ...data.datasets import FLOAT_FORMAT, data_dir
-from .core import RESULT_COLUMNS, random_slope_p_values, simulate_p_values
+from .random_slopes import random_slope_p_values
+from .replicates import simulate_p_values
+from .runner import RESULT_COLUMNS
 from .gene_responses import gene_response_p_values
 
 __all__ = ["STUDY_RECIPES", "run_study_recipe", "render_study_csv", "write_studies", "load_study", "stale_studies"]

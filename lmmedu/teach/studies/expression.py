@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...data.simulate import simulate_expression
-from .core import coefficient_test, run_study
+from .runner import coefficient_test, run_study
 
 #
 # The mailing-list experiment (lmmedu.data.simulate.simulate_expression) analysed three ways, and

@@ -19,9 +19,10 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ...data.simulate import _count, _finite, _sd, simulate_replicates
+from ...data.checks import count, finite, sd
+from ...data.simulate import simulate_replicates
 from ...stats.fit import fit
-from .core import rates, run_study
+from .runner import rates, run_study
 
 __all__ = ["GENE_RESPONSE_MODELS", "GENE_RESPONSE_TRUTHS", "simulate_gene_responses", "gene_response_p_values",
            "gene_response_rates"]
@@ -73,7 +74,7 @@ def simulate_gene_responses(rng, shared_sd: float = 0.15, per_gene_sd: float = 0
     >>> df["gene"].cat.categories.tolist(), len(df)
     (['C', 'A', 'B'], 120)
     """
-    per_gene_sd = _sd("per_gene_sd", per_gene_sd)
+    per_gene_sd = sd("per_gene_sd", per_gene_sd)
     df = simulate_replicates(genes=_GENES, n_replicates=n_replicates, obs_per_replicate=obs_per_replicate,
                              treatment_effects=0.0, replicate_sd=replicate_sd, replicate_treatment_sd=shared_sd,
                              residual_sd=residual_sd, seed=rng)
@@ -159,10 +160,10 @@ def gene_response_p_values(n_sims: int = 150, response_sd: float = 0.15, n_repli
     >>> out.groupby("truth", sort=False).size().tolist()
     [5, 5]
     """
-    settings = dict(n_replicates=_count("n_replicates", n_replicates, 3),
-                    obs_per_replicate=_count("obs_per_replicate", obs_per_replicate, 2),
-                    replicate_sd=_sd("replicate_sd", replicate_sd), residual_sd=_sd("residual_sd", residual_sd))
-    response_sd = _sd("response_sd", response_sd)
+    settings = dict(n_replicates=count("n_replicates", n_replicates, 3),
+                    obs_per_replicate=count("obs_per_replicate", obs_per_replicate, 2),
+                    replicate_sd=sd("replicate_sd", replicate_sd), residual_sd=sd("residual_sd", residual_sd))
+    response_sd = sd("response_sd", response_sd)
     if settings["residual_sd"] == 0:
         raise ValueError("residual_sd must be greater than 0, so that measurements within a replicate differ.")
 
@@ -185,5 +186,5 @@ def gene_response_rates(n_sims: int = 150, alpha: float = 0.05, progress: bool |
     >>> gene_response_rates(n_sims=1, obs_per_replicate=10)["truth"].unique().tolist()
     ['shared by all genes', 'different per gene']
     """
-    _finite("alpha", alpha)
+    finite("alpha", alpha)
     return rates(gene_response_p_values(n_sims=n_sims, progress=progress, **settings), alpha=alpha)

@@ -1,4 +1,8 @@
-"""The studies of notebook 09 (planning an experiment).
+"""The studies of notebook 09 (planning an experiment): how many replicates, how many cells?
+
+Closed-form power of the replicate experiment (:func:`planned_power`, :func:`power_curve`) and
+the simulations that check it (:func:`replicate_power_study`); the array question of the same
+notebook is in :mod:`.array_planning`.
 
 Part of :mod:`lmmedu.teach.studies`; see the contract in :mod:`lmmedu.teach`.
 """
@@ -16,8 +20,10 @@ from scipy import stats
 from scipy.optimize import brentq as _brentq
 
 from ...data.simulate import simulate_replicates
-from ...data.simulate import simulate_expression as _simulate_expression
-from .core import _DESIGNS, _TERM, MIXED_FORMULA, coefficient_test, design_problem, rates, run_study
+from ...data.checks import real
+from ...data.truth import design_problem, replicate_sd_for_icc
+from .replicates import _DESIGNS, _TERM, MIXED_FORMULA
+from .runner import coefficient_test, rates, run_study
 
 # Power and false-positive rate of a design before it is run. For a balanced design the mixed
 # model's test of a between-replicate (or paired within-replicate) effect *is* the t-test on
@@ -28,7 +34,6 @@ from .core import _DESIGNS, _TERM, MIXED_FORMULA, coefficient_test, design_probl
 
 __all__ = [
     "PLAN_ANALYSES",
-    "ARRAY_ANALYSES",
     "replicate_sd_for_icc",
     "effect_from_percent",
     "percent_from_effect",
@@ -39,61 +44,16 @@ __all__ = [
     "replicate_means_test",
     "replicate_power_study",
     "power_and_false_positives",
-    "array_power",
-    "array_means_test",
-    "array_power_study",
 ]
 
 #: Analyses of :func:`replicate_power_study`, in display order.
 PLAN_ANALYSES = ("naive lm", "t-test on replicate means", "mixed model (1|replicate)")
-#: Analyses of :func:`array_power_study`, in display order.
-ARRAY_ANALYSES = ("t-test on array means", "(1|probeset), no array effect")
-
-
-def _plan_real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if (not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool)
-            or not math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
-    value = float(value)
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}.")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {value:g}.")
-    return value
 
 
 def _plan_int(name, value, minimum):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
     return int(value)
-
-
-def replicate_sd_for_icc(icc: float, residual_sd: float = 0.5) -> float:
-    """The replicate SD that gives intra-class correlation ``icc`` (the inverse of :func:`true_icc`).
-
-    Parameters
-    ----------
-    icc : float
-        Share of the variance of a single measurement that lies between replicates, in [0, 1).
-    residual_sd : float, default 0.5
-        SD of the measurement-level error (log scale).
-
-    Returns
-    -------
-    float
-        ``residual_sd * sqrt(icc / (1 - icc))``.
-
-    Examples
-    --------
-    >>> round(replicate_sd_for_icc(0.2), 3)
-    0.25
-    >>> from lmmedu.teach.studies import true_icc
-    >>> round(true_icc(replicate_sd_for_icc(0.05)), 3)
-    0.05
-    """
-    icc = _plan_real("icc", icc, 0.0, 1.0, high_open=True)
-    residual_sd = _plan_real("residual_sd", residual_sd, 0.0, low_open=True)
-    return residual_sd * math.sqrt(icc / (1.0 - icc))
 
 
 def effect_from_percent(percent: float) -> float:
@@ -104,7 +64,7 @@ def effect_from_percent(percent: float) -> float:
     >>> round(effect_from_percent(10), 4)
     0.0953
     """
-    percent = _plan_real("percent", percent, -100.0, low_open=True)
+    percent = real("percent", percent, -100.0, low_open=True)
     return math.log1p(percent / 100.0)
 
 
@@ -180,15 +140,15 @@ def _plan_ncp_vec(df, alpha, target):
 
 
 def _plan_levels(alpha, target):
-    alpha = _plan_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
-    target = _plan_real("target", target, alpha, 1.0, low_open=True, high_open=True)
+    alpha = real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
+    target = real("target", target, alpha, 1.0, low_open=True, high_open=True)
     return alpha, target
 
 
 def _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd):
-    return (_plan_real("replicate_sd", replicate_sd, 0.0),
-            _plan_real("replicate_treatment_sd", replicate_treatment_sd, 0.0),
-            _plan_real("residual_sd", residual_sd, 0.0, low_open=True))
+    return (real("replicate_sd", replicate_sd, 0.0),
+            real("replicate_treatment_sd", replicate_treatment_sd, 0.0),
+            real("residual_sd", residual_sd, 0.0, low_open=True))
 
 
 def _plan_replicate_ses(design, cells, replicate_sd, replicate_treatment_sd, residual_sd):
@@ -273,7 +233,7 @@ def planned_power(n_replicates: int = 4, cells_per_replicate=2000, effect: float
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
     n_replicates = _plan_int("n_replicates", n_replicates, 2)
     cells = _plan_cells(cells_per_replicate, n_replicates, design)
-    effect = _plan_real("effect", effect)
+    effect = real("effect", effect)
     replicate_sd, replicate_treatment_sd, residual_sd = _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd)
     alpha, target = _plan_levels(alpha, target)
     se, se_naive, df, n_cells = _plan_replicate_ses(design, cells, replicate_sd, replicate_treatment_sd, residual_sd)
@@ -550,7 +510,7 @@ def replicate_power_study(effect: float = 0.1, *, design: str = "within", n_repl
     """
     if design not in _DESIGNS:
         raise ValueError(f"design must be 'within' or 'between', got {design!r}.")
-    effect = _plan_real("effect", effect)
+    effect = real("effect", effect)
     replicate_sd, replicate_treatment_sd, residual_sd = _plan_sds(replicate_sd, replicate_treatment_sd, residual_sd)
     if not isinstance(false_positives, (bool, np.bool_)):
         raise ValueError(f"false_positives must be True or False, got {false_positives!r}.")
@@ -632,179 +592,3 @@ def power_and_false_positives(table: pd.DataFrame) -> pd.DataFrame:
     out.attrs.update(table.attrs)
     out.attrs["effect"] = float(alt[effect_column].iloc[0]) if len(alt) else 0.0
     return out
-
-
-def _plan_array_layout(n_mice, n_dropped, weeks, seed):
-    """Genotype codes and scaled weeks of the kept arrays, as simulate_expression lays them out."""
-    if n_dropped == 0:
-        # Nothing dropped: every week x genotype has n_mice arrays; no need to simulate.
-        w = np.asarray(sorted(weeks), dtype=float)
-        scaled = (w - w.mean()) / w.std(ddof=1)
-        g, k, _ = np.indices((2, len(w), n_mice)).reshape(3, -1)
-        return g, scaled[k]
-    data = _simulate_expression(n_probesets=2, weeks=weeks, n_replicates=n_mice, n_dropped=n_dropped, seed=seed)
-    arrays = data.drop_duplicates("sample")
-    return arrays["genotype"].cat.codes.to_numpy(), arrays["week"].to_numpy(dtype=float)
-
-
-def _plan_array_matrix(genotype_codes, week):
-    g = (np.asarray(genotype_codes) == 1).astype(float)
-    w = np.asarray(week, dtype=float)
-    # Column order of lm("values ~ week*genotype"): Intercept, genotype, week, week:genotype.
-    return np.column_stack([np.ones_like(w), g, w, w * g])
-
-
-def array_power(n_mice=3, n_probesets=18015, interaction: float = 0.01, *, n_dropped: int = 0,
-                sample_sd: float = 0.02, residual_sd: float = 0.217, weeks: Sequence[int] = (2, 4, 8, 12, 16),
-                alpha: float = 0.05, target: float = 0.8, seed: int = 0) -> pd.DataFrame:
-    """Closed-form power for the week x genotype interaction of the array experiment.
-
-    Week and genotype vary between arrays, so the interaction is tested on array means: each
-    array's mean over its probesets is its fixed effects plus its own array effect (SD
-    ``sample_sd``) plus the average of ``n_probesets`` residuals (SD ``residual_sd /
-    sqrt(n_probesets)``); the probeset effects are shared by all arrays and drop out of the
-    interaction. Its test is an ordinary regression on the array means with
-    ``n_arrays - 4`` df, so the noncentral-t power is exact for the layout simulated by
-    :func:`lmmedu.data.simulate.simulate_expression` with ``seed``.
-
-    Parameters
-    ----------
-    n_mice : int or sequence of int, default 3
-        Mice (arrays) per week x genotype before dropping.
-    n_probesets : int or sequence of int, default 18015
-    interaction : float, default 0.01
-        True week x genotype interaction (per SD of week, as ``simulate_expression`` scales it).
-    n_dropped : int, default 0
-        Arrays removed (as ``simulate_expression`` removes them).
-    sample_sd, residual_sd : float
-        SD of the array effect and of the residual, as in ``simulate_expression``.
-    weeks : sequence of int
-    alpha, target : float
-        Level of the test and power of the reported minimum detectable effect ``mde``.
-    seed : int, default 0
-        Which arrays are dropped.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per ``n_probesets`` and ``n_mice``: ``n_mice, n_probesets, n_arrays,
-        interaction, se, df, ncp, power, mde``.
-
-    Examples
-    --------
-    >>> p = array_power([3, 6], [100, 18015], 0.02)
-    >>> p[["n_probesets", "n_mice", "n_arrays"]].values.tolist()
-    [[100, 3, 30], [100, 6, 60], [18015, 3, 30], [18015, 6, 60]]
-    """
-    mice = [n_mice] if isinstance(n_mice, (int, np.integer)) else list(n_mice)
-    probesets = [n_probesets] if isinstance(n_probesets, (int, np.integer)) else list(n_probesets)
-    if not mice or not probesets:
-        raise ValueError("n_mice and n_probesets must each hold at least one value.")
-    interaction = _plan_real("interaction", interaction)
-    sample_sd = _plan_real("sample_sd", sample_sd, 0.0)
-    residual_sd = _plan_real("residual_sd", residual_sd, 0.0, low_open=True)
-    alpha, target = _plan_levels(alpha, target)
-    n_dropped = _plan_int("n_dropped", n_dropped, 0)
-    # The interaction's variance factor depends on the layout only: one per number of mice.
-    factors = {}
-    for m in mice:
-        m = _plan_int("n_mice", m, 1)
-        X = _plan_array_matrix(*_plan_array_layout(m, n_dropped, weeks, seed))
-        if len(X) - X.shape[1] < 1:
-            raise ValueError(f"{len(X)} arrays leave no df for 4 coefficients; use more mice per group.")
-        factors[m] = (len(X), float(np.linalg.inv(X.T @ X)[3, 3]))
-    rows = []
-    for p in probesets:
-        p = _plan_int("n_probesets", p, 2)
-        for m in mice:
-            n_arrays, c = factors[int(m)]
-            rows.append({"n_mice": int(m), "n_probesets": p, "n_arrays": n_arrays, "interaction": interaction,
-                         "se": math.sqrt((sample_sd**2 + residual_sd**2 / p) * c), "df": float(n_arrays - 4)})
-    out = pd.DataFrame(rows)
-    out["ncp"] = interaction / out["se"]
-    out["power"] = _plan_power_vec(out["ncp"].to_numpy(), out["df"].to_numpy(), alpha)
-    out["mde"] = _plan_ncp_vec(out["df"].to_numpy(), alpha, target) * out["se"]
-    out.attrs["settings"] = {"interaction": interaction, "n_dropped": n_dropped, "sample_sd": sample_sd,
-                             "residual_sd": residual_sd, "weeks": tuple(weeks), "alpha": alpha, "target": target}
-    return out
-
-
-def array_means_test(data: pd.DataFrame) -> dict:
-    """Test of the week x genotype interaction on array means (one number per array).
-
-    Every array's mean over its probesets, regressed on ``week * genotype``: the test of a
-    between-array effect with the arrays as units (``n_arrays - 4`` df).
-
-    Returns
-    -------
-    dict
-        ``estimate``, ``se``, ``df``, ``p``: an analysis for :func:`run_study`.
-
-    Examples
-    --------
-    >>> from lmmedu.data.simulate import simulate_expression
-    >>> int(array_means_test(simulate_expression(n_probesets=20))["df"])
-    19
-    """
-    for column in ("sample", "genotype", "week", "values"):
-        if column not in data.columns:
-            raise ValueError(f"the data need a column {column!r}, as made by lmmedu.simulate_expression.")
-    codes, levels = _plan_codes(data["sample"])
-    n = len(levels)
-    counts = np.bincount(codes, minlength=n)
-    keep = counts > 0
-    means = np.bincount(codes, weights=data["values"].to_numpy(dtype=float), minlength=n)[keep] / counts[keep]
-    first = np.unique(codes, return_index=True)[1]
-    X = _plan_array_matrix(_plan_codes(data["genotype"])[0][first], data["week"].to_numpy(dtype=float)[first])
-    df = len(means) - X.shape[1]
-    if df < 1:
-        raise ValueError(f"{len(means)} arrays leave no df for the 4 coefficients of week * genotype.")
-    beta, *_ = np.linalg.lstsq(X, means, rcond=None)
-    resid = means - X @ beta
-    cov = (resid @ resid / df) * np.linalg.inv(X.T @ X)
-    return _plan_t_row(beta[3], math.sqrt(cov[3, 3]), df)
-
-
-def _plan_simulate_arrays(rng, *, interaction, n_mice, n_probesets, n_dropped, sample_sd, residual_sd):
-    data = _simulate_expression(n_probesets=n_probesets, n_replicates=n_mice, n_dropped=n_dropped,
-                                fixed_effects={"week:genotype": float(interaction)}, sample_sd=sample_sd,
-                                residual_sd=residual_sd, seed=rng)
-    data.attrs = {}  # as in _simulate_plan: the truth is not needed and slows every column access
-    return data
-
-
-def array_power_study(interaction: float = 0.02, *, n_mice: int = 3, n_probesets: int = 200, n_dropped: int = 7,
-                      sample_sd: float = 0.02, residual_sd: float = 0.217, mixed: bool = True, n_sims: int = 100,
-                      seed: int = 0, alpha: float = 0.05,
-                      progress: bool | Callable[[int, int], Any] = False) -> pd.DataFrame:
-    """Power and false-positive rate for the interaction of the array experiment, by simulation.
-
-    ``n_sims`` experiments of :func:`lmmedu.data.simulate.simulate_expression` (reduced to
-    ``n_probesets``) with no interaction and ``n_sims`` with ``interaction``, analysed by the
-    t-test on array means (:func:`array_means_test`, the arrays as units) and, if ``mixed``,
-    by ``values ~ week*genotype + (1|probeset)``: a mixed model with probesets but no array
-    effect, which counts every row as evidence about the arrays.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The rates table of :func:`rates` with the setting column ``interaction``.
-
-    Examples
-    --------
-    >>> t = array_power_study(0.05, n_probesets=10, mixed=False, n_sims=3)
-    >>> t[["interaction", "analysis"]].values.tolist()
-    [[0.0, 't-test on array means'], [0.05, 't-test on array means']]
-    """
-    interaction = _plan_real("interaction", interaction)
-    fixed = {"n_mice": _plan_int("n_mice", n_mice, 1), "n_probesets": _plan_int("n_probesets", n_probesets, 2),
-             "n_dropped": _plan_int("n_dropped", n_dropped, 0), "sample_sd": _plan_real("sample_sd", sample_sd, 0.0),
-             "residual_sd": _plan_real("residual_sd", residual_sd, 0.0, low_open=True)}
-    analyses = {"t-test on array means": array_means_test}
-    if mixed:
-        analyses["(1|probeset), no array effect"] = coefficient_test("values ~ week*genotype + (1|probeset)",
-                                                                     "week:genotype[T.CSB]")
-    grid = [{"interaction": v} for v in ((0.0, interaction) if interaction != 0 else (0.0,))]
-    results = run_study(_functools.partial(_plan_simulate_arrays, **fixed), analyses, n_sims=n_sims, seed=seed,
-                        progress=progress, grid=grid, settings={**fixed, "interaction": interaction})
-    return rates(results, alpha=alpha)

@@ -6,18 +6,22 @@ Part of :mod:`lmmedu.teach.studies`; see the contract in :mod:`lmmedu.teach`.
 from __future__ import annotations
 
 import math
+import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ...data.simulate import simulate_replicates
+from ...data.truth import truth as _truth
 from ...stats.fit import fit
-from .core import _check_n_sims, _streams, progress_callback
+from ..comparison.pooling import POOLING_METHODS, pooling_table, random_effect_cov, true_group_coefficients
+from .runner import _check_n_sims, _streams, progress_callback
 
 __all__ = ["SLOPE_FORMULA", "replicate_sizes", "simulate_pooling", "pooling_errors", "shrinkage_error_study",
-            "shrinkage_error_summary", "estimated_slope_sd", "singular_fit_study", "singular_summary"]
+            "shrinkage_error_summary", "estimated_slope_sd", "singular_fit_study", "singular_summary", "SlopeView", "slope_view"]
 
 #: The one-gene random-slope model of notebook 06 (R: ``lmer(log(length) ~ treatment + (1 + treatment | replicate))``).
 SLOPE_FORMULA = "log(length) ~ treatment + (1 + treatment|replicate)"
@@ -100,9 +104,6 @@ def pooling_errors(data: pd.DataFrame, formula: str = SLOPE_FORMULA) -> pd.DataF
     >>> errors["method"].unique().tolist()
     ['complete pooling', 'no pooling', 'partial pooling']
     """
-    from ...data.simulate import truth as _truth
-    from ..comparison import POOLING_METHODS, pooling_table, true_group_coefficients
-
     model = fit(formula, data)
     table = pooling_table(model, truth=true_group_coefficients(_truth(data)))
     group = table.attrs["group"]
@@ -303,3 +304,81 @@ def singular_summary(results: pd.DataFrame) -> pd.DataFrame:
         "n_fits": g.size(), "converged_rate": g["converged"].mean(), "singular_rate": g["singular"].mean(),
         "median_estimated_sd": g["estimated_sd"].median(),
     }).reset_index()
+
+
+@dataclass(frozen=True, eq=False)
+class SlopeView:
+    """What :class:`~lmmedu.teach.widgets.SlopeExplorer` shows for one setting (:func:`slope_view`).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        :func:`lmmedu.teach.comparison.pooling_table` with the truth.
+    cov : pandas.DataFrame
+        Estimated random-effect covariance (2 x 2).
+    true_slope_sd, estimated_slope_sd : float
+        SD of the replicates' drug effects in the simulation and in the fit.
+    correlation : float
+        Estimated intercept-slope correlation (NaN when a variance is 0).
+    converged, singular : bool
+    message : str
+        Plain sentences about the fit that the numbers above do not say: its size and, for a
+        singular fit, what that means (HTML-safe text).
+    seconds : float
+        Time to simulate and fit.
+    """
+
+    table: pd.DataFrame
+    cov: pd.DataFrame
+    true_slope_sd: float
+    estimated_slope_sd: float
+    correlation: float
+    converged: bool
+    singular: bool
+    message: str
+    seconds: float
+
+
+def slope_view(slope_sd=0.15, n_replicates=10, cells=40, seed=33):
+    """Simulate the pooling example, fit ``(1 + treatment|replicate)`` and describe the fit.
+
+    Parameters
+    ----------
+    slope_sd : float, default 0.15
+        True SD of the replicates' drug effects (log scale).
+    n_replicates : int, default 10
+    cells : int, default 40
+        Typical cells per replicate (R3 always has 4).
+    seed : int, default 33
+
+    Returns
+    -------
+    SlopeView
+
+    Examples
+    --------
+    >>> v = slope_view(slope_sd=0.0)
+    >>> v.converged, v.true_slope_sd
+    (True, 0.0)
+    """
+    start = time.perf_counter()
+    data = simulate_pooling(seed, n_replicates=int(n_replicates), cells=int(cells), slope_sd=float(slope_sd))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fit(SLOPE_FORMULA, data)
+    table = pooling_table(model, truth=true_group_coefficients(_truth(data)))
+    seconds = time.perf_counter() - start
+    vc = model.varcomp
+    corr = vc.loc[vc["term2"].notna(), "corr"]
+    corr = float(corr.iloc[0]) if len(corr) else math.nan
+    est = estimated_slope_sd(model)
+    # The numbers (SDs, correlation, flags) are in the other fields; the message adds only what they do
+    # not say, so a readout that shows both never repeats itself.
+    parts = [f"{len(data):,} cells in {n_replicates} replicates."]
+    if model.singular:
+        parts.append("The fit sits on the boundary of what a covariance can be: the ellipse has collapsed to a "
+                     "line (a slope SD of 0, or a correlation of +1 or -1), and every replicate's partial-pooling "
+                     "estimate lies on that line, although the optimizer converged.")
+    return SlopeView(table=table, cov=random_effect_cov(model), true_slope_sd=float(slope_sd),
+                     estimated_slope_sd=est, correlation=corr, converged=bool(model.converged),
+                     singular=bool(model.singular), message=" ".join(parts), seconds=seconds)

@@ -14,8 +14,10 @@ import pandas as pd
 from scipy import special, stats
 
 from ...data.simulate import simulate_replicates
+from ...data.truth import replicate_sd_for_icc
+from ...stats.anova import anova
 from ...stats.fit import fit
-from .core import RESULT_COLUMNS, _check_n_sims, binomial_ci, rates, run_study
+from .runner import RESULT_COLUMNS, _check_n_sims, binomial_ci, rates, run_study
 
 #
 # Three studies on simulated replicate experiments: Wald z against t with Satterthwaite df as
@@ -40,7 +42,8 @@ _GROUP_RESIDUAL_SD = 0.5
 def icc_to_replicate_sd(icc: float, residual_sd: float = _GROUP_RESIDUAL_SD) -> float:
     """Replicate SD that gives intra-class correlation ``icc`` with the given residual SD.
 
-    The inverse of :func:`true_icc`: ``sd**2 / (sd**2 + residual_sd**2) = icc``.
+    The inverse of :func:`true_icc`: ``sd**2 / (sd**2 + residual_sd**2) = icc``; checks ``icc`` with
+    the sentence of notebook 07, then calls :func:`~lmmedu.data.truth.replicate_sd_for_icc`.
 
     Examples
     --------
@@ -50,7 +53,7 @@ def icc_to_replicate_sd(icc: float, residual_sd: float = _GROUP_RESIDUAL_SD) -> 
     """
     if not isinstance(icc, (int, float, np.number)) or isinstance(icc, bool) or not 0 <= icc < 1:
         raise ValueError(f"icc must be a number from 0 up to (not including) 1, got {icc!r}.")
-    return float(residual_sd) * math.sqrt(icc / (1.0 - icc))
+    return replicate_sd_for_icc(icc, residual_sd)
 
 
 def simulate_groups(rng: np.random.Generator, n_groups: int = 6, group_size: int = 20, icc: float = 0.2,
@@ -354,8 +357,6 @@ def selection_analyses(term: str = "treatment[T.drug]", alpha: float = 0.05
     >>> chosen in (out["random intercept only"]["p"], out["random slope always"]["p"])
     True
     """
-    from ...stats.anova import anova
-
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")
     intercept = _OneFit("log(length) ~ treatment + (1|replicate)")

@@ -19,15 +19,26 @@ figures come from :mod:`~lmmedu.teach.plots` as PNG.
   button).
 - :func:`rates_for_display`: a study's rates table with plain column names, for a notebook.
 
-This package: :mod:`.core` (the shared pieces and notebooks 00-04), then one module per later notebook: :mod:`.standard_errors`, :mod:`.pooling`, :mod:`.pvalues`, :mod:`.planning`, :mod:`.own_data`. Everything public is re-exported here.
+This package: :mod:`.app` (the framework: :class:`App` and its helpers), then the apps by
+lesson: :mod:`.environment` (00), :mod:`.replicates` (01), :mod:`.one_gene` (02), :mod:`.coding`
+(03), :mod:`.interactions` (04), :mod:`.standard_errors` (05), :mod:`.pooling` (06),
+:mod:`.pvalues` (07), :mod:`.planning` (09), :mod:`.own_data` (10). Everything public is
+re-exported here.
 """
 
-from . import core, standard_errors, pooling, pvalues, planning, own_data
-from .core import *  # noqa: F403
+from . import (app, environment, replicates, one_gene, coding, interactions,
+               standard_errors, pooling, pvalues, planning, own_data)
+from .app import *  # noqa: F403
+from .environment import *  # noqa: F403
+from .replicates import *  # noqa: F403
+from .one_gene import *  # noqa: F403
+from .coding import *  # noqa: F403
+from .interactions import *  # noqa: F403
 from .standard_errors import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pvalues import *  # noqa: F403
 from .planning import *  # noqa: F403
 from .own_data import *  # noqa: F403
 
-__all__ = [*core.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *planning.__all__, *own_data.__all__]
+__all__ = [*app.__all__, *environment.__all__, *replicates.__all__, *one_gene.__all__, *coding.__all__,
+           *interactions.__all__, *standard_errors.__all__, *pooling.__all__, *pvalues.__all__, *planning.__all__, *own_data.__all__]

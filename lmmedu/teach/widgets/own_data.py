@@ -22,14 +22,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ...data.read import _file_lines, check_numeric_text, read_table
+from ...data.read import check_numeric_text, file_lines as _file_lines, read_table
 from ...stats.emmeans import emmeans
 from ...stats.explain import explain
-from ...stats.terms import _model_vars
+from ...stats.terms import model_vars as _model_vars
 from ..comparison import compare, design_checklist, model_formula, plain_names, r_formula, residual_table
 from ..comparison.layout import comparison_tables_html
 from ..prose import contrasts
-from .core import App, _table_html, control_style, error_html, png
+from .app import App, _table_html, control_style, error_html, png
 
 __all__ = ["check_choices", "default_response", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, _labelled, control_style, error_html, png, widened
+from .app import App, _labelled, control_style, error_html, png, widened
 
 __all__ = ["plan_readout", "PlanResult", "PowerPlanner"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, control_style, error_html, png
+from .app import App, control_style, error_html, png
 
 __all__ = ["wald_vs_t_preview", "WaldVsTResult", "WaldVsTMachine"]
 

@@ -11,7 +11,7 @@ import io
 import ipywidgets as widgets
 import pandas as pd
 
-from .core import App, _labelled, control_style
+from .app import App, _labelled, control_style
 
 __all__ = ["DesignEffectExplorer"]
 

@@ -1,29 +1,24 @@
-"""Core of :mod:`lmmedu.teach.comparison`: lm vs mixed model with reasons, ICC, design effect and per-group fits (notebooks 01-04).
+"""The framework of :mod:`lmmedu.teach.comparison`: :func:`compare`, an lm and a mixed model of one formula, term by term.
 
-The overview of the package is in :mod:`lmmedu.teach.comparison`; the contract in :mod:`lmmedu.teach`.
+:class:`Comparison` holds both fits, the table with a reason per term, the variance
+components, :func:`icc` and :func:`design_effect`; :func:`effect_carriers` says which grouping
+factor carries each term's variation. The lessons built on it are in the modules named for
+them; the overview is in :mod:`lmmedu.teach.comparison`, the contract in :mod:`lmmedu.teach`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ...data.simulate import simulate_replicates
-from ...stats.emmeans import contrasts, emmeans
 from ...stats.fit import fit, fit_lm
-from ...stats.formula import parse_formula
-from ...stats.multiplicity import ADJUST_METHODS, adjust_pvalues
 from ...stats.results import Summary, is_mixed
-from ...stats.terms import _model_vars, _names_in, _result
 from ..prose import comparison_lines, format_comparison_table, format_frame, format_varcomp, se_reason
-from ..studies import true_icc
 from .layout import comparison_html
 
-__all__ = ["Comparison", "compare", "SETable", "se_table", "icc", "design_effect", "per_group_vs_joint",
-           "effect_carriers"]
+__all__ = ["Comparison", "compare", "icc", "design_effect", "effect_carriers"]
 
 
 @dataclass(eq=False)
@@ -37,7 +32,7 @@ class Comparison:
     table : pandas.DataFrame
         One row per fixed-effect term (index = term names): ``estimate_lm``,
         ``se_lm``, ``df_lm``, ``p_lm``, ``estimate_lmm``, ``se_lmm``,
-        ``df_lmm`` (Satterthwaite), ``p_lmm``, ``se_ratio`` (se_lmm / se_lm),
+        ``df_lmm`` (by the fit's df method, ``lmm.ddf``), ``p_lmm``, ``se_ratio`` (se_lmm / se_lm),
         one column ``varies_<g>`` per grouping factor ``g`` ("within" if the
         term's model-matrix column changes inside at least one level of ``g``,
         "between" if it is constant inside every level), and ``reason``: a
@@ -177,61 +172,6 @@ def compare(formula, data, reml=True):
     return _build(formula, lm, lmm)
 
 
-class SETable(NamedTuple):
-    """lm vs mixed-model standard errors of one simulated gene (:func:`se_table`)."""
-
-    table: pd.DataFrame
-    message: str
-
-
-def se_table(replicate_sd=0.2, design="within", seed=2023, n_replicates=4, residual_sd=0.5, replicate_treatment_sd=0.0):
-    """lm and mixed-model SE and df of the intercept and treatment for one simulated gene.
-
-    Parameters
-    ----------
-    replicate_sd : float, default 0.2
-        SD of the replicate intercepts (log scale).
-    design : {"within", "between"}, default "within"
-    seed : int, default 2023
-        Seed of the simulated data (fixed, so only ``replicate_sd`` changes the data).
-    n_replicates : int, default 4
-    residual_sd : float, default 0.5
-    replicate_treatment_sd : float, default 0.0
-        SD of the replicates' drug effects. 0 (every replicate responds identically), so that
-        the replicate SD is the only replicate-level variation the table responds to.
-
-    Returns
-    -------
-    SETable
-        ``table``: index ``Intercept`` and ``treatment[T.drug]``; columns ``varies``
-        ("within" or "between" replicates), ``se_lm``, ``se_lmm``, ``se_ratio``, ``df_lm``,
-        ``df_lmm``. ``message``: the estimated and true ICC, and a note when the mixed model
-        is singular.
-
-    Examples
-    --------
-    >>> table, message = se_table(0.3, "within")
-    >>> bool(table.loc["Intercept", "se_ratio"] > 1)
-    True
-    """
-    df = simulate_replicates(genes=("A",), n_replicates=n_replicates, design=design, replicate_sd=replicate_sd,
-                             residual_sd=residual_sd, replicate_treatment_sd=replicate_treatment_sd,
-                             treatment_effects=0.2, seed=seed)
-    cmp = compare("log(length) ~ treatment + (1|replicate)", df)
-    t = cmp.table
-    table = pd.DataFrame({
-        "varies": t["varies_replicate"], "se_lm": t["se_lm"], "se_lmm": t["se_lmm"], "se_ratio": t["se_ratio"],
-        "df_lm": t["df_lm"], "df_lmm": t["df_lmm"],
-    })
-    est = float(cmp.icc.loc["replicate", "icc"]) if "replicate" in cmp.icc.index else float("nan")
-    message = (f"{len(df):,} measurements in {n_replicates} replicates. ICC estimated {est:.3f}, "
-               f"true {true_icc(replicate_sd, residual_sd):.3f}.")
-    if cmp.lmm.singular:
-        message += (" The mixed model is singular: it estimates no replicate variation, so it behaves like "
-                    "the lm.")
-    return SETable(table, message)
-
-
 def icc(fit):
     """Intraclass correlation of each grouping factor that has a random intercept.
 
@@ -274,7 +214,7 @@ def icc(fit):
     >>> bool(0 < t.loc["replicate", "icc"] < 1)
     True
     """
-    _require_mixed(fit, "icc")
+    require_mixed(fit, "icc")
     vc = fit.varcomp
     intercepts = vc[(vc["term"] == "Intercept") & vc["term2"].isna() & (vc["group"] != "Residual")]
     # One intercept per grouping factor (a factor can appear in several blocks after ||).
@@ -282,11 +222,11 @@ def icc(fit):
     variances = dict(zip(intercepts["group"], intercepts["variance"].to_numpy(dtype=float)))
     residual = fit.sigma**2
     total = sum(variances.values()) + residual
-    groups = _groups(fit)
+    groups = group_codes(fit)
     rows = []
     for g, var_g in variances.items():
         others = [h for h in variances if h != g]
-        inside = [h for h in others if _nested(groups[h][0], groups[g][0])]
+        inside = [h for h in others if is_nested(groups[h][0], groups[g][0])]
         within = [h for h in others if h not in inside]
         denominator = var_g + sum(variances[h] for h in inside) + residual
         rows.append({"variance": var_g, "within": ", ".join(within), "denominator": denominator,
@@ -335,9 +275,9 @@ def design_effect(fit):
     >>> int(d.loc["replicate", "n_groups"])
     4
     """
-    _require_mixed(fit, "design_effect")
+    require_mixed(fit, "design_effect")
     tab = icc(fit)
-    groups = _groups(fit)
+    groups = group_codes(fit)
     rows = []
     n = fit.nobs
     for g in tab.index:
@@ -354,116 +294,16 @@ def design_effect(fit):
     return pd.DataFrame(rows, index=pd.Index(list(tab.index), name="group"), columns=cols)
 
 
-def per_group_vs_joint(formula_per_group, data, group="gene", effect="treatment", adjust="holm", reml=True):
-    """Separate fits per group next to the joint interaction model.
-
-    A learner often first fits ``log(length) ~ treatment + (1|replicate)`` to
-    each gene's rows.  The joint model ``log(length) ~ treatment*gene +
-    (1|replicate)`` (the effect crossed with the group) estimates the same
-    per-gene effects, but with one pooled residual variance and replicate
-    effects shared by all genes, so SEs, df and p-values can differ.  This
-    function runs both and lines them up.
-
-    Parameters
-    ----------
-    formula_per_group : str
-        Formula for one group's rows, e.g.
-        ``"log(length) ~ treatment + (1|replicate)"``.  Without random terms
-        both approaches use :func:`lmmedu.fit_lm`.
-    data : pandas.DataFrame
-    group : str, default "gene"
-        Column that splits the data.
-    effect : str, default "treatment"
-        Categorical fixed-effect variable whose levels are compared with its
-        reference level (as the coefficients of the per-group fits do).
-    adjust : {"holm", "bonferroni", "fdr", "none"}
-        Adjustment over all groups' tests, applied to each approach separately.
-    reml : bool, default True
-
-    Returns
-    -------
-    ResultTable
-        One row per group (and per non-reference level of ``effect``):
-        ``<group>``, ``contrast`` (e.g. "drug - control"), ``n`` (rows of
-        the group), then for each approach (prefix ``separate_`` for the
-        per-group fits, ``joint_`` for the interaction model):
-        ``estimate``, ``se``, ``df``, ``p``, ``p_adj`` and ``sigma`` (the
-        residual SD the approach uses for this group: each group's own, or
-        the pooled one).  ``extras`` holds ``separate_fits`` (dict level ->
-        fit), ``joint_fit`` and ``joint_formula``.
-
-    Examples
-    --------
-    >>> import lmmedu
-    >>> tab = lmmedu.per_group_vs_joint("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates())
-    >>> tab.extras["joint_formula"]
-    'log(length) ~ (treatment) * gene + (1 | replicate)'
-    """
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
-    if group not in data.columns:
-        cols = ", ".join(map(str, data.columns))
-        raise ValueError(f"The group column '{group}' is not in the data (columns: {cols}).")
-    if adjust not in ADJUST_METHODS:
-        raise ValueError(f"adjust must be one of {', '.join(ADJUST_METHODS)}, not {adjust!r}.")
-    parsed = parse_formula(formula_per_group)
-    if group in _names_in(parsed.fixed, set(map(str, data.columns))):
-        raise ValueError(
-            f"The formula already uses '{group}' in its fixed part; give the per-group formula without it."
-        )
-    random_txt = " + ".join(str(t) for t in parsed.random)
-
-    def fit_one(formula, d):
-        return fit(formula, d, reml=reml) if parsed.random else fit_lm(formula, d)
-
-    g = data[group]
-    levels = list(g.cat.categories) if isinstance(g.dtype, pd.CategoricalDtype) else sorted(pd.unique(g.dropna()))
-    sep_rows, sep_fits = [], {}
-    for lv in levels:
-        sub = data[g == lv]
-        if len(sub) == 0:
-            continue
-        f = fit_one(formula_per_group, sub)
-        sep_fits[lv] = f
-        mv = _model_vars(f)
-        if effect not in mv.cat:
-            raise ValueError(f"The effect '{effect}' is not a categorical variable of '{formula_per_group}'.")
-        con = contrasts(emmeans(f, effect), "trt.vs.ctrl")
-        for _, r in con.iterrows():
-            sep_rows.append({group: lv, "contrast": r["contrast"], "n": len(sub), "separate_estimate": r["estimate"],
-                             "separate_se": r["se"], "separate_df": r["df"], "separate_p": r["p"],
-                             "separate_sigma": f.sigma})
-    sep = pd.DataFrame(sep_rows)
-    sep["separate_p_adj"] = adjust_pvalues(sep["separate_p"].to_numpy(), adjust)
-
-    joint_formula = f"{parsed.response} ~ ({parsed.fixed}) * {group}" + (f" + {random_txt}" if random_txt else "")
-    joint = fit_one(joint_formula, data)
-    con = contrasts(emmeans(joint, effect, by=group), "trt.vs.ctrl", adjust=adjust, family="all")
-    jt = pd.DataFrame({group: con[group].astype(object).to_numpy(), "contrast": con["contrast"].to_numpy(),
-                       "joint_estimate": con["estimate"].to_numpy(), "joint_se": con["se"].to_numpy(),
-                       "joint_df": con["df"].to_numpy(), "joint_p": con["p"].to_numpy(),
-                       "joint_p_adj": con["p_adj"].to_numpy(), "joint_sigma": joint.sigma})
-    sep[group] = sep[group].astype(object)
-    out = sep.merge(jt, on=[group, "contrast"], how="left")
-    cols = [group, "contrast", "n"] + [f"{a}_{s}" for a in ("separate", "joint")
-                                      for s in ("estimate", "se", "df", "p", "p_adj", "sigma")]
-    out = out[cols]
-    notes = [f"separate: {formula_per_group} fitted to each {group}'s rows",
-             f"joint: {joint_formula} fitted to all rows",
-             f"p_adj: {adjust} over the {len(out)} tests of each approach"]
-    return _result(out, notes, {"separate_fits": sep_fits, "joint_fit": joint, "joint_formula": joint_formula})
-
-
 # ----------------------------------------------------------------------
 # Building the comparison
 # ----------------------------------------------------------------------
-def _require_mixed(fit, func):
+def require_mixed(fit, func):
     if not is_mixed(fit):
         raise ValueError(f"{func} needs a mixed model from lmmedu.fit (with a random term such as (1|replicate)), "
                          f"not {type(fit).__name__}.")
 
 
-def _groups(fit):
+def group_codes(fit):
     """group name -> (codes, number of levels, blocks of that group), in formula order."""
     out = {}
     for b in fit.blocks:
@@ -475,7 +315,7 @@ def _groups(fit):
     return out
 
 
-def _nested(inner, outer):
+def is_nested(inner, outer):
     """True when every level of ``inner`` (row codes) lies inside a single level of ``outer``."""
     inner, outer = np.asarray(inner), np.asarray(outer)
     pairs = np.unique(np.stack([inner, outer], axis=1), axis=0)
@@ -515,13 +355,13 @@ def effect_carriers(fit):
     'slope'
     """
     X = fit.X
-    groups = _groups(fit)
-    varying = {g: _variation(X, codes, m) for g, (codes, m, _) in groups.items()}
+    groups = group_codes(fit)
+    varying = {g: variation(X, codes, m) for g, (codes, m, _) in groups.items()}
     slopes = {g: {name for b in blocks for name in b.names} - {"Intercept"} for g, (_, _, blocks) in groups.items()}
     intercepts = {g for g, (_, _, blocks) in groups.items() if any("Intercept" in b.names for b in blocks)}
     out = {}
     for g, (codes_g, _, _) in groups.items():
-        nested = [h for h in intercepts if h != g and _nested(groups[h][0], codes_g)]
+        nested = [h for h in intercepts if h != g and is_nested(groups[h][0], codes_g)]
         terms = {}
         for j, term in enumerate(fit.names):
             if not varying[g][j]:
@@ -534,7 +374,7 @@ def effect_carriers(fit):
     return out
 
 
-def _variation(X, codes, m):
+def variation(X, codes, m):
     """Per column of X: number of groups in which the column is not constant.
 
     Any one row of each group serves as reference (whichever the fancy
@@ -555,7 +395,7 @@ def _variation(X, codes, m):
 def _build(formula, lm, lmm):
     X = lmm.X
     n = lmm.nobs
-    groups = _groups(lmm)
+    groups = group_codes(lmm)
     vc = lmm.varcomp
     lmc, mmc = lm.coefs, lmm.coefs
     table = pd.DataFrame({
@@ -567,7 +407,7 @@ def _build(formula, lm, lmm):
     carriers = effect_carriers(lmm)
     info = {}
     for g, (codes, m, blocks) in groups.items():
-        varying = _variation(X, codes, m)
+        varying = variation(X, codes, m)
         table[f"varies_{g}"] = np.where(varying > 0, "within", "between")
         names = [name for b in blocks for name in b.names]
         sizes = np.bincount(codes, minlength=m)
