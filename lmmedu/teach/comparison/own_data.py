@@ -125,8 +125,12 @@ def plain_names(text):
     --------
     >>> plain_names('units of log(Q("cell area"))')
     'units of log(cell area)'
+    >>> plain_names('units of log(Q("cell\\narea"))')
+    'units of log(cell area)'
     """
-    return re.sub(r"""Q\(\s*(["'])(.*?)\1\s*\)""", lambda m: m.group(2), str(text))
+    # A name a figure broke over two lines reads as one name again.
+    return re.sub(r"""Q\(\s*(["'])(.*?)\1\s*\)""", lambda m: " ".join(m.group(2).split()), str(text),
+                  flags=re.S)
 
 
 def _row(item, about, finding, verdict, detail):

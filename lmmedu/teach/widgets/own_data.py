@@ -503,7 +503,11 @@ class OwnDataApp(App):
 
         # One panel above the other: each title (the formula and a finding) gets the whole width.
         residual_fig = plt.figure(figsize=(6.8, 7.0), layout="constrained")
-        residual_panels(residual_table(model), axes=residual_fig.subplots(2, 1))
+        residuals = residual_table(model)
+        # The learner's names before the labels are laid out: Q("cell area") broken over two lines would no
+        # longer be found afterwards.
+        residuals.attrs = {k: plain_names(v) if isinstance(v, str) else v for k, v in residuals.attrs.items()}
+        residual_panels(residuals, axes=residual_fig.subplots(2, 1))
         modes_fig = modes_panels(model, axes=_modes_axes(model))[0].figure
         notes = notes + list(cmp.notes)
         emm_line = None
