@@ -162,9 +162,12 @@ def factor_slope_data(seed, groups=30, levels=7, reps=3):
 
 @pytest.mark.parametrize("seed", [7, 8])
 def test_many_variance_parameters_reach_the_optimum_or_say_so(seed):
-    # More than MANY_PARAMETERS: the gradient-based search. Seed 7 reaches mixedlm's optimum;
-    # on seed 8 (a singular fit) lme4 stops at the same point as lmmedu, 0.007 below mixedlm's,
-    # and lmmedu must say that the optimiser may not have reached the optimum.
+    # More than MANY_PARAMETERS: the gradient-based search. Seed 7 reaches mixedlm's optimum.
+    # On seed 8 (a singular fit) the first search stops where lme4 does, on a face of the bounds
+    # 0.007 below mixedlm's optimum in log-likelihood (whether the gradient check then warned
+    # depended on the BLAS kernel); the second search from that face reaches mixedlm's.
+    # 1e-6 is far above either optimiser's stopping precision and far below that 0.007. Should
+    # lmmedu still end below the peer, it must say that it may not have reached the optimum.
     from lmmedu.stats.optimize import MANY_PARAMETERS
 
     d = factor_slope_data(seed)
@@ -175,8 +178,7 @@ def test_many_variance_parameters_reach_the_optimum_or_say_so(seed):
     assert ours.problem.n_theta > MANY_PARAMETERS
     ll = peer.logLik()
     peer_ll = float(getattr(ll, "value", ll))
-    if seed == 7:
-        assert ours.converged and ours.loglik >= peer_ll - 1e-6
     if ours.loglik < peer_ll - 1e-6:
         assert not ours.converged
         assert any("optimum" in str(w.message) for w in caught)
+    assert ours.converged and ours.loglik >= peer_ll - 1e-6
