@@ -10,6 +10,8 @@
 #   .venv/bin/python -m pip install --upgrade -c constraints.txt pip
 #   .venv/bin/python -m pip install -c constraints.txt -e ".[test]"
 #   .venv/bin/python -m pytest tests lmmedu --doctest-modules --nbmake --nbmake-timeout=300 notebooks/*.ipynb
+#   OPENBLAS_CORETYPE=Haswell .venv/bin/python -m pytest tests/test_engine.py tests/test_engine_edge.py tests/test_optimum.py
+#       (make test's second run, under another BLAS kernel: Sandybridge if the machine's own is Haswell)
 #   .venv/bin/jupyter lab --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 #   .venv/bin/voila notebooks/01_replicates_and_pseudoreplication.ipynb   (make app)
 #
