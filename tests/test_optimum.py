@@ -84,11 +84,13 @@ def test_never_worse_than_mixedlm(design, reml, shift, scale, ratio, seed):
         if ref is not None and reml:
             ref -= np.log(scale)
     ours = ours_loglik(formula, data, reml)
-    # With two terms whose effects are 1e5 residual SDs, Lambda'Z'Z Lambda + I has a
-    # condition number near 1e11 (Z'Z is singular for crossed or nested intercepts),
-    # so the deviance itself is only defined to about 1e-5 in double precision, in
-    # lme4, mixedlm and here alike; there the bound is 1e-4.
-    tol = 1e-4 if design in ("crossed", "nested") and ratio > 1e3 else 1e-6
+    # With effects 1e5 residual SDs, Lambda'Z'Z Lambda + I has a condition number near 1e11,
+    # and the reference's deviance is only defined to about 1e-5: mixedlm (as lme4) forms
+    # X'V^-1X as X'X - RZX'RZX, which then loses 11 of its 16 digits. (On the slope design,
+    # seed 247, mixedlm reports -351.5696598 at its optimum, where the log-likelihood
+    # computed without that cancellation is -351.5696757, 1.6e-5 lower, and lmmedu's
+    # optimum is higher than that.) There the bound is 1e-4.
+    tol = 1e-4 if ratio > 1e3 else 1e-6
     if ref is not None and np.isfinite(ref):
         assert ours >= ref - tol, (design, reml, shift, scale, ratio, seed, ours, ref)
 
