@@ -25,6 +25,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -255,15 +256,21 @@ def _index_files() -> tuple[dict[str, list[dict]], str | None]:
 
     def files(name):
         request = urllib.request.Request(f"{INDEX}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return name, json.load(response)["files"]
+        for attempt in range(3):  # a lookup failing once (DNS, a reset) is not the index being away
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return name, json.load(response)["files"]
+            except OSError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
 
     try:
         urllib.request.urlopen(f"{INDEX}/pip/", timeout=10).close()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            return dict(pool.map(files, sorted(ALL_PINS))), None
     except (OSError, ValueError) as error:
         return {}, f"{INDEX}: {error}"
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        return dict(pool.map(files, sorted(ALL_PINS))), None
 
 
 @functools.cache

@@ -91,6 +91,11 @@ def test_never_worse_than_mixedlm(design, reml, shift, scale, ratio, seed):
     # computed without that cancellation is -351.5696757, 1.6e-5 lower, and lmmedu's
     # optimum is higher than that.) There the bound is 1e-4.
     tol = 1e-4 if ratio > 1e3 else 1e-6
+    # x stored as shift + scale * z keeps z only to eps * |shift| / scale (1e-4 for x 1e6 +
+    # 1e-6 z): lmmedu fits data that differ from the reference's by that much, which moves
+    # the log-likelihood by a sum of n residual-weighted terms of random sign, about
+    # sqrt(n) * 0.5 * that (seen: 2.2e-4 under Prescott); the bound is ten times that.
+    tol = max(tol, 10 * np.sqrt(len(data)) * np.finfo(float).eps * abs(shift) / scale)
     if ref is not None and np.isfinite(ref):
         assert ours >= ref - tol, (design, reml, shift, scale, ratio, seed, ours, ref)
 
@@ -139,7 +144,9 @@ def test_badly_scaled_random_slopes(transform, reml):
     assert m.loglik == pytest.approx(ref.loglik - (np.log(factor) if reml else 0.0), abs=1e-6)
     peer = mixedlm_loglik("y ~ x + (x|g)", moved, reml)
     if shift == 0.0 and factor == 1.0 and peer is not None:
-        assert m.loglik >= peer - 1e-6
+        # At a group/residual SD ratio of 1e5 the reference's own deviance is good to ~1e-5 only
+        # (see test_never_worse_than_mixedlm); under the Prescott kernel it ends 1.5e-6 above.
+        assert m.loglik >= peer - (1e-4 if transform == "sd_ratio_1e5" else 1e-6)
     # Reported on the user's scale.
     assert m.coefs.loc["x", "estimate"] == pytest.approx(ref.coefs.loc["x", "estimate"] / factor, rel=1e-5)
     assert m.coefs.loc["x", "se"] == pytest.approx(ref.coefs.loc["x", "se"] / factor, rel=1e-4)
