@@ -179,7 +179,7 @@ def test_installed_version_matches_pin(name):
     if os.environ.get("LMMEDU_ALLOW_UNPINNED") == "1":
         pytest.skip("LMMEDU_ALLOW_UNPINNED=1: running against versions other than the pins on purpose")
     if not pins.pinned_for(name, THIS_PYTHON, LOCK_PYTHONS):
-        pytest.skip(f"{name} is locked only for Python {', '.join(LOCK_PYTHONS[name])}, which need it")
+        pytest.skip(f"{name} is needed, and locked, only on Python {', '.join(LOCK_PYTHONS[name])}")
     try:
         installed = metadata.version(name)
     except metadata.PackageNotFoundError:
