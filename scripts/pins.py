@@ -2,13 +2,21 @@
 
 The versions are chosen in one place, ``LAB_PINS`` and ``TEST_PINS`` below: the teaching stack
 that Binder and ``make lab`` install, and the tools that only the test suite needs. From them,
-``--lock`` asks pip to resolve the whole dependency tree (every transitive package, for the
-Python this runs under) and writes two generated files:
+``--lock`` asks pip to resolve the whole dependency tree (every transitive package) once for each
+supported Python in ``PYTHONS``, and writes two generated files:
 
 - ``constraints.txt``: every package of the lab environment and of the test tools, pinned with
-  ``==``; the Makefile passes it to every ``pip install``, so CI installs exactly these wheels;
+  ``==``; the Makefile passes it to every ``pip install``, so CI installs exactly these wheels.
+  One version per package for all supported Pythons; a package that only some of them need
+  (because of a ``python_version`` marker in a dependency) carries a marker naming them;
 - ``environment.yml``: only Python and pip come from conda-forge; its ``pip:`` section lists the
-  same lab packages at the same versions, so the Binder image holds the wheels CI tested.
+  same lab packages at the same versions (those Binder's Python needs), so the Binder image holds
+  the wheels CI tested.
+
+Each Python is resolved by its own interpreter (``pip --python``), because pip evaluates the
+``python_version`` markers of dependencies for the interpreter it runs under, and with
+``--python-version X.Y.0``, so that a package whose ``Requires-Python`` excludes an early patch
+release (soupsieve 4.1 needs 3.11.5; Debian 12 has 3.11.2) is never locked.
 
 conda-forge is not consulted at all, so what Binder installs cannot drift from what CI tests.
 
@@ -18,7 +26,8 @@ tests/test_environment.py runs the same check and also compares the installed ve
 
 Usage::
 
-    python3 scripts/pins.py --lock    # resolve with pip (needs the package index), rewrite both files
+    python3 scripts/pins.py --lock    # resolve with pip (needs the package index and a python3.11,
+                                      # python3.12 and python3.13: on PATH or given with --python)
     python3 scripts/pins.py --check   # exit 1 if the files disagree with each other or with the pins
 
 Examples
@@ -27,6 +36,8 @@ Examples
 'jupyterlab-widgets'
 >>> conda_to_pip("python=3.11") is None
 True
+>>> marker_for(("3.11",))
+'python_version == "3.11"'
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,7 +55,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = ROOT / "environment.yml"
 CONSTRAINTS = ROOT / "constraints.txt"
 
-#: The Python of the Binder image; the lock is resolved for it.
+#: The Python versions the lock is resolved for and the test suite is run on, oldest first.
+#: Each is resolved for its first release (X.Y.0), so every patch release installs the lock.
+PYTHONS = ("3.11", "3.12", "3.13")
+#: The Python of the Binder image (conda-forge's newest 3.11).
 PYTHON = "3.11"
 #: pip comes from conda-forge with Python, because it installs everything else.
 PIP = "26.3"
@@ -61,6 +76,8 @@ LAB_PINS = {
     "threadpoolctl": "3.8.0",
     # BOBYQA for the variance parameters (lmmedu.stats.optimize), as in lme4
     "nlopt": "2.11.0",
+    # the parametric bootstrap's workers
+    "joblib": "1.6.0",
     # figures
     "matplotlib": "3.11.2",
     "seaborn": "0.13.2",
@@ -81,6 +98,9 @@ TEST_PINS = {
     "hypothesis": "6.170.15",
     "mixedlm": "1.3.0",
     "playwright": "1.65.2",
+    # the bootstrap on a dask LocalCluster
+    "dask": "2026.8.0",
+    "distributed": "2026.8.0",
 }
 
 HEADER = """\
@@ -232,12 +252,38 @@ def pins_from_environment(text: str) -> dict[str, str]:
     return pins
 
 
-def read_lock(text: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Split a generated constraints.txt into its lab and its test-only pins.
+def marker_for(pythons: tuple[str, ...]) -> str:
+    """The environment marker of a lock line needed by only some supported Pythons.
 
     Examples
     --------
-    >>> read_lock(f"{LAB_TITLE}\\nnumpy==2.0\\n\\n{TEST_TITLE}\\npytest==9.0\\n")
+    >>> marker_for(("3.11", "3.12"))
+    'python_version == "3.11" or python_version == "3.12"'
+    """
+    return " or ".join(f'python_version == "{version}"' for version in pythons)
+
+
+_MARKER_PART = re.compile(r'python_version == "(\d+\.\d+)"')
+
+
+def _split_line(line: str) -> tuple[str, str, tuple[str, ...] | None]:
+    """Name, version and the Pythons of a marker (None without one) of a generated lock line."""
+    spec, _, marker = line.partition(";")
+    name, _, version = spec.strip().partition("==")
+    if not marker.strip():
+        return normalize(name), version, None
+    pythons = tuple(_MARKER_PART.findall(marker))
+    if marker.strip() != marker_for(pythons):
+        raise ValueError(f"constraints.txt line {line!r} has a marker pins.py does not write; run pins.py --lock.")
+    return normalize(name), version, pythons
+
+
+def read_lock(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Split a generated constraints.txt into its lab and its test-only pins (markers dropped).
+
+    Examples
+    --------
+    >>> read_lock(f"{LAB_TITLE}\\nnumpy==2.0\\n\\n{TEST_TITLE}\\npytest==9.0 ; python_version == \\"3.11\\"\\n")
     ({'numpy': '2.0'}, {'pytest': '9.0'})
     """
     lab: dict[str, str] = {}
@@ -249,35 +295,79 @@ def read_lock(text: str) -> tuple[dict[str, str], dict[str, str]]:
         elif line == TEST_TITLE:
             target = test
         elif line and not line.startswith("#") and target is not None:
-            name, _, version = line.partition("==")
-            target[normalize(name)] = version
+            name, version, _ = _split_line(line)
+            target[name] = version
     return lab, test
 
 
-def render_constraints(lab: dict[str, str], test: dict[str, str]) -> str:
+def read_pythons(text: str) -> dict[str, tuple[str, ...]]:
+    """The packages of a generated constraints.txt that only some Pythons need, and those Pythons.
+
+    A package missing from the result is pinned for every Python in ``PYTHONS``.
+
+    Examples
+    --------
+    >>> read_pythons('x==1\\noverrides==7.7.0 ; python_version == "3.11"\\n')
+    {'overrides': ('3.11',)}
+    """
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, pythons = _split_line(line)
+            if pythons is not None:
+                found[name] = pythons
+    return found
+
+
+def pinned_for(name: str, python: str, pythons: dict[str, tuple[str, ...]]) -> bool:
+    """Whether the lock installs ``name`` on Python ``python`` ("3.12"), given :func:`read_pythons`.
+
+    Examples
+    --------
+    >>> pinned_for("overrides", "3.12", {"overrides": ("3.11",)}), pinned_for("numpy", "3.12", {})
+    (False, True)
+    """
+    return python in pythons.get(normalize(name), (python,))
+
+
+def _line(name: str, version: str, pythons: dict[str, tuple[str, ...]]) -> str:
+    if name in pythons and tuple(pythons[name]) != PYTHONS:
+        return f"{name}=={version} ; {marker_for(tuple(pythons[name]))}"
+    return f"{name}=={version}"
+
+
+def render_constraints(lab: dict[str, str], test: dict[str, str], pythons: dict | None = None) -> str:
     """The text of constraints.txt for a resolved lab and test-only package set.
+
+    ``pythons`` maps the packages that only some supported Pythons need to those Pythons.
 
     Examples
     --------
     >>> "numpy==2.0" in render_constraints({"numpy": "2.0"}, {}).splitlines()
     True
     """
+    pythons = pythons or {}
     lines = [HEADER, LAB_TITLE]
-    lines += [f"{name}=={version}" for name, version in sorted(lab.items())]
+    lines += [_line(name, version, pythons) for name, version in sorted(lab.items())]
     lines += ["", TEST_TITLE]
-    lines += [f"{name}=={version}" for name, version in sorted(test.items())]
+    lines += [_line(name, version, pythons) for name, version in sorted(test.items())]
     return "\n".join(lines) + "\n"
 
 
-def render_environment(lab: dict[str, str]) -> str:
-    """The text of environment.yml for a resolved lab package set (pip is taken from conda-forge).
+def render_environment(lab: dict[str, str], pythons: dict | None = None) -> str:
+    """The text of environment.yml: the lab packages Binder's Python needs (pip is taken from conda-forge).
 
     Examples
     --------
     >>> "    - numpy==2.0" in render_environment({"numpy": "2.0", "pip": PIP}).splitlines()
     True
     """
-    pip_lines = "\n".join(f"    - {name}=={version}" for name, version in sorted(lab.items()) if name != "pip")
+    pythons = pythons or {}
+    pip_lines = "\n".join(
+        f"    - {name}=={version}"
+        for name, version in sorted(lab.items())
+        if name != "pip" and pinned_for(name, PYTHON, pythons)
+    )
     return ENV_TEMPLATE.format(python=PYTHON, pip=PIP, pip_lines=pip_lines)
 
 
@@ -291,10 +381,14 @@ def problems(constraints_text: str, environment_text: str) -> list[str]:
     []
     """
     found = []
-    lab, test = read_lock(constraints_text)
+    try:
+        lab, test = read_lock(constraints_text)
+        pythons = read_pythons(constraints_text)
+    except ValueError as error:
+        return [str(error)]
     if not lab:
         found.append("constraints.txt has no lab section")
-    if environment_text != render_environment(lab):
+    if environment_text != render_environment(lab, pythons):
         found.append("environment.yml does not list exactly the lab packages of constraints.txt")
     if lab.get("pip") != PIP:
         found.append(f"constraints.txt must pin pip=={PIP}")
@@ -302,19 +396,47 @@ def problems(constraints_text: str, environment_text: str) -> list[str]:
         for name, version in chosen.items():
             if lock.get(normalize(name)) != version:
                 found.append(f"{name}=={version} in {where} but {lock.get(normalize(name), 'missing')} in constraints.txt")
+            elif normalize(name) in pythons:
+                found.append(f"{name} is chosen in {where} but locked only for Python {', '.join(pythons[normalize(name)])}")
+    for name, versions in sorted(pythons.items()):
+        unknown = sorted(set(versions) - set(PYTHONS))
+        if unknown or not versions:
+            found.append(f"constraints.txt pins {name} for Python {', '.join(versions)}, outside PYTHONS {PYTHONS}")
     both = sorted(set(lab) & set(test))
     if both:
         found.append(f"pinned in both sections of constraints.txt: {', '.join(both)}")
     return found
 
 
-def _resolve(spec: str, constraints: dict[str, str]) -> dict[str, str]:
-    """Ask pip which distributions (name -> version) installing ``spec`` would bring, without installing."""
+def interpreters(paths: list[str] = ()) -> dict[str, str]:
+    """One interpreter (path) for each version in ``PYTHONS``: the given paths first, then python3.X on PATH."""
+    found: dict[str, str] = {}
+    candidates = [*paths, sys.executable, *(shutil.which(f"python{version}") for version in PYTHONS)]
+    for path in filter(None, candidates):
+        run = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True)
+        if run.returncode == 0:
+            found.setdefault(run.stdout.strip(), path)
+    missing = [version for version in PYTHONS if version not in found]
+    if missing:
+        raise SystemExit(f"--lock resolves for every supported Python but found no Python {', '.join(missing)}: "
+                         "install it or pass its path with --python /path/to/python" + missing[0])
+    return {version: found[version] for version in PYTHONS}
+
+
+def _resolve(spec: str, constraints: dict[str, str], interpreter: str, python: str) -> dict[str, str]:
+    """Ask pip which distributions (name -> version) installing ``spec`` would bring on ``python``, without installing.
+
+    pip runs under ``interpreter`` (a Python ``python``), so that dependencies' ``python_version``
+    markers are evaluated for it; ``--python-version X.Y.0`` makes it keep only releases whose
+    Requires-Python admits the first release of that minor version.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         cfile = Path(tmp) / "constraints.txt"
         cfile.write_text("".join(f"{n}=={v}\n" for n, v in sorted(constraints.items())))
         report = Path(tmp) / "report.json"
-        subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-qq",
+        subprocess.run([sys.executable, "-m", "pip", "--python", interpreter, "install", "--dry-run",
+                        "--ignore-installed", "--only-binary=:all:", "--python-version", f"{python}.0", "-qq",
                         "--report", str(report), "-c", str(cfile), spec], check=True, cwd=ROOT)
         installed = json.loads(report.read_text())["install"]
     resolved = {normalize(item["metadata"]["name"]): item["metadata"]["version"] for item in installed}
@@ -322,16 +444,30 @@ def _resolve(spec: str, constraints: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-def lock() -> tuple[dict[str, str], dict[str, str]]:
-    """Resolve the lab environment and the test tools with pip; return (lab, test-only) pins."""
-    if f"{sys.version_info.major}.{sys.version_info.minor}" != PYTHON:
-        raise SystemExit(f"run --lock with Python {PYTHON} (Binder's), not {sys.version.split()[0]}: "
-                         "pip resolves for the interpreter it runs under")
-    lab = _resolve(f"{ROOT}[lab]", {normalize(n): v for n, v in LAB_PINS.items()})
+def _resolve_each(spec: str, chosen: dict[str, str], found: dict[str, str]):
+    """Resolve ``spec`` for every supported Python, each constrained by the versions the older ones got."""
+    versions: dict[str, str] = {}
+    where: dict[str, list[str]] = {}
+    for python in PYTHONS:
+        for name, version in _resolve(spec, {**versions, **chosen}, found[python], python).items():
+            if versions.setdefault(name, version) != version:
+                raise SystemExit(f"pip chose {name} {version} for Python {python} but {versions[name]} for an older "
+                                 "one; choose one version for all in LAB_PINS or TEST_PINS")
+            where.setdefault(name, []).append(python)
+    return versions, {name: tuple(pythons) for name, pythons in where.items()}
+
+
+def lock(paths: list[str] = ()) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, ...]]]:
+    """Resolve the lab environment and the test tools with pip; return (lab, test-only) pins and the Pythons
+    of the packages not every supported Python needs."""
+    found = interpreters(paths)
+    lab, _ = _resolve_each(f"{ROOT}[lab]", {normalize(n): v for n, v in LAB_PINS.items()}, found)
     lab["pip"] = PIP
-    full = _resolve(f"{ROOT}[test]", {**lab, **{normalize(n): v for n, v in TEST_PINS.items()}})
+    full, where = _resolve_each(f"{ROOT}[test]", {**lab, **{normalize(n): v for n, v in TEST_PINS.items()}}, found)
     test = {name: version for name, version in full.items() if name not in lab}
-    return lab, test
+    # What `make test` installs on each Python decides the marker (a test install holds the lab install).
+    pythons = {name: versions for name, versions in where.items() if versions != PYTHONS}
+    return lab, test, pythons
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,12 +475,15 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--lock", action="store_true", help="resolve with pip and rewrite both files")
     mode.add_argument("--check", action="store_true", help="only report whether both files agree with the pins")
+    parser.add_argument("--python", action="append", default=[], metavar="PATH",
+                        help=f"an interpreter to resolve with (one for each of {', '.join(PYTHONS)}; "
+                        "default: this one and python3.X on PATH)")
     args = parser.parse_args(argv)
     if args.lock:
-        lab, test = lock()
-        CONSTRAINTS.write_text(render_constraints(lab, test), encoding="utf-8")
-        ENVIRONMENT.write_text(render_environment(lab), encoding="utf-8")
-        print(f"locked {len(lab)} lab and {len(test)} test-only packages into "
+        lab, test, pythons = lock(args.python)
+        CONSTRAINTS.write_text(render_constraints(lab, test, pythons), encoding="utf-8")
+        ENVIRONMENT.write_text(render_environment(lab, pythons), encoding="utf-8")
+        print(f"locked {len(lab)} lab and {len(test)} test-only packages for Python {', '.join(PYTHONS)} into "
               f"{CONSTRAINTS.relative_to(ROOT)} and {ENVIRONMENT.relative_to(ROOT)}")
     found = problems(CONSTRAINTS.read_text(encoding="utf-8"), ENVIRONMENT.read_text(encoding="utf-8"))
     for line in found:

@@ -121,7 +121,14 @@ def test_mixed_model_drops_aliased_columns_too(grouped):
     with pytest.warns(UserWarning, match="dropped: x2"):
         m = lmmedu.fit("y ~ x + x2 + (1|g)", grouped.assign(x2=-grouped["x"]))
     ref = lmmedu.fit("y ~ x + (1|g)", grouped)
-    np.testing.assert_allclose(m.coefs.to_numpy(), ref.coefs.to_numpy(), rtol=1e-8)
+    # The same model: the same deviance at the same theta, up to rounding (1e-13 of ~300).
+    assert m.problem.deviance(ref.theta) == pytest.approx(ref.problem.deviance(ref.theta), rel=1e-13)
+    # Two searches of it stop within the optimiser's deviance tolerance (1e-12) of the optimum;
+    # with the deviance's curvature in theta of ~35 here, theta is fixed to ~sqrt(2e-12 / 35)
+    # = 2.4e-7 (3e-7 of theta), and estimates, SEs, df and p values move with theta at most a few
+    # times that. (Under other BLAS kernels the two stops differ by 1e-8; a tolerance of that
+    # size would test the kernel, not the aliasing.)
+    np.testing.assert_allclose(m.coefs.to_numpy(), ref.coefs.to_numpy(), rtol=1e-5)
 
 
 def test_empty_cell_downstream_emmeans_explain_compare():

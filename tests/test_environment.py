@@ -15,14 +15,19 @@ purpose: it turns the installed-version checks into skips.
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import functools
+import json
 import importlib.metadata as metadata
 import importlib.util
 import os
 import re
 import stat
+import subprocess
 import sys
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -165,10 +170,16 @@ def test_every_pyproject_requirement_is_pinned_and_the_pin_fits_its_range():
 # --- the running environment is the pinned one -----------------------------
 
 
+LOCK_PYTHONS = pins.read_pythons(CONSTRAINTS_TEXT)
+THIS_PYTHON = "%d.%d" % sys.version_info[:2]
+
+
 @pytest.mark.parametrize("name", sorted(ALL_PINS))
 def test_installed_version_matches_pin(name):
     if os.environ.get("LMMEDU_ALLOW_UNPINNED") == "1":
         pytest.skip("LMMEDU_ALLOW_UNPINNED=1: running against versions other than the pins on purpose")
+    if not pins.pinned_for(name, THIS_PYTHON, LOCK_PYTHONS):
+        pytest.skip(f"{name} is needed, and locked, only on Python {', '.join(LOCK_PYTHONS[name])}")
     try:
         installed = metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -194,8 +205,140 @@ def test_every_installed_package_is_locked():
     )
 
 
-def test_python_is_recent_enough():
-    assert sys.version_info >= (3, 11)
+def test_python_is_one_the_lock_is_resolved_for():
+    assert THIS_PYTHON in pins.PYTHONS, f"Python {THIS_PYTHON} is not among the locked {pins.PYTHONS}"
+
+
+def test_pyproject_requires_python_admits_every_locked_python_and_no_older():
+    from packaging.specifiers import SpecifierSet
+
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    allowed = SpecifierSet(project["requires-python"])
+    oldest = pins.PYTHONS[0]
+    assert all(allowed.contains(f"{version}.0") for version in pins.PYTHONS)
+    major, minor = map(int, oldest.split("."))
+    assert not allowed.contains(f"{major}.{minor - 1}.99"), f"requires-python admits Pythons older than {oldest}"
+
+
+# --- installs on every supported Python ---------------------------------------
+
+
+def _makefile_variable(name: str) -> str:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return re.search(rf"^{name} :?= *(.*)$", text, re.M).group(1).strip()
+
+
+def test_makefile_accepts_exactly_the_locked_pythons():
+    assert tuple(_makefile_variable("PYTHONS_SUPPORTED").split()) == pins.PYTHONS
+
+
+def test_make_refuses_an_unsupported_python_in_one_sentence(tmp_path):
+    # A stand-in for Python 3.10: this interpreter, reporting version 3.10.13 to the Makefile's check.
+    fake = tmp_path / "python3.10"
+    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "import sys; sys.version_info = (3, 10, 13); '
+                    'exec(sys.argv[1])" "$2"\n')
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), f"VENV={venv}", f"PYTHON={fake}",
+                          f"{venv}/bin/python"], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and not venv.exists()
+    first = run.stderr.strip().splitlines()[0]
+    assert first == (f"{fake} is Python 3.10, but the pinned packages are tested on Python 3.11, 3.12 and 3.13: "
+                     "install one of those and run make with PYTHON=/path/to/python3.13")
+
+
+INDEX = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+
+
+@functools.cache
+def _index_files() -> tuple[dict[str, list[dict]], str | None]:
+    """Every pinned package's files on the package index (PEP 691 JSON), and why not, if unreachable."""
+
+    def files(name):
+        request = urllib.request.Request(f"{INDEX}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        for attempt in range(3):  # a lookup failing once (DNS, a reset) is not the index being away
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return name, json.load(response)["files"]
+            except OSError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
+
+    try:
+        urllib.request.urlopen(f"{INDEX}/pip/", timeout=10).close()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            return dict(pool.map(files, sorted(ALL_PINS))), None
+    except (OSError, ValueError) as error:
+        return {}, f"{INDEX}: {error}"
+
+
+@functools.cache
+def _supported_tags(python_version: str) -> frozenset:
+    from packaging import tags
+
+    major, minor = map(int, python_version.split(".")[:2])
+    platforms = list(tags.platform_tags())
+    return frozenset({*tags.cpython_tags((major, minor), platforms=platforms),
+                      *tags.compatible_tags((major, minor), f"cp{major}{minor}", platforms)})
+
+
+def _wheels_for(name: str, python_version: str) -> list[str]:
+    """The wheels of the pinned version of ``name`` that pip would take on ``python_version`` on this platform:
+    a tag it supports (as pip's own list for that Python) and a Requires-Python that admits it."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.utils import parse_wheel_filename
+
+    supported = _supported_tags(python_version)
+    found = []
+    items = _index_files()[0][name]
+    # Most projects list thousands of files: parse only those naming the pinned version.
+    items = [item for item in items if f"-{ALL_PINS[name]}-" in item["filename"]] or items
+    for item in items:
+        if not item["filename"].endswith(".whl"):
+            continue
+        _, version, _, wheel_tags = parse_wheel_filename(item["filename"])
+        try:
+            admits = SpecifierSet(item.get("requires-python") or "").contains(python_version, prereleases=True)
+        except InvalidSpecifier:  # e.g. "!=3.0*" of old releases: pip ignores it too
+            admits = True
+        if version == Version(ALL_PINS[name]) and wheel_tags & supported and admits:
+            found.append(item["filename"])
+    return found
+
+
+# Debian 12's python3 and the first release of every supported minor version.
+RESOLVE_FOR = ["3.11.2"] + [f"{version}.0" for version in pins.PYTHONS]
+
+
+@pytest.mark.parametrize("python_version", RESOLVE_FOR)
+def test_every_pinned_wheel_installs_on_each_supported_python(python_version):
+    # soupsieve 4.1.3 (Requires-Python >= 3.11.5) was locked once and stopped `make lab` on Debian 12.
+    # What pip checks before it installs a pin, asked of the index for each Python at once (pip's
+    # own --dry-run --python-version downloads every wheel: 45 s per Python).
+    files, why = _index_files()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must reach the package index to check the lock: {why}")
+        pytest.skip(f"no package index reachable ({why}), so the lock cannot be checked for Python {python_version}")
+    minor = ".".join(python_version.split(".")[:2])
+    missing = [f"{name}=={ALL_PINS[name]}" for name in sorted(ALL_PINS)
+               if pins.pinned_for(name, minor, LOCK_PYTHONS) and not _wheels_for(name, python_version)]
+    assert not missing, (
+        f"no wheel installs on Python {python_version} for {', '.join(missing)}: "
+        "choose versions that do in scripts/pins.py and run `make pins`"
+    )
+
+
+def test_the_wheel_check_rejects_what_pip_rejects():
+    # The pin that broke Debian 12 (Requires-Python >= 3.11.5) and a wheel for another Python only.
+    files, why = _index_files()
+    if why:
+        pytest.skip(f"no package index reachable ({why})")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(ALL_PINS, "soupsieve", "4.1.3")
+        assert not _wheels_for("soupsieve", "3.11.2") and _wheels_for("soupsieve", "3.12.0")
+    assert _wheels_for("numpy", "3.12.0") != _wheels_for("numpy", "3.13.0")
 
 
 def test_python3_kernel_runs_in_this_environment():

@@ -84,11 +84,18 @@ def test_never_worse_than_mixedlm(design, reml, shift, scale, ratio, seed):
         if ref is not None and reml:
             ref -= np.log(scale)
     ours = ours_loglik(formula, data, reml)
-    # With two terms whose effects are 1e5 residual SDs, Lambda'Z'Z Lambda + I has a
-    # condition number near 1e11 (Z'Z is singular for crossed or nested intercepts),
-    # so the deviance itself is only defined to about 1e-5 in double precision, in
-    # lme4, mixedlm and here alike; there the bound is 1e-4.
-    tol = 1e-4 if design in ("crossed", "nested") and ratio > 1e3 else 1e-6
+    # With effects 1e5 residual SDs, Lambda'Z'Z Lambda + I has a condition number near 1e11,
+    # and the reference's deviance is only defined to about 1e-5: mixedlm (as lme4) forms
+    # X'V^-1X as X'X - RZX'RZX, which then loses 11 of its 16 digits. (On the slope design,
+    # seed 247, mixedlm reports -351.5696598 at its optimum, where the log-likelihood
+    # computed without that cancellation is -351.5696757, 1.6e-5 lower, and lmmedu's
+    # optimum is higher than that.) There the bound is 1e-4.
+    tol = 1e-4 if ratio > 1e3 else 1e-6
+    # x stored as shift + scale * z keeps z only to eps * |shift| / scale (1e-4 for x 1e6 +
+    # 1e-6 z): lmmedu fits data that differ from the reference's by that much, which moves
+    # the log-likelihood by a sum of n residual-weighted terms of random sign, about
+    # sqrt(n) * 0.5 * that (seen: 2.2e-4 under Prescott); the bound is ten times that.
+    tol = max(tol, 10 * np.sqrt(len(data)) * np.finfo(float).eps * abs(shift) / scale)
     if ref is not None and np.isfinite(ref):
         assert ours >= ref - tol, (design, reml, shift, scale, ratio, seed, ours, ref)
 
@@ -137,7 +144,9 @@ def test_badly_scaled_random_slopes(transform, reml):
     assert m.loglik == pytest.approx(ref.loglik - (np.log(factor) if reml else 0.0), abs=1e-6)
     peer = mixedlm_loglik("y ~ x + (x|g)", moved, reml)
     if shift == 0.0 and factor == 1.0 and peer is not None:
-        assert m.loglik >= peer - 1e-6
+        # At a group/residual SD ratio of 1e5 the reference's own deviance is good to ~1e-5 only
+        # (see test_never_worse_than_mixedlm); under the Prescott kernel it ends 1.5e-6 above.
+        assert m.loglik >= peer - (1e-4 if transform == "sd_ratio_1e5" else 1e-6)
     # Reported on the user's scale.
     assert m.coefs.loc["x", "estimate"] == pytest.approx(ref.coefs.loc["x", "estimate"] / factor, rel=1e-5)
     assert m.coefs.loc["x", "se"] == pytest.approx(ref.coefs.loc["x", "se"] / factor, rel=1e-4)
@@ -162,9 +171,12 @@ def factor_slope_data(seed, groups=30, levels=7, reps=3):
 
 @pytest.mark.parametrize("seed", [7, 8])
 def test_many_variance_parameters_reach_the_optimum_or_say_so(seed):
-    # More than MANY_PARAMETERS: the gradient-based search. Seed 7 reaches mixedlm's optimum;
-    # on seed 8 (a singular fit) lme4 stops at the same point as lmmedu, 0.007 below mixedlm's,
-    # and lmmedu must say that the optimiser may not have reached the optimum.
+    # More than MANY_PARAMETERS: the gradient-based search. Seed 7 reaches mixedlm's optimum.
+    # On seed 8 (a singular fit) the first search stops where lme4 does, on a face of the bounds
+    # 0.007 below mixedlm's optimum in log-likelihood (whether the gradient check then warned
+    # depended on the BLAS kernel); the second search from that face reaches mixedlm's.
+    # 1e-6 is far above either optimiser's stopping precision and far below that 0.007. Should
+    # lmmedu still end below the peer, it must say that it may not have reached the optimum.
     from lmmedu.stats.optimize import MANY_PARAMETERS
 
     d = factor_slope_data(seed)
@@ -175,8 +187,7 @@ def test_many_variance_parameters_reach_the_optimum_or_say_so(seed):
     assert ours.problem.n_theta > MANY_PARAMETERS
     ll = peer.logLik()
     peer_ll = float(getattr(ll, "value", ll))
-    if seed == 7:
-        assert ours.converged and ours.loglik >= peer_ll - 1e-6
     if ours.loglik < peer_ll - 1e-6:
         assert not ours.converged
         assert any("optimum" in str(w.message) for w in caught)
+    assert ours.converged and ours.loglik >= peer_ll - 1e-6

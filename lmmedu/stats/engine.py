@@ -700,7 +700,7 @@ class LmmProblem:
         C = self._factor_dense(theta, clean=0)
         d = C.diagonal()
         r2 = d[Q + p] ** 2
-        if r2 < 1e-6 * self.yty and p:
+        if p and (r2 < 1e-6 * self.yty or self._schur_lost_digits(d[Q:Q + p])):
             return self.profiled_deviance(self._solve_dense(theta))
         logs = np.log(d[:Q + p])
         return self._criterion(2.0 * logs[:Q].sum(), 2.0 * logs[Q:].sum() - self.logdet_Ax, max(r2, 1e-300))
@@ -717,15 +717,49 @@ class LmmProblem:
             # L = C[:Q, :Q]', L RZX = Lambda'Z'X, L cu = Lambda'Z'y.
             return DenseFactors(self._lambda_dense(theta), C[:Q, :Q].T, C[:Q, Q + p], C[:Q, Q:Q + p])
 
+        # Both recoveries read the rows; a problem rebuilt from cell sums (bootstrap refits) has none.
+        if p and self.y_int is not None and self._schur_lost_digits(np.diag(RX)):
+            f = factors()
+            RX, cbeta, r2 = self._schur_from_residuals(f)
+            factors = f
         if r2 < 1e-6 * self.yty and p and self.y_int is not None:
             # y'y - |cu|^2 - |cbeta|^2 lost most digits: use |y - X beta - Z b|^2 + |u|^2.
-            f = factors()
+            f = factors() if callable(factors) else factors
             beta_star = tri_solve(RX.T, cbeta, lower=False)
             u = tri_solve(f.L.T, f.cu - f.RZX @ beta_star, lower=False)
             e = self.y_int - self.X_int @ beta_star - self.Z_all @ (f.Lam @ u)
             r2 = float(e @ e + u @ u)
             factors = f
         return self._finish_factored(theta, logdet_L, RX, cbeta, 0.0, factors, r2=r2)
+
+    def _schur_lost_digits(self, rx_diagonal):
+        """Whether X'V^-1X = X'X - RZX'RZX kept fewer than ~10 of its 16 digits (pivots of RX).
+
+        That happens when X's columns lie almost in Z's and theta is large (a between-group
+        column, group SD 1e5 times the residual SD): X'V^-1X is then ~1e-11 of X'X, the
+        subtraction leaves its rounding error of ~1e-16 X'X, and the REML deviance wobbles
+        by 1e-4 -- as much as it changes near its flat optimum, so where the optimiser
+        stopped depended on the BLAS kernel's rounding.
+        """
+        return bool(np.any(np.asarray(rx_diagonal) ** 2 < 1e-6 * np.diag(self.XtX)))
+
+    def _schur_from_residuals(self, f):
+        """RX, cbeta and r^2 from penalised residuals instead of a difference of cross-products.
+
+        With [W w] = M^-1 Lambda'Z'[X y] (M = L L') and E = [X y] - Z Lambda [W w],
+        [X y]'V^-1[X y] = E'E + [W w]'[W w] (both terms non-negative: no cancellation);
+        its Cholesky factor holds RX, cbeta and r (as the factor of the whole system does).
+        """
+        p = self.p
+        Ww = tri_solve(f.L.T, np.column_stack([f.RZX, f.cu]), lower=False)
+        E = np.column_stack([self.X_int, self.y_int]) - self.Z_all @ (f.Lam @ Ww)
+        G = E.T @ E + Ww.T @ Ww
+        R, info = scipy.linalg.lapack.dpotrf(G, lower=0, clean=1)
+        if info == p + 1:
+            raise ZeroResidual("the response is a combination of the model's columns")
+        if info != 0:
+            raise np.linalg.LinAlgError("X'V^-1X not positive definite")
+        return R[:p, :p].T.copy(), R[:p, p].copy(), float(R[p, p] ** 2)
 
     def _solve_blocked(self, theta):
         T1 = self.factor(theta, self.primary)
