@@ -38,7 +38,7 @@ from lmmedu.teach.comparison import design_effect_view, pooling_table, random_ef
 
 #: Width of JupyterLab's output area with the file browser open in a 1,280 px window, and the
 #: resolution the inline backend draws at (matplotlib's default, which matplotlib-inline keeps).
-PAGE_PX = 950
+PAGE_PX = 848  # JupyterLab's output area in a 1,280-px window with the file browser open (tests/browser)
 INLINE_DPI = 100
 #: Pixels two boxes may share before they count as overlapping: text extents include a little
 #: empty space around the glyphs, so touching boxes are not yet touching letters.

@@ -12,7 +12,7 @@ import seaborn as sns
 from ..cells import check_columns, check_level, levels
 
 
-__all__ = ["PALETTE", "LOG_LABEL", "new_axes", "new_panels", "wrap_text", "fit_title", "fit_xlabel", "fit_ylabel", "number"]
+__all__ = ["PAGE_WIDTH", "PALETTE", "LOG_LABEL", "new_axes", "new_panels", "wrap_text", "fit_title", "fit_xlabel", "fit_ylabel", "number"]
 
 
 _TREATMENTS = ("control", "drug")
@@ -21,6 +21,10 @@ _TREATMENTS = ("control", "drug")
 #: Colours of control and drug in every figure (seaborn's colour-blind palette).
 PALETTE = dict(zip(_TREATMENTS, sns.color_palette("colorblind", 2)))
 
+
+#: Widest figure (inches) JupyterLab shows unshrunk: its output area is 848 px in a 1,280-px window with the
+#: file browser open, and the inline backend draws 100 px per inch plus about 10 px of padding.
+PAGE_WIDTH = 8.3
 
 #: Y-axis label for means of log(length), in the style of the other notebooks' "log length (log µm)".
 LOG_LABEL = "mean log length (log µm)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .base import palette, rate_rows, rate_xlim, fit_title, fit_xlabel, fit_ylabel, new_axes
+from .base import PAGE_WIDTH, palette, rate_rows, rate_xlim, fit_title, fit_xlabel, fit_ylabel, new_axes
 
 __all__ = ["residual_pattern_plot", "analysis_rates_plot"]
 
@@ -51,7 +51,7 @@ def residual_pattern_plot(cells, arrays=None, truth_cells=None, center=True, ax=
     from ..studies import array_spread
 
     check_columns(cells, ["genotype", "weeks", "mean_residual"], "residual_pattern_plot")
-    ax = new_axes(ax, (8.4, 4.6))
+    ax = new_axes(ax, (PAGE_WIDTH, 4.6))
     genotypes = list(dict.fromkeys(cells["genotype"].astype(str)))
     colours = dict(zip(genotypes, palette(len(genotypes))))
     offsets = dict(zip(genotypes, np.linspace(-0.25, 0.25, len(genotypes))))

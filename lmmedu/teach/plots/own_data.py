@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd  # noqa: F401 - the docstring examples build tables with it
 
 from ...stats.results import is_mixed
-from .base import fit_title, fit_xlabel, new_panels
+from .base import PAGE_WIDTH, fit_title, fit_xlabel, new_panels
 from .pooling import caterpillar_plot, caterpillar_table
 from .pvalues import qq_plot, residuals_vs_fitted_plot
 
@@ -73,7 +73,7 @@ def residual_panels(table, axes=None):
     >>> [ax.get_xlabel()[:6] for ax in residual_panels(residual_table(m))]
     ['fitted', 'normal']
     """
-    axes = new_panels(axes, 2, (8.6, 4.4), "residual_panels", width_ratios=[1.4, 1])
+    axes = new_panels(axes, 2, (PAGE_WIDTH, 4.4), "residual_panels", width_ratios=[1.4, 1])
     residuals_vs_fitted_plot(table, ax=axes[0])
     qq_plot(table, ax=axes[1])
     return list(axes)
@@ -110,7 +110,7 @@ def modes_panels(fit, axes=None, max_levels=20, level=0.95):
              for g in dict.fromkeys(ranef["group"])]
     panels = [(g, term) for g, tab in parts for term in dict.fromkeys(tab["term"])]
     rows = max(tab["level"].nunique() for _, tab in parts)
-    axes = new_panels(axes, len(panels), (min(4.3 * len(panels), 8.6), 0.26 * rows + 2.6), "modes_panels")
+    axes = new_panels(axes, len(panels), (min(4.3 * len(panels), PAGE_WIDTH), 0.26 * rows + 2.6), "modes_panels")
     response = fit.parsed.response
     i = 0
     for g, tab in parts:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cells import check_columns
-from .base import interval_rows, palette, fit_title, fit_xlabel, new_axes
+from .base import PAGE_WIDTH, interval_rows, palette, fit_title, fit_xlabel, new_axes
 
 __all__ = ["power_curve_plot", "power_rates_plot"]
 
@@ -64,7 +64,7 @@ def power_curve_plot(curve, *, x="n_replicates", hue="cells_per_replicate", at=4
     from ..studies import power_curve_summary
 
     summary = power_curve_summary(curve, at=at, x=x, hue=hue, target=target, compare=compare)
-    ax = new_axes(ax, (8.4, 4.4))
+    ax = new_axes(ax, (PAGE_WIDTH, 4.4))
     hues = sorted(v.item() if hasattr(v, "item") else v for v in curve[hue].unique())
     colours = palette(len(hues))
     styles = ["-", "--", "-.", ":"]

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..cells import check_columns
-from .base import legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
+from .base import PAGE_WIDTH, legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
 
 __all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_plot", "caterpillar_table",
             "caterpillar_plot", "pooling_error_plot", "singular_study_plot"]
@@ -184,7 +184,7 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
     """
     slope = _slope_term(table, "shrinkage_plot")
     group = table.attrs.get("group", table.columns[0])
-    ax = new_axes(ax, (9.0, 5.4))
+    ax = new_axes(ax, (PAGE_WIDTH, 5.0))
     none, partial = _wide(table, "no pooling"), _wide(table, "partial pooling")
     pop = table.drop_duplicates("term").set_index("term")["population"]
     center = [pop["Intercept"], pop[slope]]
@@ -288,7 +288,7 @@ def caterpillar_plot(table, axes=None, xlabel="deviation from the population val
     """
     check_columns(table, ["term", "level", "mode", "ci_low", "ci_high"], "caterpillar_plot")
     terms = list(dict.fromkeys(table["term"]))
-    axes = np.asarray(new_panels(axes, len(terms), (min(4.3 * len(terms), 8.6), 0.3 * table["level"].nunique() + 2.2),
+    axes = np.asarray(new_panels(axes, len(terms), (min(4.3 * len(terms), PAGE_WIDTH), 0.3 * table["level"].nunique() + 2.2),
                                  "caterpillar_plot"), dtype=object)
     level = table.attrs.get("level", 0.95)
     colour = POOLING_COLOURS["partial pooling"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .base import (dodged, interval_rows, legend_below, palette, rate_xlim, setting_axis, fit_title, fit_xlabel,
+from .base import (PAGE_WIDTH, dodged, interval_rows, legend_below, palette, rate_xlim, setting_axis, fit_title, fit_xlabel,
                    fit_ylabel, new_axes, new_panels, number)
 
 # Rates with intervals from the one rates table (lmmedu.teach.studies.rates, rates_and_coverage),
@@ -68,7 +68,7 @@ def rates_vs_setting_plot(table, x=None, axes=None):
                      "rates_vs_setting_plot")
     x = _varying_setting(table, x)
     alpha = float(table.attrs.get("alpha", 0.05))
-    axes = new_panels(axes, 2, (8.6, 4.2), "rates_vs_setting_plot")
+    axes = new_panels(axes, 2, (PAGE_WIDTH, 4.2), "rates_vs_setting_plot")
     analyses = list(dict.fromkeys(table["analysis"]))
     colours = _analysis_colours(analyses)
     values = sorted(table[x].unique())
@@ -188,12 +188,12 @@ def wald_vs_t_panels(table, axes=None):
     >>> from lmmedu.teach.studies import rates_and_coverage, wald_vs_t_study
     >>> table = rates_and_coverage(wald_vs_t_study(n_groups=4, group_size=5, n_sims=4))
     >>> [ax.get_xlabel() for ax in wald_vs_t_panels(table)]
-    ['false-positive rate (p < 0.05)', '95% intervals containing the truth']
+    ['false-positive rate (p < 0.05)', '95% CIs holding the truth']
     """
     check_columns(table, ["analysis", "rate", "ci_low", "ci_high", "coverage", "coverage_low", "coverage_high",
                           "n_sims"], "wald_vs_t_panels")
     # The left panel also carries the analyses' names: it gets the wider share.
-    axes = new_panels(axes, 2, (8.6, 3.2), "wald_vs_t_panels", width_ratios=[1.5, 1])
+    axes = new_panels(axes, 2, (PAGE_WIDTH, 3.2), "wald_vs_t_panels", width_ratios=[1.5, 1])
     usable = table[table["n_sims"] > 0]
     if len(usable):
         rates_at_setting_plot(usable, "rate", ax=axes[0])
@@ -201,7 +201,7 @@ def wald_vs_t_panels(table, axes=None):
         axes[1].set_yticks([])  # the same rows as the left panel, named there
         alpha = float(table.attrs.get("alpha", 0.05))
         fit_xlabel(axes[0], f"false-positive rate (p < {alpha:g})")
-        fit_xlabel(axes[1], f"{1 - alpha:.0%} intervals containing the truth")
+        fit_xlabel(axes[1], f"{1 - alpha:.0%} CIs holding the truth")
     return list(axes)
 
 
@@ -336,7 +336,7 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
 
     check_columns(table, ["fitted", "residual", "group"], "residuals_by_group_plot")
     groups = list(pd.unique(table["group"]))[:max_groups]
-    axes = new_panels(axes, len(groups), (min(1.3 * len(groups) + 1.6, 8.6), 3.6), "residuals_by_group_plot",
+    axes = new_panels(axes, len(groups), (min(1.3 * len(groups) + 1.6, PAGE_WIDTH), 3.6), "residuals_by_group_plot",
                       sharey=True)
     means = residual_means(table)
     has_by = "by" in table.columns

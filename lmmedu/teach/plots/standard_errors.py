@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .base import palette, fit_title, new_axes
+from .base import PAGE_WIDTH, palette, fit_title, new_axes
 
 __all__ = ["probeset_spread", "probeset_spread_plot", "design_effect_axes", "design_effect_plot"]
 
@@ -124,7 +124,7 @@ def design_effect_axes(pyplot=True):
 
     # Margins in inches, measured on the longest labels the explorer draws (the term names on the
     # left, two-line titles, the legend under the left panel) with the notebooks' seaborn fonts.
-    width, height = 9.4, 4.1
+    width, height = PAGE_WIDTH, 4.3
     fig = plt.figure(figsize=(width, height)) if pyplot else Figure(figsize=(width, height))
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.0]})
     fig.subplots_adjust(left=1.75 / width, right=1 - 0.15 / width, bottom=1.05 / height, top=1 - 0.62 / height,

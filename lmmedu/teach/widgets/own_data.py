@@ -28,6 +28,7 @@ from ...stats.explain import explain
 from ...stats.terms import model_vars as _model_vars
 from ..comparison import compare, design_checklist, model_formula, plain_names, r_formula, residual_table
 from ..comparison.layout import comparison_tables_html
+from ..plots import PAGE_WIDTH
 from ..prose import contrasts
 from .app import App, _table_html, control_style, error_html, png
 
@@ -272,7 +273,7 @@ def _modes_axes(model, max_levels=20):
     levels = min(int(ranef.groupby("group", observed=True)["level"].nunique().max()), max_levels)
     ncols = 1 if n == 1 else 2
     nrows = -(-n // ncols)
-    fig = plt.figure(figsize=(4.4 * ncols, nrows * (0.24 * levels + 2.2)), layout="constrained")
+    fig = plt.figure(figsize=(min(4.4 * ncols, PAGE_WIDTH), nrows * (0.24 * levels + 2.2)), layout="constrained")
     axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax in axes[n:]:
         ax.remove()
