@@ -23,8 +23,9 @@ PALETTE = dict(zip(_TREATMENTS, sns.color_palette("colorblind", 2)))
 
 
 #: Widest figure (inches) JupyterLab shows unshrunk: its output area is 848 px in a 1,280-px window with the
-#: file browser open, and the inline backend draws 100 px per inch plus about 10 px of padding.
-PAGE_WIDTH = 8.3
+#: file browser open, and the inline backend draws 100 px per inch plus 0.1 in of padding on each side
+#: (a figure legend as wide as the figure adds a pixel or two more).
+PAGE_WIDTH = 8.2
 
 #: Y-axis label for means of log(length), in the style of the other notebooks' "log length (log µm)".
 LOG_LABEL = "mean log length (log µm)"
@@ -214,8 +215,14 @@ def legend_below(axes, handles, labels):
     """
     fig = axes[0].figure
     if fig.get_layout_engine() is not None:
-        return fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False,
-                          fontsize="small")
+        # As many columns as fit the figure's width (long labels in three columns would stick out of it).
+        renderer = fig.canvas.get_renderer()
+        for ncol in range(min(len(labels), 3), 0, -1):
+            legend = fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False,
+                                fontsize="small")
+            if ncol == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+                return legend
+            legend.remove()
     return axes[-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
                            fontsize="small")
 
