@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.stats
 
 from .bootstrap import bootstrap
-from .profile import Profiler, check_level, check_mixed
+from .profile import Profiler, check_level, check_mixed, profile_notes
 from .sdcor import VarPar
 
 __all__ = ["confint", "METHODS"]
@@ -109,15 +109,10 @@ def _profile(fit, level):
         if "upper at limit" in flags or ("lower at limit" in flags and pr.kind[pr.names.index(name)] == "cor"):
             notes.append(f"{name}: the profile does not reach the {level:.0%} cut-off before the parameter's "
                          "limit, so the limit itself is reported.")
-        if name in pr.nonmonotonic:
-            notes.append(f"{name}: the profile is not monotonic; the limit is the first crossing of the cut-off "
-                         "found by root finding beyond the dip.")
+    notes += profile_notes(pr)
     if fit.reml:
         notes.append("Profile intervals use the maximum-likelihood deviance (as lme4's profile), centred on the "
                      "ML estimates; the estimate column shows the REML fit's own values.")
-    if pr.better_found:
-        notes.append("Holding a parameter fixed found a higher likelihood than the fit's optimum: the fit had not "
-                     "quite converged.")
     return _finish(fit, est, np.array(lower), np.array(upper), "profile", level, notes, list(pr.kind))
 
 

@@ -155,7 +155,7 @@ def check(ddf, reml):
     Raises
     ------
     ValueError
-        An unknown method, Kenward-Roger on an ML fit, or a method this installation lacks.
+        An unknown method, or Kenward-Roger on an ML fit.
 
     Examples
     --------
@@ -189,7 +189,7 @@ def make_method(ddf, problem, solution, reml, derivatives=None):
     Raises
     ------
     ValueError
-        Kenward-Roger on an ML fit, or a method not available in this installation.
+        Kenward-Roger on an ML fit.
 
     Examples
     --------

@@ -33,7 +33,7 @@ from .engine import optimize_theta, single_threaded_blas
 from .results import is_fit, is_mixed
 from .sdcor import VarPar, ml_deviance
 
-__all__ = ["Profiler", "profile", "check_level", "check_mixed"]
+__all__ = ["Profiler", "profile", "profile_notes", "check_level", "check_mixed"]
 
 _LOG2PI = np.log(2 * np.pi)
 
@@ -335,11 +335,15 @@ def profile(fit, level=0.99, n_points=6, which=None):
     out = pr.table()
     out = out[out["parameter"].isin(names)].reset_index(drop=True)
     out.attrs["estimate"] = pr.estimate_ml[names].to_dict()
-    out.attrs["notes"] = _profile_notes(pr)
+    out.attrs["notes"] = profile_notes(pr)
     return out
 
 
-def _profile_notes(pr):
+def profile_notes(pr):
+    """What a learner should know about the profiles ``pr`` traced: non-monotonic ones, a better optimum found.
+
+    Shared by :func:`profile` and the profile intervals of :func:`lmmedu.stats.confint.confint`.
+    """
     notes = []
     for name in pr.names:
         if name in pr.nonmonotonic:
