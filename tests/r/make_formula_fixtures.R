@@ -10,7 +10,7 @@
 # Writes tests/fixtures/formula/models.json (one entry per formula, see
 # tests/r/README.md) and the two R data sets the tests need that lmmedu does not
 # ship (mtcars.csv, toothgrowth.csv). Numbers are written with the shortest of
-# 15/16/17 significant digits that round-trips, like make_fixtures.R.
+# 15/16/17 significant digits that round-trips (the shared writer tests/r/json.R).
 
 suppressPackageStartupMessages({
   library(lme4)
@@ -27,51 +27,9 @@ if (!file.exists("tests/r/make_formula_fixtures.R")) {
 out_dir <- "tests/fixtures/formula"
 dir.create(out_dir, recursive = TRUE, showWarnings = FALSE)
 
-fmt_num <- function(x) {
-  if (is.integer(x)) return(ifelse(is.na(x), "null", as.character(x)))
-  if (any(is.infinite(x))) stop("Infinite value in fixture output.")
-  out <- sprintf("%.15g", x)
-  for (digits in c(16, 17)) {
-    bad <- !is.na(x) & as.numeric(out) != x
-    out[bad] <- sprintf(paste0("%.", digits, "g"), x[bad])
-  }
-  stopifnot(all(is.na(x) | as.numeric(out) == x))
-  out[is.na(x)] <- "null"
-  out
-}
-
-json_str <- function(s) {
-  vapply(s, function(z) if (is.na(z)) "null" else as.character(toJSON(z, auto_unbox = TRUE)),
-         "", USE.NAMES = FALSE)
-}
-
-to_json <- function(x, ind = "") {
-  nxt <- paste0(ind, "  ")
-  if (is.null(x)) return("null")
-  if (is.data.frame(x)) {
-    cols <- lapply(x, function(col) I(unname(if (is.factor(col)) as.character(col) else col)))
-    names(cols) <- names(x)
-    return(to_json(cols, ind))
-  }
-  if (is.list(x)) {
-    named <- !is.null(names(x))
-    if (length(x) == 0) return(if (named) "{}" else "[]")
-    items <- vapply(x, to_json, "", ind = nxt, USE.NAMES = FALSE)
-    if (named) items <- paste0(json_str(names(x)), ": ", items)
-    open <- if (named) "{" else "["
-    close <- if (named) "}" else "]"
-    return(paste0(open, "\n", nxt, paste(items, collapse = paste0(",\n", nxt)), "\n", ind, close))
-  }
-  force_array <- inherits(x, "AsIs")
-  if (force_array) class(x) <- setdiff(class(x), "AsIs")
-  if (is.factor(x)) x <- as.character(x)
-  x <- unname(x)
-  vals <- if (is.character(x)) json_str(x) else if (is.logical(x)) {
-    ifelse(is.na(x), "null", ifelse(x, "true", "false"))
-  } else fmt_num(x)
-  if (!force_array && length(vals) == 1) return(vals)
-  paste0("[", paste(vals, collapse = ", "), "]")
-}
+# The shared JSON writer (fmt_num, to_json, write_json_file), beside this script.
+script_file <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+source(file.path(if (length(script_file)) dirname(script_file) else "tests/r", "json.R"))
 
 write_csv <- function(d, path) {
   for (nm in names(d)) if (is.numeric(d[[nm]]) && !is.integer(d[[nm]])) d[[nm]] <- fmt_num(d[[nm]])
