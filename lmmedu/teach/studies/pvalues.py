@@ -5,8 +5,10 @@ Part of :mod:`lmmedu.teach.studies`; see the contract in :mod:`lmmedu.teach`.
 
 from __future__ import annotations
 
+import html
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -431,3 +433,96 @@ def selection_study(n_groups: int | Sequence[int] = 6, group_size: int | Sequenc
 
     return run_study(simulate, selection_analyses(alpha=alpha), n_sims=n_sims, seed=seed, progress=progress,
                      grid=grid, settings={"design": "within", "truth": 0.0, "alpha": alpha})
+
+
+# What notebook 07's Wald-vs-t app shows: the preview of a setting before any simulation, and
+# the rates and one sentence after a run.  The app (lmmedu.teach.widgets.WaldVsTMachine) only
+# holds the controls, calls these and displays.
+
+def wald_vs_t_preview(n_groups: int, group_size: int, icc: float) -> str:
+    """What a setting implies before simulating: df of the test and the z test's expected error.
+
+    With ``n_groups`` replicates split between two arms, the drug is compared between
+    replicates and a t test has about ``n_groups - 2`` denominator df. If that t distribution
+    were exact, a z test (critical value 1.96) would reject a true null with probability
+    ``P(|T| > 1.96)``: the number this preview prints.
+
+    Parameters
+    ----------
+    n_groups : int
+    group_size : int
+    icc : float
+
+    Returns
+    -------
+    str
+        HTML text, one sentence a line.
+
+    Examples
+    --------
+    >>> "about 2 df" in wald_vs_t_preview(4, 20, 0.2)
+    True
+    """
+    icc_to_replicate_sd(icc)  # validates
+    deff = 1.0 + (group_size - 1) * icc
+    n_rows = n_groups * group_size
+    parts = [f"{n_rows:,} measurements in {n_groups} replicates of {group_size}; ICC {icc:.2f}, design effect "
+             f"1 + ({group_size} - 1) x {icc:.2f} = {deff:.1f}."]
+    df = n_groups - 2
+    if df < 1:
+        parts.append("With one replicate per arm nothing is left to estimate how much replicates differ: the t "
+                     "test has no df and gives no p-value, while the z test still prints one.")
+    else:
+        z_error = 2 * stats.t.sf(stats.norm.ppf(0.975), df)
+        parts.append(f"The drug is compared between replicates: the t test has about {df} df. If the t "
+                     f"distribution on {df} df is right, a z test rejects a true null about {z_error:.0%} of the "
+                     "time instead of 5%.")
+    if icc == 0:
+        parts.append("With ICC 0 the replicates do not differ: many fits will be singular (the model becomes "
+                     "the lm).")
+    return "<br>".join(html.escape(p) for p in parts)
+
+
+@dataclass(frozen=True, eq=False)
+class WaldVsTRun:
+    """One run of :func:`wald_vs_t_run`: the rates table and one sentence about it."""
+
+    #: The :func:`rates_and_coverage` table of the run (one setting, the two tests).
+    table: pd.DataFrame
+    #: One sentence with the two rates and coverages.
+    summary: str
+
+
+def wald_vs_t_run(n_groups: int = 4, group_size: int = 20, icc: float = 0.2, *, n_sims: int = 200, seed: int = 7,
+                  progress: bool | Callable[[int, int], None] = False) -> WaldVsTRun:
+    """Simulate ``n_sims`` experiments at one setting and say how often each test rejects.
+
+    :func:`wald_vs_t_study` at one setting, summarised by :func:`rates_and_coverage`, with one
+    sentence giving each test's false-positive rate (95% Wilson interval) and interval coverage.
+
+    Examples
+    --------
+    >>> run = wald_vs_t_run(4, 5, 0.2, n_sims=4)
+    >>> run.table["analysis"].tolist() == [WALD_Z, SATTERTHWAITE_T]
+    True
+    >>> run.summary.startswith("4 experiments, 4 replicates of 5, ICC 0.20")
+    True
+    """
+    results = wald_vs_t_study(n_groups=int(n_groups), group_size=int(group_size), icc=float(icc), n_sims=n_sims,
+                              seed=seed, progress=progress)
+    table = rates_and_coverage(results)
+    rows = table.set_index("analysis")
+    parts = []
+    for name in (WALD_Z, SATTERTHWAITE_T):
+        r = rows.loc[name]
+        if r["n_sims"] == 0:
+            parts.append(f"{name}: no usable test ({int(r['n_missing'])} experiments without df)")
+        else:
+            parts.append(f"{name}: {r['rate']:.1%} false positives (95% interval {r['ci_low']:.1%} to "
+                         f"{r['ci_high']:.1%}), intervals cover the truth {r['coverage']:.1%}")
+    summary = (f"{n_sims} experiments, {n_groups} replicates of {group_size}, ICC {icc:.2f}, no true "
+               "effect. " + "; ".join(parts) + ".")
+    return WaldVsTRun(table=table, summary=summary)
+
+
+__all__ += ["wald_vs_t_preview", "WaldVsTRun", "wald_vs_t_run"]

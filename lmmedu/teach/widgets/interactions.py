@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import html
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
-import pandas as pd
 
 from .. import studies
 from ..prose import rates_summary
+from ..studies.interactions import InteractionView, interaction_data, interaction_genes, interaction_view
 from ...data.checks import count as _count, finite as _finite, sd as _sd
-from ...data.simulate import DEFAULT_TREATMENT_EFFECTS, simulate_replicates, truth
-from ...stats.fit import fit, fit_lm
 from .app import App, _HIGHLIGHT, _table_html, control_style
 from .replicates import _rates_for_display
 
-
+# InteractionView is computed in lmmedu.teach.studies and kept importable here, where the app returns it.
 __all__ = ["InteractionView", "InteractionExplorer", "RandomSlopeMachine"]
-
-
-@dataclass(frozen=True, eq=False)
-class InteractionView:
-    """One setting of the true drug effects, as returned by :meth:`InteractionExplorer.update`.
-
-    Attributes
-    ----------
-    effects : dict
-        Gene -> true drug effect used for the simulation.
-    table : pandas.DataFrame
-        Index: coefficient names. Columns ``truth``, ``estimate``, ``se``, ``truth_change``
-        and ``estimate_change`` (since the previous update; 0 on the first), ``moved`` (the
-        true coefficient changed).
-    seconds : float
-        Time to simulate and fit.
-    model : MixedFit or LmFit
-    """
-
-    effects: dict
-    table: pd.DataFrame
-    seconds: float
-    model: Any = field(repr=False, default=None)
 
 
 def _signed(value, digits=3):
@@ -59,7 +30,7 @@ def _signed(value, digits=3):
 
 
 class InteractionExplorer(App):
-    """Set the true drug effect of each gene, re-simulate with a fixed seed, refit, compare.
+    """Set the true drug effect of each gene, re-simulate with a fixed seed, refit, compare (:func:`lmmedu.teach.studies.interaction_view`).
 
     The same seed gives the same replicate effects and the same measurement noise, so moving
     one gene's true drug effect shifts only the drug measurements of that gene: the learner
@@ -109,9 +80,8 @@ class InteractionExplorer(App):
         self.seed, self.formula, self.effect_range = seed, formula, (low, high)
         self.step = _finite("step", step)
         self.simulate_kwargs = dict(simulate_kwargs)
-        probe = simulate_replicates(seed=seed, **{**self.simulate_kwargs, "obs_per_replicate": 2})
-        self.genes = list(truth(probe).genes)
-        self.defaults = {g: float(DEFAULT_TREATMENT_EFFECTS.get(g, 0.0)) for g in self.genes}
+        self.defaults = interaction_genes(seed, **self.simulate_kwargs)
+        self.genes = list(self.defaults)
         self.effects = dict(self.defaults)
         self._previous = None
         style, width = control_style(*(f"drug effect {g}" for g in self.genes))
@@ -129,7 +99,7 @@ class InteractionExplorer(App):
 
     def simulate(self, effects):
         """The data set for ``effects`` (gene -> true drug effect), same seed every time."""
-        return simulate_replicates(seed=self.seed, treatment_effects=dict(effects), **self.simulate_kwargs)
+        return interaction_data(effects, self.seed, **self.simulate_kwargs)
 
     def update(self, **effects):
         """Re-simulate with new true drug effects, refit, and compare with the previous update.
@@ -147,21 +117,11 @@ class InteractionExplorer(App):
         unknown = [g for g in effects if g not in self.genes]
         if unknown:
             raise ValueError(f"update() got unknown gene(s) {unknown}; the genes are {self.genes}.")
-        new = {**self.effects, **{g: _finite(f"effect of gene {g}", v) for g, v in effects.items()}}
-        start = time.perf_counter()
-        df = self.simulate(new)
-        model = fit(self.formula, df) if "|" in self.formula else fit_lm(self.formula, df)
-        seconds = time.perf_counter() - start
-        true = truth(df).coefficients
-        table = pd.DataFrame({"truth": true.reindex(model.names), "estimate": model.coefs["estimate"],
-                              "se": model.coefs["se"]})
-        previous = self._previous if self._previous is not None else table[["truth", "estimate"]]
-        table["truth_change"] = table["truth"] - previous["truth"]
-        table["estimate_change"] = table["estimate"] - previous["estimate"]
-        table["moved"] = np.abs(table["truth_change"]) > 1e-12
+        view = interaction_view({**self.effects, **effects}, self._previous, seed=self.seed, formula=self.formula,
+                                **self.simulate_kwargs)
         # State for the next comparison, not a widget: update stays compute-only.
-        self._previous, self.effects = table[["truth", "estimate"]], new
-        return InteractionView(effects=new, table=table, seconds=seconds, model=model)
+        self._previous, self.effects = view.table[["truth", "estimate"]], view.effects
+        return view
 
     def show(self, view):
         rows = []

@@ -6,93 +6,15 @@ Part of :mod:`lmmedu.teach.widgets`; see the contract in :mod:`lmmedu.teach`.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass as _dataclass
 
 import ipywidgets as widgets
 import pandas as pd
 
+from ..studies.planner import PlanResult, plan_readout, plan_run
 from .app import App, _labelled, control_style, error_html, png, widened
 
+# plan_readout and PlanResult are computed in lmmedu.teach.studies and kept importable here, where the app uses them.
 __all__ = ["plan_readout", "PlanResult", "PowerPlanner"]
-
-
-def _plan(design, n_replicates, cells_per_replicate, icc, replicate_treatment_sd, percent, residual_sd=0.5):
-    from ..studies import effect_from_percent, planned_power, replicate_sd_for_icc
-
-    return planned_power(int(n_replicates), int(cells_per_replicate), effect_from_percent(float(percent)),
-                         design=design, replicate_sd=replicate_sd_for_icc(float(icc), residual_sd),
-                         replicate_treatment_sd=float(replicate_treatment_sd), residual_sd=residual_sd)
-
-
-def plan_readout(design="within", n_replicates=4, cells_per_replicate=2000, icc=0.14, replicate_treatment_sd=0.1,
-                 percent=10.0, n_sims=200, residual_sd=0.5):
-    """What a planned design implies before any simulation: design effect, closed-form power, smallest effect.
-
-    Parameters
-    ----------
-    design : {"within", "between"}
-    n_replicates, cells_per_replicate : int
-    icc : float
-        Share of the variance of a measurement that lies between replicates (sets the replicate SD).
-    replicate_treatment_sd : float
-        SD of the replicate-to-replicate variation of the drug effect (log scale).
-    percent : float
-        True drug effect as a percent change in length.
-    n_sims : int
-        Ignored here (the app's Run uses it); accepted so the app's settings can be passed as they are.
-    residual_sd : float, default 0.5
-
-    Returns
-    -------
-    str
-        HTML, computed by :func:`lmmedu.teach.studies.planned_power` (milliseconds).
-
-    Examples
-    --------
-    >>> "design effect" in plan_readout()
-    True
-    """
-    plan = _plan(design, n_replicates, cells_per_replicate, icc, replicate_treatment_sd, percent, residual_sd)
-    parts = [f"{plan['n_cells']:,} cells in {plan['n_replicates']} replicates. The design effect of the drug "
-             f"comparison is {plan['design_effect']:.2f}: the cells carry as much information about the drug as "
-             f"{plan['n_effective']:,.0f} independent cells would."]
-    if design == "within":
-        parts.append("The ICC does not enter: every replicate has both arms, so its own level cancels from its "
-                     "drug-minus-control difference. What is left is how much the drug effect itself varies "
-                     "between replicates.")
-    else:
-        parts.append(f"Each replicate is one arm, so replicate levels (ICC {float(icc):.2f}) and the variation "
-                     "of the drug effect both count against the drug.")
-    if plan["problem"]:
-        parts.append(f"<span style='color:#b35806'>{html.escape(plan['problem'])}</span>")
-    else:
-        parts.append(f"Closed-form power of the t-test on replicate means ({plan['df']:.0f} df) for a "
-                     f"{float(percent):.0f}% change: <b>{plan['power']:.0%}</b>. The smallest change this design "
-                     f"detects with 80% power: <b>{plan['mde_percent']:.0f}%</b>.")
-    return "<br>".join(parts)
-
-
-@_dataclass(frozen=True, eq=False)
-class PlanResult:
-    """What the :class:`PowerPlanner` shows after a run.
-
-    Attributes
-    ----------
-    plan : pandas.Series
-        The closed form (:func:`lmmedu.teach.studies.planned_power`).
-    table : pandas.DataFrame
-        False-positive rate and power of each analysis
-        (:func:`lmmedu.teach.studies.power_and_false_positives`).
-    rates : pandas.DataFrame
-        The study's rates table.
-    summary : str
-        One sentence.
-    """
-
-    plan: pd.Series
-    table: pd.DataFrame
-    rates: pd.DataFrame
-    summary: str
 
 
 def _plan_pct(value):
@@ -116,8 +38,8 @@ class PowerPlanner(App):
 
     Controls: design, replicates, cells per replicate, ICC, SD of the replicate drug effects,
     true effect (percent change) and number of simulated experiments. A control change
-    rewrites the readout (:func:`plan_readout`, milliseconds); **Run** simulates the design
-    with :func:`lmmedu.teach.studies.replicate_power_study` with and without the effect and
+    rewrites the readout (:func:`lmmedu.teach.studies.plan_readout`, milliseconds); **Run** simulates the
+    design (:func:`lmmedu.teach.studies.plan_run`) with and without the effect and
     shows the false-positive rate and power of the naive lm and the t-test on replicate means,
     with 95% intervals and the closed-form power.
 
@@ -185,28 +107,8 @@ class PowerPlanner(App):
 
     def update(self, design, n_replicates, cells_per_replicate, icc, replicate_treatment_sd, percent, n_sims):
         """Simulate the design with and without the effect; return a :class:`PlanResult` (touches only the progress bar)."""
-        from ..studies import effect_from_percent, power_and_false_positives, replicate_power_study, replicate_sd_for_icc
-
-        plan = _plan(design, n_replicates, cells_per_replicate, icc, replicate_treatment_sd, percent)
-        rates = replicate_power_study(effect_from_percent(float(percent)), design=design,
-                                      n_replicates=int(n_replicates), cells_per_replicate=int(cells_per_replicate),
-                                      replicate_sd=replicate_sd_for_icc(float(icc)),
-                                      replicate_treatment_sd=float(replicate_treatment_sd), n_sims=int(n_sims),
-                                      seed=self.seed, progress=self._tick)
-        table = power_and_false_positives(rates)
-        parts = []
-        for r in table.itertuples():
-            fp = f"{r.false_positive_rate:.0%} false positives" if pd.notna(r.false_positive_rate) else "not testable"
-            pw = f", {r.power:.0%} power" if pd.notna(r.power) else ""
-            parts.append(f"{r.analysis}: {fp}{pw}")
-        summary = (f"Ran {int(n_sims)} experiments without and {int(n_sims)} with a {float(percent):.0f}% effect "
-                   f"({design} design, {int(n_replicates)} replicates x {int(cells_per_replicate):,} cells). "
-                   + "; ".join(parts) + ".")
-        if float(percent) == 0:
-            summary += " With no effect, only false positives are counted."
-        if plan["problem"]:
-            summary += " " + plan["problem"]
-        return PlanResult(plan=plan, table=table, rates=rates, summary=summary)
+        return plan_run(design, n_replicates, cells_per_replicate, icc, replicate_treatment_sd, percent, n_sims,
+                        seed=self.seed, progress=self._tick)
 
     def show(self, result):
         from ..plots import power_rates_plot

@@ -12,57 +12,11 @@ from dataclasses import dataclass as _dataclass
 import ipywidgets as widgets
 import pandas as pd
 
+from ..studies.pvalues import wald_vs_t_preview, wald_vs_t_run
 from .app import App, control_style, error_html, png
 
+# wald_vs_t_preview is computed in lmmedu.teach.studies and kept importable here, where the app uses it.
 __all__ = ["wald_vs_t_preview", "WaldVsTResult", "WaldVsTMachine"]
-
-
-def wald_vs_t_preview(n_groups, group_size, icc):
-    """What a setting implies before simulating: df of the test and the z test's expected error.
-
-    With ``n_groups`` replicates split between two arms, the drug is compared between
-    replicates and a t test has about ``n_groups - 2`` denominator df. If that t distribution
-    were exact, a z test (critical value 1.96) would reject a true null with probability
-    ``P(|T| > 1.96)``: the number this preview prints.
-
-    Parameters
-    ----------
-    n_groups : int
-    group_size : int
-    icc : float
-
-    Returns
-    -------
-    str
-        HTML text.
-
-    Examples
-    --------
-    >>> "about 2 df" in wald_vs_t_preview(4, 20, 0.2)
-    True
-    """
-    from scipy import stats as sstats
-
-    from ..studies import icc_to_replicate_sd
-
-    icc_to_replicate_sd(icc)  # validates
-    deff = 1.0 + (group_size - 1) * icc
-    n_rows = n_groups * group_size
-    parts = [f"{n_rows:,} measurements in {n_groups} replicates of {group_size}; ICC {icc:.2f}, design effect "
-             f"1 + ({group_size} - 1) x {icc:.2f} = {deff:.1f}."]
-    df = n_groups - 2
-    if df < 1:
-        parts.append("With one replicate per arm nothing is left to estimate how much replicates differ: the t "
-                     "test has no df and gives no p-value, while the z test still prints one.")
-    else:
-        z_error = 2 * sstats.t.sf(sstats.norm.ppf(0.975), df)
-        parts.append(f"The drug is compared between replicates: the t test has about {df} df. If the t "
-                     f"distribution on {df} df is right, a z test rejects a true null about {z_error:.0%} of the "
-                     "time instead of 5%.")
-    if icc == 0:
-        parts.append("With ICC 0 the replicates do not differ: many fits will be singular (the model becomes "
-                     "the lm).")
-    return "<br>".join(html.escape(p) for p in parts)
 
 
 @_dataclass(frozen=True)
@@ -81,8 +35,9 @@ class WaldVsTMachine(App):
     """Wald z against Satterthwaite t: false-positive rate and interval coverage for one design.
 
     Sliders set the number of replicates, the measurements per replicate and the ICC; the drug
-    is given to whole replicates and has no effect. **Run** simulates ``n_sims`` experiments
-    (:func:`lmmedu.teach.studies.wald_vs_t_study`), fits each once and tests the drug both ways.
+    is given to whole replicates and has no effect. A control change rewrites the preview
+    (:func:`lmmedu.teach.studies.wald_vs_t_preview`); **Run** simulates ``n_sims`` experiments
+    (:func:`lmmedu.teach.studies.wald_vs_t_run`), fits each once and tests the drug both ways.
 
     Parameters
     ----------
@@ -139,23 +94,9 @@ class WaldVsTMachine(App):
     def update(self, n_groups, group_size, icc):
         """Simulate ``n_sims`` experiments at this setting; return a :class:`WaldVsTResult`."""
         from ..plots import wald_vs_t_panels
-        from ..studies import SATTERTHWAITE_T, WALD_Z, rates_and_coverage, wald_vs_t_study
 
-        results = wald_vs_t_study(n_groups=int(n_groups), group_size=int(group_size), icc=float(icc),
-                                  n_sims=self.n_sims, seed=self.seed, progress=self._tick)
-        table = rates_and_coverage(results)
-        rows = table.set_index("analysis")
-        parts = []
-        for name in (WALD_Z, SATTERTHWAITE_T):
-            r = rows.loc[name]
-            if r["n_sims"] == 0:
-                parts.append(f"{name}: no usable test ({int(r['n_missing'])} experiments without df)")
-            else:
-                parts.append(f"{name}: {r['rate']:.1%} false positives (95% interval {r['ci_low']:.1%} to "
-                             f"{r['ci_high']:.1%}), intervals cover the truth {r['coverage']:.1%}")
-        summary = (f"{self.n_sims} experiments, {n_groups} replicates of {group_size}, ICC {icc:.2f}, no true "
-                   "effect. " + "; ".join(parts) + ".")
-        return WaldVsTResult(table=table, summary=summary, figure=png(wald_vs_t_panels(table)[0].figure))
+        run = wald_vs_t_run(n_groups, group_size, icc, n_sims=self.n_sims, seed=self.seed, progress=self._tick)
+        return WaldVsTResult(table=run.table, summary=run.summary, figure=png(wald_vs_t_panels(run.table)[0].figure))
 
     def show(self, result):
         self.status.value = html.escape(result.summary)
