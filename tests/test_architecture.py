@@ -155,7 +155,7 @@ def test_the_import_reader_sees_relative_and_nested_imports(tmp_path):
     # The checks above are only as good as _imports: make sure it resolves what the package uses.
     names = [name for probe in _modules("teach/widgets") for name in _imports(probe)]
     assert "lmmedu.teach.studies" in names  # from .. import studies
-    assert "lmmedu.data.simulate" in names  # from ...data.simulate import ...
+    assert "lmmedu.data.checks" in names  # from ...data.checks import ...
     assert "ipywidgets" in names
     assert any(n.startswith("matplotlib") for n in names)  # imported inside a function
 
@@ -216,3 +216,65 @@ def test_every_app_is_built_on_the_one_pattern():
         assert issubclass(app, widgets.App), f"{app.__name__} does not subclass App"
         for method in ("update", "show"):
             assert getattr(app, method) is not getattr(widgets.App, method), f"{app.__name__}.{method} missing"
+
+
+#: What a widget module may import from below the notebook layer: argument checks of its own
+#: controls. Everything else a widget shows is computed by lmmedu.teach.studies / comparison /
+#: cells / prose (which may use lmmedu.stats and lmmedu.data) and tested there.
+WIDGET_MAY_IMPORT = ("lmmedu.data.checks",)
+
+#: Libraries that compute statistics; a widget that needs one is doing a study's work.
+STATISTICS_LIBRARIES = ("scipy", "statsmodels", "patsy", "sklearn")
+
+#: Public functions a widget module may define itself, and why they are not computation.
+WIDGET_FUNCTIONS = {
+    "environment_report": "notebook 00's table of installed versions: reads package metadata, no statistics",
+    "rates_for_display": "renames a rates table's columns and formats percentages for a notebook: display only",
+}
+
+#: Widget modules that still compute, with the reason and what ends the exception. The coordinator
+#: drops an entry once its move has landed (the test fails while an entry is no longer needed).
+WIDGETS_STILL_COMPUTING = {
+    "own_data.py": "check_choices and own_data_contrasts are moving to lmmedu.teach.comparison (issue 24, "
+                   "notebook 10's helper); drop this entry when that move is merged",
+}
+
+
+def _widget_modules():
+    return [p for p in _modules("teach/widgets") if p.name not in ("__init__.py", "app.py")]
+
+
+def _widget_offences(path):
+    """Why ``path`` computes: imports from stats/data (beyond checks) or statistics libraries, own public functions."""
+    offences = [f"imports {name}" for name in _imports(path)
+                if (name.startswith(("lmmedu.stats", "lmmedu.data")) and not name.startswith(WIDGET_MAY_IMPORT))
+                or _top(name) in STATISTICS_LIBRARIES]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    offences += [f"defines function {node.name}()" for node in tree.body
+                 if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+                 and node.name not in WIDGET_FUNCTIONS]
+    return offences
+
+
+def test_widgets_do_not_compute():
+    # The contract in lmmedu.teach: a widget holds controls, calls one compute function of
+    # studies/comparison/cells/prose and displays. A widget that imports the statistics or the
+    # simulators, or defines a public function of its own, is computing where no unit test looks.
+    offences = [f"teach/widgets/{path.name} {why}" for path in _widget_modules()
+                if path.name not in WIDGETS_STILL_COMPUTING for why in _widget_offences(path)]
+    assert not offences, ("move the computation to lmmedu.teach.studies or .comparison (re-export the name here "
+                          "if notebooks import it from widgets):\n" + "\n".join(offences))
+
+
+@pytest.mark.parametrize("name", sorted(WIDGETS_STILL_COMPUTING))
+def test_widget_exceptions_are_still_needed(name):
+    assert (PACKAGE / "teach" / "widgets" / name).exists(), f"{name} no longer exists: drop it"
+    assert _widget_offences(PACKAGE / "teach" / "widgets" / name), (
+        f"teach/widgets/{name} no longer computes: drop it from WIDGETS_STILL_COMPUTING")
+
+
+def test_the_widget_rule_catches_a_computing_widget(monkeypatch):
+    fake = PACKAGE / "teach" / "widgets" / "pvalues.py"
+    source = "from ...stats.fit import fit\nfrom scipy import stats\n\ndef preview(n):\n    return n\n"
+    monkeypatch.setattr(Path, "read_text", lambda self, encoding=None: source)
+    assert _widget_offences(fake) == ["imports lmmedu.stats.fit", "imports scipy", "defines function preview()"]
