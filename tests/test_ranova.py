@@ -1,28 +1,13 @@
 """lmmedu.ranova against lmerTest's ranova() (tests/fixtures/confint, made by tests/r/make_confint_fixtures.R)."""
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import lmmedu
-
-ROOT = Path(__file__).resolve().parents[1]
-FIX = ROOT / "tests" / "fixtures" / "confint"
-FACTORS = {"Subject", "Batch", "plate", "sample", "replicate", "recipe", "temperature", "batch", "cask", "Consumer",
-           "Product", "Information", "Homesize", "Block", "dilut", "Dog", "Side", "gene", "treatment"}
-MODELS = sorted(p.stem for p in FIX.glob("*.json") if p.stem not in ("index", "pbmodcomp"))
-
-
-def load(model_id):
-    fx = json.loads((FIX / f"{model_id}.json").read_text())
-    path = ROOT / fx["data_file"]
-    if not path.exists():
-        pytest.skip(f"{fx['data_file']} is missing")
-    return fx, pd.read_csv(path, dtype={c: str for c in FACTORS})
+from test_confint import MODELS, load  # the same fixtures, read the same way
 
 
 @pytest.mark.parametrize("model_id", MODELS)
