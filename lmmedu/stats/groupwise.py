@@ -236,28 +236,24 @@ def soa_cholesky(A):
 
 def soa_lsolve(L, B):
     """Solve L_j X_j = B_j per group; B is (q, ..., m), L is (q, q, m)."""
-    q = L.shape[0]
-    if q >= BATCHED_Q:
-        return batched_solve(L, B, transpose=False)
-    X = np.empty(B.shape)
-    for i in range(q):
-        acc = B[i].copy()
-        for k in range(i):
-            acc -= L[i, k] * X[k]
-        X[i] = acc / L[i, i]
-    return X
+    return _soa_substitute(L, B, transpose=False)
 
 
 def soa_usolve(L, B):
     """Solve L_j' X_j = B_j per group (upper-triangular transpose)."""
+    return _soa_substitute(L, B, transpose=True)
+
+
+def _soa_substitute(L, B, transpose):
+    """Forward substitution with L (or backward with L'), every group at once; batched for large q."""
     q = L.shape[0]
     if q >= BATCHED_Q:
-        return batched_solve(L, B, transpose=True)
+        return batched_solve(L, B, transpose=transpose)
     X = np.empty(B.shape)
-    for i in reversed(range(q)):
+    for i in (reversed(range(q)) if transpose else range(q)):
         acc = B[i].copy()
-        for k in range(i + 1, q):
-            acc -= L[k, i] * X[k]
+        for k in (range(i + 1, q) if transpose else range(i)):
+            acc -= (L[k, i] if transpose else L[i, k]) * X[k]
         X[i] = acc / L[i, i]
     return X
 
