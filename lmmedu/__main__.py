@@ -56,29 +56,27 @@ def _build_parser():
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def common(p):
+    def command(name, help, description):
+        """A subcommand taking the data file, the formula and --ml, as every command does."""
+        p = sub.add_parser(name, help=help, description=description)
         p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row, one row per measurement")
         p.add_argument("formula", metavar="FORMULA",
                        help="lme4-style formula in quotes, e.g. \"log(length) ~ treatment*gene + (1|replicate)\"")
         p.add_argument("--ml", action="store_true",
                        help="fit the mixed model by maximum likelihood instead of REML")
+        return p
 
-    p_cmp = sub.add_parser("compare", help="lm and mixed model side by side, with why their SEs differ",
-                           description="Fit the lm (random terms dropped) and the mixed model, print both "
-                                       "coefficient tables, the variance components, ICC, design effect and a "
-                                       "short interpretation.")
-    common(p_cmp)
-    p_fit = sub.add_parser("fit", help="fit one model and print its summary (like R's summary(lmer(...)))",
-                           description="Fit the mixed model (or the lm if the formula has no random term) and "
-                                       "print its summary.")
-    common(p_fit)
+    command("compare", help="lm and mixed model side by side, with why their SEs differ",
+            description="Fit the lm (random terms dropped) and the mixed model, print both coefficient tables, the "
+                        "variance components, ICC, design effect and a short interpretation.")
+    p_fit = command("fit", help="fit one model and print its summary (like R's summary(lmer(...)))",
+                    description="Fit the mixed model (or the lm if the formula has no random term) and print its "
+                                "summary.")
     p_fit.add_argument("--ddf", default="satterthwaite", metavar="METHOD",
                        help="denominator df of the t tests: satterthwaite (default) or kenward-roger")
-    p_anova = sub.add_parser("anova", help="F test of every term (like lmerTest's anova(fit), or anova(lm))",
-                             description="Fit the mixed model (or the lm if the formula has no random term) and "
-                                         "print the F test of each term: type 3 (default, as lmerTest), 2 or 1 "
-                                         "(sequential).")
-    common(p_anova)
+    p_anova = command("anova", help="F test of every term (like lmerTest's anova(fit), or anova(lm))",
+                      description="Fit the mixed model (or the lm if the formula has no random term) and print the "
+                                  "F test of each term: type 3 (default, as lmerTest), 2 or 1 (sequential).")
     p_anova.add_argument("--type", type=int, default=3, metavar="{1,2,3}",
                          help="type of the table: 3 (default), 2 or 1 (sequential)")
     p_anova.add_argument("--ddf", default="satterthwaite", metavar="METHOD",
