@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -24,6 +24,7 @@ __all__ = [
     "RECIPES",
     "FLOAT_FORMAT",
     "data_dir",
+    "stale_files",
     "simulate_dataset",
     "render_csv",
     "write_datasets",
@@ -150,6 +151,50 @@ def write_datasets(directory: str | Path | None = None) -> list[Path]:
     return written
 
 
+def stale_files(recipes: Mapping[str, Any], why: Callable[[str, Any, Path], str],
+                directory: str | Path | None = None) -> dict[str, str]:
+    """File name -> reason for every recipe whose file is missing or for which ``why`` finds a difference.
+
+    The one loop behind :func:`stale_datasets` and :func:`lmmedu.teach.studies.stale_studies`.
+
+    Parameters
+    ----------
+    recipes : mapping
+        Name -> recipe with a ``filename`` attribute.
+    why : callable
+        ``why(name, recipe, path)`` -> "" when the file at ``path`` matches its recipe, else the reason.
+    directory : str or Path, optional
+        Folder instead of the repository's ``data/``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> stale_files({"x": SimpleNamespace(filename="no_such_file.csv")}, lambda name, r, path: "")
+    {'no_such_file.csv': 'missing'}
+    """
+    folder = data_dir(directory)
+    problems = {}
+    for name, r in recipes.items():
+        path = folder / r.filename
+        reason = why(name, r, path) if path.is_file() else "missing"
+        if reason:
+            problems[r.filename] = reason
+    return problems
+
+
+def _dataset_difference(name, recipe, path):
+    with open(path, encoding="utf-8", newline="") as fh:
+        committed = fh.read()
+    fresh = render_csv(simulate_dataset(name))
+    if committed == fresh:
+        return ""
+    old, new = committed.split("\n"), fresh.split("\n")
+    line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    got = old[line] if line < len(old) else "<end of file>"
+    want = new[line] if line < len(new) else "<end of file>"
+    return f"line {line + 1} is {got!r}, regenerated {want!r}"
+
+
 def stale_datasets(directory: str | Path | None = None) -> dict[str, str]:
     """Compare the committed files with freshly regenerated text.
 
@@ -164,23 +209,7 @@ def stale_datasets(directory: str | Path | None = None) -> dict[str, str]:
     >>> stale_datasets()
     {}
     """
-    folder = data_dir(directory)
-    problems = {}
-    for name, r in RECIPES.items():
-        path = folder / r.filename
-        if not path.is_file():
-            problems[r.filename] = "missing"
-            continue
-        with open(path, encoding="utf-8", newline="") as fh:
-            committed = fh.read()
-        fresh = render_csv(simulate_dataset(name))
-        if committed != fresh:
-            old, new = committed.split("\n"), fresh.split("\n")
-            line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
-            got = old[line] if line < len(old) else "<end of file>"
-            want = new[line] if line < len(new) else "<end of file>"
-            problems[r.filename] = f"line {line + 1} is {got!r}, regenerated {want!r}"
-    return problems
+    return stale_files(RECIPES, _dataset_difference, directory)
 
 
 def load_dataset(name: str, with_truth: bool = True, directory: str | Path | None = None) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ...data.datasets import FLOAT_FORMAT, data_dir
+from ...data.datasets import FLOAT_FORMAT, data_dir, stale_files
 from .random_slopes import random_slope_p_values
 from .replicates import simulate_p_values
 from .runner import RESULT_COLUMNS
@@ -181,21 +181,14 @@ def stale_studies(directory: str | Path | None = None, n_check: int = 1) -> dict
         File name -> reason for every file that is missing, has the wrong number of
         experiments, or whose first experiments differ from the recipe; empty when current.
     """
-    folder = data_dir(directory)
-    problems = {}
-    for name, r in STUDY_RECIPES.items():
-        path = folder / r.filename
-        if not path.is_file():
-            problems[r.filename] = "missing"
-            continue
+    def why(name, r, path):
         committed = load_study(name, directory)
         n_sims = r.kwargs["n_sims"]
         if int(committed["sim"].max()) + 1 != n_sims or committed["sim"].nunique() != n_sims:
-            problems[r.filename] = f"holds {committed['sim'].nunique()} experiments, the recipe {n_sims}"
-            continue
+            return f"holds {committed['sim'].nunique()} experiments, the recipe {n_sims}"
         old = committed[committed["sim"] < n_check].reset_index(drop=True)
         new = run_study_recipe(name, n_sims=n_check).reset_index(drop=True)
-        why = _differences(old, new, list(r.setting_columns))
-        if why:
-            problems[r.filename] = f"first experiments differ from the recipe: {why}"
-    return problems
+        difference = _differences(old, new, list(r.setting_columns))
+        return f"first experiments differ from the recipe: {difference}" if difference else ""
+
+    return stale_files(STUDY_RECIPES, why, directory)
