@@ -33,22 +33,31 @@ def _modules(layer):
     return sorted((PACKAGE / layer).rglob("*.py"))
 
 
-def _imports(path):
-    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+def _import_nodes(path):
+    """(node, resolved module) for every import statement in ``path``; the module of ``from . import x`` is the package."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
+            yield node, None
         elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
             if node.level:
-                base = list(package[: len(package) - node.level + 1])
-                module = ".".join(base + ([node.module] if node.module else []))
-                # "from . import studies" imports the submodule lmmedu.teach.studies
-                names.extend([f"{module}.{a.name}" for a in node.names] if not node.module else [module])
-            else:
-                names.append(node.module)
+                module = ".".join(list(package[: len(package) - node.level + 1]) + ([module] if module else []))
+            yield node, module
+
+
+def _imports(path):
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    names = []
+    for node, module in _import_nodes(path):
+        if module is None:
+            names.extend(alias.name for alias in node.names)
+        elif node.level and not node.module:
+            # "from . import studies" imports the submodule lmmedu.teach.studies
+            names.extend(f"{module}.{a.name}" for a in node.names)
+        else:
+            names.append(module)
     return names
 
 
@@ -74,16 +83,8 @@ def _as_module(name):
 
 def _imported_names(path):
     """(module, name) for every ``from module import name`` in ``path``, relative modules resolved."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    pairs = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                module = ".".join(list(package[: len(package) - node.level + 1]) + ([module] if module else []))
-            pairs.extend((module, alias.name) for alias in node.names)
-    return pairs
+    return [(module, alias.name) for node, module in _import_nodes(path) if module is not None
+            for alias in node.names]
 
 
 def _room(module):
