@@ -11,6 +11,7 @@ setting by :func:`rate_curve`. The truths of the settings (:func:`~lmmedu.data.t
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Callable, Mapping, Sequence
 
@@ -170,31 +171,20 @@ def simulate_p_values(
                      grid=None if grid == [{}] else grid, settings=settings)
 
 
-def false_positive_rates(
-    n_replicates: int = 4,
-    obs_per_replicate: int = 100,
-    replicate_sd: float = 0.2,
-    design: str = "between",
-    n_sims: int = 200,
-    seed: int = 0,
-    progress: bool | Callable[[int, int], Any] = False,
-    *,
-    residual_sd: float = 0.5,
-    replicate_treatment_sd: float = 0.0,
-    alpha: float = 0.05,
-    effect: float = 0.0,
-) -> pd.DataFrame:
+def false_positive_rates(*, alpha: float = 0.05, **settings: Any) -> pd.DataFrame:
     """False-positive rate of the naive lm, the t-test on replicate means and the mixed model.
 
     With a true ``effect`` other than 0 the same table holds each analysis's power instead.
 
     Parameters
     ----------
-    n_replicates, obs_per_replicate, replicate_sd, design, n_sims, seed, progress,
-    residual_sd, replicate_treatment_sd, effect
-        As in :func:`simulate_p_values`.
     alpha : float, default 0.05
         Significance level.
+    **settings
+        The keyword arguments of :func:`simulate_p_values` but ``grid``, with its defaults:
+        ``n_replicates=4``, ``obs_per_replicate=100``, ``replicate_sd=0.2``,
+        ``design="between"``, ``n_sims=200``, ``seed=0``, ``progress=False``,
+        ``residual_sd=0.5``, ``replicate_treatment_sd=0.0``, ``effect=0.0``.
 
     Returns
     -------
@@ -210,12 +200,18 @@ def false_positive_rates(
     """
     if not isinstance(alpha, (int, float, np.number)) or not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")
-    out = rates(simulate_p_values(n_replicates=n_replicates, obs_per_replicate=obs_per_replicate,
-                                  replicate_sd=replicate_sd, design=design, n_sims=n_sims, seed=seed,
-                                  residual_sd=residual_sd, replicate_treatment_sd=replicate_treatment_sd,
-                                  progress=progress, effect=effect), alpha=alpha)
-    out.attrs["problem"] = design_problem(n_replicates, design)
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(f"false_positive_rates() got unknown argument(s) {unknown}; it takes alpha and "
+                        f"{', '.join(_SETTINGS)} (one setting: for several, use rate_curve).")
+    results = simulate_p_values(**settings)
+    out = rates(results, alpha=alpha)
+    out.attrs["problem"] = design_problem(results.attrs["settings"]["n_replicates"], results.attrs["settings"]["design"])
     return out
+
+
+#: What false_positive_rates passes on to simulate_p_values: one setting, so every argument but grid.
+_SETTINGS = tuple(name for name in inspect.signature(simulate_p_values).parameters if name != "grid")
 
 
 def rate_curve(vary: str, values, *, progress: bool | Callable[[int, int], Any] = False, alpha: float = 0.05,
