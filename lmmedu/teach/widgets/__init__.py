@@ -5,7 +5,9 @@ The contract is written in :mod:`lmmedu.teach`: controls and views are attribute
 ``show(result)`` writes it, ``run()`` does both and turns errors into a message, and the app
 displays itself. The work is done by tested functions of :mod:`~lmmedu.teach.studies`,
 :mod:`~lmmedu.teach.comparison`, :mod:`~lmmedu.teach.cells` and :mod:`~lmmedu.teach.prose`;
-figures come from :mod:`~lmmedu.teach.plots` as PNG.
+figures come from :mod:`~lmmedu.teach.plots` as PNG. tests/test_architecture.py fails on a widget
+module that imports :mod:`lmmedu.stats`, the simulators or a statistics library, or defines a
+public function of its own (names computed elsewhere are re-exported where notebooks use them).
 
 - :class:`EnvironmentCheck` (notebook 00): proves that widgets render and call back.
 - :class:`PseudoReplicationMachine` (notebook 01): false-positive rates of three analyses
