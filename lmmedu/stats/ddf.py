@@ -2,7 +2,9 @@
 
 A mixed model's t and F tests need denominator degrees of freedom, and R offers two
 ways to get them (lmerTest's ``ddf=``): Satterthwaite (:mod:`lmmedu.stats.satterthwaite`)
-and Kenward-Roger (:mod:`lmmedu.stats.kenward_roger`).  Every caller -- the coefficient
+and Kenward-Roger (:mod:`lmmedu.stats.kenward_roger`).  A third, asymptotic
+(:mod:`lmmedu.stats.asymptotic`: infinite df, z and chi-square), is what R's emmeans prints
+when asked (``lmer.df = "asymptotic"``) or, by default, above 3,000 rows.  Every caller -- the coefficient
 table of :func:`lmmedu.fit`, :func:`lmmedu.anova`, :func:`lmmedu.emmeans` and so contrasts --
 asks the fit for its method (``fit.ddf_method()``) instead of naming one.
 
@@ -16,14 +18,15 @@ with
 ``name`` : str
     How the method is named to a reader, e.g. ``"Satterthwaite"`` or ``"Kenward-Roger"``.
 ``vcov()`` -> ndarray (p, p)
-    The covariance of beta-hat the method uses: sigma^2 (RX'RX)^-1 for Satterthwaite, the
-    adjusted Phi_A for Kenward-Roger.  The fit's ``vcov`` and its coefficient table's SEs
+    The covariance of beta-hat the method uses: sigma^2 (RX'RX)^-1 for Satterthwaite and
+    asymptotic, the adjusted Phi_A for Kenward-Roger.  The fit's ``vcov`` and its coefficient table's SEs
     are this matrix.
 ``df(L)`` -> ndarray (c,)
     Denominator df of the t test of each row of the contrast matrix L (c x p).
 ``ftest(L, beta)`` -> (F, num_df, den_df)
     The joint F test that L beta = 0: lmerTest's ``contestMD`` for Satterthwaite,
-    pbkrtest's scaled F for Kenward-Roger.
+    pbkrtest's scaled F for Kenward-Roger, the Wald F with ``inf`` denominator df for
+    asymptotic.
 
 Optional: ``warning`` (str, a sentence when the df cannot be trusted, else ''), and
 ``reuses_derivatives = True`` for a method that accepts the fit's
@@ -33,7 +36,7 @@ instead of computing them again.
 The registry
 ------------
 :func:`resolve` maps the spellings R and users write (``"satterthwaite"``, ``"Satterthwaite"``,
-``"kenward-roger"``, ``"Kenward-Roger"``, ``"KR"``, ...) to a :class:`DdfMethod`;
+``"kenward-roger"``, ``"Kenward-Roger"``, ``"KR"``, ``"asymptotic"``, ...) to a :class:`DdfMethod`;
 :func:`make_method` builds the method for a fit, refusing Kenward-Roger on an ML fit
 (as R does) rather than refitting silently.
 """
@@ -45,6 +48,8 @@ from dataclasses import dataclass
 from .satterthwaite import Satterthwaite
 
 from .kenward_roger import KenwardRoger
+
+from .asymptotic import Asymptotic
 
 __all__ = ["DdfMethod", "METHODS", "resolve", "check", "make_method", "accepted_spellings"]
 
@@ -87,6 +92,8 @@ METHODS = (
               ("satterthwaite",)),
     DdfMethod("kenward-roger", "Kenward-Roger", "lmerTest/pbkrtest", KenwardRoger, True,
               ("kenwardroger", "kr")),
+    DdfMethod("asymptotic", "asymptotic", 'emmeans\' lmer.df = "asymptotic" (z tests)', Asymptotic, False,
+              ("asymptotic",)),
 )
 
 
@@ -100,9 +107,9 @@ def accepted_spellings():
     Examples
     --------
     >>> accepted_spellings()
-    "'satterthwaite' or 'kenward-roger' (also 'Satterthwaite', 'Kenward-Roger', 'KR')"
+    "'satterthwaite', 'kenward-roger' or 'asymptotic' (also 'Satterthwaite', 'Kenward-Roger', 'KR')"
     """
-    return ("'satterthwaite' or 'kenward-roger' (also 'Satterthwaite', 'Kenward-Roger', 'KR')")
+    return "'satterthwaite', 'kenward-roger' or 'asymptotic' (also 'Satterthwaite', 'Kenward-Roger', 'KR')"
 
 
 def resolve(ddf):
@@ -127,6 +134,8 @@ def resolve(ddf):
     'satterthwaite'
     >>> resolve("KR").name
     'Kenward-Roger'
+    >>> resolve("asymptotic").key
+    'asymptotic'
     """
     if isinstance(ddf, DdfMethod):
         return ddf
