@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 
 from ...data.simulate import simulate_replicates
+from ...stats.emmeans import R_DF_LIMIT, r_default_ddf
 from ...data.truth import true_icc
 from .compare import compare
 
-__all__ = ["SETable", "se_table", "df_methods_table", "few_cells", "DF_METHODS"]
+# r_default_ddf and R_DF_LIMIT are re-exported for notebook 02: which df R's emmeans prints for these data.
+__all__ = ["SETable", "se_table", "df_methods_table", "few_cells", "DF_METHODS", "r_default_ddf", "R_DF_LIMIT"]
 
 #: The df methods :func:`df_methods_table` compares by default, in R's spelling (lmerTest's ``ddf=``).
 DF_METHODS = ("satterthwaite", "kenward-roger")

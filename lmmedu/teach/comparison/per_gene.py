@@ -140,7 +140,7 @@ def _levels(series):
     return list(series.cat.categories) if isinstance(series.dtype, pd.CategoricalDtype) else sorted(pd.unique(series))
 
 
-def replicate_means(data, response="length", log=True, group="gene", effect="treatment", unit="replicate"):
+def _unit_means(data, response="length", log=True, group="gene", effect="treatment", unit="replicate"):
     """Mean (log) response of every unit, group and effect level: one number per cell of the design.
 
     Returns
@@ -193,7 +193,7 @@ def replicate_differences(data, response="length", log=True, group="gene", effec
     >>> replicate_differences(lmmedu.load_replicates()).shape
     (4, 3)
     """
-    means = replicate_means(data, response, log, group, effect, unit)
+    means = _unit_means(data, response, log, group, effect, unit)
     if means.shape[1] != 2:
         raise ValueError(f"'{effect}' must have exactly two levels to take differences, not {means.shape[1]} "
                          f"({', '.join(map(str, means.columns))}).")
@@ -230,7 +230,7 @@ def paired_check(data, formula=ONE_GENE_FORMULA, response="length", log=True, gr
     >>> tab["paired_df"].tolist()
     [3, 3, 3]
     """
-    means = replicate_means(data, response, log, group, effect, unit)
+    means = _unit_means(data, response, log, group, effect, unit)
     if means.shape[1] != 2:
         raise ValueError(f"'{effect}' must have exactly two levels for a paired test, not {means.shape[1]}.")
     rows = []
