@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import lmmedu
-from lmmedu.stats.emmeans import R_DF_LIMIT, r_default_ddf
+from lmmedu.stats.ddf import R_DF_LIMIT, r_default_ddf
 from lmmedu.teach.comparison import df_methods_table, few_cells
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -43,6 +43,7 @@ The registry
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from .satterthwaite import Satterthwaite
@@ -51,7 +52,11 @@ from .kenward_roger import KenwardRoger
 
 from .asymptotic import Asymptotic
 
-__all__ = ["DdfMethod", "METHODS", "resolve", "check", "make_method", "accepted_spellings"]
+__all__ = ["DdfMethod", "METHODS", "resolve", "check", "make_method", "accepted_spellings", "r_default_ddf",
+           "R_DF_LIMIT"]
+
+#: emmeans' default ``pbkrtest.limit`` and ``lmerTest.limit``: above this many rows it skips KR and Satterthwaite.
+R_DF_LIMIT = 3000
 
 
 @dataclass(frozen=True)
@@ -212,3 +217,46 @@ def make_method(ddf, problem, solution, reml, derivatives=None):
     if getattr(entry.cls, "reuses_derivatives", False) and derivatives is not None:
         return entry.cls(problem, solution, reml, derivatives=derivatives)
     return entry.cls(problem, solution, reml)
+
+
+def r_default_ddf(nobs, lmer_df="kenward-roger", pbkrtest_limit=R_DF_LIMIT, lmerTest_limit=R_DF_LIMIT):
+    """The df method R's emmeans uses for an lmer fit of ``nobs`` rows (its ``emm_basis.merMod``).
+
+    emmeans asks for Kenward-Roger (``lmer.df``'s default).  Above ``pbkrtest.limit`` rows it
+    falls back to Satterthwaite, and above ``lmerTest.limit`` rows to Kenward-Roger if that is
+    still allowed, otherwise to asymptotic df (``df = Inf``, z tests), printing a note for each
+    limit it hit ("D.f. calculations have been disabled because the number of observations
+    exceeds 3000").  Both limits are 3,000 by default (``emm_options()``).
+
+    Parameters
+    ----------
+    nobs : int
+        Rows of the fit (``fit.nobs``; R's ``getME(fit, "N")``).
+    lmer_df : str, default "kenward-roger"
+        The method asked for (emmeans' ``lmer.df``).
+    pbkrtest_limit, lmerTest_limit : float, default 3000
+
+    Returns
+    -------
+    str
+        ``"kenward-roger"``, ``"satterthwaite"`` or ``"asymptotic"``: pass it as
+        ``emmeans(fit, ..., ddf=...)`` to print what R prints.
+
+    Examples
+    --------
+    >>> r_default_ddf(2500)
+    'kenward-roger'
+    >>> r_default_ddf(7500)
+    'asymptotic'
+    >>> r_default_ddf(7500, lmer_df="satterthwaite", lmerTest_limit=1e5)
+    'satterthwaite'
+    """
+    mode = resolve(lmer_df).key
+    if isinstance(nobs, bool) or not isinstance(nobs, numbers.Real) or not nobs >= 0:
+        raise ValueError(f"nobs must be a number of rows (e.g. fit.nobs), not {nobs!r}.")
+    too_big_kr, too_big_sat = nobs > pbkrtest_limit, nobs > lmerTest_limit
+    if mode == "kenward-roger" and too_big_kr:
+        mode = "satterthwaite"
+    if mode == "satterthwaite" and too_big_sat:
+        mode = "asymptotic" if too_big_kr else "kenward-roger"
+    return mode

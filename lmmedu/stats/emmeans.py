@@ -38,10 +38,7 @@ from .results import is_mixed
 from .terms import (_as_list, _check_fit, _full_matrix, _label, _level_match, _model_vars, _result,
                     _type_name, _unknown)
 
-__all__ = ["EMM", "emmeans", "contrasts", "r_default_ddf", "R_DF_LIMIT"]
-
-#: emmeans' default ``pbkrtest.limit`` and ``lmerTest.limit``: above this many rows it skips KR and Satterthwaite.
-R_DF_LIMIT = 3000
+__all__ = ["EMM", "emmeans", "contrasts"]
 
 _BASES = {"log": math.e, "log2": 2.0, "log10": 10.0}
 # Inverse of each response transform and its derivative (for delta-method SEs).
@@ -132,49 +129,6 @@ class EMM:
             html.escape(n) for n in self.notes) + "</p>"
 
 
-def r_default_ddf(nobs, lmer_df="kenward-roger", pbkrtest_limit=R_DF_LIMIT, lmerTest_limit=R_DF_LIMIT):
-    """The df method R's emmeans uses for an lmer fit of ``nobs`` rows (its ``emm_basis.merMod``).
-
-    emmeans asks for Kenward-Roger (``lmer.df``'s default).  Above ``pbkrtest.limit`` rows it
-    falls back to Satterthwaite, and above ``lmerTest.limit`` rows to Kenward-Roger if that is
-    still allowed, otherwise to asymptotic df (``df = Inf``, z tests), printing a note for each
-    limit it hit ("D.f. calculations have been disabled because the number of observations
-    exceeds 3000").  Both limits are 3,000 by default (``emm_options()``).
-
-    Parameters
-    ----------
-    nobs : int
-        Rows of the fit (``fit.nobs``; R's ``getME(fit, "N")``).
-    lmer_df : str, default "kenward-roger"
-        The method asked for (emmeans' ``lmer.df``).
-    pbkrtest_limit, lmerTest_limit : float, default 3000
-
-    Returns
-    -------
-    str
-        ``"kenward-roger"``, ``"satterthwaite"`` or ``"asymptotic"``: pass it as
-        ``emmeans(fit, ..., ddf=...)`` to print what R prints.
-
-    Examples
-    --------
-    >>> r_default_ddf(2500)
-    'kenward-roger'
-    >>> r_default_ddf(7500)
-    'asymptotic'
-    >>> r_default_ddf(7500, lmer_df="satterthwaite", lmerTest_limit=1e5)
-    'satterthwaite'
-    """
-    mode = resolve(lmer_df).key
-    if isinstance(nobs, bool) or not isinstance(nobs, (int, np.integer, float)) or not nobs >= 0:
-        raise ValueError(f"nobs must be a number of rows (e.g. fit.nobs), not {nobs!r}.")
-    too_big_kr, too_big_sat = nobs > pbkrtest_limit, nobs > lmerTest_limit
-    if mode == "kenward-roger" and too_big_kr:
-        mode = "satterthwaite"
-    if mode == "satterthwaite" and too_big_sat:
-        mode = "asymptotic" if too_big_kr else "kenward-roger"
-    return mode
-
-
 def _df_method(fit, ddf):
     """emmeans' name of the df method, e.g. 'satterthwaite' or 'kenward-roger'."""
     if not is_mixed(fit):
@@ -213,7 +167,7 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95, ddf=None):
     3,000 observations unless ``emm_options(lmerTest.limit = ...)`` (or
     ``pbkrtest.limit``) is raised; lmmedu computes the df always.  R's emmeans
     uses Kenward-Roger by default when pbkrtest is installed.  To print what R
-    prints for these data, pass ``ddf=r_default_ddf(fit.nobs)``.
+    prints for these data, pass ``ddf=lmmedu.stats.ddf.r_default_ddf(fit.nobs)``.
 
     Parameters
     ----------
@@ -236,7 +190,7 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95, ddf=None):
     ddf : str, optional
         df method for a mixed fit (``"satterthwaite"``, ``"kenward-roger"`` or ``"asymptotic"``,
         see :mod:`lmmedu.stats.ddf`), as emmeans' ``lmer.df``; default the fit's own.
-        :func:`r_default_ddf` says which one R's emmeans would use for a data set.
+        :func:`lmmedu.stats.ddf.r_default_ddf` says which one R's emmeans would use for a data set.
         Contrasts of the result use the same method.
 
     Returns

@@ -172,7 +172,7 @@ def f_table(fit, type=3, ddf=None, terms=None):
     if mixed:
         table = pd.DataFrame(rows, index=index, columns=TABLE_COLUMNS)
         table["num_df"] = table["num_df"].astype(int)
-        if np.isinf(table["den_df"]).any():
+        if np.isinf(np.asarray(table["den_df"], dtype=float)).any():
             notes.append(f"Type {_TYPES[type]} analysis of variance table with asymptotic (infinite) denominator "
                          "df: each F times its num_df is a chi-square statistic (as emmeans' joint_tests with "
                          'lmer.df = "asymptotic")')

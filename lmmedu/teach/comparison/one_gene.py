@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...data.simulate import simulate_replicates
-from ...stats.emmeans import R_DF_LIMIT, r_default_ddf
+from ...stats.ddf import R_DF_LIMIT, r_default_ddf
 from ...data.truth import true_icc
 from .compare import compare
 
@@ -139,7 +139,7 @@ def few_cells(data, share=0.01, cells=("replicate", "treatment")):
     Examples
     --------
     >>> import lmmedu
-    >>> gene_a = lmmedu.simulate_replicates(genes=("A",), obs_per_replicate=(200, 400))
+    >>> gene_a = lmmedu.simulate_replicates(genes=("A",), n_replicates=2, obs_per_replicate=(200, 400))
     >>> few_cells(gene_a).groupby(["replicate", "treatment"], observed=True).size().tolist()
     [1, 1, 2, 2]
     """
