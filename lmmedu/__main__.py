@@ -73,14 +73,14 @@ def _build_parser():
                     description="Fit the mixed model (or the lm if the formula has no random term) and print its "
                                 "summary.")
     p_fit.add_argument("--ddf", default="satterthwaite", metavar="METHOD",
-                       help="denominator df of the t tests: satterthwaite (default) or kenward-roger")
+                       help="denominator df of the t tests: satterthwaite (default), kenward-roger or asymptotic (z)")
     p_anova = command("anova", help="F test of every term (like lmerTest's anova(fit), or anova(lm))",
                       description="Fit the mixed model (or the lm if the formula has no random term) and print the "
                                   "F test of each term: type 3 (default, as lmerTest), 2 or 1 (sequential).")
     p_anova.add_argument("--type", type=int, default=3, metavar="{1,2,3}",
                          help="type of the table: 3 (default), 2 or 1 (sequential)")
     p_anova.add_argument("--ddf", default="satterthwaite", metavar="METHOD",
-                         help="denominator df: satterthwaite (default) or kenward-roger")
+                         help="denominator df: satterthwaite (default), kenward-roger or asymptotic (chi-square)")
     return parser
 
 

@@ -37,7 +37,7 @@ def test_unknown_type_is_one_sentence(cake, bad):
 
 
 def test_unknown_ddf_is_one_sentence(cake):
-    with pytest.raises(ValueError, match=r"^ddf must be 'satterthwaite' or 'kenward-roger' .*'containment'\.$"):
+    with pytest.raises(ValueError, match=r"^ddf must be 'satterthwaite', 'kenward-roger' or 'asymptotic' .*'containment'\.$"):
         lmmedu.anova(cake, ddf="containment")
 
 

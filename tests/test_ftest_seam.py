@@ -34,7 +34,7 @@ def test_registry_accepts_r_and_user_spellings(spelling, key):
 
 @pytest.mark.parametrize("bad", ["containment", "lme4", "", None, 3])
 def test_unknown_ddf_is_one_sentence_naming_the_accepted_ones(bad):
-    with pytest.raises(ValueError, match=r"^ddf must be 'satterthwaite' or 'kenward-roger'.*not .*\.$"):
+    with pytest.raises(ValueError, match=r"^ddf must be 'satterthwaite', 'kenward-roger' or 'asymptotic'.*not .*\.$"):
         lmmedu.fit(FORMULA, SLEEP, ddf=bad)
 
 

@@ -76,3 +76,37 @@ def test_04_gene_response_figure_reads_at_a_glance():
 def test_04_gene_response_plot_names_a_wrong_test():
     with pytest.raises(ValueError, match="test must be one of"):
         gene_response_plot(rates(load_study("gene_response_study")), test="B minus C")
+
+
+def test_02_kr_and_satterthwaite_agree_with_many_cells_and_part_with_few(gene_a):
+    # 02, "Satterthwaite or Kenward-Roger?": with thousands of cells per replicate the drug effect's df agree to
+    # within 0.5 (the predict question's threshold) and KR's SE is larger but by under 1%; with 1% of the cells the
+    # SE gap grows; and R's emmeans prints asymptotic df for gene A's row count.
+    from lmmedu.teach.comparison import df_methods_table, few_cells, r_default_ddf
+
+    formula = "log(length) ~ treatment + (1|replicate) + (1|replicate:treatment)"
+    full = df_methods_table(lmmedu.fit(formula, gene_a)).set_index(["term", "method"])
+    few = df_methods_table(lmmedu.fit(formula, few_cells(gene_a))).set_index(["term", "method"])
+    drug = "treatment[T.drug]"
+    gap_full = full.loc[(drug, "Kenward-Roger"), "se"] / full.loc[(drug, "Satterthwaite"), "se"] - 1
+    gap_few = few.loc[(drug, "Kenward-Roger"), "se"] / few.loc[(drug, "Satterthwaite"), "se"] - 1
+    assert abs(full.loc[(drug, "Kenward-Roger"), "df"] - full.loc[(drug, "Satterthwaite"), "df"]) < 0.5
+    assert 0 < gap_full < 0.01 and gap_few > gap_full
+    assert r_default_ddf(len(gene_a)) == "asymptotic"
+
+
+def test_04_interaction_df_stay_large_under_a_shared_slope_and_drop_with_a_per_gene_term():
+    # 04, "The interaction as a whole": 2 numerator df; the shared random slope cancels from comparisons between
+    # genes (den df in the thousands) while the treatment main effect gets about 3; the per-gene term brings the
+    # interaction's den df between the hand analysis' 6 and the thousands; all agree the genes differ.
+    from lmmedu.teach.comparison import interaction_by_hand, replicate_differences
+
+    df = lmmedu.load_replicates("within")
+    shared = lmmedu.anova(lmmedu.fit("log(length) ~ treatment*gene + (1 + treatment|replicate)", df))
+    own = lmmedu.anova(lmmedu.fit("log(length) ~ treatment*gene + (1 + treatment|replicate)"
+                                  " + (1|replicate:gene:treatment)", df))
+    by_hand = interaction_by_hand(replicate_differences(df))
+    assert shared.loc["treatment:gene", "num_df"] == 2
+    assert shared.loc["treatment:gene", "den_df"] > 1000 and shared.loc["treatment", "den_df"] < 4
+    assert by_hand["den_df"] < own.loc["treatment:gene", "den_df"] < 100
+    assert max(shared.loc["treatment:gene", "p"], own.loc["treatment:gene", "p"], by_hand["p"]) < 0.05

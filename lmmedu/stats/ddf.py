@@ -2,7 +2,9 @@
 
 A mixed model's t and F tests need denominator degrees of freedom, and R offers two
 ways to get them (lmerTest's ``ddf=``): Satterthwaite (:mod:`lmmedu.stats.satterthwaite`)
-and Kenward-Roger (:mod:`lmmedu.stats.kenward_roger`).  Every caller -- the coefficient
+and Kenward-Roger (:mod:`lmmedu.stats.kenward_roger`).  A third, asymptotic
+(:mod:`lmmedu.stats.asymptotic`: infinite df, z and chi-square), is what R's emmeans prints
+when asked (``lmer.df = "asymptotic"``) or, by default, above 3,000 rows.  Every caller -- the coefficient
 table of :func:`lmmedu.fit`, :func:`lmmedu.anova`, :func:`lmmedu.emmeans` and so contrasts --
 asks the fit for its method (``fit.ddf_method()``) instead of naming one.
 
@@ -16,14 +18,15 @@ with
 ``name`` : str
     How the method is named to a reader, e.g. ``"Satterthwaite"`` or ``"Kenward-Roger"``.
 ``vcov()`` -> ndarray (p, p)
-    The covariance of beta-hat the method uses: sigma^2 (RX'RX)^-1 for Satterthwaite, the
-    adjusted Phi_A for Kenward-Roger.  The fit's ``vcov`` and its coefficient table's SEs
+    The covariance of beta-hat the method uses: sigma^2 (RX'RX)^-1 for Satterthwaite and
+    asymptotic, the adjusted Phi_A for Kenward-Roger.  The fit's ``vcov`` and its coefficient table's SEs
     are this matrix.
 ``df(L)`` -> ndarray (c,)
     Denominator df of the t test of each row of the contrast matrix L (c x p).
 ``ftest(L, beta)`` -> (F, num_df, den_df)
     The joint F test that L beta = 0: lmerTest's ``contestMD`` for Satterthwaite,
-    pbkrtest's scaled F for Kenward-Roger.
+    pbkrtest's scaled F for Kenward-Roger, the Wald F with ``inf`` denominator df for
+    asymptotic.
 
 Optional: ``warning`` (str, a sentence when the df cannot be trusted, else ''), and
 ``reuses_derivatives = True`` for a method that accepts the fit's
@@ -33,20 +36,27 @@ instead of computing them again.
 The registry
 ------------
 :func:`resolve` maps the spellings R and users write (``"satterthwaite"``, ``"Satterthwaite"``,
-``"kenward-roger"``, ``"Kenward-Roger"``, ``"KR"``, ...) to a :class:`DdfMethod`;
+``"kenward-roger"``, ``"Kenward-Roger"``, ``"KR"``, ``"asymptotic"``, ...) to a :class:`DdfMethod`;
 :func:`make_method` builds the method for a fit, refusing Kenward-Roger on an ML fit
 (as R does) rather than refitting silently.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from .satterthwaite import Satterthwaite
 
 from .kenward_roger import KenwardRoger
 
-__all__ = ["DdfMethod", "METHODS", "resolve", "check", "make_method", "accepted_spellings"]
+from .asymptotic import Asymptotic
+
+__all__ = ["DdfMethod", "METHODS", "resolve", "check", "make_method", "accepted_spellings", "r_default_ddf",
+           "R_DF_LIMIT"]
+
+#: emmeans' default ``pbkrtest.limit`` and ``lmerTest.limit``: above this many rows it skips KR and Satterthwaite.
+R_DF_LIMIT = 3000
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ METHODS = (
               ("satterthwaite",)),
     DdfMethod("kenward-roger", "Kenward-Roger", "lmerTest/pbkrtest", KenwardRoger, True,
               ("kenwardroger", "kr")),
+    DdfMethod("asymptotic", "asymptotic", 'emmeans\' lmer.df = "asymptotic" (z tests)', Asymptotic, False,
+              ("asymptotic",)),
 )
 
 
@@ -100,9 +112,9 @@ def accepted_spellings():
     Examples
     --------
     >>> accepted_spellings()
-    "'satterthwaite' or 'kenward-roger' (also 'Satterthwaite', 'Kenward-Roger', 'KR')"
+    "'satterthwaite', 'kenward-roger' or 'asymptotic' (also 'Satterthwaite', 'Kenward-Roger', 'KR')"
     """
-    return ("'satterthwaite' or 'kenward-roger' (also 'Satterthwaite', 'Kenward-Roger', 'KR')")
+    return "'satterthwaite', 'kenward-roger' or 'asymptotic' (also 'Satterthwaite', 'Kenward-Roger', 'KR')"
 
 
 def resolve(ddf):
@@ -127,6 +139,8 @@ def resolve(ddf):
     'satterthwaite'
     >>> resolve("KR").name
     'Kenward-Roger'
+    >>> resolve("asymptotic").key
+    'asymptotic'
     """
     if isinstance(ddf, DdfMethod):
         return ddf
@@ -203,3 +217,46 @@ def make_method(ddf, problem, solution, reml, derivatives=None):
     if getattr(entry.cls, "reuses_derivatives", False) and derivatives is not None:
         return entry.cls(problem, solution, reml, derivatives=derivatives)
     return entry.cls(problem, solution, reml)
+
+
+def r_default_ddf(nobs, lmer_df="kenward-roger", pbkrtest_limit=R_DF_LIMIT, lmerTest_limit=R_DF_LIMIT):
+    """The df method R's emmeans uses for an lmer fit of ``nobs`` rows (its ``emm_basis.merMod``).
+
+    emmeans asks for Kenward-Roger (``lmer.df``'s default).  Above ``pbkrtest.limit`` rows it
+    falls back to Satterthwaite, and above ``lmerTest.limit`` rows to Kenward-Roger if that is
+    still allowed, otherwise to asymptotic df (``df = Inf``, z tests), printing a note for each
+    limit it hit ("D.f. calculations have been disabled because the number of observations
+    exceeds 3000").  Both limits are 3,000 by default (``emm_options()``).
+
+    Parameters
+    ----------
+    nobs : int
+        Rows of the fit (``fit.nobs``; R's ``getME(fit, "N")``).
+    lmer_df : str, default "kenward-roger"
+        The method asked for (emmeans' ``lmer.df``).
+    pbkrtest_limit, lmerTest_limit : float, default 3000
+
+    Returns
+    -------
+    str
+        ``"kenward-roger"``, ``"satterthwaite"`` or ``"asymptotic"``: pass it as
+        ``emmeans(fit, ..., ddf=...)`` to print what R prints.
+
+    Examples
+    --------
+    >>> r_default_ddf(2500)
+    'kenward-roger'
+    >>> r_default_ddf(7500)
+    'asymptotic'
+    >>> r_default_ddf(7500, lmer_df="satterthwaite", lmerTest_limit=1e5)
+    'satterthwaite'
+    """
+    mode = resolve(lmer_df).key
+    if isinstance(nobs, bool) or not isinstance(nobs, numbers.Real) or not nobs >= 0:
+        raise ValueError(f"nobs must be a number of rows (e.g. fit.nobs), not {nobs!r}.")
+    too_big_kr, too_big_sat = nobs > pbkrtest_limit, nobs > lmerTest_limit
+    if mode == "kenward-roger" and too_big_kr:
+        mode = "satterthwaite"
+    if mode == "satterthwaite" and too_big_sat:
+        mode = "asymptotic" if too_big_kr else "kenward-roger"
+    return mode

@@ -166,8 +166,8 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95, ddf=None):
     R's emmeans switches to asymptotic df (df = Inf, z-based intervals) above
     3,000 observations unless ``emm_options(lmerTest.limit = ...)`` (or
     ``pbkrtest.limit``) is raised; lmmedu computes the df always.  R's emmeans
-    uses Kenward-Roger by default when pbkrtest is installed: pass
-    ``ddf="kenward-roger"`` to compare with it.
+    uses Kenward-Roger by default when pbkrtest is installed.  To print what R
+    prints for these data, pass ``ddf=lmmedu.stats.ddf.r_default_ddf(fit.nobs)``.
 
     Parameters
     ----------
@@ -188,8 +188,9 @@ def emmeans(fit, specs, by=None, at=None, type=None, level=0.95, ddf=None):
     level : float, default 0.95
         Confidence level.
     ddf : str, optional
-        df method for a mixed fit (``"satterthwaite"`` or ``"kenward-roger"``, see
-        :mod:`lmmedu.stats.ddf`), as emmeans' ``lmer.df``; default the fit's own.
+        df method for a mixed fit (``"satterthwaite"``, ``"kenward-roger"`` or ``"asymptotic"``,
+        see :mod:`lmmedu.stats.ddf`), as emmeans' ``lmer.df``; default the fit's own.
+        :func:`lmmedu.stats.ddf.r_default_ddf` says which one R's emmeans would use for a data set.
         Contrasts of the result use the same method.
 
     Returns

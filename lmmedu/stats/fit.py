@@ -35,8 +35,8 @@ def fit(formula, data, reml=True, ddf="satterthwaite"):
     ddf : str, default "satterthwaite"
         Denominator-df method of the coefficient table, contrasts and F tests, as lmerTest's
         ``summary(fit, ddf=...)``: ``"satterthwaite"`` or ``"kenward-roger"`` (``"KR"``), which
-        also adjusts the covariance of the estimates and needs a REML fit (see
-        :mod:`lmmedu.stats.ddf`).  ``fit.ddf`` names the method used.
+        also adjusts the covariance of the estimates and needs a REML fit, or ``"asymptotic"``
+        (infinite df: z tests, as emmeans above 3,000 rows; see :mod:`lmmedu.stats.ddf`).  ``fit.ddf`` names the method used.
 
     Returns
     -------

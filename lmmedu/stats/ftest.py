@@ -70,7 +70,8 @@ def anova(fit, *others, type=3, ddf=None, terms=None, **kwargs):
     type : {3, 2, 1}
         Type of the F table of one fit (see :func:`f_table`).
     ddf : str, optional
-        df method of the F table: ``"satterthwaite"`` or ``"kenward-roger"``; default the fit's own.
+        df method of the F table: ``"satterthwaite"``, ``"kenward-roger"`` or ``"asymptotic"``;
+        default the fit's own.
     terms : list of str, optional
         Only these terms of the F table.
 
@@ -111,8 +112,8 @@ def f_table(fit, type=3, ddf=None, terms=None):
         coding (lmerTest's default); 2: each term adjusted for the terms not containing it;
         1: sequential, in the order of the formula.  See the module docstring.
     ddf : str, optional
-        ``"satterthwaite"`` or ``"kenward-roger"`` (see :mod:`lmmedu.stats.ddf`); default the
-        fit's own method.  An lm has its residual df whatever the method.
+        ``"satterthwaite"``, ``"kenward-roger"`` or ``"asymptotic"`` (infinite den df, chi-square
+        tests; see :mod:`lmmedu.stats.ddf`); default the fit's own method.  An lm has its residual df whatever the method.
     terms : str or list of str, optional
         Only these terms (labels as in the formula, e.g. ``"treatment:gene"``).
 
@@ -171,8 +172,13 @@ def f_table(fit, type=3, ddf=None, terms=None):
     if mixed:
         table = pd.DataFrame(rows, index=index, columns=TABLE_COLUMNS)
         table["num_df"] = table["num_df"].astype(int)
-        notes.append(f"Type {_TYPES[type]} analysis of variance table with {method.name}'s method "
-                     f"(as lmerTest's anova(fit, type = {type}{_ddf_arg(method)}))")
+        if np.isinf(np.asarray(table["den_df"], dtype=float)).any():
+            notes.append(f"Type {_TYPES[type]} analysis of variance table with asymptotic (infinite) denominator "
+                         "df: each F times its num_df is a chi-square statistic (as emmeans' joint_tests with "
+                         'lmer.df = "asymptotic")')
+        else:
+            notes.append(f"Type {_TYPES[type]} analysis of variance table with {method.name}'s method "
+                         f"(as lmerTest's anova(fit, type = {type}{_ddf_arg(method)}))")
         if fit.singular:
             message = (f"{fit.singular_message} F and df are still given, but the df of a term tested "
                        "against that variance are fragile.")
@@ -230,7 +236,12 @@ def _mixed_row(fit, method, L):
     mean_sq = fit.sigma**2 * wald / q if q else np.nan
     if fit.problem.aliased:
         den_df = np.nan  # as df_for: a random term repeating a fixed effect leaves the df undefined
-    p = scipy.special.fdtrc(num_df, den_df, F) if num_df else np.nan
+    if not num_df:
+        p = np.nan
+    elif np.isinf(den_df):  # F on infinite df: num_df F is chi-square (scipy's fdtrc gives NaN there)
+        p = scipy.special.chdtrc(num_df, num_df * F)
+    else:
+        p = scipy.special.fdtrc(num_df, den_df, F)
     return [mean_sq * num_df, mean_sq, num_df, den_df, F, p]
 
 

@@ -271,8 +271,8 @@ class MixedFit(_FitBase):
         One row per fixed-effect term (statsmodels names): estimate, se, df
         (the fit's df method, as lmerTest's summary), t, p, ci_low, ci_high (95%, t-based).
     ddf : str
-        The df method of ``coefs``, contrasts and F tests: ``"Satterthwaite"`` (default) or
-        ``"Kenward-Roger"`` (see :mod:`lmmedu.stats.ddf`).
+        The df method of ``coefs``, contrasts and F tests: ``"Satterthwaite"`` (default),
+        ``"Kenward-Roger"`` or ``"asymptotic"`` (see :mod:`lmmedu.stats.ddf`).
     vcov : pandas.DataFrame
         Covariance matrix of the fixed effects the df method uses: sigma^2 (X'V^-1X)^-1 for
         Satterthwaite (lme4's ``vcov``), the Kenward-Roger adjusted one for Kenward-Roger.
