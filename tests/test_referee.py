@@ -197,3 +197,20 @@ def test_referee_study_reads_one_table_per_experiment(monkeypatch):
     assert out["p"].notna().all()
     with pytest.raises(ValueError, match="slope_sd"):
         referee_study(slope_sd=-1, n_sims=1)
+
+
+def test_referee_table_is_what_the_public_calls_give(experiment):
+    # The notebook says each row is lmmedu.anova(m0, m1, method="bootstrap") or lmmedu.anova(m[, ddf=...]): same seed,
+    # same numbers.
+    tab = referee_table(experiment, n_boot=50, seed=3, models={"random slope": "(1 + treatment|replicate)"})
+    t = tab.set_index("test")
+    m1 = lmmedu.fit("log(length) ~ treatment + (1 + treatment|replicate)", experiment, reml=False)
+    m0 = lmmedu.fit("log(length) ~ 1 + (1 + treatment|replicate)", experiment, reml=False)
+    lrt = lmmedu.anova(m0, m1, method="bootstrap", n=50, seed=3).iloc[1]
+    assert t.loc["chi-square LRT (ML)", "p"] == pytest.approx(lrt["p"], rel=1e-12)
+    assert t.loc["parametric bootstrap LRT (ML)", "p"] == pytest.approx(lrt["p_boot"], rel=1e-12)
+    m = lmmedu.fit("log(length) ~ treatment + (1 + treatment|replicate)", experiment)
+    for test, ddf in (("F, Satterthwaite df (REML)", "satterthwaite"), ("F, Kenward-Roger df (REML)", "kenward-roger")):
+        f = lmmedu.anova(m, ddf=ddf).loc["treatment"]
+        assert t.loc[test, "statistic"] == pytest.approx(f["F"], rel=1e-10)
+        assert t.loc[test, "den_df"] == pytest.approx(f["den_df"], rel=1e-8)
