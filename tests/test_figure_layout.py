@@ -34,7 +34,8 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 import lmmedu  # noqa: E402
 from lmmedu.teach import plots, studies  # noqa: E402
-from lmmedu.teach.comparison import design_effect_view, pooling_table, random_effect_cov, residual_table  # noqa: E402
+from lmmedu.teach.comparison import (design_effect_view, pooling_table, random_effect_cov, residual_table,  # noqa: E402
+                                     variance_test_table)
 
 #: Width of JupyterLab's output area with the file browser open in a 1,280 px window, and the
 #: resolution the inline backend draws at (matplotlib's default, which matplotlib-inline keeps).
@@ -449,6 +450,15 @@ def case_residual_panels(residuals, **_):
 
 def case_modes_panels(slope_fit, **_):
     return plots.modes_panels(slope_fit)
+
+
+def case_null_lrt_plot(**_):
+    # Notebook 07's boundary figure on its own experiment (a few hundred refits: about a second).
+    d = studies.simulate_groups(np.random.default_rng(7), n_groups=4, group_size=100, icc=0.2, design="within",
+                                slope_sd=0.15)
+    small = lmmedu.fit("log(length) ~ treatment + (1|replicate)", d)
+    big = lmmedu.fit("log(length) ~ treatment + (1|replicate) + (1|replicate:treatment)", d)
+    return plots.null_lrt_plot(variance_test_table(small, big, n_boot=200, seed=2))
 
 
 CASES = {name[len("case_"):]: func for name, func in globals().items() if name.startswith("case_")}

@@ -110,3 +110,55 @@ def test_04_interaction_df_stay_large_under_a_shared_slope_and_drop_with_a_per_g
     assert shared.loc["treatment:gene", "den_df"] > 1000 and shared.loc["treatment", "den_df"] < 4
     assert by_hand["den_df"] < own.loc["treatment:gene", "den_df"] < 100
     assert max(shared.loc["treatment:gene", "p"], own.loc["treatment:gene", "p"], by_hand["p"]) < 0.05
+
+
+def test_07_selection_study_separates_the_recipe_from_slope_always():
+    # 07's "Choosing random effects by a test": the recipe lands between the two fixed choices, and its 95% interval
+    # does not overlap that of "slope always" (the point of simulating 1,000 experiments); slope always is near 5%;
+    # the slope's LRT misses the real slope variation in most experiments; singular slope fits reject more often.
+    from lmmedu.teach.studies import singular_split
+
+    table = load_study("random_slope_selection_study")
+    assert table["sim"].nunique() >= 1000
+    r = rates(table).set_index("analysis")
+    recipe, always, never = (r.loc[k] for k in ("slope kept if LRT p < 0.05", "random slope always",
+                                                "random intercept only"))
+    assert recipe["ci_low"] > always["ci_high"]
+    assert never["ci_low"] > recipe["ci_high"]
+    assert always["ci_low"] <= 0.05 <= always["ci_high"]
+    assert r.loc["LRT of the random slope", "rate"] < 0.5
+    split = singular_split(table, "random slope always").set_index("fit")
+    assert split.loc["singular", "ci_low"] > split.loc["not singular", "ci_high"]
+
+
+def test_07_bootstrap_referees_only_the_model_it_simulates_from():
+    # 07's referee study: without the random slope every test, the bootstrap included, rejects far more than 5%;
+    # with it the bootstrap is near 5% and below the chi-square LRT's rate (the small-sample optimism it corrects).
+    r = rates(load_study("referee_study")).set_index("analysis")
+    for test in ("chi-square LRT (ML)", "parametric bootstrap LRT (ML)", "F, Satterthwaite df (REML)",
+                 "F, Kenward-Roger df (REML)"):
+        assert r.loc[f"random intercept only: {test}", "ci_low"] > 0.05
+    boot = r.loc["random slope: parametric bootstrap LRT (ML)"]
+    assert boot["ci_low"] <= 0.05 <= boot["ci_high"]
+    assert r.loc["random slope: chi-square LRT (ML)", "rate"] > boot["rate"]
+    assert r.loc["lm: F (lm)", "ci_low"] > 0.05
+
+
+def test_07_boundary_about_half_the_null_lrts_are_zero_and_chisquare_is_conservative():
+    # 07's boundary section on its own experiment (same seeds as the notebook): about half of the simulated null LRTs
+    # are exactly 0, the chi-square test of the variance rejects below its 5% level, the mixture is closer to 5%;
+    # the recipe's 2-df slope test has few zeros but is conservative too.
+    from lmmedu.teach.comparison import variance_test_table
+    from lmmedu.teach.studies import simulate_groups
+
+    d = simulate_groups(np.random.default_rng(7), n_groups=4, group_size=100, icc=0.2, design="within",
+                        slope_sd=0.15)
+    small = lmmedu.fit("log(length) ~ treatment + (1|replicate)", d)
+    cells = variance_test_table(small, lmmedu.fit("log(length) ~ treatment + (1|replicate) + (1|replicate:treatment)",
+                                                  d), n_boot=500, seed=2)
+    assert 0.4 < cells.attrs["share_zero"] < 0.7
+    assert cells.loc["chi-square", "null_rejection"] < cells.loc["50:50 mixture", "null_rejection"] < 0.05
+    slope = variance_test_table(small, lmmedu.fit("log(length) ~ treatment + (1 + treatment|replicate)", d),
+                                n_boot=200, seed=3)
+    assert slope.attrs["share_zero"] < 0.1
+    assert slope.loc["chi-square", "null_rejection"] < 0.05

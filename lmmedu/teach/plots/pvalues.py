@@ -16,7 +16,7 @@ from .base import (PAGE_WIDTH, dodged, interval_rows, legend_below, palette, rat
 # and residual diagnostics from lmmedu.teach.comparison.residual_table.
 
 __all__ = ["rates_vs_setting_plot", "rates_at_setting_plot", "wald_vs_t_panels", "residuals_vs_fitted_plot", "qq_plot",
-            "residuals_by_group_plot"]
+            "residuals_by_group_plot", "null_lrt_plot"]
 
 _SETTING_LABELS = {"n_groups": "number of replicates (groups)", "group_size": "measurements per replicate",
                    "icc": "ICC (share of variance between replicates)", "slope_sd": "SD of the drug effect "
@@ -367,3 +367,64 @@ def residuals_by_group_plot(table, axes=None, max_groups=6):
     fig.suptitle(f"{table.attrs.get('model', '')}:\nmean residuals per group and level up to "
                  f"{spread:.2g} away from 0", fontsize="medium")
     return list(axes)
+
+
+def null_lrt_plot(table, ax=None):
+    """The test of a variance: the null distribution of the LRT from the bootstrap against chi-square and the mixture.
+
+    Each curve is P(LRT >= x) under one reference distribution (:func:`lmmedu.teach.comparison.lrt_tails`),
+    on a log scale; the vertical line is the observed LRT, so the height of each curve there is that
+    reference's p-value. The bootstrap curve drops at 0 by the share of simulated LRTs that are
+    exactly 0 (the larger model's extra variance estimated at zero).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`lmmedu.teach.comparison.variance_test_table`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"p": [0.1]})
+    >>> t.attrs.update(lrt=2.0, df=1, null_lrt=np.r_[np.zeros(60), np.arange(1, 41) / 10], share_zero=0.6)
+    >>> null_lrt_plot(t).get_yscale()
+    'log'
+    """
+    from ..comparison.pvalues import lrt_tails
+
+    tails = lrt_tails(table)
+    ax = new_axes(ax, (PAGE_WIDTH, 4.2))
+    colours = palette(3)
+    n = len(table.attrs["null_lrt"])
+    floor = 1.0 / n
+    styles = {"chi-square": ("-", f"chi-square, {table.attrs['df']} df"),
+              "50:50 mixture": ("--", "50:50 mixture (half at 0)"),
+              "parametric bootstrap": ("-", f"bootstrap: {n} simulated LRTs")}
+    for colour, (name, (style, label)) in zip(colours, styles.items()):
+        y = tails[name].to_numpy(float)
+        if name == "parametric bootstrap":
+            keep = y >= floor  # beyond the largest simulated LRT the share is 0: nothing to draw on a log scale
+            ax.step(tails["lrt"][keep], y[keep], where="post", color=colour, linewidth=2, label=label)
+        else:
+            ax.plot(tails["lrt"], y, style, color=colour, linewidth=2, label=label)
+    lrt = float(table.attrs["lrt"])
+    ax.axvline(lrt, color="0.3", linewidth=1, linestyle=":")
+    ax.text(lrt, 1.0, f" observed LRT {number(lrt)}", va="top", ha="left", fontsize="small", color="0.3")
+    alpha = float(table.attrs.get("alpha", 0.05))
+    ax.axhline(alpha, color="0.6", linewidth=0.8, label=f"p = {alpha:g}")
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 2, 1.6)
+    ax.set_xlim(0, float(tails["lrt"].max()))
+    fit_xlabel(ax, "likelihood-ratio statistic x (twice the gain in log-likelihood)")
+    fit_ylabel(ax, "P(LRT ≥ x) if the variance is 0 (log scale)")
+    ax.legend(frameon=False, fontsize="small", loc="lower left")
+    share = float(table.attrs["share_zero"])
+    fit_title(ax, f"{share:.0%} of the simulated LRTs are exactly 0: chi-square's tail is too heavy for a variance",
+              fontsize="medium")
+    return ax

@@ -26,6 +26,7 @@ from .random_slopes import random_slope_p_values
 from .replicates import simulate_p_values
 from .runner import RESULT_COLUMNS
 from .gene_responses import gene_response_p_values
+from .pvalues import referee_study, selection_study
 
 __all__ = ["STUDY_RECIPES", "run_study_recipe", "render_study_csv", "write_studies", "load_study", "stale_studies"]
 
@@ -65,6 +66,18 @@ STUDY_RECIPES = {
         dict(grid=[{"obs_per_replicate": 5}, {"obs_per_replicate": 50}, {"obs_per_replicate": 500}],
              design="between", n_replicates=4, replicate_sd=0.2, replicate_treatment_sd=0.1, n_sims=30, seed=3),
         setting_columns=("obs_per_replicate",)),
+    # Notebook 07: choosing the random slope by a test, on enough experiments that the 95% intervals of
+    # the test-first recipe and of "slope always" are apart (a 600-experiment pilot gave 23% and 6.5%,
+    # whose intervals separate from about 100 experiments on; 1,000 leave a wide margin), and every
+    # p-value of the drug (lm, chi-square, bootstrap, Satterthwaite, Kenward-Roger; random intercept
+    # only and random slope) with the bootstrap as referee.
+    "random_slope_selection_study": _StudyRecipe(
+        "random_slope_selection_study.csv", selection_study,
+        dict(n_groups=4, group_size=100, icc=0.2, slope_sd=0.15, n_sims=1000, seed=13),
+        setting_columns=("n_groups", "group_size", "icc", "slope_sd")),
+    "referee_study": _StudyRecipe(
+        "referee_study.csv", referee_study,
+        dict(n_groups=4, group_size=100, icc=0.2, slope_sd=0.15, n_sims=400, n_boot=100, seed=24, boot_seed=1)),
 }
 
 
