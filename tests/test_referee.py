@@ -181,7 +181,7 @@ def test_variance_test_table_refuses_bad_input(experiment):
 
 
 def test_referee_study_reads_one_table_per_experiment(monkeypatch):
-    import lmmedu.teach.studies.pvalues as module
+    import lmmedu.teach.studies.referee as module
 
     calls = []
     real = module.referee_table

@@ -26,7 +26,8 @@ from .random_slopes import random_slope_p_values
 from .replicates import simulate_p_values
 from .runner import RESULT_COLUMNS
 from .gene_responses import gene_response_p_values
-from .pvalues import referee_study, selection_study
+from .pvalues import selection_study
+from .referee import referee_study
 
 __all__ = ["STUDY_RECIPES", "run_study_recipe", "render_study_csv", "write_studies", "load_study", "stale_studies"]
 
