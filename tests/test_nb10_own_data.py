@@ -17,8 +17,9 @@ import pytest
 
 import lmmedu
 from lmmedu.data.read import check_numeric_text, missing_cells, r_csv, read_table
-from lmmedu.teach.comparison import design_checklist, model_formula, r_formula
-from lmmedu.teach.widgets import OwnDataApp, check_choices, own_data_contrasts
+from lmmedu.teach.comparison import (analyse_own_data, check_choices, default_response, design_checklist, model_formula,
+                                     own_data_contrasts, r_formula)
+from lmmedu.teach.widgets import OwnDataApp
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -352,6 +353,20 @@ def test_check_choices_and_contrasts_are_plain_functions(small_within):
     assert diff["contrast"].tolist() == ["drug - control"]
 
 
+def test_the_analysis_is_what_the_app_shows(small_within):
+    # The app's Fit is this one function plus two figures: the same formula, notes and tables.
+    a = analyse_own_data(small_within, **CHOICES)
+    app = OwnDataApp(small_within.to_csv(index=False).encode(), **CHOICES)
+    shown = app.run()
+    assert a.formula == shown.formula == "log(length) ~ treatment * gene + (1 | replicate)"
+    assert a.r_code == shown.r_code and a.notes == shown.notes
+    pd.testing.assert_frame_equal(a.checklist, shown.checklist)
+    assert 'contrast(emmeans(m, ~ treatment | gene, type = "response"), "trt.vs.ctrl"' in a.r_code
+    assert a.residuals.attrs and not any("Q(" in str(v) for v in a.residuals.attrs.values())
+    with pytest.raises(ValueError, match="Pick at least one grouping factor"):
+        analyse_own_data(small_within, "length", groups=())
+
+
 def test_checklist_names_a_missing_column(small_within):
     with pytest.raises(ValueError, match="'treatmnt' is not in the data"):
         lmmedu.checklist("log(length) ~ treatmnt + (1|replicate)", small_within)
@@ -389,8 +404,6 @@ def test_a_new_file_starts_with_the_measured_column_as_response():
     # Not the last numeric column (batch 1/2), nor the dose code 0/1/2: the one with measured values.
     app = OwnDataApp(str(MICE))
     assert app.response.value == "cell area"
-    from lmmedu.teach.widgets import default_response
-
     assert default_response(read_table(MICE)) == "cell area"
     ids = pd.DataFrame({"id": range(1, 11), "count": [3, 9, 4, 12, 7, 5, 8, 11, 6, 10], "plate": [1, 2] * 5})
     assert default_response(ids) == "count"
