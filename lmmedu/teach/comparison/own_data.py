@@ -206,6 +206,11 @@ def _missing_note(data, columns):
 def check_choices(data, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
     """Check the app's choices against the data and write the formula; fit nothing.
 
+    The checks follow the first steps of the model-building path
+    (:data:`~lmmedu.teach.comparison.PATH_STEPS`): the design (a numeric response, its log,
+    the fixed terms), then the units rows share (the grouping factors), then the random part
+    (a random slope only where its column varies inside a unit).
+
     Parameters
     ----------
     data : pandas.DataFrame or None
@@ -247,9 +252,6 @@ def check_choices(data, response, log=False, fixed=(), interactions=False, group
         if col not in columns:
             shown = ", ".join(columns[:10]) + (", ..." if len(columns) > 10 else "")
             raise ValueError(f"The column '{col}' is not in the loaded file (its columns: {shown}); pick one of those.")
-    if not groups:
-        raise ValueError("Pick at least one grouping factor: the column naming the replicates (animals, plates, "
-                         "arrays...) that rows share.")
     y = data[response]
     if is_text_column(y) or pd.api.types.is_bool_dtype(y):
         check_numeric_text(data, [response])  # a column of numbers with a typo gets its line number
@@ -266,6 +268,10 @@ def check_choices(data, response, log=False, fixed=(), interactions=False, group
                 f"1 row is zero or negative (line {line}:"
             raise ValueError(f"log({response}) needs positive values, but {many} {values[bad[0]]:g}); untick 'log' or "
                              "correct the data.")
+    # The design is checked; next the units the rows share, then the random part.
+    if not groups:
+        raise ValueError("Pick at least one grouping factor: the column naming the replicates (animals, plates, "
+                         "arrays...) that rows share.")
     for g in groups:
         levels = data[g].dropna().unique()
         if len(levels) < 2:
@@ -275,6 +281,7 @@ def check_choices(data, response, log=False, fixed=(), interactions=False, group
         if len(levels) == data[g].notna().sum():
             raise ValueError(f"The grouping factor '{g}' has a different value in every row, so no rows share a group; "
                              "pick the column that names the replicates (animals, plates...).")
+    # 2. the random part: a slope only where the design lets the effect vary inside a unit.
     notes = []
     per_group = {}
     for s in slopes:

@@ -10,6 +10,8 @@ whether the df are small. :mod:`.own_data` turns the app's choices into a formul
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 from scipy import stats as _stats
@@ -20,10 +22,71 @@ from ...stats.results import is_mixed
 from ...stats.terms import names_in as _names_in
 from .compare import effect_carriers, group_codes as _groups, is_nested as _nested, variation as _variation
 
-__all__ = ["design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF"]
+__all__ = ["design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF", "PATH_STEPS", "PathStep", "choose_ddf"]
+
+
+class PathStep(NamedTuple):
+    """One step of the model-building path: its name, the question it answers, and its R line."""
+
+    step: str
+    question: str
+    r: str
+
+
+#: The model-building path, in order; the checklist's ``step`` column names these steps.
+PATH_STEPS = (
+    PathStep("1. design", "What was randomised or replicated, and which column names those units?",
+             "xtabs(~ treatment + replicate, data = d)"),
+    PathStep("2. random part", "One random term per kind of unit; a random slope for every treatment that varies "
+             "within a unit.", "lmer(y ~ treatment + (1 + treatment | replicate), data = d)"),
+    PathStep("3. singular?", "Is a variance estimated at 0, or a correlation at +/-1?", "isSingular(m); VarCorr(m)"),
+    PathStep("4. simplify", "Drop what the design allows (a correlation first), never a unit the design has.",
+             "lmer(y ~ treatment + (1 | replicate) + (1 | replicate:treatment), data = d)"),
+    PathStep("5. REML", "REML for the final fit; ML only to compare fixed parts by likelihood ratio.",
+             "lmer(..., REML = TRUE); anova(m0, m1) refits both by ML"),
+    PathStep("6. df method", "Satterthwaite, or Kenward-Roger with few groups: do they differ?",
+             "summary(m, ddf = \"Kenward-Roger\")"),
+    PathStep("7. emmeans / F", "Test each term as a whole, then the contrasts you asked about.",
+             "anova(m, ddf = \"Kenward-Roger\"); contrast(emmeans(m, ~ treatment | gene), \"trt.vs.ctrl\")"),
+    PathStep("8. report", "Units and their number, model, variance components with intervals, df method, effects "
+             "with CIs, software versions.", "confint(m, method = \"profile\"); sessionInfo()"),
+)
+_STEP = {"groups": 0, "where it varies": 0, "units behind the effect": 0, "random slope": 1, "singular fit": 2,
+         "convergence": 2, "REML": 4, "df method": 5, "df": 5}
+
+
+def choose_ddf(fit):
+    """The df method for the final fit's t and F tests: Kenward-Roger with few groups, else Satterthwaite.
+
+    Kenward-Roger (pbkrtest) also corrects the standard errors for estimating the variances, which
+    matters when a grouping factor has fewer than :data:`FEW_UNITS` levels; with more levels both
+    methods agree closely and Satterthwaite (lmerTest's default) is cheaper.
+
+    Returns
+    -------
+    method : str
+        ``"Kenward-Roger"`` or ``"Satterthwaite"``.
+    reason : str
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> choose_ddf(lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates("between")))[0]
+    'Kenward-Roger'
+    """
+    if not is_mixed(fit):
+        raise ValueError(f"choose_ddf needs a mixed model from lmmedu.fit, not {type(fit).__name__}.")
+    group, n = min(fit.ngroups.items(), key=lambda gn: gn[1])
+    if n < FEW_UNITS:
+        return "Kenward-Roger", (f"{group} has only {n} levels, so Kenward-Roger's df and its small-sample correction "
+                                 "of the standard errors are the safer choice (R: lmerTest's ddf = "
+                                 "\"Kenward-Roger\", emmeans' default).")
+    return "Satterthwaite", (f"every grouping factor has at least {FEW_UNITS} levels (the fewest: {n} of {group}), "
+                             "so Satterthwaite and Kenward-Roger agree closely, and Satterthwaite is lmerTest's "
+                             "default.")
 
 #: Columns of :func:`design_checklist`.
-CHECKLIST_COLUMNS = ["item", "about", "finding", "verdict", "detail"]
+CHECKLIST_COLUMNS = ["step", "item", "about", "finding", "verdict", "detail"]
 #: Fewer experimental units than this behind an effect (or levels of a grouping factor): caution.
 FEW_UNITS = 6
 #: Fewer denominator df than this: caution (the t distribution is far from normal).
@@ -32,7 +95,8 @@ SMALL_DF = 10
 
 
 def _row(item, about, finding, verdict, detail):
-    return {"item": item, "about": about, "finding": finding, "verdict": verdict, "detail": detail}
+    return {"step": PATH_STEPS[_STEP[item]].step, "item": item, "about": about, "finding": finding,
+            "verdict": verdict, "detail": detail}
 
 
 def _plural(g):
@@ -54,9 +118,10 @@ def design_checklist(formula, data, fit=None):
     Returns
     -------
     pandas.DataFrame
-        Columns ``item``, ``about`` (the group, predictor or term checked), ``finding`` (a
-        short fact), ``verdict`` ("ok", "caution", "problem" or "suggestion") and ``detail``
-        (what it means and what to do). The items, in order:
+        Columns ``step`` (the step of :data:`PATH_STEPS` the row checks), ``item``, ``about``
+        (the group, predictor or term checked), ``finding`` (a short fact), ``verdict`` ("ok",
+        "caution", "problem" or "suggestion") and ``detail`` (what it means and what to do). The
+        items, in the order of the path:
 
         ``groups``
             how many levels each grouping factor has (fewer than :data:`FEW_UNITS`: caution).
@@ -71,9 +136,13 @@ def design_checklist(formula, data, fit=None):
             effect differ between the levels (a random slope), a suggestion if not, and
             whether the data can support one.
         ``singular fit``
-            whether a variance was estimated at zero.
+            whether a variance was estimated at zero (or a correlation at +/-1).
+        ``REML``
+            whether the fit is REML (ML: caution, refit by REML for the final fit).
+        ``df method``
+            the fit's df method against :func:`choose_ddf` (Kenward-Roger with few groups).
         ``df``
-            per term, the Satterthwaite df (fewer than :data:`SMALL_DF`: caution).
+            per term, the df of the fit's method (fewer than :data:`SMALL_DF`: caution).
 
     Examples
     --------
@@ -83,7 +152,9 @@ def design_checklist(formula, data, fit=None):
     >>> check.loc[check["item"] == "units behind the effect", ["about", "finding"]].values.tolist()[1]
     ['treatment[T.drug]', '4 levels of replicate']
     >>> sorted(set(check["verdict"]))
-    ['caution', 'ok']
+    ['caution', 'ok', 'suggestion']
+    >>> check.loc[check["item"] == "df method", "finding"].tolist()  # 4 replicates: Kenward-Roger is suggested
+    ['Satterthwaite']
     """
     parsed = parse_formula(formula)
     if not parsed.random:
@@ -214,9 +285,12 @@ def design_checklist(formula, data, fit=None):
                          f"p-value can be far too small. Try (1 + {v} | {g}) in place of (1 | {g}): "
                          + "; ".join(can) + "."))
 
-    # 5. Singular fit.
+    # 5. Singular fit (3. and 4. of the path).
     if model.singular:
-        rows.append(_row("singular fit", "random part", "singular", "caution", model.singular_message))
+        rows.append(_row("singular fit", "random part", "singular", "caution",
+                         model.singular_message + " Next step: simplify as the design allows (a correlation at "
+                         "+/-1 first, e.g. (1 | g) + (1 | g:x) for (1 + x | g)), never dropping a unit the design "
+                         "has."))
     else:
         vc = model.varcomp
         smallest = vc[vc["term2"].isna() & (vc["group"] != "Residual")].sort_values("sd").iloc[0]
@@ -227,7 +301,22 @@ def design_checklist(formula, data, fit=None):
         rows.append(_row("convergence", "optimizer", "not converged", "problem",
                          f"The optimizer reported a problem ({model.opt.message}); simplify the random part."))
 
-    # 6. Small df, and large df that only the missing random slope makes large.
+    # 7. REML for the final fit, and the df method the path chooses.
+    if model.reml:
+        rows.append(_row("REML", "fit", "REML", "ok", "Fitted by REML: right for the final fit's t and F tests and "
+                         "intervals."))
+    else:
+        rows.append(_row("REML", "fit", "ML", "caution", "Fitted by ML, which is for comparing fixed parts by "
+                         "likelihood ratio only (anova(m0, m1)); refit by REML (REML = TRUE) for the final fit."))
+    method, why = choose_ddf(model)
+    if model.ddf == method:
+        rows.append(_row("df method", "fit", model.ddf, "ok", f"{model.ddf}: {why}"))
+    else:
+        rows.append(_row("df method", "fit", model.ddf, "suggestion" if model.reml else "caution",
+                         f"Tested with {model.ddf} df; {method} is the path's choice: {why} Compare both before "
+                         "reporting (lmmedu.fit(formula, data, ddf=\"KR\"))."))
+
+    # 8. Small df, and large df that only the missing random slope makes large.
     for term, r in model.coefs.iterrows():
         df = float(r["df"])
         if not np.isfinite(df):
@@ -250,7 +339,7 @@ def design_checklist(formula, data, fit=None):
         elif assumed:
             g, n = min(assumed, key=lambda gn: gn[1])
             rows.append(_row("df", term, shown, "caution",
-                             f"{term} is tested with t on {shown} df (Satterthwaite) because the model assumes its "
+                             f"{term} is tested with t on {shown} df ({model.ddf}) because the model assumes its "
                              f"effect is the same in every level of {g}: the df count rows, yet the effect varies "
                              f"within only {n} levels of {g}. If it can differ between them (see 'random slope'), "
                              f"those {n} levels are its units and its df are nearer {n - 1}, not {shown}: do not "

@@ -6,13 +6,17 @@ Part of :mod:`lmmedu.teach.widgets`; see the contract in :mod:`lmmedu.teach`.
 :func:`lmmedu.teach.comparison.check_choices`, which fits nothing), and on **Fit** what
 :func:`lmmedu.teach.comparison.analyse_own_data` computes: the lm-vs-mixed-model comparison
 with reasons, what each coefficient means, the per-group contrasts, residual diagnostics,
-conditional modes and the design checklist.
+conditional modes and the design checklist, its rows labelled by the steps of the
+model-building path. The **report** tab fills the reporting template
+(:func:`lmmedu.teach.comparison.write_report`) for the fitted choices on its own button: its
+profile intervals take about a second, so they are computed once per fit, when asked for.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +27,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ...data.read import read_table
-from ..comparison import analyse_own_data, check_choices, default_response, is_text_column, plain_names, r_formula
+from ..comparison import (analyse_own_data, check_choices, default_response, is_text_column, plain_names, r_formula,
+                          write_report)
 from ..comparison.layout import comparison_tables_html
 from ..plots import PAGE_WIDTH, modes_panels, residual_panels
 from .app import App, _table_html, control_style, error_html, png
@@ -86,6 +91,20 @@ def _plain_figure(fig):
     return fig
 
 
+def _markdown_html(text):
+    """The report's Markdown as HTML: paragraphs, a list, **bold** and `code` (all the report uses)."""
+    out, items = [], []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        head = [ln for ln in lines if not ln.startswith("- ")]
+        items = [ln[2:] for ln in lines if ln.startswith("- ")]
+        para = html.escape(" ".join(head))
+        para = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", para)
+        para = re.sub(r"`(.+?)`", r"<code>\1</code>", para)
+        out.append(f"<p>{para}</p>" + (_list_html(items) if items else ""))
+    return "".join(out)
+
+
 def _list_html(items):
     return "<ol>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in items) + "</ol>"
 
@@ -117,6 +136,12 @@ class OwnDataApp(App):
         The formula and R line (the preview).
     comparison_view, meanings_view, contrasts_view, checklist_view : ipywidgets.HTML
     residual_plot, modes_plot : ipywidgets.Image
+    report_button : ipywidgets.Button
+        Writes the report of the fitted model (:meth:`write_report`).
+    report_view : ipywidgets.HTML
+        The filled report.
+    report : ModelReport or None
+        The last report written (None until the button is pressed after a fit).
 
     Examples
     --------
@@ -138,6 +163,10 @@ class OwnDataApp(App):
     action = "fit"
     changed = "Choices changed: press <b>{button}</b> to {action} them."
     running = "Fitting the lm and the mixed model: the tabs fill in when it is done."
+    #: The report tab before its button is pressed.
+    report_prompt = ("<p>Press <b>Write the report</b> to fill the reporting template for the fitted model: units, "
+                     "formula, variance components with profile intervals (about a second), df method, F tests, "
+                     "effects with CIs, software versions.</p>")
     #: Status after a failed fit (the message under the button says why).
     not_fitted = "<b>Not fitted.</b> The line below says why; the tabs stay empty until a fit succeeds."
 
@@ -179,9 +208,18 @@ class OwnDataApp(App):
         self.checklist_view = widgets.HTML()
         self.residual_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
         self.modes_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
+        self.report = None
+        self.report_button = widgets.Button(description="Write the report", icon="file-text",
+                                            layout=widgets.Layout(width="180px"))
+        self.report_button.add_class("lmmedu-report-button")
+        self.report_view = widgets.HTML(self.report_prompt)
+        self.report_view.add_class("lmmedu-report")
+        self.report_button.on_click(lambda _b: self.write_report())
         self.tabs = widgets.Tab(children=[self.comparison_view, self.meanings_view, self.contrasts_view,
-                                          widgets.VBox([self.residual_plot, self.modes_plot]), self.checklist_view])
-        for i, title in enumerate(["lm vs mixed model", "coefficients", "contrasts", "diagnostics", "checklist"]):
+                                          widgets.VBox([self.residual_plot, self.modes_plot]), self.checklist_view,
+                                          widgets.VBox([self.report_button, self.report_view])])
+        for i, title in enumerate(["lm vs mixed model", "coefficients", "contrasts", "diagnostics", "checklist",
+                                   "report"]):
             self.tabs.set_title(i, title)
         self.load_button.on_click(lambda _b: self.load(self.path.value.strip()))
         self.upload.observe(self._uploaded, names="value")
@@ -247,6 +285,28 @@ class OwnDataApp(App):
         for view in (self.comparison_view, self.meanings_view, self.contrasts_view, self.checklist_view):
             view.value = ""
         self.residual_plot.value = self.modes_plot.value = b""
+        self.report = None
+        self.report_view.value = self.report_prompt
+
+    def write_report(self):
+        """Fill the reporting template for the model on screen (once per fit) and show it; returns the report.
+
+        Without a fit, or when the choices changed since, says so in ``app.message`` and returns None.
+        """
+        if self.result is None or self.formula != self.result.formula:
+            self.message.value = error_html("No report yet", "press Fit first: the report describes the fitted model")
+            return None
+        if self.report is None:
+            model = self.result.comparison.lmm
+            try:
+                self.report = write_report(model, log=model.transform == "log", checklist=self.result.checklist)
+            except ValueError as exc:
+                self.message.value = error_html("Could not write the report", exc)
+                return None
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.report.notes)
+        self.report_view.value = (_markdown_html(self.report.markdown)
+                                  + (f"<b>Notes on the intervals</b><ol>{notes}</ol>" if notes else ""))
+        return self.report
 
     def failed(self, exc):
         """A fit that failed: clear the tabs (they showed other choices) and say so next to the button."""
@@ -291,10 +351,13 @@ class OwnDataApp(App):
         modes_fig = modes_panels(model, axes=_modes_axes(model))[0].figure
         return OwnDataResult(formula=a.formula, r_code=a.r_code, comparison=a.comparison, meanings=a.meanings,
                              contrasts=a.contrasts, checklist=a.checklist,
-                             residual_figure=png(_plain_figure(residual_fig)), modes_figure=png(_plain_figure(modes_fig)),
-                             notes=a.notes)
+                             residual_figure=png(_plain_figure(residual_fig)),
+                             modes_figure=png(_plain_figure(modes_fig)), notes=a.notes)
 
     def show(self, result):
+        # A new fit: the report of the previous one no longer describes what is on screen.
+        self.report = None
+        self.report_view.value = self.report_prompt
         cmp = result.comparison
         t = cmp.table
         # The comparison's own layout: it fits the output area however many grouping factors a learner picks.
