@@ -524,7 +524,9 @@ def test_a_singular_slope_is_found_and_simplified_as_the_design_allows(small_wit
     assert singular_slope.singular
     parts = singular_parts(singular_slope)
     assert parts["parameter"].tolist() == ["correlation of Intercept and treatment[T.drug]"]
-    assert abs(parts["estimate"].iloc[0]) == pytest.approx(1, abs=1e-6)
+    # On the boundary by the fit's own criterion (relative Cholesky diagonal < 1e-4, lme4's isSingular): with the
+    # slope SD about a tenth of the residual SD, |correlation| is within 1e-5 of 1.
+    assert abs(parts["estimate"].iloc[0]) == pytest.approx(1, abs=1e-5)
     formula, why = simplify_random(singular_slope)
     assert formula == "log(length) ~ treatment*gene + (1 | replicate) + (1 | replicate:treatment)"
     assert "correlation at +/-1" in why
@@ -539,6 +541,7 @@ def test_a_variance_at_zero_with_nothing_to_drop_is_kept():
     m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", data)
     if not m.singular:
         pytest.skip("this draw estimated the replicate SD above zero")
+    assert singular_parts(m)["parameter"].tolist() == ["SD of Intercept"]
     formula, why = simplify_random(m)
     assert formula is None and "keep it" in why
 

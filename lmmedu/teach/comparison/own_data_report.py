@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
+import numpy as np
 import pandas as pd
 
 from ...stats.confint import confint
@@ -40,8 +41,8 @@ INTERVAL_CAVEAT = ("With few groups these intervals are approximate: they rest o
 _PYTHON = ("lmmedu", "numpy", "scipy", "pandas", "statsmodels")
 _R = {"lme4": "the fit, VarCorr, profile intervals", "lmerTest": "Satterthwaite df, summary and anova F tests",
       "pbkrtest": "Kenward-Roger df", "emmeans": "marginal means and contrasts"}
-# |correlation| at least this close to 1 is on the boundary (lme4 reports such fits as singular).
-_CORR_EDGE = 1 - 1e-6
+# lme4's isSingular tolerance on the diagonal of the relative covariance factor, as MixedFit.singular uses.
+_SINGULAR_THETA = 1e-4
 
 
 def _require_mixed(fit, func):
@@ -74,14 +75,26 @@ def singular_parts(fit):
     """
     _require_mixed(fit, "singular_parts")
     rows = []
-    if fit.singular:
-        vc = fit.varcomp
-        for r in vc[vc["group"] != "Residual"].itertuples():
-            if pd.isna(r.term2) and r.sd <= 1e-4 * fit.sigma:
-                rows.append({"group": r.group, "parameter": f"SD of {r.term}", "estimate": r.sd})
-            elif not pd.isna(r.term2) and abs(r.corr) >= _CORR_EDGE:
-                rows.append({"group": r.group, "parameter": f"correlation of {r.term} and {r.term2}",
-                             "estimate": r.corr})
+    if not fit.singular:
+        return pd.DataFrame(rows, columns=["group", "parameter", "estimate"])
+    vc = fit.varcomp
+    for i, block in enumerate(fit.blocks):
+        # The fit's own criterion (lme4's isSingular): a diagonal element of the relative covariance factor
+        # below 1e-4. Its row's other entries say which boundary: all near 0, the SD itself is 0; otherwise
+        # the term is a linear function of the earlier ones, a correlation at +/-1.
+        T = fit.problem.user_factor(fit.opt.x, i)
+        group = block.term.group
+        for a, name in enumerate(block.names):
+            if abs(T[a, a]) >= _SINGULAR_THETA:
+                continue
+            if a == 0 or np.all(np.abs(T[a, :a]) < _SINGULAR_THETA):
+                sd = vc.loc[(vc["group"] == group) & (vc["term"] == name) & vc["term2"].isna(), "sd"]
+                rows.append({"group": group, "parameter": f"SD of {name}", "estimate": float(sd.iloc[0])})
+                continue
+            pairs = vc[(vc["group"] == group) & (vc["term2"] == name)]
+            r = pairs.loc[pairs["corr"].abs().idxmax()]
+            rows.append({"group": group, "parameter": f"correlation of {r['term']} and {name}",
+                         "estimate": float(r["corr"])})
     return pd.DataFrame(rows, columns=["group", "parameter", "estimate"])
 
 
