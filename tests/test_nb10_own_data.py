@@ -627,3 +627,38 @@ def test_the_app_writes_the_report_once_per_fit_on_its_button(small_csv):
     app.report_button.click()
     assert "press Fit first" in one_sentence(app)
     assert app.run() is not None and app.report is None and app.report_view.value == app.report_prompt
+
+
+def test_the_path_matches_lmertest_pbkrtest_and_lme4():
+    # tests/r/make_own_data_path_fixtures.R walks 10's path in R on the same pilot (every 20th row).
+    import hashlib
+    import json
+
+    fx = json.loads((ROOT / "tests" / "fixtures" / "own_data" / "path.json").read_text())
+    assert hashlib.md5((ROOT / fx["data_file"]).read_bytes()).hexdigest() == fx["data_md5"]
+    pilot = read_table(ROOT / fx["data_file"]).iloc[::20].reset_index(drop=True)
+    assert len(pilot) == fx["nobs"]
+    m1 = lmmedu.fit(fx["slope_model"]["formula"], pilot)
+    assert m1.singular == fx["slope_model"]["isSingular"]
+    assert singular_parts(m1)["estimate"].iloc[0] == pytest.approx(fx["slope_model"]["corr"], abs=1e-5)
+    simpler, _ = simplify_random(m1)
+    m2 = lmmedu.fit(simpler, pilot)
+    assert m2.singular == fx["simplified_model"]["isSingular"]
+    r = pd.DataFrame(fx["simplified_model"]["coefficients"])
+    ours = df_comparison(m2)
+    # The REML criteria agree to 1e-11, but the surface is flat in the small replicate:treatment SD: the two
+    # optimisers place its theta 3e-5 apart (relative), and the df and p move with it by up to 1e-4 and 1e-3.
+    for col, rtol in [("df_satterthwaite", 2e-4), ("df_kenward_roger", 2e-4), ("p_satterthwaite", 2e-3),
+                      ("p_kenward_roger", 2e-3)]:
+        np.testing.assert_allclose(ours[col].to_numpy(), r[col].to_numpy(), rtol=rtol, err_msg=col)
+    terms = df_comparison(m2, of="terms")
+    for key, method in [("anova_satterthwaite", "satterthwaite"), ("anova_kenward_roger", "kenward_roger")]:
+        a = pd.DataFrame(fx["simplified_model"][key]).set_index("term")
+        np.testing.assert_allclose(terms[f"df_{method}"], a.loc[terms.index, "den_df"], rtol=2e-4)
+    # Profile limits within 1% of the interval's width, as tests/test_confint.py: lme4 splines a coarse profile.
+    ci = write_report(m2, log=True).intervals
+    for row in fx["simplified_model"]["profile"]:
+        name = row["parameter"].replace("(Intercept)", "Intercept")
+        width = row["upper"] - row["lower"]
+        assert ci.loc[name, "lower"] == pytest.approx(row["lower"], abs=0.01 * width), name
+        assert ci.loc[name, "upper"] == pytest.approx(row["upper"], abs=0.01 * width), name
