@@ -21,7 +21,6 @@ reported; CPU time is the better guide on a shared machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import warnings
@@ -40,18 +39,12 @@ import statsmodels.formula.api as smf  # noqa: E402
 from lmmedu import read_table  # noqa: E402
 from lmmedu.teach.widgets import OwnDataApp  # noqa: E402
 
+# One timing loop (median wall and CPU ms) for the widget benchmarks: notebook 05's.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_nb05_explorer import timed  # noqa: E402
+
 BUDGET_MS = 100.0
 CHOICES = dict(response="length", log=True, fixed=["treatment", "gene"], interactions=True, groups=["replicate"])
-
-
-def timed(func, repeats):
-    wall, cpu = [], []
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        func()
-        wall.append(1000 * (time.perf_counter() - w))
-        cpu.append(1000 * (time.process_time() - c))
-    return statistics.median(wall), statistics.median(cpu)
 
 
 def report_once(app):

@@ -20,7 +20,8 @@ from ...stats.fit import fit as _fit
 from ...stats.formula import parse_formula
 from ...stats.results import is_mixed
 from ...stats.terms import names_in as _names_in
-from .compare import effect_carriers, group_codes as _groups, is_nested as _nested, variation as _variation
+from .compare import (effect_carriers, group_codes as _groups, is_nested as _nested, require_mixed as _require_mixed,
+                      variation as _variation)
 
 __all__ = ["design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF", "PATH_STEPS", "PathStep", "choose_ddf"]
 
@@ -74,8 +75,7 @@ def choose_ddf(fit):
     >>> choose_ddf(lmmedu.fit("log(length) ~ treatment + (1|replicate)", lmmedu.load_replicates("between")))[0]
     'Kenward-Roger'
     """
-    if not is_mixed(fit):
-        raise ValueError(f"choose_ddf needs a mixed model from lmmedu.fit, not {type(fit).__name__}.")
+    _require_mixed(fit, "choose_ddf")
     group, n = min(fit.ngroups.items(), key=lambda gn: gn[1])
     if n < FEW_UNITS:
         return "Kenward-Roger", (f"{group} has only {n} levels, so Kenward-Roger's df and its small-sample correction "

@@ -26,7 +26,7 @@ from ...stats.confint import confint
 from ...stats.fit import fit as _fit
 from ...stats.formula import parse_formula
 from ...stats.ftest import anova
-from ...stats.results import is_mixed
+from .compare import require_mixed as _require_mixed
 from .own_data import own_data_contrasts, r_formula
 from .own_data_checklist import choose_ddf
 
@@ -43,12 +43,6 @@ _R = {"lme4": "the fit, VarCorr, profile intervals", "lmerTest": "Satterthwaite 
       "pbkrtest": "Kenward-Roger df", "emmeans": "marginal means and contrasts"}
 # lme4's isSingular tolerance on the diagonal of the relative covariance factor, as MixedFit.singular uses.
 _SINGULAR_THETA = 1e-4
-
-
-def _require_mixed(fit, func):
-    if not is_mixed(fit):
-        raise ValueError(f"{func} needs a mixed model from lmmedu.fit (with a random term such as (1|replicate)), "
-                         f"not {type(fit).__name__}.")
 
 
 def singular_parts(fit):

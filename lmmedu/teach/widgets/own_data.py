@@ -18,8 +18,7 @@ import html
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
 
 import ipywidgets as widgets
 import matplotlib.text
@@ -27,8 +26,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ...data.read import read_table
-from ..comparison import (analyse_own_data, check_choices, default_response, is_text_column, plain_names, r_formula,
-                          write_report)
+from ..comparison import (OwnDataAnalysis, analyse_own_data, check_choices, default_response, is_text_column,
+                          plain_names, r_formula, write_report)
 from ..comparison.layout import comparison_tables_html
 from ..plots import PAGE_WIDTH, modes_panels, residual_panels
 from .app import App, _table_html, control_style, error_html, png
@@ -44,27 +43,13 @@ def _describe(series):
 
 
 @dataclass(frozen=True, eq=False)
-class OwnDataResult:
-    """What :meth:`OwnDataApp.update` computes for one set of choices."""
+class OwnDataResult(OwnDataAnalysis):
+    """What :meth:`OwnDataApp.update` computes for one set of choices: the analysis and its two figures."""
 
-    #: The lme4-style formula fitted (Python spelling, ``Q("...")`` for odd names).
-    formula: str
-    #: The R line that fits the same model.
-    r_code: str
-    #: :func:`lmmedu.compare` of the formula.
-    comparison: Any = field(repr=False)
-    #: :func:`lmmedu.explain` of the mixed model.
-    meanings: pd.DataFrame = field(repr=False)
-    #: :func:`lmmedu.teach.comparison.own_data_contrasts` (None without a factor).
-    contrasts: Any = field(repr=False)
-    #: :func:`lmmedu.checklist` of the design.
-    checklist: pd.DataFrame = field(repr=False)
     #: PNG: residuals against fitted values and the QQ plot.
-    residual_figure: bytes = field(repr=False)
+    residual_figure: bytes = field(default=b"", repr=False)
     #: PNG: conditional modes with their intervals.
-    modes_figure: bytes = field(repr=False)
-    #: Notes on the data and the fit (rows left out, singular fit, ...).
-    notes: tuple = ()
+    modes_figure: bytes = field(default=b"", repr=False)
 
 
 def _modes_axes(model, max_levels=20):
@@ -349,10 +334,9 @@ class OwnDataApp(App):
         residual_fig = plt.figure(figsize=(6.8, 7.0), layout="constrained")
         residual_panels(a.residuals, axes=residual_fig.subplots(2, 1))
         modes_fig = modes_panels(model, axes=_modes_axes(model))[0].figure
-        return OwnDataResult(formula=a.formula, r_code=a.r_code, comparison=a.comparison, meanings=a.meanings,
-                             contrasts=a.contrasts, checklist=a.checklist,
+        return OwnDataResult(**{f.name: getattr(a, f.name) for f in fields(a)},
                              residual_figure=png(_plain_figure(residual_fig)),
-                             modes_figure=png(_plain_figure(modes_fig)), notes=a.notes)
+                             modes_figure=png(_plain_figure(modes_fig)))
 
     def show(self, result):
         # A new fit: the report of the previous one no longer describes what is on screen.
