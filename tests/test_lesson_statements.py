@@ -162,3 +162,36 @@ def test_07_boundary_about_half_the_null_lrts_are_zero_and_chisquare_is_conserva
                                 n_boot=200, seed=3)
     assert slope.attrs["share_zero"] < 0.1
     assert slope.loc["chi-square", "null_rejection"] < 0.05
+
+
+@pytest.fixture(scope="module")
+def pilot_10():
+    # 10's model-building path: one cell in 20 of the within design, as the notebook builds it.
+    return lmmedu.read_table(lmmedu.data.datasets.data_dir() / "replicates_within.csv").iloc[::20].reset_index(
+        drop=True)
+
+
+def test_10_the_path_meets_a_singular_slope_that_the_simulation_does_not_explain(pilot_10):
+    # 10's step 3: the slope model is singular (correlation at -1) although the replicates' drug effects were
+    # simulated to differ; step 4: dropping the correlation, as the design allows, gives a fit that is not singular.
+    from lmmedu.teach.comparison import simplify_random, singular_parts
+
+    m1 = lmmedu.fit("log(length) ~ treatment * gene + (1 + treatment | replicate)", pilot_10)
+    assert m1.singular
+    assert singular_parts(m1)["parameter"].str.startswith("correlation").all()
+    assert lmmedu.truth(lmmedu.load_replicates("within")).replicate_treatment_sd > 0
+    simpler, _ = simplify_random(m1)
+    assert "(1 | replicate:treatment)" in simpler and not lmmedu.fit(simpler, pilot_10).singular
+
+
+def test_10_kenward_roger_counts_fewer_df_with_four_replicates_and_changes_no_conclusion(pilot_10):
+    # 10's step 6 markdown: with few groups Kenward-Roger's df are usually smaller; the notebook's sentence on
+    # whether the choice changes a conclusion is computed, and the instructors' guide says it changes none here.
+    from lmmedu.teach.comparison import choose_ddf, df_comparison
+
+    m2 = lmmedu.fit("log(length) ~ treatment * gene + (1 | replicate) + (1 | replicate:treatment)", pilot_10)
+    assert choose_ddf(m2)[0] == "Kenward-Roger"
+    coefs, terms = df_comparison(m2), df_comparison(m2, of="terms")
+    assert coefs.loc["treatment[T.drug]", "df_kenward_roger"] < coefs.loc["treatment[T.drug]", "df_satterthwaite"]
+    assert terms.loc["treatment", "df_kenward_roger"] < terms.loc["treatment", "df_satterthwaite"]
+    assert coefs["same_conclusion"].all() and terms["same_conclusion"].all()

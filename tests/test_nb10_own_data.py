@@ -17,8 +17,11 @@ import pytest
 
 import lmmedu
 from lmmedu.data.read import check_numeric_text, missing_cells, r_csv, read_table
-from lmmedu.teach.comparison import design_checklist, model_formula, r_formula
-from lmmedu.teach.widgets import OwnDataApp, check_choices, own_data_contrasts
+from lmmedu.teach.comparison import (INTERVAL_CAVEAT, PATH_STEPS, analyse_own_data, check_choices, choose_ddf,
+                                     default_response, design_checklist, df_comparison, model_formula,
+                                     own_data_contrasts, r_formula, simplify_random, singular_parts, software_versions,
+                                     write_report)
+from lmmedu.teach.widgets import OwnDataApp
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -110,7 +113,7 @@ def test_formula_quotes_odd_names_and_r_spelling():
 def test_checklist_between_design_counts_replicates_not_rows():
     data = lmmedu.load_replicates("between")
     check = lmmedu.checklist("log(length) ~ treatment + (1|replicate)", data)
-    assert list(check.columns) == ["item", "about", "finding", "verdict", "detail"]
+    assert list(check.columns) == ["step", "item", "about", "finding", "verdict", "detail"]
     rows = check.set_index(["item", "about"])
     units = rows.loc[("units behind the effect", "treatment[T.drug]")]
     assert units["finding"] == "4 levels of replicate" and units["verdict"] == "caution"
@@ -352,6 +355,20 @@ def test_check_choices_and_contrasts_are_plain_functions(small_within):
     assert diff["contrast"].tolist() == ["drug - control"]
 
 
+def test_the_analysis_is_what_the_app_shows(small_within):
+    # The app's Fit is this one function plus two figures: the same formula, notes and tables.
+    a = analyse_own_data(small_within, **CHOICES)
+    app = OwnDataApp(small_within.to_csv(index=False).encode(), **CHOICES)
+    shown = app.run()
+    assert a.formula == shown.formula == "log(length) ~ treatment * gene + (1 | replicate)"
+    assert a.r_code == shown.r_code and a.notes == shown.notes
+    pd.testing.assert_frame_equal(a.checklist, shown.checklist)
+    assert 'contrast(emmeans(m, ~ treatment | gene, type = "response"), "trt.vs.ctrl"' in a.r_code
+    assert a.residuals.attrs and not any("Q(" in str(v) for v in a.residuals.attrs.values())
+    with pytest.raises(ValueError, match="Pick at least one grouping factor"):
+        analyse_own_data(small_within, "length", groups=())
+
+
 def test_checklist_names_a_missing_column(small_within):
     with pytest.raises(ValueError, match="'treatmnt' is not in the data"):
         lmmedu.checklist("log(length) ~ treatmnt + (1|replicate)", small_within)
@@ -389,8 +406,6 @@ def test_a_new_file_starts_with_the_measured_column_as_response():
     # Not the last numeric column (batch 1/2), nor the dose code 0/1/2: the one with measured values.
     app = OwnDataApp(str(MICE))
     assert app.response.value == "cell area"
-    from lmmedu.teach.widgets import default_response
-
     assert default_response(read_table(MICE)) == "cell area"
     ids = pd.DataFrame({"id": range(1, 11), "count": [3, 9, 4, 12, 7, 5, 8, 11, 6, 10], "plate": [1, 2] * 5})
     assert default_response(ids) == "count"
@@ -476,3 +491,174 @@ def test_diagnostics_titles_and_labels_do_not_overprint(monkeypatch):
                      slopes=["treatment"])
     assert app.run() is not None, app.message.value
     assert not overlaps, overlaps
+
+
+# --- the model-building path and the report -------------------------------------------------
+
+SLOPE = "log(length) ~ treatment*gene + (1 + treatment|replicate)"
+
+
+@pytest.fixture(scope="module")
+def singular_slope(small_within):
+    return lmmedu.fit(SLOPE, small_within)
+
+
+def test_the_checklist_follows_the_path_in_order(small_within, singular_slope):
+    check = design_checklist(SLOPE, small_within, fit=singular_slope)
+    steps = [s.step for s in PATH_STEPS]
+    assert set(check["step"]) <= set(steps)
+    positions = [steps.index(s) for s in check["step"]]
+    assert positions == sorted(positions)  # design first, df method last, as the path
+    rows = check.set_index("item")
+    assert rows.loc["singular fit", "finding"] == "singular" and "simplify" in rows.loc["singular fit", "detail"]
+    assert rows.loc["REML", "verdict"] == "ok"
+    # 4 replicates: the path chooses Kenward-Roger, and the checklist suggests it for a Satterthwaite fit.
+    assert rows.loc["df method", "verdict"] == "suggestion" and "Kenward-Roger" in rows.loc["df method", "detail"]
+    ml = lmmedu.fit("log(length) ~ treatment + (1|replicate)", small_within, reml=False)
+    ml_rows = design_checklist("log(length) ~ treatment + (1|replicate)", small_within, fit=ml).set_index("item")
+    assert ml_rows.loc["REML", "verdict"] == "caution" and "refit by REML" in ml_rows.loc["REML", "detail"]
+
+
+def test_a_singular_slope_is_found_and_simplified_as_the_design_allows(small_within, singular_slope):
+    # A singular case: on 1,125 rows the slope's correlation with the intercept is estimated at -1.
+    assert singular_slope.singular
+    parts = singular_parts(singular_slope)
+    assert parts["parameter"].tolist() == ["correlation of Intercept and treatment[T.drug]"]
+    # On the boundary by the fit's own criterion (relative Cholesky diagonal < 1e-4, lme4's isSingular): with the
+    # slope SD about a tenth of the residual SD, |correlation| is within 1e-5 of 1.
+    assert abs(parts["estimate"].iloc[0]) == pytest.approx(1, abs=1e-5)
+    formula, why = simplify_random(singular_slope)
+    assert formula == "log(length) ~ treatment*gene + (1 | replicate) + (1 | replicate:treatment)"
+    assert "correlation at +/-1" in why
+    simpler = lmmedu.fit(formula, small_within)
+    assert not simpler.singular and singular_parts(simpler).empty
+    assert simplify_random(simpler)[0] is None
+
+
+def test_a_variance_at_zero_with_nothing_to_drop_is_kept():
+    data = lmmedu.simulate_replicates(genes=("A",), n_replicates=4, design="within", replicate_sd=0.0,
+                                      replicate_treatment_sd=0.0, obs_per_replicate=20, seed=5)
+    m = lmmedu.fit("log(length) ~ treatment + (1|replicate)", data)
+    if not m.singular:
+        pytest.skip("this draw estimated the replicate SD above zero")
+    assert singular_parts(m)["parameter"].tolist() == ["SD of Intercept"]
+    formula, why = simplify_random(m)
+    assert formula is None and "keep it" in why
+
+
+def test_the_df_method_follows_the_number_of_groups(small_within):
+    four = lmmedu.fit("log(length) ~ treatment + (1|replicate)", small_within)
+    assert choose_ddf(four)[0] == "Kenward-Roger" and "only 4 levels" in choose_ddf(four)[1]
+    many = lmmedu.simulate_replicates(genes=("A",), n_replicates=20, design="between", obs_per_replicate=20, seed=4)
+    assert choose_ddf(lmmedu.fit("log(length) ~ treatment + (1|replicate)", many))[0] == "Satterthwaite"
+
+
+def test_df_comparison_puts_both_methods_side_by_side(small_within):
+    m = lmmedu.fit("log(length) ~ treatment*gene + (1|replicate) + (1|replicate:treatment)", small_within)
+    coefs = df_comparison(m)
+    kr = lmmedu.fit(m.formula, small_within, ddf="KR")
+    np.testing.assert_allclose(coefs["df_kenward_roger"], kr.coefs["df"], rtol=1e-10)
+    np.testing.assert_allclose(coefs["df_satterthwaite"], m.coefs["df"], rtol=1e-10)
+    # Kenward-Roger counts fewer df for the drug effect, which 4 replicates carry.
+    drug = coefs.loc["treatment[T.drug]"]
+    assert drug["df_kenward_roger"] < drug["df_satterthwaite"]
+    terms = df_comparison(m, of="terms")
+    assert terms.index.tolist() == ["treatment", "gene", "treatment:gene"]
+    np.testing.assert_allclose(terms["df_kenward_roger"], lmmedu.anova(kr)["den_df"], rtol=1e-10)
+    assert (terms["same_conclusion"] == ((terms["p_satterthwaite"] < 0.05) == (terms["p_kenward_roger"] < 0.05))).all()
+    with pytest.raises(ValueError, match="Kenward-Roger needs a REML fit"):
+        df_comparison(lmmedu.fit(m.formula, small_within, reml=False))
+    with pytest.raises(ValueError, match="of must be 'coefficients' or 'terms'"):
+        df_comparison(m, of="rows")
+
+
+def test_the_report_is_filled_from_the_fit(small_within):
+    m = lmmedu.fit("log(length) ~ treatment*gene + (1|replicate) + (1|replicate:treatment)", small_within)
+    check = design_checklist(m.formula, small_within, fit=m)
+    report = write_report(m, log=True, checklist=check)
+    text = report.markdown
+    assert report.ddf == report.fit.ddf == "Kenward-Roger" and report.fit.reml
+    assert "replicate: 4 levels" in text and "1,125 measurements" in text
+    assert "`lmer(log(length) ~ treatment*gene + (1|replicate) + (1|replicate:treatment), data = d)`" in text
+    ci = report.intervals
+    assert ci.attrs["method"] == "profile"
+    sd = ci.loc["sd_Intercept|replicate"]
+    assert f"{sd['estimate']:.3g} (95% CI {sd['lower']:.3g} to {sd['upper']:.3g})" in text
+    assert INTERVAL_CAVEAT in text and "not singular" in text
+    f = report.f_table.loc["treatment"]
+    assert f"treatment: F(1, {f['den_df']:.1f}) = {f['F']:.2f}" in text
+    for sentence in report.effects["sentence"]:
+        assert sentence in text
+    versions = software_versions()
+    for r in versions.itertuples():
+        assert (f"{r.package} {r.version}" if r.language == "Python" else r.package) in text
+    assert set(versions["package"]) >= {"lmmedu", "numpy", "scipy", "pandas", "statsmodels", "lme4", "lmerTest",
+                                        "pbkrtest", "emmeans"}
+
+
+def test_the_report_of_a_singular_ml_fit_says_so(small_within, singular_slope):
+    ml = lmmedu.fit(SLOPE, small_within, reml=False)
+    report = write_report(ml, log=True, ddf="Satterthwaite")
+    assert report.fit.reml and "refitted by REML" in report.markdown
+    assert "The fit is singular (correlation of Intercept and treatment[T.drug] in replicate)" in report.markdown
+    assert any("Singular fit" in n for n in report.notes)
+
+
+def test_the_report_needs_a_mixed_model(small_within):
+    with pytest.raises(ValueError, match="write_report needs a mixed model from lmmedu.fit"):
+        write_report(lmmedu.fit_lm("log(length) ~ treatment", small_within))
+
+
+def test_the_app_writes_the_report_once_per_fit_on_its_button(small_csv):
+    app = OwnDataApp(str(small_csv), **CHOICES, slopes=["treatment"])
+    assert app.report is None and app.report_view.value == app.report_prompt
+    app.report_button.click()  # at the defaults, before Fit: one sentence, no report
+    assert "press Fit first" in one_sentence(app) and app.report is None
+    assert app.run() is not None
+    app.report_button.click()
+    report = app.report
+    assert report is not None and report.fit.formula == app.formula
+    shown = html.unescape(re.sub("<[^>]+>", "", app.report_view.value))
+    assert "Experimental units." in shown and "Software." in shown and INTERVAL_CAVEAT in shown
+    assert "The fit is singular" in shown and "Notes on the intervals" in shown
+    app.report_button.click()
+    assert app.report is report  # computed once per fit: the profile intervals are the slow part
+    app.interactions.value = False  # other choices: the report waits for a new Fit
+    app.report_button.click()
+    assert "press Fit first" in one_sentence(app)
+    assert app.run() is not None and app.report is None and app.report_view.value == app.report_prompt
+
+
+def test_the_path_matches_lmertest_pbkrtest_and_lme4():
+    # tests/r/make_own_data_path_fixtures.R walks 10's path in R on the same pilot (every 20th row).
+    import hashlib
+    import json
+
+    fx = json.loads((ROOT / "tests" / "fixtures" / "own_data" / "path.json").read_text())
+    assert hashlib.md5((ROOT / fx["data_file"]).read_bytes()).hexdigest() == fx["data_md5"]
+    pilot = read_table(ROOT / fx["data_file"]).iloc[::20].reset_index(drop=True)
+    assert len(pilot) == fx["nobs"]
+    m1 = lmmedu.fit(fx["slope_model"]["formula"], pilot)
+    assert m1.singular == fx["slope_model"]["isSingular"]
+    assert singular_parts(m1)["estimate"].iloc[0] == pytest.approx(fx["slope_model"]["corr"], abs=1e-5)
+    simpler, _ = simplify_random(m1)
+    m2 = lmmedu.fit(simpler, pilot)
+    assert m2.singular == fx["simplified_model"]["isSingular"]
+    r = pd.DataFrame(fx["simplified_model"]["coefficients"])
+    ours = df_comparison(m2)
+    # The REML criteria agree to 1e-11, but the surface is flat in the small replicate:treatment SD: the two
+    # optimisers place its theta 3e-5 apart (relative), and the df and p move with it by up to 1e-4 and 1e-3.
+    for col, rtol in [("df_satterthwaite", 2e-4), ("df_kenward_roger", 2e-4), ("p_satterthwaite", 2e-3),
+                      ("p_kenward_roger", 2e-3)]:
+        np.testing.assert_allclose(ours[col].to_numpy(), r[col].to_numpy(), rtol=rtol, err_msg=col)
+    terms = df_comparison(m2, of="terms")
+    for key, method in [("anova_satterthwaite", "satterthwaite"), ("anova_kenward_roger", "kenward_roger")]:
+        a = pd.DataFrame(fx["simplified_model"][key]).set_index("term")
+        np.testing.assert_allclose(terms[f"df_{method}"], a.loc[terms.index, "den_df"], rtol=2e-4)
+    # Profile limits within 1% of the interval's width, as tests/test_confint.py: lme4 splines a coarse profile.
+    ci = write_report(m2, log=True).intervals
+    for row in fx["simplified_model"]["profile"]:
+        name = row["parameter"].replace("(Intercept)", "Intercept")
+        width = row["upper"] - row["lower"]
+        assert ci.loc[name, "lower"] == pytest.approx(row["lower"], abs=0.01 * width), name
+        assert ci.loc[name, "upper"] == pytest.approx(row["upper"], abs=0.01 * width), name

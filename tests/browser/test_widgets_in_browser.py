@@ -87,3 +87,22 @@ def test_pseudo_replication_machine_runs_from_the_button(page, lab):
     assert int(rates["t-test on replicate means"]) <= 12, text
     assert int(rates["mixed model"]) > int(rates["t-test on replicate means"]), text
     assert page.locator(".lmmedu-rates table").count() >= 1
+
+
+def test_own_data_app_writes_the_report_from_its_button(page, lab):
+    open_and_run(page, lab, "10_your_own_data.ipynb")
+    # The notebook fits the first app from code: its status says so once the kernel has run that cell.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lmmedu-status')].some(s => s.textContent.startsWith('Fitted'))",
+        timeout=120_000)
+    app = page.locator(".widget-vbox", has=page.locator(".lmmedu-report-button")).first
+    app.get_by_role("tab", name="report").click()
+    report = app.locator(".lmmedu-report")
+    assert "Write the report" in report.text_content()  # the prompt, before the button is pressed
+    button = app.locator(".lmmedu-report-button")
+    button.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_function(
+        "() => document.querySelector('.lmmedu-report').textContent.includes('Software.')", timeout=60_000)
+    text = report.text_content()
+    assert "Experimental units." in text and "profile intervals" in text and "df" in text

@@ -23,10 +23,12 @@ per-gene fits next to the joint interaction model.
 This package: :mod:`.compare` (the framework: :func:`compare`, :func:`icc`,
 :func:`design_effect`; :mod:`.layout` lays out its HTML table), then one module per lesson:
 :mod:`.one_gene` (02), :mod:`.per_gene` (04), :mod:`.standard_errors` (05), :mod:`.pooling`
-(06), :mod:`.pvalues` (07), :mod:`.own_data` (10). Everything public is re-exported here.
+(06), :mod:`.pvalues` (07), :mod:`.own_data`, :mod:`.own_data_checklist` and :mod:`.own_data_report`
+(10). Everything public is re-exported here.
 """
 
-from . import compare as _compare_module, one_gene, per_gene, standard_errors, pooling, pvalues, own_data
+from . import (compare as _compare_module, one_gene, per_gene, standard_errors, pooling, pvalues, own_data,
+               own_data_checklist, own_data_report)
 from .compare import *  # noqa: F403
 from .one_gene import *  # noqa: F403
 from .per_gene import *  # noqa: F403
@@ -34,6 +36,9 @@ from .standard_errors import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pvalues import *  # noqa: F403
 from .own_data import *  # noqa: F403
+from .own_data_checklist import *  # noqa: F403
+from .own_data_report import *  # noqa: F403
 
 __all__ = [*_compare_module.__all__, *one_gene.__all__, *per_gene.__all__, *standard_errors.__all__, *pooling.__all__,
-           *pvalues.__all__, *own_data.__all__]
+           *pvalues.__all__, *own_data.__all__, *own_data_checklist.__all__,
+           *own_data_report.__all__]

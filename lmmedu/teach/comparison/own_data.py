@@ -1,39 +1,37 @@
-"""Your own data (notebook 10): a formula from choices, and a checklist applied to the design.
+"""Your own data (notebook 10): a formula from choices, and everything the app reads from its fit.
 
 Part of :mod:`lmmedu.teach.comparison`; see the contract in :mod:`lmmedu.teach`.
 
 :func:`model_formula` writes the lme4 formula for a response, fixed terms and grouping
 factors (``Q("Sepal.Length")`` for names that are not plain identifiers), :func:`r_formula`
-the same for R. :func:`design_checklist` (``lmmedu.checklist``) reads a fitted design the way
-a statistician would before trusting a p-value: how many experimental units stand behind each
-effect, whether each predictor varies within or between groups, which treatment effects need
-a random slope and whether the data can support one, whether the fit is singular and whether
-the df are small.
+the same for R. :func:`check_choices` checks the app's choices against the data and writes the
+formula without fitting; :func:`analyse_own_data` fits it and computes everything the app shows
+(comparison, meanings, :func:`own_data_contrasts`, the checklist of :mod:`.own_data_checklist`,
+residuals).
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _stats
 
-from ...stats.fit import fit as _fit
-from ...stats.formula import parse_formula
-from ...stats.results import is_mixed
-from ...stats.terms import names_in as _names_in
-from .compare import effect_carriers, group_codes as _groups, is_nested as _nested, variation as _variation
+from ...data.read import check_numeric_text, file_lines
+from ...stats.emmeans import emmeans
+from ...stats.explain import explain
+from ...stats.terms import model_vars
+from ..prose import contrasts
+from .compare import compare
+from .own_data_checklist import design_checklist
+from .pvalues import residual_table
 
-__all__ = ["model_formula", "r_formula", "plain_names", "design_checklist", "CHECKLIST_COLUMNS", "FEW_UNITS", "SMALL_DF"]
-
-#: Columns of :func:`design_checklist`.
-CHECKLIST_COLUMNS = ["item", "about", "finding", "verdict", "detail"]
-#: Fewer experimental units than this behind an effect (or levels of a grouping factor): caution.
-FEW_UNITS = 6
-#: Fewer denominator df than this: caution (the t distribution is far from normal).
-SMALL_DF = 10
+__all__ = ["model_formula", "r_formula", "plain_names", "FEW_DISTINCT", "is_text_column", "default_response",
+           "check_choices", "own_data_contrasts", "OwnDataAnalysis", "analyse_own_data"]
 
 
 def _q(name):
@@ -133,232 +131,295 @@ def plain_names(text):
                   flags=re.S)
 
 
-def _row(item, about, finding, verdict, detail):
-    return {"item": item, "about": about, "finding": finding, "verdict": verdict, "detail": detail}
+#: A numeric fixed term with this few distinct whole numbers is probably a code for groups.
+FEW_DISTINCT = 4
 
 
-def _plural(g):
-    return f"levels of {g}"
+def is_text_column(series):
+    """Whether a column holds text (or categories): a factor, never a number.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_text_column(pd.Series(["a", "b"])), is_text_column(pd.Series([1.5, 2.0]))
+    (True, False)
+    """
+    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype) or isinstance(
+        series.dtype, pd.CategoricalDtype)
 
 
-def design_checklist(formula, data, fit=None):
-    """A checklist for a mixed model of *your* design, one row per check.
+def _whole_numbers(series):
+    values = series.dropna().to_numpy(dtype=float)
+    return bool(len(values)) and bool(np.all(values == np.round(values)))
+
+
+def default_response(data):
+    """The column a freshly loaded file starts with as the response: the first measured value.
+
+    The rule: the first numeric column holding a number that is not whole (a length, an area,
+    an expression value); if every numeric column holds whole numbers only, the first of them
+    with more than :data:`FEW_DISTINCT` distinct values that is not a row counter (1, 2, 3...);
+    else the first numeric column, else the first column. Whole numbers with few values are
+    codes (a dose 0/1/2, a batch 1/2) and row counters are IDs: neither is what was measured.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> default_response(pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "area": [1.5, 2.0, 2.5, 3.0, 1.0, 2.2],
+    ...                                "batch": [1, 1, 1, 2, 2, 2]}))
+    'area'
+    >>> default_response(pd.DataFrame({"dose": [0, 1, 2, 0, 1, 2], "count": [12, 30, 7, 18, 25, 41]}))
+    'count'
+    """
+    columns = [str(c) for c in data.columns]
+    numeric = [c for c in columns if not is_text_column(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
+    for c in numeric:
+        if not _whole_numbers(data[c]):
+            return c
+    for c in numeric:
+        values = data[c].dropna()
+        counter = values.is_monotonic_increasing and values.is_unique and values.nunique() == len(data)
+        if values.nunique() > FEW_DISTINCT and not counter:
+            return c
+    return numeric[0] if numeric else columns[0]
+
+
+def _missing_note(data, columns):
+    """Where the chosen columns have empty cells, counted per column (one sentence), or None."""
+    columns = [c for c in dict.fromkeys(columns) if c in data.columns]
+    empty = data[columns].isna()
+    if not empty.to_numpy().any():
+        return None
+    lines = file_lines(data)
+    parts = []
+    for c in columns:
+        rows = np.flatnonzero(empty[c].to_numpy())
+        if len(rows) == 1:
+            parts.append(f"{c} in 1 row (line {lines[rows[0]]})")
+        elif len(rows):
+            parts.append(f"{c} in {len(rows)} rows (the first on line {lines[rows[0]]})")
+    used = int((~empty.any(axis=1)).sum())
+    return (f"Empty cells: {'; '.join(parts)}. Rows with an empty cell in a chosen column are left out of the model "
+            f"({used:,} of {len(data):,} rows used).")
+
+
+def check_choices(data, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
+    """Check the app's choices against the data and write the formula; fit nothing.
+
+    The checks follow the first steps of the model-building path
+    (:data:`~lmmedu.teach.comparison.PATH_STEPS`): the design (a numeric response, its log,
+    the fixed terms), then the units rows share (the grouping factors), then the random part
+    (a random slope only where its column varies inside a unit).
 
     Parameters
     ----------
-    formula : str
-        lme4-style formula with at least one random term, e.g.
-        ``"log(length) ~ treatment*gene + (1|replicate)"``.
-    data : pandas.DataFrame
-    fit : MixedFit, optional
-        The fit of ``formula`` to ``data`` if you have it (saves refitting).
+    data : pandas.DataFrame or None
+        From :func:`lmmedu.read_table`.
+    response, log, fixed, interactions, groups, slopes
+        As in :func:`lmmedu.teach.comparison.model_formula`; a random slope goes to every
+        grouping factor within whose levels its column varies.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``item``, ``about`` (the group, predictor or term checked), ``finding`` (a
-        short fact), ``verdict`` ("ok", "caution", "problem" or "suggestion") and ``detail``
-        (what it means and what to do). The items, in order:
+    formula : str
+    notes : list of str
+        Things to know that do not stop the fit (rows with empty cells, slopes left out).
 
-        ``groups``
-            how many levels each grouping factor has (fewer than :data:`FEW_UNITS`: caution).
-        ``where it varies``
-            whether each fixed predictor varies within the levels of a grouping factor or
-            only between them.
-        ``units behind the effect``
-            per fixed-effect term: how many levels of the grouping factor the term is compared
-            across; that, not the number of rows, is the number of independent units.
-        ``random slope``
-            per predictor that varies within a grouping factor: whether the model lets its
-            effect differ between the levels (a random slope), a suggestion if not, and
-            whether the data can support one.
-        ``singular fit``
-            whether a variance was estimated at zero.
-        ``df``
-            per term, the Satterthwaite df (fewer than :data:`SMALL_DF`: caution).
+    Raises
+    ------
+    ValueError
+        One sentence: what is wrong with the choices and what to pick instead.
 
     Examples
     --------
     >>> import lmmedu
-    >>> data = lmmedu.load_replicates("between")
-    >>> check = design_checklist("log(length) ~ treatment + (1|replicate)", data)
-    >>> check.loc[check["item"] == "units behind the effect", ["about", "finding"]].values.tolist()[1]
-    ['treatment[T.drug]', '4 levels of replicate']
-    >>> sorted(set(check["verdict"]))
-    ['caution', 'ok']
+    >>> from lmmedu.data.datasets import data_dir
+    >>> d = lmmedu.read_table(data_dir() / "replicates_within.csv")
+    >>> check_choices(d, "length", True, ["treatment"], False, ["replicate"], ["treatment"])[0]
+    'log(length) ~ treatment + (1 + treatment | replicate)'
+    >>> check_choices(d, "gene", False, ["treatment"], False, ["replicate"])
+    Traceback (most recent call last):
+    ...
+    ValueError: The response 'gene' holds text (e.g. 'A'), not numbers; pick the column of measured values as the response.
     """
-    parsed = parse_formula(formula)
-    if not parsed.random:
-        raise ValueError("The checklist needs a grouping factor: add a random term such as (1|replicate) to the "
-                         "formula.")
-    model = fit if fit is not None else _fit(formula, data)
-    if not is_mixed(model):
-        raise ValueError(f"fit must be the mixed model of the formula (lmmedu.fit), not {type(model).__name__}.")
-    used = model.data
-    columns = set(map(str, used.columns))
-    predictors = _names_in(parsed.fixed, columns) if parsed.fixed not in ("1", "0", "-1") else []
-    groups = _groups(model)
-    slope_vars = {}
-    for term in parsed.random:
-        names = _names_in(term.expr, columns) if term.expr not in ("1", "0") else []
-        slope_vars.setdefault(term.group, set()).update(names)
-    rows = []
-
-    # 1. The grouping factors themselves.
-    for g, (codes, m, _) in groups.items():
-        sizes = np.bincount(codes, minlength=m)
-        finding = f"{m} levels"
-        size = f"{sizes.min():,}" if sizes.min() == sizes.max() else f"{sizes.min():,} to {sizes.max():,}"
-        if m < FEW_UNITS:
-            rows.append(_row("groups", g, finding, "caution",
-                             f"{g} has only {m} levels ({size} rows each): the SD between them is estimated from "
-                             f"{m} values, so expect a rough estimate, possibly zero (a singular fit). More levels "
-                             "sharpen it; more rows per level do not."))
-        else:
-            rows.append(_row("groups", g, finding, "ok", f"{m} levels of {g}, {size} rows each."))
-
-    # 2. Does each predictor vary within the groups, or only between them?
-    within = {}
-    for v in predictors:
-        values = used[v].astype(object).to_numpy()
-        for g, (codes, m, _) in groups.items():
-            if v in g.split(":"):
-                continue
-            n_varying = int((pd.Series(values).groupby(codes).nunique() > 1).sum())
-            within[(v, g)] = n_varying
-            if n_varying:
-                rows.append(_row("where it varies", f"{v} / {g}", f"within {n_varying} of {m}", "ok",
-                                 f"{v} changes inside {n_varying} of the {m} levels of {g}: those levels each "
-                                 f"compare {v} with themselves, so the differences between levels of {g} cancel."))
+    if data is None:
+        raise ValueError("Load a CSV file first: type its path and press Load, or use the upload button.")
+    fixed, groups, slopes = list(fixed), list(groups), list(slopes)
+    if not response:
+        raise ValueError("Pick a response: the column of measured values.")
+    columns = list(map(str, data.columns))
+    for col in [response, *fixed, *groups, *slopes]:
+        if col not in columns:
+            shown = ", ".join(columns[:10]) + (", ..." if len(columns) > 10 else "")
+            raise ValueError(f"The column '{col}' is not in the loaded file (its columns: {shown}); pick one of those.")
+    y = data[response]
+    if is_text_column(y) or pd.api.types.is_bool_dtype(y):
+        check_numeric_text(data, [response])  # a column of numbers with a typo gets its line number
+        example = y.dropna().iloc[0] if y.notna().any() else ""
+        raise ValueError(f"The response '{response}' holds text (e.g. {example!r}), not numbers; pick the column of "
+                         "measured values as the response.")
+    check_numeric_text(data, fixed)
+    if log:
+        values = y.to_numpy(dtype=float)
+        bad = np.flatnonzero(values <= 0)
+        if len(bad):
+            line = int(file_lines(data)[bad[0]])
+            many = f"{len(bad)} rows are zero or negative (the first, line {line}, is" if len(bad) > 1 else \
+                f"1 row is zero or negative (line {line}:"
+            raise ValueError(f"log({response}) needs positive values, but {many} {values[bad[0]]:g}); untick 'log' or "
+                             "correct the data.")
+    # The design is checked; next the units the rows share, then the random part.
+    if not groups:
+        raise ValueError("Pick at least one grouping factor: the column naming the replicates (animals, plates, "
+                         "arrays...) that rows share.")
+    for g in groups:
+        levels = data[g].dropna().unique()
+        if len(levels) < 2:
+            only = f" ({levels[0]!r})" if len(levels) else ""
+            raise ValueError(f"The grouping factor '{g}' has only one level{only}, so no groups can be compared; pick "
+                             "the column that names the replicates (animals, plates...).")
+        if len(levels) == data[g].notna().sum():
+            raise ValueError(f"The grouping factor '{g}' has a different value in every row, so no rows share a group; "
+                             "pick the column that names the replicates (animals, plates...).")
+    # 2. the random part: a slope only where the design lets the effect vary inside a unit.
+    notes = []
+    per_group = {}
+    for s in slopes:
+        varies = [g for g in groups if (data.groupby(g, observed=True)[s].nunique() > 1).any()]
+        if not varies:
+            raise ValueError(f"A random slope for '{s}' needs {s} to vary inside the levels of "
+                             f"{' or '.join(groups)}, but each level has one value of it; untick the slope.")
+        for g in groups:
+            if g in varies:
+                per_group.setdefault(g, []).append(s)
             else:
-                rows.append(_row("where it varies", f"{v} / {g}", "between only", "ok",
-                                 f"Every level of {g} has one value of {v}: {v} is compared between levels of "
-                                 f"{g}, and the {g} differences count as noise for it (larger SE than the lm's)."))
+                notes.append(f"No random slope of {s} for {g}: {s} does not vary inside the levels of {g}.")
+    formula = model_formula(response, fixed, groups, log, interactions, per_group)
+    missing = _missing_note(data, [response, *fixed, *groups, *slopes])
+    if missing:
+        notes.append(missing)
+    for f in fixed:
+        values = data[f].dropna()
+        if (not is_text_column(values) and not pd.api.types.is_bool_dtype(values)
+                and 3 <= values.nunique() <= FEW_DISTINCT and _whole_numbers(values)):
+            notes.append(f"'{f}' holds numbers, so it enters as a straight line (one slope); if its values are codes "
+                         f"for groups, make it a factor: C({f}) in code, or a text column in the file.")
+    return formula, notes
 
-    # 3. How many experimental units stand behind each effect?
-    X = model.X
-    for j, term in enumerate(model.names):
-        term_vars = [v for part in term.split(":") for v in _names_in(part.split("[")[0], set(predictors))]
-        best = None
-        for g, (codes, m, _) in groups.items():
-            if _variation(X[:, [j]], codes, m)[0]:
-                # An interaction such as drug x gene in a between design varies only in the drug levels, yet
-                # every level whose gene differences it contrasts is a unit: count levels where any part varies.
-                units = max([within.get((v, g), 0) for v in term_vars] + [1])
-                how = f"compared inside each of {units} levels of {g}"
-            else:
-                per_level = pd.Series(X[:, j]).groupby(codes).first()
-                n_values = per_level.nunique()
-                units = m
-                if n_values <= 1:
-                    how = f"the mean over the {m} levels of {g}"
-                elif n_values <= 3:
-                    counts = per_level.round(12).value_counts().sort_index()
-                    how = f"compared between levels of {g}: " + ", ".join(
-                        f"{c} with {term} = {v:g}" for v, c in counts.items())
-                else:
-                    how = f"compared between the {m} levels of {g}"
-            if best is None or units < best[0]:
-                best = (units, g, how)
-        units, g, how = best
-        verdict = "problem" if units < 3 else "caution" if units < FEW_UNITS else "ok"
-        detail = (f"{term}: {how}. {units} independent units stand behind this effect, not {model.nobs:,} rows.")
-        if units < 3:
-            detail += " With so few units no model can tell this effect from differences between the units."
-        rows.append(_row("units behind the effect", term, f"{units} {_plural(g)}", verdict, detail))
 
-    # 4. Does a treatment effect need a random slope, and can the data support one?
-    carriers = effect_carriers(model)
-    # A factor nested in another grouping factor of the model (replicate:treatment in replicate) is that
-    # factor's helper: slopes are suggested for the enclosing factor only.
-    helpers = {h for h in groups for g in groups if h != g and _nested(groups[h][0], groups[g][0])}
-    for (v, g), n_varying in within.items():
-        if not n_varying or g in helpers:
-            continue
-        codes, m, _ = groups[g]
-        v_terms = [name for name in model.names if ":" not in name and name.split("[")[0] == v]
-        how = {carriers[g].get(t) for t in v_terms}
-        if v_terms and None not in how:
-            spelled = (f"(1 + {v} | {g})" if how == {"slope"} else
-                       " + ".join(f"(1 | {h})" for h in sorted(how - {"slope"})))
-            rows.append(_row("random slope", f"{v} | {g}", "in the model", "ok",
-                             f"The model lets the effect of {v} differ between levels of {g}, with {spelled}, so "
-                             f"its SE counts the {n_varying} levels, not the rows."))
-            continue
-        q = 1 + max(len(v_terms), 1)
-        n_params = q * (q + 1) // 2
-        alternative = (f"(1 | {g}) + (1 | {g}:{v}) gives every level of {g} its own effect of {v} with two "
-                       f"variances instead of {n_params}")
-        can = []
-        if n_varying < 3:
-            verdict = "caution"
-            can.append(f"with only {n_varying} levels of {g} in which {v} varies, a slope SD cannot be estimated "
-                       "usefully: report the effect per level, or test the per-level effects (one number per "
-                       f"level of {g}) with a t test")
-        elif m * q >= model.nobs:
-            verdict = "caution"
-            can.append(f"the data cannot support it: {m} x {q} random effects for {model.nobs} rows")
-        elif n_params >= n_varying:
-            verdict = "suggestion"
-            can.append(f"{n_params} variance parameters from {n_varying} levels of {g} in which {v} varies: such a "
-                       f"fit will almost surely be singular; {alternative}")
-        elif n_varying < FEW_UNITS * 2:
-            verdict = "suggestion"
-            can.append(f"it can be tried ({n_params} variance parameters from {n_varying} levels of {g} in which "
-                       f"{v} varies), but with so few levels it may come out singular; {alternative}")
-        else:
-            verdict = "suggestion"
-            can.append(f"the data can support it ({n_varying} levels of {g} in which {v} varies, {n_params} "
-                       "variance parameters)")
-        rows.append(_row("random slope", f"{v} | {g}", "missing", verdict,
-                         f"{v} varies within {g}, so its effect can differ from one level of {g} to the next; "
-                         f"without (1 + {v} | {g}) the model counts rows as independent for this effect and its "
-                         f"p-value can be far too small. Try (1 + {v} | {g}) in place of (1 | {g}): "
-                         + "; ".join(can) + "."))
+def own_data_contrasts(fit, log=False):
+    """Per-group contrasts: each level of the first factor against its first level, within every level of the others.
 
-    # 5. Singular fit.
-    if model.singular:
-        rows.append(_row("singular fit", "random part", "singular", "caution", model.singular_message))
-    else:
-        vc = model.varcomp
-        smallest = vc[vc["term2"].isna() & (vc["group"] != "Residual")].sort_values("sd").iloc[0]
-        rows.append(_row("singular fit", "random part", "not singular", "ok",
-                         f"Every variance is estimated above zero (smallest SD {smallest['sd']:.3g}, "
-                         f"{smallest['term']} of {smallest['group']})."))
-    if not model.converged:
-        rows.append(_row("convergence", "optimizer", "not converged", "problem",
-                         f"The optimizer reported a problem ({model.opt.message}); simplify the random part."))
+    Parameters
+    ----------
+    fit : MixedFit
+    log : bool
+        The response is on the log scale: report ratios and percent changes.
 
-    # 6. Small df, and large df that only the missing random slope makes large.
-    for term, r in model.coefs.iterrows():
-        df = float(r["df"])
-        if not np.isfinite(df):
-            rows.append(_row("df", term, "none", "problem",
-                             f"{term} has no usable df: nothing is left to estimate its uncertainty from; "
-                             "more units are needed for a test."))
-            continue
-        crit = float(_stats.t.ppf(0.975, df))
-        shown = f"{df:,.0f}" if df >= 100 else f"{df:.1f}"
-        # The groups within which the term varies and whose levels the model forces to share its effect: its
-        # df then count rows, while only those levels could show how much the effect differs between them.
-        assumed = [(g, int(_variation(X[:, [model.names.index(term)]], groups[g][0], groups[g][1])[0]))
-                   for g, terms in carriers.items() if term in terms and terms[term] is None and g not in helpers]
-        assumed = [(g, n) for g, n in assumed if df > n]
-        if df < SMALL_DF:
-            rows.append(_row("df", term, shown, "caution",
-                             f"{term} is tested with t on {shown} df ({model.ddf}): its 95% CI is the estimate "
-                             f"± {crit:.2f} SE, not ± 1.96 SE as a z test would use. Report t with these df; a z "
-                             "test (statsmodels' MixedLM) would give too small p-values."))
-        elif assumed:
-            g, n = min(assumed, key=lambda gn: gn[1])
-            rows.append(_row("df", term, shown, "caution",
-                             f"{term} is tested with t on {shown} df (Satterthwaite) because the model assumes its "
-                             f"effect is the same in every level of {g}: the df count rows, yet the effect varies "
-                             f"within only {n} levels of {g}. If it can differ between them (see 'random slope'), "
-                             f"those {n} levels are its units and its df are nearer {n - 1}, not {shown}: do not "
-                             "trust this p-value before the random part lets the effect vary."))
-        else:
-            rows.append(_row("df", term, shown, "ok",
-                             f"{term} is tested with t on {shown} df ({model.ddf}): its 95% CI, the estimate "
-                             f"± {crit:.2f} SE, is close to a z test's ± 1.96 SE."))
-    return pd.DataFrame(rows, columns=CHECKLIST_COLUMNS)
+    Returns
+    -------
+    ResultTable or None
+        :func:`lmmedu.contrasts` with ``"trt.vs.ctrl"``, Holm-adjusted over the whole table;
+        None when the fixed part has no factor.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> m = lmmedu.fit("log(length) ~ treatment*gene + (1|replicate)", lmmedu.load_replicates())
+    >>> own_data_contrasts(m, log=True)[["gene", "contrast"]].values.tolist()[0]
+    ['A', 'drug / control']
+    """
+    factors = list(model_vars(fit).cat)
+    if not factors:
+        return None
+    emm = emmeans(fit, factors[0], by=factors[1:] or None, type="response" if log else None)
+    return contrasts(emm, "trt.vs.ctrl", adjust="holm", family="all")
+
+
+def _r_code(formula, log_ratios):
+    r = r_formula(formula)
+    lines = ["library(lmerTest); library(emmeans)", "d <- read.csv(\"your_file.csv\")",
+             f"m <- lmer({r}, data = d)   # lm(...) without the (...|...) terms for the lm",
+             "summary(m); ranef(m, condVar = TRUE)"]
+    if log_ratios is not None:
+        lines.append(log_ratios)
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class OwnDataAnalysis:
+    """What :func:`analyse_own_data` computes for one set of choices (notebook 10's app shows it)."""
+
+    #: The lme4-style formula fitted (Python spelling, ``Q("...")`` for odd names).
+    formula: str
+    #: The R lines that fit the same model and its contrasts.
+    r_code: str
+    #: :func:`lmmedu.compare` of the formula.
+    comparison: Any = field(repr=False)
+    #: :func:`lmmedu.explain` of the mixed model.
+    meanings: pd.DataFrame = field(repr=False)
+    #: :func:`own_data_contrasts` (None without a factor).
+    contrasts: Any = field(repr=False)
+    #: :func:`design_checklist` of the design.
+    checklist: pd.DataFrame = field(repr=False)
+    #: :func:`residual_table` of the mixed model, its labels in the learner's column names.
+    residuals: pd.DataFrame = field(repr=False)
+    #: Notes on the data and the fit (rows left out, singular fit, ...).
+    notes: tuple = ()
+
+
+def analyse_own_data(data, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
+    """Everything notebook 10's app shows for one set of choices: fit the lm and the mixed model and read them.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or None
+        From :func:`lmmedu.read_table`.
+    response, log, fixed, interactions, groups, slopes
+        As in :func:`check_choices`.
+
+    Returns
+    -------
+    OwnDataAnalysis
+
+    Raises
+    ------
+    ValueError
+        From :func:`check_choices` (one sentence), or from the fit.
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> from lmmedu.data.datasets import data_dir
+    >>> d = lmmedu.read_table(data_dir() / "replicates_between.csv")
+    >>> a = analyse_own_data(d, "length", True, ["treatment"], False, ["replicate"])
+    >>> a.formula, a.comparison.table.loc["treatment[T.drug]", "varies_replicate"]
+    ('log(length) ~ treatment + (1 | replicate)', 'between')
+    """
+    formula, notes = check_choices(data, response, log, fixed, interactions, groups, slopes)
+    with warnings.catch_warnings():
+        # Rows dropped for empty cells are already one of the notes.
+        warnings.filterwarnings("ignore", message=".*missing values.*")
+        cmp = compare(formula, data)
+    model = cmp.lmm
+    meanings = explain(model)
+    try:
+        table = own_data_contrasts(model, log=log)
+    except ValueError as exc:
+        table = None
+        notes.append(f"No contrasts: {exc}")
+    checklist = design_checklist(formula, data, fit=model)
+    residuals = residual_table(model)
+    # The learner's names before a figure lays out its labels: Q("cell area") broken over two lines would no
+    # longer be found afterwards.
+    residuals.attrs = {k: plain_names(v) if isinstance(v, str) else v for k, v in residuals.attrs.items()}
+    notes = notes + list(cmp.notes)
+    emm_line = None
+    factors = list(model_vars(model).cat)
+    if factors:
+        by = f" | {' + '.join(factors[1:])}" if len(factors) > 1 else ""
+        kind = ', type = "response"' if log else ""
+        emm_line = (f"contrast(emmeans(m, ~ {factors[0]}{by}{kind}), \"trt.vs.ctrl\", adjust = \"holm\", "
+                    "by = NULL)")
+    return OwnDataAnalysis(formula=formula, r_code=_r_code(formula, emm_line), comparison=cmp, meanings=meanings,
+                           contrasts=table, checklist=checklist, residuals=residuals, notes=tuple(notes))

@@ -2,267 +2,54 @@
 
 Part of :mod:`lmmedu.teach.widgets`; see the contract in :mod:`lmmedu.teach`.
 
-:func:`check_choices` turns the choices into a formula (or one sentence saying what is wrong)
-without fitting anything; :class:`OwnDataApp` shows that formula and its R line at once, and on
-**Fit** the lm-vs-mixed-model comparison with reasons, what each coefficient means, the
-per-group contrasts, residual diagnostics, conditional modes and the design checklist.
+:class:`OwnDataApp` shows the formula and its R line at once (from
+:func:`lmmedu.teach.comparison.check_choices`, which fits nothing), and on **Fit** what
+:func:`lmmedu.teach.comparison.analyse_own_data` computes: the lm-vs-mixed-model comparison
+with reasons, what each coefficient means, the per-group contrasts, residual diagnostics,
+conditional modes and the design checklist, its rows labelled by the steps of the
+model-building path. The **report** tab fills the reporting template
+(:func:`lmmedu.teach.comparison.write_report`) for the fitted choices on its own button: its
+profile intervals take about a second, so they are computed once per fit, when asked for.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
 
 import ipywidgets as widgets
 import matplotlib.text
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from ...data.read import check_numeric_text, file_lines as _file_lines, read_table
-from ...stats.emmeans import emmeans
-from ...stats.explain import explain
-from ...stats.terms import model_vars as _model_vars
-from ..comparison import compare, design_checklist, model_formula, plain_names, r_formula, residual_table
+from ...data.read import read_table
+from ..comparison import (OwnDataAnalysis, analyse_own_data, check_choices, default_response, is_text_column,
+                          plain_names, r_formula, write_report)
 from ..comparison.layout import comparison_tables_html
-from ..plots import PAGE_WIDTH
-from ..prose import contrasts
+from ..plots import PAGE_WIDTH, modes_panels, residual_panels
 from .app import App, _table_html, control_style, error_html, png
 
-__all__ = ["check_choices", "default_response", "own_data_contrasts", "OwnDataResult", "OwnDataApp"]
-
-# A numeric fixed term with this few distinct whole numbers is probably a code for groups.
-_FEW_DISTINCT = 4
-
-
-def _is_text(series):
-    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype) or isinstance(
-        series.dtype, pd.CategoricalDtype)
+__all__ = ["OwnDataResult", "OwnDataApp"]
 
 
 def _describe(series):
     """A column's label in the dropdowns: its name and what it holds."""
-    if _is_text(series) or pd.api.types.is_bool_dtype(series):
+    if is_text_column(series) or pd.api.types.is_bool_dtype(series):
         return f"{series.name} (text, {series.nunique()} levels)"
     return f"{series.name} (numbers)"
 
 
-def _whole_numbers(series):
-    values = series.dropna().to_numpy(dtype=float)
-    return bool(len(values)) and bool(np.all(values == np.round(values)))
-
-
-def default_response(data):
-    """The column a freshly loaded file starts with as the response: the first measured value.
-
-    The rule: the first numeric column holding a number that is not whole (a length, an area,
-    an expression value); if every numeric column holds whole numbers only, the first of them
-    with more than :data:`_FEW_DISTINCT` distinct values that is not a row counter (1, 2, 3...);
-    else the first numeric column, else the first column. Whole numbers with few values are
-    codes (a dose 0/1/2, a batch 1/2) and row counters are IDs: neither is what was measured.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> default_response(pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "area": [1.5, 2.0, 2.5, 3.0, 1.0, 2.2],
-    ...                                "batch": [1, 1, 1, 2, 2, 2]}))
-    'area'
-    >>> default_response(pd.DataFrame({"dose": [0, 1, 2, 0, 1, 2], "count": [12, 30, 7, 18, 25, 41]}))
-    'count'
-    """
-    columns = [str(c) for c in data.columns]
-    numeric = [c for c in columns if not _is_text(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
-    for c in numeric:
-        if not _whole_numbers(data[c]):
-            return c
-    for c in numeric:
-        values = data[c].dropna()
-        counter = values.is_monotonic_increasing and values.is_unique and values.nunique() == len(data)
-        if values.nunique() > _FEW_DISTINCT and not counter:
-            return c
-    return numeric[0] if numeric else columns[0]
-
-
-def _missing_note(data, columns):
-    """Where the chosen columns have empty cells, counted per column (one sentence), or None."""
-    columns = [c for c in dict.fromkeys(columns) if c in data.columns]
-    empty = data[columns].isna()
-    if not empty.to_numpy().any():
-        return None
-    lines = _file_lines(data)
-    parts = []
-    for c in columns:
-        rows = np.flatnonzero(empty[c].to_numpy())
-        if len(rows) == 1:
-            parts.append(f"{c} in 1 row (line {lines[rows[0]]})")
-        elif len(rows):
-            parts.append(f"{c} in {len(rows)} rows (the first on line {lines[rows[0]]})")
-    used = int((~empty.any(axis=1)).sum())
-    return (f"Empty cells: {'; '.join(parts)}. Rows with an empty cell in a chosen column are left out of the model "
-            f"({used:,} of {len(data):,} rows used).")
-
-
-def check_choices(data, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
-    """Check the app's choices against the data and write the formula; fit nothing.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame or None
-        From :func:`lmmedu.read_table`.
-    response, log, fixed, interactions, groups, slopes
-        As in :func:`lmmedu.teach.comparison.model_formula`; a random slope goes to every
-        grouping factor within whose levels its column varies.
-
-    Returns
-    -------
-    formula : str
-    notes : list of str
-        Things to know that do not stop the fit (rows with empty cells, slopes left out).
-
-    Raises
-    ------
-    ValueError
-        One sentence: what is wrong with the choices and what to pick instead.
-
-    Examples
-    --------
-    >>> import lmmedu
-    >>> from lmmedu.data.datasets import data_dir
-    >>> d = lmmedu.read_table(data_dir() / "replicates_within.csv")
-    >>> check_choices(d, "length", True, ["treatment"], False, ["replicate"], ["treatment"])[0]
-    'log(length) ~ treatment + (1 + treatment | replicate)'
-    >>> check_choices(d, "gene", False, ["treatment"], False, ["replicate"])
-    Traceback (most recent call last):
-    ...
-    ValueError: The response 'gene' holds text (e.g. 'A'), not numbers; pick the column of measured values as the response.
-    """
-    if data is None:
-        raise ValueError("Load a CSV file first: type its path and press Load, or use the upload button.")
-    fixed, groups, slopes = list(fixed), list(groups), list(slopes)
-    if not response:
-        raise ValueError("Pick a response: the column of measured values.")
-    columns = list(map(str, data.columns))
-    for col in [response, *fixed, *groups, *slopes]:
-        if col not in columns:
-            shown = ", ".join(columns[:10]) + (", ..." if len(columns) > 10 else "")
-            raise ValueError(f"The column '{col}' is not in the loaded file (its columns: {shown}); pick one of those.")
-    if not groups:
-        raise ValueError("Pick at least one grouping factor: the column naming the replicates (animals, plates, "
-                         "arrays...) that rows share.")
-    y = data[response]
-    if _is_text(y) or pd.api.types.is_bool_dtype(y):
-        check_numeric_text(data, [response])  # a column of numbers with a typo gets its line number
-        example = y.dropna().iloc[0] if y.notna().any() else ""
-        raise ValueError(f"The response '{response}' holds text (e.g. {example!r}), not numbers; pick the column of "
-                         "measured values as the response.")
-    check_numeric_text(data, fixed)
-    if log:
-        values = y.to_numpy(dtype=float)
-        bad = np.flatnonzero(values <= 0)
-        if len(bad):
-            line = int(_file_lines(data)[bad[0]])
-            many = f"{len(bad)} rows are zero or negative (the first, line {line}, is" if len(bad) > 1 else \
-                f"1 row is zero or negative (line {line}:"
-            raise ValueError(f"log({response}) needs positive values, but {many} {values[bad[0]]:g}); untick 'log' or "
-                             "correct the data.")
-    for g in groups:
-        levels = data[g].dropna().unique()
-        if len(levels) < 2:
-            only = f" ({levels[0]!r})" if len(levels) else ""
-            raise ValueError(f"The grouping factor '{g}' has only one level{only}, so no groups can be compared; pick "
-                             "the column that names the replicates (animals, plates...).")
-        if len(levels) == data[g].notna().sum():
-            raise ValueError(f"The grouping factor '{g}' has a different value in every row, so no rows share a group; "
-                             "pick the column that names the replicates (animals, plates...).")
-    notes = []
-    per_group = {}
-    for s in slopes:
-        varies = [g for g in groups if (data.groupby(g, observed=True)[s].nunique() > 1).any()]
-        if not varies:
-            raise ValueError(f"A random slope for '{s}' needs {s} to vary inside the levels of "
-                             f"{' or '.join(groups)}, but each level has one value of it; untick the slope.")
-        for g in groups:
-            if g in varies:
-                per_group.setdefault(g, []).append(s)
-            else:
-                notes.append(f"No random slope of {s} for {g}: {s} does not vary inside the levels of {g}.")
-    formula = model_formula(response, fixed, groups, log, interactions, per_group)
-    missing = _missing_note(data, [response, *fixed, *groups, *slopes])
-    if missing:
-        notes.append(missing)
-    for f in fixed:
-        values = data[f].dropna()
-        if (not _is_text(values) and not pd.api.types.is_bool_dtype(values) and 3 <= values.nunique() <= _FEW_DISTINCT
-                and _whole_numbers(values)):
-            notes.append(f"'{f}' holds numbers, so it enters as a straight line (one slope); if its values are codes "
-                         f"for groups, make it a factor: C({f}) in code, or a text column in the file.")
-    return formula, notes
-
-
-def own_data_contrasts(fit, log=False):
-    """Per-group contrasts: each level of the first factor against its first level, within every level of the others.
-
-    Parameters
-    ----------
-    fit : MixedFit
-    log : bool
-        The response is on the log scale: report ratios and percent changes.
-
-    Returns
-    -------
-    ResultTable or None
-        :func:`lmmedu.contrasts` with ``"trt.vs.ctrl"``, Holm-adjusted over the whole table;
-        None when the fixed part has no factor.
-
-    Examples
-    --------
-    >>> import lmmedu
-    >>> m = lmmedu.fit("log(length) ~ treatment*gene + (1|replicate)", lmmedu.load_replicates())
-    >>> own_data_contrasts(m, log=True)[["gene", "contrast"]].values.tolist()[0]
-    ['A', 'drug / control']
-    """
-    factors = list(_model_vars(fit).cat)
-    if not factors:
-        return None
-    emm = emmeans(fit, factors[0], by=factors[1:] or None, type="response" if log else None)
-    return contrasts(emm, "trt.vs.ctrl", adjust="holm", family="all")
-
-
 @dataclass(frozen=True, eq=False)
-class OwnDataResult:
-    """What :meth:`OwnDataApp.update` computes for one set of choices."""
+class OwnDataResult(OwnDataAnalysis):
+    """What :meth:`OwnDataApp.update` computes for one set of choices: the analysis and its two figures."""
 
-    #: The lme4-style formula fitted (Python spelling, ``Q("...")`` for odd names).
-    formula: str
-    #: The R line that fits the same model.
-    r_code: str
-    #: :func:`lmmedu.compare` of the formula.
-    comparison: Any = field(repr=False)
-    #: :func:`lmmedu.explain` of the mixed model.
-    meanings: pd.DataFrame = field(repr=False)
-    #: :func:`own_data_contrasts` (None without a factor).
-    contrasts: Any = field(repr=False)
-    #: :func:`lmmedu.checklist` of the design.
-    checklist: pd.DataFrame = field(repr=False)
     #: PNG: residuals against fitted values and the QQ plot.
-    residual_figure: bytes = field(repr=False)
+    residual_figure: bytes = field(default=b"", repr=False)
     #: PNG: conditional modes with their intervals.
-    modes_figure: bytes = field(repr=False)
-    #: Notes on the data and the fit (rows left out, singular fit, ...).
-    notes: tuple = ()
-
-
-def _r_code(formula, log_ratios):
-    r = r_formula(formula)
-    lines = ["library(lmerTest); library(emmeans)", "d <- read.csv(\"your_file.csv\")",
-             f"m <- lmer({r}, data = d)   # lm(...) without the (...|...) terms for the lm",
-             "summary(m); ranef(m, condVar = TRUE)"]
-    if log_ratios is not None:
-        lines.append(log_ratios)
-    return "\n".join(lines)
+    modes_figure: bytes = field(default=b"", repr=False)
 
 
 def _modes_axes(model, max_levels=20):
@@ -287,6 +74,20 @@ def _plain_figure(fig):
         if "Q(" in shown:
             text.set_text(plain_names(shown))
     return fig
+
+
+def _markdown_html(text):
+    """The report's Markdown as HTML: paragraphs, a list, **bold** and `code` (all the report uses)."""
+    out, items = [], []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        head = [ln for ln in lines if not ln.startswith("- ")]
+        items = [ln[2:] for ln in lines if ln.startswith("- ")]
+        para = html.escape(" ".join(head))
+        para = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", para)
+        para = re.sub(r"`(.+?)`", r"<code>\1</code>", para)
+        out.append(f"<p>{para}</p>" + (_list_html(items) if items else ""))
+    return "".join(out)
 
 
 def _list_html(items):
@@ -320,6 +121,12 @@ class OwnDataApp(App):
         The formula and R line (the preview).
     comparison_view, meanings_view, contrasts_view, checklist_view : ipywidgets.HTML
     residual_plot, modes_plot : ipywidgets.Image
+    report_button : ipywidgets.Button
+        Writes the report of the fitted model (:meth:`write_report`).
+    report_view : ipywidgets.HTML
+        The filled report.
+    report : ModelReport or None
+        The last report written (None until the button is pressed after a fit).
 
     Examples
     --------
@@ -341,6 +148,10 @@ class OwnDataApp(App):
     action = "fit"
     changed = "Choices changed: press <b>{button}</b> to {action} them."
     running = "Fitting the lm and the mixed model: the tabs fill in when it is done."
+    #: The report tab before its button is pressed.
+    report_prompt = ("<p>Press <b>Write the report</b> to fill the reporting template for the fitted model: units, "
+                     "formula, variance components with profile intervals (about a second), df method, F tests, "
+                     "effects with CIs, software versions.</p>")
     #: Status after a failed fit (the message under the button says why).
     not_fitted = "<b>Not fitted.</b> The line below says why; the tabs stay empty until a fit succeeds."
 
@@ -382,9 +193,18 @@ class OwnDataApp(App):
         self.checklist_view = widgets.HTML()
         self.residual_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
         self.modes_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
+        self.report = None
+        self.report_button = widgets.Button(description="Write the report", icon="file-text",
+                                            layout=widgets.Layout(width="180px"))
+        self.report_button.add_class("lmmedu-report-button")
+        self.report_view = widgets.HTML(self.report_prompt)
+        self.report_view.add_class("lmmedu-report")
+        self.report_button.on_click(lambda _b: self.write_report())
         self.tabs = widgets.Tab(children=[self.comparison_view, self.meanings_view, self.contrasts_view,
-                                          widgets.VBox([self.residual_plot, self.modes_plot]), self.checklist_view])
-        for i, title in enumerate(["lm vs mixed model", "coefficients", "contrasts", "diagnostics", "checklist"]):
+                                          widgets.VBox([self.residual_plot, self.modes_plot]), self.checklist_view,
+                                          widgets.VBox([self.report_button, self.report_view])])
+        for i, title in enumerate(["lm vs mixed model", "coefficients", "contrasts", "diagnostics", "checklist",
+                                   "report"]):
             self.tabs.set_title(i, title)
         self.load_button.on_click(lambda _b: self.load(self.path.value.strip()))
         self.upload.observe(self._uploaded, names="value")
@@ -423,7 +243,6 @@ class OwnDataApp(App):
                 "recognised; save it as a comma-separated CSV file")
             return None
         self.data = data
-        numeric = [c for c in columns if not _is_text(data[c])]
         options = [(_describe(data[c]), c) for c in columns]
         self._loading = True
         try:
@@ -451,6 +270,28 @@ class OwnDataApp(App):
         for view in (self.comparison_view, self.meanings_view, self.contrasts_view, self.checklist_view):
             view.value = ""
         self.residual_plot.value = self.modes_plot.value = b""
+        self.report = None
+        self.report_view.value = self.report_prompt
+
+    def write_report(self):
+        """Fill the reporting template for the model on screen (once per fit) and show it; returns the report.
+
+        Without a fit, or when the choices changed since, says so in ``app.message`` and returns None.
+        """
+        if self.result is None or self.formula != self.result.formula:
+            self.message.value = error_html("No report yet", "press Fit first: the report describes the fitted model")
+            return None
+        if self.report is None:
+            model = self.result.comparison.lmm
+            try:
+                self.report = write_report(model, log=model.transform == "log", checklist=self.result.checklist)
+            except ValueError as exc:
+                self.message.value = error_html("Could not write the report", exc)
+                return None
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.report.notes)
+        self.report_view.value = (_markdown_html(self.report.markdown)
+                                  + (f"<b>Notes on the intervals</b><ol>{notes}</ol>" if notes else ""))
+        return self.report
 
     def failed(self, exc):
         """A fit that failed: clear the tabs (they showed other choices) and say so next to the button."""
@@ -487,42 +328,20 @@ class OwnDataApp(App):
 
     def update(self, response, log=False, fixed=(), interactions=False, groups=(), slopes=()):
         """Fit the lm and the mixed model of the choices and compute every tab; returns an :class:`OwnDataResult`."""
-        formula, notes = check_choices(self.data, response, log, fixed, interactions, groups, slopes)
-        with warnings.catch_warnings():
-            # Rows dropped for empty cells are already one of the notes.
-            warnings.filterwarnings("ignore", message=".*missing values.*")
-            cmp = compare(formula, self.data)
-        model = cmp.lmm
-        meanings = explain(model)
-        try:
-            table = own_data_contrasts(model, log=log)
-        except ValueError as exc:
-            table = None
-            notes.append(f"No contrasts: {exc}")
-        checklist = design_checklist(formula, self.data, fit=model)
-        from ..plots import modes_panels, residual_panels
-
+        a = analyse_own_data(self.data, response, log, fixed, interactions, groups, slopes)
+        model = a.comparison.lmm
         # One panel above the other: each title (the formula and a finding) gets the whole width.
         residual_fig = plt.figure(figsize=(6.8, 7.0), layout="constrained")
-        residuals = residual_table(model)
-        # The learner's names before the labels are laid out: Q("cell area") broken over two lines would no
-        # longer be found afterwards.
-        residuals.attrs = {k: plain_names(v) if isinstance(v, str) else v for k, v in residuals.attrs.items()}
-        residual_panels(residuals, axes=residual_fig.subplots(2, 1))
+        residual_panels(a.residuals, axes=residual_fig.subplots(2, 1))
         modes_fig = modes_panels(model, axes=_modes_axes(model))[0].figure
-        notes = notes + list(cmp.notes)
-        emm_line = None
-        factors = list(_model_vars(model).cat)
-        if factors:
-            by = f" | {' + '.join(factors[1:])}" if len(factors) > 1 else ""
-            kind = ', type = "response"' if log else ""
-            emm_line = (f"contrast(emmeans(m, ~ {factors[0]}{by}{kind}), \"trt.vs.ctrl\", adjust = \"holm\", "
-                        "by = NULL)")
-        return OwnDataResult(formula=formula, r_code=_r_code(formula, emm_line), comparison=cmp, meanings=meanings,
-                             contrasts=table, checklist=checklist, residual_figure=png(_plain_figure(residual_fig)),
-                             modes_figure=png(_plain_figure(modes_fig)), notes=tuple(notes))
+        return OwnDataResult(**{f.name: getattr(a, f.name) for f in fields(a)},
+                             residual_figure=png(_plain_figure(residual_fig)),
+                             modes_figure=png(_plain_figure(modes_fig)))
 
     def show(self, result):
+        # A new fit: the report of the previous one no longer describes what is on screen.
+        self.report = None
+        self.report_view.value = self.report_prompt
         cmp = result.comparison
         t = cmp.table
         # The comparison's own layout: it fits the output area however many grouping factors a learner picks.
