@@ -220,9 +220,9 @@ def test_every_app_is_built_on_the_one_pattern():
 
 
 #: What a widget module may import from below the notebook layer: argument checks of its own
-#: controls. Everything else a widget shows is computed by lmmedu.teach.studies / comparison /
+#: controls, and reading the file a learner picks (notebook 10's upload control; input, not analysis). Everything else a widget shows is computed by lmmedu.teach.studies / comparison /
 #: cells / prose (which may use lmmedu.stats and lmmedu.data) and tested there.
-WIDGET_MAY_IMPORT = ("lmmedu.data.checks",)
+WIDGET_MAY_IMPORT = ("lmmedu.data.checks", "lmmedu.data.read")
 
 #: Libraries that compute statistics; a widget that needs one is doing a study's work.
 STATISTICS_LIBRARIES = ("scipy", "statsmodels", "patsy", "sklearn")
@@ -232,14 +232,6 @@ WIDGET_FUNCTIONS = {
     "environment_report": "notebook 00's table of installed versions: reads package metadata, no statistics",
     "rates_for_display": "renames a rates table's columns and formats percentages for a notebook: display only",
 }
-
-#: Widget modules that still compute, with the reason and what ends the exception. The coordinator
-#: drops an entry once its move has landed (the test fails while an entry is no longer needed).
-WIDGETS_STILL_COMPUTING = {
-    "own_data.py": "check_choices and own_data_contrasts are moving to lmmedu.teach.comparison (issue 24, "
-                   "notebook 10's helper); drop this entry when that move is merged",
-}
-
 
 def _widget_modules():
     return [p for p in _modules("teach/widgets") if p.name not in ("__init__.py", "app.py")]
@@ -261,17 +253,9 @@ def test_widgets_do_not_compute():
     # The contract in lmmedu.teach: a widget holds controls, calls one compute function of
     # studies/comparison/cells/prose and displays. A widget that imports the statistics or the
     # simulators, or defines a public function of its own, is computing where no unit test looks.
-    offences = [f"teach/widgets/{path.name} {why}" for path in _widget_modules()
-                if path.name not in WIDGETS_STILL_COMPUTING for why in _widget_offences(path)]
+    offences = [f"teach/widgets/{path.name} {why}" for path in _widget_modules() for why in _widget_offences(path)]
     assert not offences, ("move the computation to lmmedu.teach.studies or .comparison (re-export the name here "
                           "if notebooks import it from widgets):\n" + "\n".join(offences))
-
-
-@pytest.mark.parametrize("name", sorted(WIDGETS_STILL_COMPUTING))
-def test_widget_exceptions_are_still_needed(name):
-    assert (PACKAGE / "teach" / "widgets" / name).exists(), f"{name} no longer exists: drop it"
-    assert _widget_offences(PACKAGE / "teach" / "widgets" / name), (
-        f"teach/widgets/{name} no longer computes: drop it from WIDGETS_STILL_COMPUTING")
 
 
 def test_the_widget_rule_catches_a_computing_widget(monkeypatch):
