@@ -8,7 +8,10 @@ the time, and the seed the notebook uses must tell the story the notebook tells.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -217,6 +220,45 @@ def test_referee_study_is_the_bootstrap_of_anova():
     assert np.allclose(res["p"], stats.chi2.sf(res["estimate"].clip(lower=0), 1))
     with pytest.raises(ValueError, match="at least one mixed model"):
         referee_bootstrap_study(n_sims=1, models={"lm": EXPRESSION_MODELS["lm"]})
+
+
+REFEREE_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "referee" / "expression_referee.json"
+
+
+def test_referee_table_matches_r_on_a_subsample():
+    """lm F, Satterthwaite and Kenward-Roger F, the chi-square LRT against lm/lmerTest/pbkrtest to R's printed
+    precision (1e-4 relative on F and df: two optimisers' REML optima); the bootstrap p against PBmodcomp's over
+    all its simulations within Monte Carlo error (4 binomial SEs of the difference, plus each one's 1/(n + 1) floor),
+    with fewer simulations here to keep the test short."""
+    fx = json.loads(REFEREE_FIXTURE.read_text(encoding="utf-8"))
+    root = REFEREE_FIXTURE.parents[3]
+    assert hashlib.md5((root / fx["data_file"]).read_bytes()).hexdigest() == fx["data_md5"]
+    df = lmmedu.load_expression_small()
+    keep = sorted(df["probeset"].astype(str).unique())[:fx["n_probesets"]]
+    sub = df[df["probeset"].astype(str).isin(keep)].copy()
+    sub["probeset"] = sub["probeset"].cat.remove_unused_categories()
+    assert len(sub) == fx["nobs"]
+    n_boot = 60
+    tab = interaction_referee(lmmedu.fit_lm(EXPRESSION_MODELS["lm"], sub), referee_fits(sub), n_boot=n_boot, seed=1)
+    by = tab.set_index(["model", "test"])
+    lm_row = by.loc[("lm", "lm F")]
+    assert lm_row["statistic"] == pytest.approx(fx["lm"]["F"], rel=1e-8)
+    assert lm_row["den_df"] == fx["lm"]["den_df"] and lm_row["p"] == pytest.approx(fx["lm"]["p"], rel=1e-8)
+    for name, r in fx["models"].items():
+        for test, key in (("Satterthwaite F (REML)", "satterthwaite"), ("Kenward-Roger F (REML)", "kenward_roger")):
+            row = by.loc[(name, test)]
+            assert row["statistic"] == pytest.approx(r[key]["F"], rel=1e-4), (name, test)
+            assert row["den_df"] == pytest.approx(r[key]["den_df"], rel=1e-4), (name, test)
+            assert row["p"] == pytest.approx(r[key]["p"], rel=1e-3, abs=1e-12), (name, test)
+        chi = by.loc[(name, "chi-square LRT (ML)")]
+        assert chi["statistic"] == pytest.approx(r["chisq"]["LRT"], rel=1e-5, abs=1e-6)
+        assert chi["p"] == pytest.approx(r["chisq"]["p"], rel=1e-4, abs=1e-12)
+        boot = r["bootstrap"]
+        ours = by.loc[(name, "parametric bootstrap (ML)"), "p"]
+        theirs, n_theirs = boot["p_all"], boot["nsim_used"]
+        pool = (ours + theirs) / 2
+        se = math.sqrt(pool * (1 - pool) * (1 / n_boot + 1 / n_theirs))
+        assert abs(ours - theirs) <= 4 * se + 1 / (n_boot + 1) + 1 / (n_theirs + 1), (name, ours, theirs)
 
 
 # --- residual_means and array_spread -------------------------------------------------------------
