@@ -91,6 +91,10 @@ def test_08_referee_reads_simulations_of_the_notebooks_own_data_set():
                      if c["cell_type"] == "code")
     recipe = STUDY_RECIPES["expression_referee_study"].kwargs
     assert f"lmmedu.simulate_expression(seed={recipe['data_seed']})" in code
+    markdown = "\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                         if c["cell_type"] == "markdown")
+    # The R line beside the call names the same simulations.
+    assert f"PBmodcomp(mm_full, mm_small, nsim = {recipe['n_sims']}, seed = {recipe['seed']})" in markdown
     assert recipe["n_probesets"] == 18015
     assert load_study("expression_referee_study")["sim"].nunique() == recipe["n_sims"]
 
