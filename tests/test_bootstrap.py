@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import lmmedu
-from lmmedu.stats.bootstrap import pb_modcomp
+from lmmedu.stats.bootstrap import bootstrap_p, pb_modcomp
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "confint"
@@ -188,3 +188,26 @@ def test_cell_sums_are_the_rows_sufficient_statistics():
     by_rows = fit.problem.with_response(y)
     for theta in (fit.opt.x, 2 * fit.opt.x + 0.1):
         assert by_cells.deviance(theta) == pytest.approx(by_rows.deviance(theta), rel=1e-10)
+
+
+def test_bootstrap_p_counts_ties_and_drops_failed_refits():
+    # (1 + hits) / (1 + n): an LRT* equal to the observed one (up to rounding) counts as reaching it.
+    assert bootstrap_p(2.0, [2.0 - 1e-12, 0.5, 3.0, np.nan]) == {"p": 0.75, "p_positive": 0.75, "n": 3, "hits": 2}
+    # Zeros are draws like any other for p; PBmodcomp's PBtest (p_positive) leaves them out.
+    res = bootstrap_p(1.0, [0.0, 0.0, 0.0, 2.0])
+    assert res["p"] == pytest.approx(2 / 5) and res["p_positive"] == pytest.approx(2 / 2) and res["hits"] == 1
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_p(np.nan, [1.0])
+    with pytest.raises(ValueError, match="every refit failed"):
+        bootstrap_p(1.0, [np.nan, np.inf])
+
+
+def test_pb_modcomp_p_is_bootstrap_p_of_its_simulations():
+    df = lmmedu.simulate_replicates(genes=("A",), seed=1)
+    big = lmmedu.fit("log(length) ~ treatment + (1|replicate)", df, reml=False)
+    small = lmmedu.fit("log(length) ~ 1 + (1|replicate)", df, reml=False)
+    res = pb_modcomp(small, big, n=15, seed=4)
+    again = bootstrap_p(res["LRT"], res["lrt"])
+    assert (res["p"], res["p_positive"], res["n"]) == (again["p"], again["p_positive"], again["n"])
+    # Simulation i uses the i-th child of the seed, so a shorter run repeats the first simulations.
+    assert np.array_equal(pb_modcomp(small, big, n=4, seed=4)["lrt"], res["lrt"][:4])

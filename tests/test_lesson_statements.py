@@ -195,3 +195,52 @@ def test_10_kenward_roger_counts_fewer_df_with_four_replicates_and_changes_no_co
     assert coefs.loc["treatment[T.drug]", "df_kenward_roger"] < coefs.loc["treatment[T.drug]", "df_satterthwaite"]
     assert terms.loc["treatment", "df_kenward_roger"] < terms.loc["treatment", "df_satterthwaite"]
     assert coefs["same_conclusion"].all() and terms["same_conclusion"].all()
+
+
+def test_08_referee_reads_simulations_of_the_notebooks_own_data_set():
+    # 08 reads the bootstrap's simulated LRTs from data/ and says they were computed for "this very data set":
+    # the recipe must simulate the data set the notebook analyses, with the n and seed the notebook prints.
+    import json
+    from pathlib import Path
+
+    from lmmedu.teach.studies import STUDY_RECIPES
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "08_case_study_gene_expression.ipynb"
+    code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                     if c["cell_type"] == "code")
+    recipe = STUDY_RECIPES["expression_referee_study"].kwargs
+    assert f"lmmedu.simulate_expression(seed={recipe['data_seed']})" in code
+    markdown = "\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                         if c["cell_type"] == "markdown")
+    # The R line beside the call names the same simulations.
+    assert f"PBmodcomp(mm_full, mm_small, nsim = {recipe['n_sims']}, seed = {recipe['seed']})" in markdown
+    assert recipe["n_probesets"] == 18015
+    assert load_study("expression_referee_study")["sim"].nunique() == recipe["n_sims"]
+
+
+def test_08_the_bootstrap_is_fooled_without_the_array_and_agrees_with_the_f_tests_with_it():
+    # 08's referee section: without (1|sample) not one simulated LRT reaches the observed one (the bootstrap
+    # repeats the mistake); with it the chi-square, the bootstrap and both F tests agree within the bootstrap's
+    # Monte-Carlo interval, none is significant, and Satterthwaite and Kenward-Roger give the arrays' df.
+    from lmmedu.teach.studies import EXPRESSION_MODELS, interaction_referee, without_interaction
+
+    df = lmmedu.simulate_expression(seed=6)
+    fits = {name: (lmmedu.fit(f, df), lmmedu.fit(without_interaction(f), df, reml=False), lmmedu.fit(f, df, reml=False))
+            for name, f in EXPRESSION_MODELS.items() if name != "lm"}
+    boot = load_study("expression_referee_study")
+    tab = interaction_referee(lmmedu.fit_lm(EXPRESSION_MODELS["lm"], df), fits,
+                              simulated_lrt={n: g["estimate"] for n, g in boot.groupby("analysis")})
+    p = tab.set_index(["model", "test"])["p"]
+    den = tab.set_index(["model", "test"])["den_df"]
+    probe, array = "(week|probeset)", "(week|probeset) + (1|sample)"
+    info = tab.attrs["bootstrap"]
+    assert info[probe]["hits"] == 0 and p[(probe, "parametric bootstrap (ML)")] < 0.01
+    assert p[probe].drop("parametric bootstrap (ML)").max() < 1e-8
+    honest = p[array]
+    assert honest.min() > 0.05
+    assert info[array]["mc_low"] <= honest.min() and honest.max() <= info[array]["mc_high"]
+    n_arrays, n_coefs = df["sample"].nunique(), 4
+    for test in ("Satterthwaite F (REML)", "Kenward-Roger F (REML)"):
+        assert den[(array, test)] == pytest.approx(n_arrays - n_coefs, abs=0.5)
+    # The chi-square, assuming unlimited df, gives the smallest p of the four (its small-sample optimism).
+    assert honest["chi-square LRT (ML)"] < min(honest["Satterthwaite F (REML)"], honest["Kenward-Roger F (REML)"])

@@ -8,7 +8,10 @@ the time, and the seed the notebook uses must tell the story the notebook tells.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -22,14 +25,20 @@ from scipy import stats  # noqa: E402
 
 import lmmedu  # noqa: E402
 from lmmedu.teach import plots  # noqa: E402
+from lmmedu.stats.bootstrap import bootstrap_p  # noqa: E402
 from lmmedu.teach.studies import (  # noqa: E402
     EXPRESSION_MODELS,
     FULL_PROBESETS,
+    REFEREE_COLUMNS,
     array_spread,
+    interaction_referee,
     interaction_study,
+    load_study,
     rates,
     reduced_expression_settings,
+    referee_bootstrap_study,
     residual_means,
+    without_interaction,
 )
 
 TERM = "week:genotype[T.CSB]"
@@ -116,6 +125,140 @@ def test_study_refuses_bad_models():
         interaction_study(n_sims=1, models={})
     with pytest.raises(ValueError, match="models must be"):
         interaction_study(n_sims=1, models={"lm": 3})
+
+
+# --- the referee: every test of the interaction side by side -------------------------------------
+
+MIXED = [name for name in EXPRESSION_MODELS if name != "lm"]
+
+
+def referee_fits(df):
+    return {name: (lmmedu.fit(EXPRESSION_MODELS[name], df),
+                   lmmedu.fit(without_interaction(EXPRESSION_MODELS[name]), df, reml=False),
+                   lmmedu.fit(EXPRESSION_MODELS[name], df, reml=False)) for name in MIXED}
+
+
+@pytest.fixture(scope="module")
+def copy_referee():
+    df = lmmedu.simulate_expression(n_probesets=60, seed=2)  # probeset SDs as posted: no singular fit
+    lm = lmmedu.fit_lm(EXPRESSION_MODELS["lm"], df)
+    fits = referee_fits(df)
+    return df, lm, fits, interaction_referee(lm, fits, n_boot=19, seed=3)
+
+
+def test_referee_table_is_each_tests_own_answer(copy_referee):
+    _, lm, fits, tab = copy_referee
+    assert tuple(tab.columns) == REFEREE_COLUMNS
+    assert tab["model"].tolist() == ["lm"] + [m for m in MIXED for _ in range(4)]
+    by = tab.set_index(["model", "test"])
+    # The lm's 1-df F test is its t-test squared, with the residual df.
+    lm_coef = lm.coefs.loc[TERM]
+    assert by.loc[("lm", "lm F"), "statistic"] == pytest.approx(lm_coef["t"] ** 2, rel=1e-10)
+    assert by.loc[("lm", "lm F"), "p"] == pytest.approx(lm_coef["p"], rel=1e-8)
+    assert by.loc[("lm", "lm F"), "den_df"] == lm.df_resid
+    for name, (reml, small, big) in fits.items():
+        lrt = lmmedu.anova(small, big)
+        chi = by.loc[(name, "chi-square LRT (ML)")]
+        assert (chi["statistic"], chi["num_df"], chi["p"]) == (lrt["Chisq"].iloc[1], 1.0, lrt["p"].iloc[1])
+        assert chi["den_df"] == math.inf  # the chi-square is the F test with unlimited denominator df
+        boot = by.loc[(name, "parametric bootstrap (ML)")]
+        # The same simulations as lmmedu.anova(small, big, method="bootstrap") with the same n and seed.
+        assert boot["p"] == lmmedu.anova(small, big, method="bootstrap", n=19, seed=3)["p_boot"].iloc[1]
+        assert math.isnan(boot["den_df"]) and boot["statistic"] == chi["statistic"]
+        # A 1-df F test with Satterthwaite df is the t-test of the REML coefficient table.
+        sat = by.loc[(name, "Satterthwaite F (REML)")]
+        coef = reml.coefs.loc[TERM]
+        assert sat["statistic"] == pytest.approx(coef["t"] ** 2, rel=1e-8)
+        assert sat["den_df"] == pytest.approx(coef["df"], rel=1e-6) and sat["p"] == pytest.approx(coef["p"], rel=1e-6)
+        kr = lmmedu.anova(reml, terms="week:genotype", ddf="kenward-roger").iloc[0]
+        assert by.loc[(name, "Kenward-Roger F (REML)"), "den_df"] == kr["den_df"]
+        info = tab.attrs["bootstrap"][name]
+        assert info["n"] == 19 and info["mc_low"] <= boot["p"] <= info["mc_high"]
+        assert boot["p"] == pytest.approx((1 + info["hits"]) / 20)
+
+
+def test_referee_uses_simulations_it_is_given(copy_referee):
+    _, lm, fits, tab = copy_referee
+    name = MIXED[0]
+    observed = tab.set_index(["model", "test"]).loc[(name, "chi-square LRT (ML)"), "statistic"]
+    given = {name: [observed + 1.0, observed - 1.0, 0.0, np.nan]}
+    again = interaction_referee(lm, {name: fits[name]}, simulated_lrt=given)
+    assert again.set_index("test").loc["parametric bootstrap (ML)", "p"] == pytest.approx(2 / 4)
+    assert again.attrs["bootstrap"][name]["n"] == 3
+
+
+def test_referee_refuses_what_it_cannot_compare(copy_referee):
+    df, lm, fits, _ = copy_referee
+    reml, small, big = fits[ARRAY_MODEL]
+    with pytest.raises(ValueError, match="lm made by lmmedu.fit_lm"):
+        interaction_referee(reml, fits)
+    with pytest.raises(ValueError, match="three fits"):
+        interaction_referee(lm, {"m": (reml, small)})
+    with pytest.raises(ValueError, match="REML"):
+        interaction_referee(lm, {"m": (big, small, big)})
+    with pytest.raises(ValueError, match="REML"):  # anova refuses a REML fit in a likelihood-ratio test of fixed effects
+        interaction_referee(lm, {"m": (reml, small, reml)})
+    with pytest.raises(ValueError, match="not in fits"):
+        interaction_referee(lm, {ARRAY_MODEL: fits[ARRAY_MODEL]}, simulated_lrt={"other": [1.0]})
+    with pytest.raises(ValueError, match="week\\*genotype"):
+        without_interaction("values ~ week + genotype")
+
+
+def test_referee_study_is_the_bootstrap_of_anova():
+    models = {"m": "values ~ week*genotype + (1|probeset)"}
+    seen = []
+    res = referee_bootstrap_study(n_sims=5, seed=1, data_seed=3, n_probesets=40, models=models,
+                                  progress=lambda done, total: seen.append((done, total)))
+    assert list(res.columns) == ["sim", "analysis", "estimate", "se", "df", "p", "singular", "error"]
+    assert seen[-1] == (5, 5)
+    df = lmmedu.simulate_expression(n_probesets=40, seed=3)
+    small = lmmedu.fit("values ~ week + genotype + (1|probeset)", df, reml=False)
+    big = lmmedu.fit(models["m"], df, reml=False)
+    tab = lmmedu.anova(small, big, method="bootstrap", n=5, seed=1)
+    assert bootstrap_p(tab["Chisq"].iloc[1], res["estimate"])["p"] == tab["p_boot"].iloc[1]
+    assert res.attrs["observed"]["m"] == pytest.approx(tab["Chisq"].iloc[1], rel=1e-12)
+    assert np.allclose(res["p"], stats.chi2.sf(res["estimate"].clip(lower=0), 1))
+    with pytest.raises(ValueError, match="at least one mixed model"):
+        referee_bootstrap_study(n_sims=1, models={"lm": EXPRESSION_MODELS["lm"]})
+
+
+REFEREE_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "expression_referee" / "expression_referee.json"
+
+
+def test_referee_table_matches_r_on_a_subsample():
+    """lm F, Satterthwaite and Kenward-Roger F, the chi-square LRT against lm/lmerTest/pbkrtest to R's printed
+    precision (1e-4 relative on F and df: two optimisers' REML optima); the bootstrap p against PBmodcomp's over
+    all its simulations within Monte Carlo error (4 binomial SEs of the difference, plus each one's 1/(n + 1) floor),
+    with fewer simulations here to keep the test short."""
+    fx = json.loads(REFEREE_FIXTURE.read_text(encoding="utf-8"))
+    root = REFEREE_FIXTURE.parents[3]
+    assert hashlib.md5((root / fx["data_file"]).read_bytes()).hexdigest() == fx["data_md5"]
+    df = lmmedu.load_expression_small()
+    keep = sorted(df["probeset"].astype(str).unique())[:fx["n_probesets"]]
+    sub = df[df["probeset"].astype(str).isin(keep)].copy()
+    sub["probeset"] = sub["probeset"].cat.remove_unused_categories()
+    assert len(sub) == fx["nobs"]
+    n_boot = 60
+    tab = interaction_referee(lmmedu.fit_lm(EXPRESSION_MODELS["lm"], sub), referee_fits(sub), n_boot=n_boot, seed=1)
+    by = tab.set_index(["model", "test"])
+    lm_row = by.loc[("lm", "lm F")]
+    assert lm_row["statistic"] == pytest.approx(fx["lm"]["F"], rel=1e-8)
+    assert lm_row["den_df"] == fx["lm"]["den_df"] and lm_row["p"] == pytest.approx(fx["lm"]["p"], rel=1e-8)
+    for name, r in fx["models"].items():
+        for test, key in (("Satterthwaite F (REML)", "satterthwaite"), ("Kenward-Roger F (REML)", "kenward_roger")):
+            row = by.loc[(name, test)]
+            assert row["statistic"] == pytest.approx(r[key]["F"], rel=1e-4), (name, test)
+            assert row["den_df"] == pytest.approx(r[key]["den_df"], rel=1e-4), (name, test)
+            assert row["p"] == pytest.approx(r[key]["p"], rel=1e-3, abs=1e-12), (name, test)
+        chi = by.loc[(name, "chi-square LRT (ML)")]
+        assert chi["statistic"] == pytest.approx(r["chisq"]["LRT"], rel=1e-5, abs=1e-6)
+        assert chi["p"] == pytest.approx(r["chisq"]["p"], rel=1e-4, abs=1e-12)
+        boot = r["bootstrap"]
+        ours = by.loc[(name, "parametric bootstrap (ML)"), "p"]
+        theirs, n_theirs = boot["p_all"], boot["nsim_used"]
+        pool = (ours + theirs) / 2
+        se = math.sqrt(pool * (1 - pool) * (1 / n_boot + 1 / n_theirs))
+        assert abs(ours - theirs) <= 4 * se + 1 / (n_boot + 1) + 1 / (n_theirs + 1), (name, ours, theirs)
 
 
 # --- residual_means and array_spread -------------------------------------------------------------

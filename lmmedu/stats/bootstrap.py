@@ -24,7 +24,7 @@ from .profile import check_level, check_mixed
 from .results import is_fit, is_mixed
 from .sdcor import VarPar
 
-__all__ = ["BootstrapResult", "bootstrap", "pb_modcomp", "with_bootstrap_p", "check_n"]
+__all__ = ["BootstrapResult", "bootstrap", "pb_modcomp", "bootstrap_p", "with_bootstrap_p", "check_n"]
 
 #: A simulated LRT below this is 0 up to the optimisers' tolerance (about 1e-8 in the deviance).
 POSITIVE_LRT = 1e-6
@@ -298,15 +298,48 @@ def pb_modcomp(small, big, n=1000, seed=None, n_jobs=1, progress=False):
     results = _run(sim, models, n, seed, n_jobs, progress)
     lrt = np.array([2.0 * (r[1][2] - r[0][2]) for r in results])
     observed = 2.0 * (float(big.loglik) - float(small.loglik))
+    res = bootstrap_p(observed, lrt)
+    return {"LRT": observed, "p": res["p"], "p_positive": res["p_positive"], "n": res["n"], "lrt": lrt, "seed": seed}
+
+
+def bootstrap_p(observed, simulated):
+    """The parametric-bootstrap p-value of an observed LRT from simulated ones (as :func:`pb_modcomp`).
+
+    Parameters
+    ----------
+    observed : float
+        The LRT of the data, 2 x (log-likelihood of the larger model - that of the smaller).
+    simulated : array_like
+        The LRT of each data set simulated from the smaller model (non-finite values, refits that
+        failed, are left out).
+
+    Returns
+    -------
+    dict
+        ``p`` = (1 + #{LRT* >= LRT}) / (1 + n), ``p_positive`` (counting only LRT* > 0, as
+        ``PBmodcomp``'s printed ``PBtest``; see :func:`pb_modcomp`), ``n``, the simulations used,
+        and ``hits``, the number of them with LRT* >= LRT.
+
+    Examples
+    --------
+    >>> bootstrap_p(3.0, [0.1, 0.0, 4.2, 1.0])
+    {'p': 0.4, 'p_positive': 0.5, 'n': 4, 'hits': 1}
+    """
+    lrt = np.asarray(simulated, dtype=float).ravel()
+    observed = float(observed)
+    if not np.isfinite(observed):
+        raise ValueError(f"observed must be a finite likelihood-ratio statistic, not {observed!r}.")
     ok = np.isfinite(lrt)
+    if not ok.any():
+        raise ValueError("simulated holds no finite likelihood-ratio statistic; every refit failed, so there is "
+                         "nothing to compare the observed one with.")
     # A simulated LRT a rounding error below the observed one counts as reaching it (pbkrtest uses >).
     tol = 1e-8 * max(1.0, abs(observed))
     hits = np.sum(lrt[ok] >= observed - tol)
     p = (1.0 + hits) / (1.0 + ok.sum())
     positive = ok & (lrt > POSITIVE_LRT)
     p_positive = (1.0 + np.sum(lrt[positive] >= observed - tol)) / (1.0 + positive.sum())
-    return {"LRT": observed, "p": float(p), "p_positive": float(p_positive), "n": int(ok.sum()), "lrt": lrt,
-            "seed": seed}
+    return {"p": float(p), "p_positive": float(p_positive), "n": int(ok.sum()), "hits": int(hits)}
 
 
 def with_bootstrap_p(table, small, big, n=1000, seed=None, n_jobs=1):

@@ -11,8 +11,14 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from scipy import stats
+
 from ...data.simulate import simulate_expression
-from .runner import coefficient_test, run_study
+from ...stats.bootstrap import bootstrap_p, pb_modcomp
+from ...stats.fit import fit as fit_model
+from ...stats.ftest import anova
+from ...stats.results import is_mixed
+from .runner import binomial_ci, coefficient_test, progress_callback, run_study
 
 #
 # The mailing-list experiment (lmmedu.data.simulate.simulate_expression) analysed three ways, and
@@ -20,7 +26,8 @@ from .runner import coefficient_test, run_study
 
 
 __all__ = ["EXPRESSION_MODELS", "FULL_PROBESETS", "reduced_expression_settings", "interaction_study",
-            "residual_means", "array_spread"]
+           "residual_means", "array_spread", "without_interaction", "referee_bootstrap_study", "REFEREE_COLUMNS",
+           "interaction_referee"]
 
 #: The three analyses of the week x genotype interaction in notebook 08, in display order:
 #: name -> lme4-style formula.
@@ -231,3 +238,189 @@ def array_spread(arrays: pd.DataFrame, cells: Sequence[str] = ("genotype", "week
     if dof <= 0:
         return math.nan
     return float(math.sqrt(float((deviations ** 2).sum()) / dof))
+
+
+# --------------------------------------------------------------------------------------
+# The referee: every test of the interaction side by side, the parametric bootstrap included
+# --------------------------------------------------------------------------------------
+
+#: Columns of :func:`interaction_referee`'s table.
+REFEREE_COLUMNS = ("model", "test", "statistic", "num_df", "den_df", "p")
+_INTERACTION = "week:genotype"
+
+
+def without_interaction(formula: str) -> str:
+    """The formula of the model without the week x genotype interaction (``week*genotype`` -> ``week + genotype``).
+
+    Examples
+    --------
+    >>> without_interaction("values ~ week*genotype + (1|sample)")
+    'values ~ week + genotype + (1|sample)'
+    """
+    if not isinstance(formula, str) or "week*genotype" not in formula:
+        raise ValueError(f"formula must contain 'week*genotype' (as the models of EXPRESSION_MODELS do), "
+                         f"got {formula!r}.")
+    return formula.replace("week*genotype", "week + genotype", 1)
+
+
+def _mixed_models(models: Mapping[str, str] | None) -> dict[str, str]:
+    models = {k: v for k, v in (EXPRESSION_MODELS if models is None else models).items() if "|" in v}
+    if not models:
+        raise ValueError("models must name at least one mixed model (a formula with a random term such as "
+                         "'(week|probeset)').")
+    return models
+
+
+def referee_bootstrap_study(n_sims: int = 200, seed: int = 0, data_seed: int = 6, n_probesets: int = FULL_PROBESETS,
+                            progress: bool | Callable[[int, int], Any] = False, *, n_jobs: int = 1,
+                            models: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Parametric-bootstrap LRTs of the interaction in one expression data set, for each mixed model.
+
+    The data set is ``simulate_expression(n_probesets=n_probesets, seed=data_seed)`` (notebook 08's
+    with the defaults). For each mixed model of ``models`` the models with and without the
+    interaction are fitted by ML, and :func:`~lmmedu.stats.bootstrap.pb_modcomp` (what
+    ``lmmedu.anova(small, big, method="bootstrap", n=n_sims, seed=seed)`` runs, pbkrtest's
+    ``PBmodcomp``) simulates ``n_sims`` data sets from the model without the interaction and refits
+    both. At full scale that is a few minutes of refits, so notebook 08 reads the result from
+    data/ (see :mod:`.cache`); :func:`interaction_referee` turns it into the bootstrap p-value.
+
+    Parameters
+    ----------
+    n_sims : int, default 200
+        Simulated data sets per model.
+    seed : int, default 0
+        Seed of the bootstrap (simulation ``i`` uses the ``i``-th child of ``SeedSequence(seed)``).
+    data_seed : int, default 6
+        Seed of the analysed data set (notebook 08's).
+    n_probesets : int, default 18015
+        Probesets of the analysed data set.
+    progress : bool or callable, default False
+        See :func:`progress_callback`.
+    n_jobs : int, default 1
+        Parallel workers of the refits (the result does not depend on it).
+    models : dict of str -> str, optional
+        Name -> formula with ``week*genotype``; default the mixed models of :data:`EXPRESSION_MODELS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`run_study`, one row per simulated data set and model: ``estimate`` is
+        the simulated LRT, ``df`` its chi-square df, ``p`` its chi-square p-value, ``se`` NaN.
+        ``attrs["observed"]`` holds each model's observed LRT.
+
+    Examples
+    --------
+    >>> res = referee_bootstrap_study(n_sims=2, n_probesets=20, models={"m": "values ~ week*genotype + (1|probeset)"})
+    >>> res[["sim", "analysis", "df"]].values.tolist()
+    [[0, 'm', 1.0], [1, 'm', 1.0]]
+    """
+    models = _mixed_models(models)
+    data = simulate_expression(n_probesets=n_probesets, seed=data_seed)
+    data.attrs = {}
+    rows, observed = [], {}
+    with progress_callback(progress, len(models) * n_sims, desc="bootstrap refits") as tick:
+        for k, (name, formula) in enumerate(models.items()):
+            big = fit_model(formula, data, reml=False)
+            small = fit_model(without_interaction(formula), data, reml=False)
+            res = pb_modcomp(small, big, n=n_sims, seed=seed, n_jobs=n_jobs,
+                             progress=lambda done, total, k=k: tick(k * n_sims + done))
+            dof = float(len(big.names) - len(small.names))
+            observed[name] = res["LRT"]
+            rows.extend({"sim": i, "analysis": name, "estimate": float(v), "se": math.nan, "df": dof,
+                         "p": float(stats.chi2.sf(max(v, 0.0), dof)) if np.isfinite(v) else math.nan,
+                         "singular": False, "error": "" if np.isfinite(v) else "refit failed"}
+                        for i, v in enumerate(res["lrt"]))
+            tick((k + 1) * n_sims)
+    out = pd.DataFrame(rows, columns=["sim", "analysis", "estimate", "se", "df", "p", "singular", "error"])
+    out.attrs["settings"] = {"n_sims": n_sims, "seed": seed, "data_seed": data_seed, "n_probesets": n_probesets,
+                             "models": models}
+    out.attrs["observed"] = observed
+    return out
+
+
+def interaction_referee(lm_fit, fits: Mapping[str, Sequence], simulated_lrt: Mapping[str, Any] | None = None,
+                        n_boot: int = 200, seed: int | None = None, term: str = _INTERACTION) -> pd.DataFrame:
+    """Every test of one term side by side: lm F, chi-square LRT, parametric bootstrap, Satterthwaite and KR F.
+
+    For notebook 08's question, "which p-value is right?": the same term tested by the lm, and for
+    each mixed model by the likelihood ratio of ML fits read against the chi-square
+    (``anova(small, big)``), the same ratio read against its parametric-bootstrap distribution
+    (pbkrtest's ``PBmodcomp``), and the F tests of the REML fit with Satterthwaite and with
+    Kenward-Roger denominator df (lmerTest's ``anova(fit)`` and ``anova(fit, ddf = "Kenward-Roger")``).
+
+    Parameters
+    ----------
+    lm_fit : LmFit
+        The lm (its F test of ``term``; the lm has one error term, so its df are the residual df).
+    fits : dict of str -> (MixedFit, MixedFit, MixedFit)
+        Model name -> (the REML fit, the ML fit without ``term``, the ML fit with it).
+    simulated_lrt : dict of str -> array_like, optional
+        Model name -> simulated LRTs of that comparison (e.g. the ``estimate`` column of a
+        :func:`referee_bootstrap_study` table). Missing: ``pb_modcomp(small, big, n=n_boot, seed=seed)``
+        is run here.
+    n_boot, seed : int
+        The bootstrap run here when ``simulated_lrt`` does not give a model's.
+    term : str, default "week:genotype"
+        The term, as written in the formula.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`REFEREE_COLUMNS`: ``model``, ``test``, ``statistic`` (F, or the LRT),
+        ``num_df``, ``den_df`` (``inf`` for the chi-square, which is the F test with unlimited
+        denominator df; NaN for the bootstrap, whose reference distribution is simulated) and ``p``.
+        ``attrs["bootstrap"]``: per model ``n`` (simulations used), ``hits`` (simulated LRTs at least
+        the observed one) and ``mc_low``, ``mc_high`` (95% Wilson interval of the share of hits, the
+        bootstrap p's Monte-Carlo uncertainty).
+
+    Examples
+    --------
+    >>> import lmmedu
+    >>> d = lmmedu.simulate_expression(n_probesets=30, seed=1)
+    >>> f = "values ~ week*genotype + (1|probeset)"
+    >>> fits = {"m": (lmmedu.fit(f, d), lmmedu.fit(without_interaction(f), d, reml=False), lmmedu.fit(f, d, reml=False))}
+    >>> tab = interaction_referee(lmmedu.fit_lm("values ~ week*genotype", d), fits, n_boot=9, seed=1)
+    >>> tab["test"].tolist()
+    ['lm F', 'chi-square LRT (ML)', 'parametric bootstrap (ML)', 'Satterthwaite F (REML)', 'Kenward-Roger F (REML)']
+    """
+    if is_mixed(lm_fit) or not hasattr(lm_fit, "df_resid"):
+        raise ValueError(f"lm_fit must be an lm made by lmmedu.fit_lm, not {type(lm_fit).__name__}.")
+    if not isinstance(fits, Mapping) or not fits:
+        raise ValueError("fits must be a non-empty dict of model name -> (REML fit, ML fit without the term, "
+                         "ML fit with it).")
+    simulated_lrt = dict(simulated_lrt or {})
+    unknown = set(simulated_lrt) - set(fits)
+    if unknown:
+        raise ValueError(f"simulated_lrt names model(s) {sorted(unknown)} that are not in fits ({list(fits)}).")
+    lm_row = anova(lm_fit, terms=term).loc[term]
+    rows = [{"model": "lm", "test": "lm F", "statistic": lm_row["F"], "num_df": float(lm_row["df"]),
+             "den_df": float(lm_fit.df_resid), "p": lm_row["p"]}]
+    boot = {}
+    for name, triple in fits.items():
+        if not isinstance(triple, Sequence) or len(triple) != 3:
+            raise ValueError(f"fits[{name!r}] must be three fits: (REML fit, ML fit without {term}, ML fit with it).")
+        reml, small, big = triple
+        if not (is_mixed(reml) and reml.reml):
+            raise ValueError(f"The first fit of {name!r} must be the mixed model fitted by REML (lmmedu.fit's "
+                             "default): its F tests are lmerTest's.")
+        lrt = anova(small, big)  # refuses REML fits and models that are not nested, in one sentence
+        observed, dof = float(lrt["Chisq"].iloc[1]), float(lrt["Df"].iloc[1])
+        if name in simulated_lrt:
+            sim = np.asarray(simulated_lrt[name], dtype=float)
+        else:
+            sim = pb_modcomp(small, big, n=n_boot, seed=seed)["lrt"]
+        bp = bootstrap_p(observed, sim)
+        hits = bp["hits"]
+        low, high = binomial_ci(hits, bp["n"])
+        boot[name] = {"n": bp["n"], "hits": hits, "mc_low": low, "mc_high": high}
+        rows.append({"model": name, "test": "chi-square LRT (ML)", "statistic": observed, "num_df": dof,
+                     "den_df": math.inf, "p": float(lrt["p"].iloc[1])})
+        rows.append({"model": name, "test": "parametric bootstrap (ML)", "statistic": observed, "num_df": dof,
+                     "den_df": math.nan, "p": bp["p"]})
+        for label, ddf in (("Satterthwaite F (REML)", "satterthwaite"), ("Kenward-Roger F (REML)", "kenward-roger")):
+            r = anova(reml, terms=term, ddf=ddf).loc[term]
+            rows.append({"model": name, "test": label, "statistic": float(r["F"]), "num_df": float(r["num_df"]),
+                         "den_df": float(r["den_df"]), "p": float(r["p"])})
+    out = pd.DataFrame(rows, columns=list(REFEREE_COLUMNS))
+    out.attrs["bootstrap"] = boot
+    return out
