@@ -557,3 +557,11 @@ def test_sd_app_options_are_the_studys_grid_and_update_is_compute_only(sd_app):
     before = sd_app.plot.value
     view = sd_app.update(n_replicates=12, slope_sd=0.4)
     assert view.n_replicates == 12 and sd_app.plot.value is before
+
+
+def test_sd_app_shows_the_same_picture_when_a_setting_comes_back(sd_app):
+    first = sd_app.plot.value
+    sd_app.n_replicates.value = 12
+    assert sd_app.plot.value != first and sd_app.result.n_replicates == 12
+    sd_app.n_replicates.value = 4
+    assert sd_app.plot.value == first and sd_app.readout.value.startswith("<p>4 replicates")

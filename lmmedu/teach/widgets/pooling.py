@@ -101,6 +101,7 @@ class SdIntervalExplorer(App):
 
     def __init__(self, n_replicates=4, slope_sd=0.2):
         self.study = load_study("sd_interval_study")
+        self._pictures = {}
         self.summary = sd_interval_summary(self.study)
         style, width = control_style("replicates", "true SD of drug effects")
         layout = widgets.Layout(width=width)
@@ -140,5 +141,9 @@ class SdIntervalExplorer(App):
             f"<th>wholly below truth</th><th>starts at 0</th></tr></thead><tbody>{rows}</tbody></table></div>"
             f"<p>Nominal level {result.level:.0%}: a method that keeps its promise covers the truth in about "
             f"{result.level:.0%} of experiments. 'Typical' means the median over the simulated experiments.</p>")
-        axes = sd_interval_plot(result.intervals, result.slope_sd, level=result.level)
-        self.plot.value = png(axes[0].figure, dpi=72)
+        # The picture of a setting never changes (the study is fixed): drawn once, a slider's way back is instant.
+        key = (result.n_replicates, result.slope_sd)
+        if key not in self._pictures:
+            axes = sd_interval_plot(result.intervals, result.slope_sd, level=result.level)
+            self._pictures[key] = png(axes[0].figure, dpi=72)
+        self.plot.value = self._pictures[key]
