@@ -565,3 +565,46 @@ def test_sd_app_shows_the_same_picture_when_a_setting_comes_back(sd_app):
     assert sd_app.plot.value != first and sd_app.result.n_replicates == 12
     sd_app.n_replicates.value = 4
     assert sd_app.plot.value == first and sd_app.readout.value.startswith("<p>4 replicates")
+
+
+# The intervals the study is made of, against lme4 on two of its experiments (tests/r/make_sd_interval_fixtures.R).
+SD_FIX = ROOT / "tests" / "fixtures" / "sd_intervals"
+
+
+@pytest.mark.parametrize("name", ["four_replicates_seed1", "four_replicates_seed3"])
+def test_sd_intervals_match_lme4_confint_and_bootmer(name):
+    import hashlib
+    import warnings
+
+    fx = json.loads((SD_FIX / f"{name}.json").read_text())
+    path = ROOT / fx["data_file"]
+    assert hashlib.md5(path.read_bytes()).hexdigest() == fx["data_md5"]
+    data = pd.read_csv(path, dtype={"replicate": str})
+    data["treatment"] = pd.Categorical(data["treatment"], categories=["control", "drug"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = lmmedu.fit(SLOPE_FORMULA, data)
+        ci = lmmedu.confint(model, method="profile")
+    r = pd.DataFrame(fx["profile"]).set_index("parameter")
+    names = {SD_PARAMETER: "sd_treatmentdrug|replicate", "sd_Intercept|replicate": "sd_(Intercept)|replicate",
+             "sigma": "sigma"}
+    for ours, theirs in names.items():
+        width = r.loc[theirs, "upper"] - r.loc[theirs, "lower"]
+        for side in ("lower", "upper"):
+            # 1% of the width, as tests/test_confint.py: lme4 interpolates its profile by splines.
+            assert abs(ci.loc[ours, side] - r.loc[theirs, side]) <= 0.01 * width, (ours, side)
+    # The bootstrap distribution of the SD: every percentile within 4 Monte Carlo SEs of bootMer's.
+    n = 400
+    reps = lmmedu.bootstrap(model, n=n, seed=7).replicates
+    x = reps[SD_PARAMETER].to_numpy()
+    # Singular refits (isSingular's tolerance, 1e-4 on the relative factor): at least as often as bootMer's, within 4
+    # binomial SEs. Not "as often": on 100 such refits fitted by both, lme4's bobyqa stopped 2e-4 to 8e-4 inside the
+    # boundary in 6, at a deviance 1e-7 to 4e-7 worse than lmmedu's boundary optimum, so lme4 calls fewer singular.
+    ours, theirs = reps["singular"].mean(), fx["boot_singular_share"]
+    pool = (ours + theirs) / 2
+    assert ours >= theirs - 4 * np.sqrt(pool * (1 - pool) * (1 / n + 1 / fx["boot_nsim"])) - 1 / n
+    for p, theirs in zip(*pd.DataFrame(fx["boot_quantiles"]).to_numpy().T):
+        s = np.sqrt(p * (1 - p) / n)
+        lo, hi = np.quantile(x, [max(p - s, 0.0), min(p + s, 1.0)])
+        se = (hi - lo) / 2 * np.sqrt(1 + n / fx["boot_nsim"])
+        assert abs(np.quantile(x, p) - theirs) <= 4 * se + 1e-9, (p, np.quantile(x, p), theirs, se)
