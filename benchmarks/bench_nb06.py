@@ -8,7 +8,13 @@ Run from the repository root::
    and ``show()`` (shrinkage picture to PNG) at the default settings; target: update + show
    <= 300 ms. Reported next to its peer measured in the same run, one bare ``lmmedu.fit`` of the
    same model, as a ratio (the app costs about one fit plus a redraw).
-2. ``--notebook``: executes notebooks/06_shrinkage_and_random_slopes.ipynb with this checkout's
+2. ``SdIntervalExplorer`` (How well do a few replicates estimate an SD?): one slider move, ``update()``
+   (reads one setting of the cached study) and ``show()`` (coverage table and intervals picture to PNG),
+   over a sweep of every setting (first visits draw the picture, later visits reuse it); target: update
+   <= 100 ms per move. Wall and CPU time of this process
+   are both given (CPU is the better guide on a shared machine). Its peer, measured in the same run:
+   the cheapest redraw of the same size, an empty two-panel figure saved as PNG the same way.
+3. ``--notebook``: executes notebooks/06_shrinkage_and_random_slopes.ipynb with this checkout's
    package (nbclient) and reports the wall time; target <= 20 s on 2 cores (issue 9).
 
 The load average is printed before and after: other work on the machine inflates every time.
@@ -34,7 +40,11 @@ matplotlib.use("Agg")
 
 import lmmedu  # noqa: E402
 from lmmedu.teach.studies import SLOPE_FORMULA, simulate_pooling  # noqa: E402
-from lmmedu.teach.widgets import SlopeExplorer  # noqa: E402
+from lmmedu.teach.widgets import SdIntervalExplorer, SlopeExplorer  # noqa: E402
+from lmmedu.teach.widgets.app import png  # noqa: E402
+
+#: Milliseconds per slider move of the interval explorer (issue 24: widget updates within 100 ms).
+SD_UPDATE_BUDGET_MS = 100.0
 
 #: Seconds for the notebook top to bottom on 2 cores (issue 9: every notebook within 20 s).
 NOTEBOOK_BUDGET_S = 20.0
@@ -72,6 +82,37 @@ def main():
           f"update + show {total:.0f} ms ({total / fit_ms:.2f} x the fit); target <= 300 ms: "
           f"{'ok' if total <= 300 else 'MISSED'}")
     ok &= total <= 300
+
+    sd_app = SdIntervalExplorer()
+    moves = [dict(n_replicates=k, slope_sd=sd) for k in sd_app.n_replicates.options for sd in sd_app.slope_sd.options]
+
+    def sweep(func):
+        wall, cpu = [], []
+        for move in moves:
+            w, c = time.perf_counter(), time.process_time()
+            func(move)
+            wall.append(1000 * (time.perf_counter() - w))
+            cpu.append(1000 * (time.process_time() - c))
+        return statistics.median(wall), statistics.median(cpu)
+
+    def empty_png(_move):
+        import matplotlib.pyplot as plt
+
+        fig, _ = plt.subplots(1, 2, figsize=(8.2, 4.5), layout="constrained", sharey=True)
+        png(fig, dpi=72)
+
+    sweep(lambda m: sd_app.update(**m))  # warm-up
+    up_wall, up_cpu = sweep(lambda m: sd_app.update(**m))
+    views = {tuple(m.values()): sd_app.update(**m) for m in moves}
+    show_wall, show_cpu = sweep(lambda m: sd_app.show(views[tuple(m.values())]))  # first visit: draws
+    again_wall, again_cpu = sweep(lambda m: sd_app.show(views[tuple(m.values())]))  # a setting seen before
+    peer_wall, peer_cpu = sweep(empty_png)
+    print(f"peer: an empty two-panel PNG: {peer_wall:.0f} ms wall, {peer_cpu:.0f} ms CPU")
+    print(f"SdIntervalExplorer, median over {len(moves)} settings: update {up_wall:.1f} ms wall / {up_cpu:.1f} ms CPU; "
+          f"show (first visit of a setting) {show_wall:.0f} ms wall / {show_cpu:.0f} ms CPU ({show_cpu / peer_cpu:.1f} x "
+          f"the peer's CPU), show (a setting seen before) {again_wall:.1f} ms wall / {again_cpu:.1f} ms CPU; "
+          f"update target <= {SD_UPDATE_BUDGET_MS:.0f} ms: {'ok' if up_cpu <= SD_UPDATE_BUDGET_MS else 'MISSED'}")
+    ok &= up_cpu <= SD_UPDATE_BUDGET_MS
 
     if args.notebook:
         import nbformat

@@ -388,6 +388,16 @@ def case_singular_study_plot(**_):
                                                    "converged": True}))
 
 
+def case_sd_interval_plot(**_):
+    # Notebook 06's explorer: 30 experiments per method, some singular (intervals from 0), some missing the truth.
+    rng = np.random.default_rng(1)
+    est = np.abs(rng.normal(0.08, 0.06, 30))
+    est[est < 0.02] = 0.0
+    rows = [{"sim": i, "analysis": m, "estimate": e * f, "lower": max(0.0, e - 0.08) * f, "upper": (e + 0.2) * f,
+             "singular": e == 0.0} for m, f in (("profile", 1.0), ("bootstrap", 0.85)) for i, e in enumerate(est)]
+    return plots.sd_interval_plot(pd.DataFrame(rows), 0.1)
+
+
 def case_rates_vs_setting_plot(wald_t, **_):
     return plots.rates_vs_setting_plot(wald_t)
 

@@ -6,6 +6,7 @@ dense brute-force computation of ``sigma^2 Lambda (Lambda'Z'Z Lambda + I)^-1 Lam
 """
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -402,3 +403,208 @@ def test_run_study_compares_settings_on_the_same_draws():
 def test_singular_study_uses_the_same_experiments_at_every_sd():
     r = singular_fit_study([0.0, 0.0], n_sims=2, n_replicates=4)
     np.testing.assert_allclose(r["estimated_sd"].iloc[:2], r["estimated_sd"].iloc[2:])
+
+
+# --------------------------------------------------------------------------------------
+# How well do a few replicates estimate an SD? (profile and bootstrap intervals, cached study)
+# --------------------------------------------------------------------------------------
+
+from lmmedu.teach.studies import (  # noqa: E402
+    SD_PARAMETER, SD_SUMMARY_COLUMNS, STUDY_RECIPES, load_study, sd_interval_analyses, sd_interval_study,
+    sd_interval_summary, sd_interval_view,
+)
+from lmmedu.teach.widgets import SdIntervalExplorer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_sd_study():
+    return sd_interval_study([3, 12], [0.025, 0.4], n_sims=3, n_boot=20, cells=40)
+
+
+def test_sd_interval_study_has_intervals_for_every_experiment(small_sd_study):
+    t = small_sd_study
+    assert t.attrs["setting_columns"] == ["n_replicates", "slope_sd"]
+    assert len(t) == 2 * 2 * 3 * 2 and (t["error"] == "").all()
+    assert t[["lower", "upper", "estimate"]].notna().all().all()
+    assert (t["lower"] >= 0).all() and (t["lower"] <= t["upper"]).all()
+    prof = t[t["analysis"] == "profile"]
+    # The profile interval contains the ML estimate it is centred on.
+    assert ((prof["lower"] <= prof["estimate"] + 1e-9) & (prof["estimate"] <= prof["upper"] + 1e-9)).all()
+    # Both analyses of one experiment see the same fit.
+    wide = t.pivot_table(index=["n_replicates", "slope_sd", "sim"], columns="analysis", values="singular")
+    assert (wide["profile"] == wide["bootstrap"]).all()
+
+
+def test_sd_interval_analyses_are_lmmedus_confint_and_bootstrap():
+    data = lmmedu.simulate_replicates(genes=("A",), n_replicates=4, obs_per_replicate=40, seed=5)
+    model = lmmedu.fit(SLOPE_FORMULA, data)
+    analyses = sd_interval_analyses(n_boot=30)
+    prof, boot = analyses["profile"](data), analyses["bootstrap"](data)
+    ci = lmmedu.confint(model, method="profile").loc[SD_PARAMETER]
+    # The same profiler, started from the same fit: the same roots up to brentq's tolerance.
+    assert prof["lower"] == pytest.approx(ci["lower"], abs=1e-6)
+    assert prof["upper"] == pytest.approx(ci["upper"], rel=1e-6)
+    assert boot["estimate"] == pytest.approx(ci["estimate"], rel=1e-9)  # the REML fit the refits start from
+    assert 0 <= boot["lower"] <= boot["upper"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_replicates=[2]), "n_replicates must be numbers of replicates of at least 3"),
+    (dict(slope_sds=[0.0]), "slope_sds must be SDs above 0"),
+    (dict(n_boot=0), "n (the number of bootstrap refits) must be a positive integer"),
+])
+def test_sd_interval_study_refuses_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        sd_interval_study(**{"n_sims": 1, **kwargs})
+
+
+def _hand_table():
+    # Two settings x two methods; truth 0.1 at the first, 0.2 at the second.
+    rows = []
+    for sd, limits in ((0.1, [(0.0, 0.05), (0.05, 0.3), (0.12, 0.4), (0.0, 0.2)]),
+                       (0.2, [(0.1, 0.3), (0.1, 0.3), (0.0, 0.1), (0.25, 0.5)])):
+        for method in ("profile", "bootstrap"):
+            for i, (lo, hi) in enumerate(limits):
+                rows.append({"n_replicates": 4, "slope_sd": sd, "sim": i, "analysis": method,
+                             "estimate": (lo + hi) / 2, "lower": lo, "upper": hi, "singular": lo == 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_sd_interval_summary_counts_coverage_and_misses_by_hand():
+    from lmmedu.teach.studies import binomial_ci
+
+    s = sd_interval_summary(_hand_table())
+    assert list(s.columns) == list(SD_SUMMARY_COLUMNS)
+    first = s[(s["slope_sd"] == 0.1) & (s["analysis"] == "profile")].iloc[0]
+    # Intervals (0, .05) below, (.05, .3) covers, (.12, .4) above, (0, .2) covers.
+    assert (first["n_sims"], first["covered"], first["coverage"]) == (4, 2, 0.5)
+    assert (first["missed_low"], first["missed_high"], first["lower_at_zero"]) == (0.25, 0.25, 0.5)
+    assert (first["coverage_low"], first["coverage_high"]) == pytest.approx(binomial_ci(2, 4))
+    assert first["median_width"] == pytest.approx(np.median([0.05, 0.25, 0.28, 0.2]))
+    second = s[(s["slope_sd"] == 0.2) & (s["analysis"] == "bootstrap")].iloc[0]
+    assert (second["covered"], second["missed_low"], second["missed_high"]) == (2, 0.25, 0.25)
+    with pytest.raises(ValueError, match="sd_interval_summary needs the table of sd_interval_study"):
+        sd_interval_summary(pd.DataFrame({"x": [1]}))
+
+
+def test_sd_interval_view_picks_one_setting():
+    t = _hand_table()
+    v = sd_interval_view(t, 4, 0.2)
+    assert v.summary.index.tolist() == ["profile", "bootstrap"] and len(v.intervals) == 8
+    assert v.intervals["covered"].tolist()[:4] == [True, True, False, False]
+    with pytest.raises(ValueError, match=re.escape("the study has no experiments with 6 replicates and slope SD 0.2")):
+        sd_interval_view(t, 6, 0.2)
+
+
+def test_the_cached_sd_study_supports_what_notebooks_06_and_09_say():
+    r = STUDY_RECIPES["sd_interval_study"]
+    s = sd_interval_summary(load_study("sd_interval_study"))
+    pooled = s.groupby(["n_replicates", "analysis"])[["covered", "n_sims"]].sum()
+    from lmmedu.teach.studies import binomial_ci
+
+    fewest, most = min(r.kwargs["n_replicates"]), max(r.kwargs["n_replicates"])
+    for method in ("profile", "bootstrap"):
+        # With 4 replicates a "95%" interval covers the truth less often than 95%, beyond chance ...
+        covered, n = pooled.loc[(4, method)]
+        assert binomial_ci(int(covered), int(n))[1] < 0.95, (method, covered, n)
+        # ... and misses on the low side more than on the high side.
+        at4 = s[(s["n_replicates"] == 4) & (s["analysis"] == method)]
+        assert (at4["missed_low"] * at4["n_sims"]).sum() > (at4["missed_high"] * at4["n_sims"]).sum()
+        # More replicates: narrower intervals at every true SD, and coverage closer to the level.
+        w = s[s["analysis"] == method].pivot(index="slope_sd", columns="n_replicates", values="median_width")
+        assert (w[most] < w[fewest]).all()
+        assert pooled.loc[(most, method), "covered"] / pooled.loc[(most, method), "n_sims"] > covered / n
+    # Singular fits pile up at small true SDs (the widget's and the notebook's prompt).
+    sing = s[s["analysis"] == "profile"].pivot(index="slope_sd", columns="n_replicates", values="singular_rate")
+    assert (sing.loc[sing.index.min()] > sing.loc[sing.index.max()]).all()
+
+
+@pytest.fixture(scope="module")
+def sd_app():
+    return SdIntervalExplorer()
+
+
+def test_sd_app_default(sd_app):
+    assert sd_app.message.value == "" and sd_app.result is not None
+    assert (sd_app.result.n_replicates, sd_app.result.slope_sd) == (4, 0.2)
+    assert sd_app.plot.value[:4] == b"\x89PNG"
+    for text in ("covered the truth", "profile", "bootstrap", "were singular"):
+        assert text in sd_app.readout.value
+
+
+@pytest.mark.parametrize("control", ["n_replicates", "slope_sd"])
+@pytest.mark.parametrize("end", ["min", "max"])
+def test_sd_app_every_slider_end(sd_app, control, end):
+    widget = getattr(sd_app, control)
+    defaults = sd_app.settings()
+    value = widget.options[0] if end == "min" else widget.options[-1]
+    try:
+        widget.value = value
+        assert sd_app.message.value == "", sd_app.message.value
+        assert getattr(sd_app.result, control) == value
+        n = STUDY_RECIPES["sd_interval_study"].kwargs["n_sims"]
+        assert len(sd_app.result.intervals) == 2 * n
+        assert f"{n} simulated fits" in sd_app.readout.value
+    finally:
+        for k, v in defaults.items():
+            getattr(sd_app, k).value = v
+
+
+def test_sd_app_options_are_the_studys_grid_and_update_is_compute_only(sd_app):
+    r = STUDY_RECIPES["sd_interval_study"].kwargs
+    assert sd_app.n_replicates.options == tuple(r["n_replicates"])
+    assert sd_app.slope_sd.options == tuple(r["slope_sds"])
+    before = sd_app.plot.value
+    view = sd_app.update(n_replicates=12, slope_sd=0.4)
+    assert view.n_replicates == 12 and sd_app.plot.value is before
+
+
+def test_sd_app_shows_the_same_picture_when_a_setting_comes_back(sd_app):
+    first = sd_app.plot.value
+    sd_app.n_replicates.value = 12
+    assert sd_app.plot.value != first and sd_app.result.n_replicates == 12
+    sd_app.n_replicates.value = 4
+    assert sd_app.plot.value == first and sd_app.readout.value.startswith("<p>4 replicates")
+
+
+# The intervals the study is made of, against lme4 on two of its experiments (tests/r/make_sd_interval_fixtures.R).
+SD_FIX = ROOT / "tests" / "fixtures" / "sd_intervals"
+
+
+@pytest.mark.parametrize("name", ["four_replicates_seed1", "four_replicates_seed3"])
+def test_sd_intervals_match_lme4_confint_and_bootmer(name):
+    import hashlib
+    import warnings
+
+    fx = json.loads((SD_FIX / f"{name}.json").read_text())
+    path = ROOT / fx["data_file"]
+    assert hashlib.md5(path.read_bytes()).hexdigest() == fx["data_md5"]
+    data = pd.read_csv(path, dtype={"replicate": str})
+    data["treatment"] = pd.Categorical(data["treatment"], categories=["control", "drug"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = lmmedu.fit(SLOPE_FORMULA, data)
+        ci = lmmedu.confint(model, method="profile")
+    r = pd.DataFrame(fx["profile"]).set_index("parameter")
+    names = {SD_PARAMETER: "sd_treatmentdrug|replicate", "sd_Intercept|replicate": "sd_(Intercept)|replicate",
+             "sigma": "sigma"}
+    for ours, theirs in names.items():
+        width = r.loc[theirs, "upper"] - r.loc[theirs, "lower"]
+        for side in ("lower", "upper"):
+            # 1% of the width, as tests/test_confint.py: lme4 interpolates its profile by splines.
+            assert abs(ci.loc[ours, side] - r.loc[theirs, side]) <= 0.01 * width, (ours, side)
+    # The bootstrap distribution of the SD: every percentile within 4 Monte Carlo SEs of bootMer's.
+    n = 400
+    reps = lmmedu.bootstrap(model, n=n, seed=7).replicates
+    x = reps[SD_PARAMETER].to_numpy()
+    # Singular refits (isSingular's tolerance, 1e-4 on the relative factor): at least as often as bootMer's, within 4
+    # binomial SEs. Not "as often": on 100 such refits fitted by both, lme4's bobyqa stopped 2e-4 to 8e-4 inside the
+    # boundary in 6, at a deviance 1e-7 to 4e-7 worse than lmmedu's boundary optimum, so lme4 calls fewer singular.
+    ours, theirs = reps["singular"].mean(), fx["boot_singular_share"]
+    pool = (ours + theirs) / 2
+    assert ours >= theirs - 4 * np.sqrt(pool * (1 - pool) * (1 / n + 1 / fx["boot_nsim"])) - 1 / n
+    for p, theirs in zip(*pd.DataFrame(fx["boot_quantiles"]).to_numpy().T):
+        s = np.sqrt(p * (1 - p) / n)
+        lo, hi = np.quantile(x, [max(p - s, 0.0), min(p + s, 1.0)])
+        se = (hi - lo) / 2 * np.sqrt(1 + n / fx["boot_nsim"])
+        assert abs(np.quantile(x, p) - theirs) <= 4 * se + 1e-9, (p, np.quantile(x, p), theirs, se)

@@ -347,3 +347,30 @@ def test_rate_curve_can_vary_the_drug_effect_sd_within_replicates():
     # (1|replicate) treats every row as evidence about the drug effect, the paired t-test does not.
     assert mixed[0.3] > 0.25 > mixed[0.0]
     assert paired[0.3] < 0.2
+
+
+def test_run_study_keeps_intervals_of_analyses_that_compute_them():
+    """An analysis may return an interval (lower, upper) instead of a p-value; the table gains the two columns."""
+    from lmmedu.teach.studies import INTERVAL_COLUMNS, RESULT_COLUMNS, run_study
+
+    def mean_interval(data):
+        m, se = data["y"].mean(), data["y"].std(ddof=1) / np.sqrt(len(data))
+        return {"estimate": m, "lower": m - 2 * se, "upper": m + 2 * se}
+
+    def no_interval(data):
+        return {"estimate": 0.0, "lower": float("nan"), "upper": 1.0}
+
+    out = run_study(_normal_study, {"ci": mean_interval, "broken": no_interval, "t": _t_test}, n_sims=3,
+                    grid=[{"n": 5}])
+    assert list(out.columns) == ["n", *RESULT_COLUMNS, *INTERVAL_COLUMNS]
+    ci = out[out["analysis"] == "ci"]
+    assert (ci["error"] == "").all() and ci["p"].isna().all()  # no p-value is not a failure here
+    assert (ci["lower"] < ci["estimate"]).all() and (ci["estimate"] < ci["upper"]).all()
+    assert (out.loc[out["analysis"] == "broken", "error"] == "no interval").all()
+    t = out[out["analysis"] == "t"]
+    assert t["lower"].isna().all() and (t["error"] == "").all()
+    # The rates table ignores the interval columns (its setting columns stay the grid's).
+    assert rates(out).columns[0] == "n"
+    plain = out.copy()
+    plain.attrs = {}  # without attrs, rates finds the setting columns itself, past the interval columns
+    assert rates(plain).columns[0] == "n" and "lower" not in rates(plain).columns

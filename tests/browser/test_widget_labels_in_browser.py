@@ -34,16 +34,17 @@ APPS = f"""
 import lmmedu
 from lmmedu.teach.widgets import (CodingExplorer, DesignEffectExplorer, EnvironmentCheck, InteractionExplorer,
                                   OwnDataApp, PowerPlanner, PseudoReplicationMachine, RandomSlopeMachine,
-                                  SlopeExplorer, StandardErrorExplorer, WaldVsTMachine)
+                                  SdIntervalExplorer, SlopeExplorer, StandardErrorExplorer, WaldVsTMachine)
 apps = [EnvironmentCheck(), PseudoReplicationMachine(), StandardErrorExplorer(),
         CodingExplorer(lmmedu.simulate_replicates(obs_per_replicate=20), random=None),
         InteractionExplorer(obs_per_replicate=40), RandomSlopeMachine(), DesignEffectExplorer(), SlopeExplorer(),
+        SdIntervalExplorer(),
         WaldVsTMachine(), PowerPlanner(), OwnDataApp({str(MICE)!r})]
 for app in apps:
     display(app)
 """
 
-N_APPS = 11
+N_APPS = 12
 
 # Labels and readouts that do not show their whole text, sliders too short, apps too wide.
 MEASURE_JS = """(minTrack) => {

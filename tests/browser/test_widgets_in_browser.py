@@ -106,3 +106,24 @@ def test_own_data_app_writes_the_report_from_its_button(page, lab):
         "() => document.querySelector('.lmmedu-report').textContent.includes('Software.')", timeout=60_000)
     text = report.text_content()
     assert "Experimental units." in text and "profile intervals" in text and "df" in text
+
+
+def test_sd_interval_explorer_reads_another_setting_when_a_slider_moves(page, lab):
+    open_and_run(page, lab, "06_shrinkage_and_random_slopes.ipynb")
+    readout = page.locator(".lmmedu-sd-readout")
+    readout.wait_for(state="attached", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('.lmmedu-sd-readout').textContent.startsWith('4 replicates, true SD 0.2')",
+        timeout=120_000)
+    readout.scroll_into_view_if_needed()
+    before = readout.text_content()
+    assert "covered the truth" in before and "were singular" in before
+
+    # One step right on the replicates slider: the cached study's next setting, no fit.
+    handle = page.locator(".lmmedu-sd-replicates .noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => document.querySelector('.lmmedu-sd-readout').textContent.startsWith('6 replicates, true SD 0.2')",
+        timeout=15_000)
+    assert readout.text_content() != before

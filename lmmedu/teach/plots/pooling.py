@@ -13,7 +13,7 @@ from ..cells import check_columns
 from .base import PAGE_WIDTH, legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
 
 __all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_plot", "caterpillar_table",
-            "caterpillar_plot", "pooling_error_plot", "singular_study_plot"]
+            "caterpillar_plot", "pooling_error_plot", "singular_study_plot", "sd_interval_plot"]
 
 #: Colours of complete, no and partial pooling (colour-blind palette, not the treatment colours).
 POOLING_COLOURS = dict(zip(("complete pooling", "no pooling", "partial pooling"),
@@ -396,3 +396,71 @@ def singular_study_plot(results, ax=None):
     fit_title(ax, title, fontsize="medium")
     ax.legend(loc="upper left", frameon=False, fontsize="small")
     return ax
+
+
+def sd_interval_plot(intervals, truth, axes=None, level=0.95,
+                     xlabel="SD of the replicates' drug effects (log-length units)"):
+    """Every simulated experiment's interval of an SD against the truth, one panel per interval method.
+
+    Parameters
+    ----------
+    intervals : pandas.DataFrame
+        One row per experiment and method: ``sim``, ``analysis`` (the method), ``estimate``,
+        ``lower``, ``upper``, ``singular`` (as :func:`lmmedu.teach.studies.sd_interval_view`
+        gives them).
+    truth : float
+        The true SD, drawn as a vertical line; intervals that miss it are drawn in another colour.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per method.
+    level : float, default 0.95
+        Nominal level, for the titles.
+    xlabel : str
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"sim": [0, 1, 0, 1], "analysis": ["profile", "profile", "bootstrap", "bootstrap"],
+    ...                   "estimate": [0.1, 0.0, 0.12, 0.01], "lower": [0.05, 0.0, 0.04, 0.0],
+    ...                   "upper": [0.2, 0.05, 0.2, 0.04], "singular": [False, True, False, True]})
+    >>> [ax.get_title().split(":")[0] for ax in sd_interval_plot(t, 0.1)]
+    ['profile', 'bootstrap']
+    """
+    check_columns(intervals, ["sim", "analysis", "estimate", "lower", "upper", "singular"], "sd_interval_plot")
+    methods = list(dict.fromkeys(intervals["analysis"]))
+    n_sims = intervals["sim"].nunique()
+    axes = np.asarray(new_panels(axes, len(methods), (min(4.1 * len(methods), PAGE_WIDTH), 0.07 * n_sims + 2.4),
+                                 "sd_interval_plot", sharey=True, sharex=True), dtype=object)
+    colours = sns.color_palette("colorblind")
+    hit, miss = colours[0], colours[1]
+    # Experiments in the order of the first method's estimate, the same rows in every panel.
+    order = intervals[intervals["analysis"] == methods[0]].sort_values(["estimate", "sim"])["sim"].tolist()
+    row = {s: i for i, s in enumerate(order)}
+    for ax, method in zip(axes, methods):
+        sub = intervals[intervals["analysis"] == method]
+        y = sub["sim"].map(row).to_numpy(float)
+        covered = ((sub["lower"] <= truth) & (truth <= sub["upper"])).to_numpy()
+        for mask, colour, label in ((covered, hit, "covers the truth"), (~covered, miss, "misses the truth")):
+            ax.hlines(y[mask], sub["lower"].to_numpy()[mask], sub["upper"].to_numpy()[mask], color=colour,
+                      linewidth=1.6, label=label)
+        singular = sub["singular"].to_numpy(bool)
+        ax.scatter(sub["estimate"].to_numpy()[~singular], y[~singular], color="black", s=9, zorder=3,
+                   label="estimate")
+        ax.scatter(sub["estimate"].to_numpy()[singular], y[singular], facecolor="white", edgecolor="black", s=16,
+                   marker="D", zorder=3, label="estimate of a singular fit")
+        ax.axvline(truth, color="black", linewidth=1.2, linestyle="--", label=f"true SD {truth:g}")
+        ax.set_yticks([])
+        ax.set_ylim(-1, max(len(order), 1))
+        fit_xlabel(ax, xlabel)
+        fit_title(ax, f"{method}: {int(covered.sum())} of {len(sub)} {level:.0%} intervals\ncover the truth",
+                  fontsize="medium")
+    axes[0].set_xlim(left=-0.02 * float(intervals["upper"].max()))
+    fit_ylabel(axes[0], "experiments, sorted by estimate")
+    handles, labels = axes[0].get_legend_handles_labels()
+    keep = [i for i, lab in enumerate(labels) if lab]
+    legend_below(axes, [handles[i] for i in keep], [labels[i] for i in keep])
+    return axes

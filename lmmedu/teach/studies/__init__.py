@@ -20,17 +20,17 @@ drug effect**, so every rejection is a false positive and a correct test rejects
 
 This package: :mod:`.runner` (the framework: runner, rates table, progress helper), then one
 module per lesson: :mod:`.replicates` (01), :mod:`.random_slopes`, :mod:`.gene_responses` and
-:mod:`.interactions` (04; the last is what the interaction explorer shows), :mod:`.pooling` (06),
-:mod:`.pvalues` and :mod:`.referee` (07), :mod:`.expression` (08), :mod:`.planning`, :mod:`.array_planning` and
-:mod:`.planner` (09; the last is what the planner app shows), and :mod:`.cache` (the slow studies
-shipped in data/). The truths of the settings
+:mod:`.interactions` (04; the last is what the interaction explorer shows), :mod:`.pooling` and
+:mod:`.sd_intervals` (06), :mod:`.pvalues` and :mod:`.referee` (07), :mod:`.expression` (08), :mod:`.planning`,
+:mod:`.array_planning`, :mod:`.pilot` and :mod:`.planner` (09; the last is what the planner app shows), and
+:mod:`.cache` (the slow studies shipped in data/). The truths of the settings
 (:func:`true_icc`, :func:`true_design_effect`, :func:`design_problem`) live in
 :mod:`lmmedu.data.truth` and are re-exported here. Everything public is re-exported here.
 """
 
 from ...data.truth import design_problem, replicate_sd_for_icc, true_design_effect, true_icc
-from . import (runner, replicates, random_slopes, pooling, pvalues, referee, expression, planning, array_planning,
-               planner, gene_responses, interactions, cache)
+from . import (runner, replicates, random_slopes, pooling, sd_intervals, pvalues, referee, expression, planning,
+               array_planning, pilot, planner, gene_responses, interactions, cache)
 from .runner import *  # noqa: F403
 from .replicates import *  # noqa: F403
 from .random_slopes import *  # noqa: F403
@@ -43,10 +43,12 @@ from .array_planning import *  # noqa: F403
 from .planner import *  # noqa: F403
 from .gene_responses import *  # noqa: F403
 from .interactions import *  # noqa: F403
+from .sd_intervals import *  # noqa: F403
 from .cache import *  # noqa: F403
+from .pilot import *  # noqa: F403
 
 # The truths of the replicate settings live in lmmedu.data.truth; kept here for the notebooks.
 _TRUTHS = ["true_icc", "true_design_effect", "design_problem"]
 __all__ = [*runner.__all__, *replicates.__all__, *random_slopes.__all__, *_TRUTHS, *pooling.__all__, *pvalues.__all__,
-           *referee.__all__, *expression.__all__, *planning.__all__, *array_planning.__all__, *planner.__all__, *gene_responses.__all__,
-           *interactions.__all__, *cache.__all__]
+           *referee.__all__, *expression.__all__, *planning.__all__, *array_planning.__all__, *planner.__all__,
+           *gene_responses.__all__, *interactions.__all__, *cache.__all__, *sd_intervals.__all__, *pilot.__all__]

@@ -24,11 +24,12 @@ import pandas as pd
 from ...data.datasets import FLOAT_FORMAT, data_dir, stale_files
 from .random_slopes import random_slope_p_values
 from .replicates import simulate_p_values
-from .runner import RESULT_COLUMNS
+from .runner import INTERVAL_COLUMNS, RESULT_COLUMNS
 from .gene_responses import gene_response_p_values
 from .pvalues import selection_study
 from .referee import referee_study
 from .expression import referee_bootstrap_study
+from .sd_intervals import sd_interval_study
 
 __all__ = ["STUDY_RECIPES", "run_study_recipe", "render_study_csv", "write_studies", "load_study", "stale_studies"]
 
@@ -85,6 +86,14 @@ STUDY_RECIPES = {
     "expression_referee_study": _StudyRecipe(
         "expression_referee_study.csv", referee_bootstrap_study,
         dict(n_sims=200, seed=2014, data_seed=6, n_probesets=18015)),
+    # Notebook 06 (How well do a few replicates estimate an SD?): profile and bootstrap intervals of the
+    # SD of the replicates' drug effects, over the widget's grid of replicates and true SDs
+    # (600 experiments with 100 bootstrap refits each: about 10 minutes of CPU, on two workers).
+    "sd_interval_study": _StudyRecipe(
+        "sd_interval_study.csv", sd_interval_study,
+        dict(n_replicates=(3, 4, 6, 12), slope_sds=(0.025, 0.05, 0.1, 0.2, 0.4), n_sims=30, n_boot=100,
+             cells=100, replicate_sd=0.2, residual_sd=0.5, drug_effect=0.1, level=0.95, seed=24, n_jobs=2),
+        setting_columns=("n_replicates", "slope_sd")),
 }
 
 
@@ -167,7 +176,7 @@ def load_study(name: str, directory: str | Path | None = None) -> pd.DataFrame:
     table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"error": str})
     table["error"] = table["error"].astype(object).where(table["error"].notna(), "").astype(str)
     table["singular"] = table["singular"].astype(bool)
-    table = table[[*r.setting_columns, *RESULT_COLUMNS]]
+    table = table[[*r.setting_columns, *RESULT_COLUMNS, *(c for c in INTERVAL_COLUMNS if c in table.columns)]]
     table.attrs["settings"] = dict(r.kwargs)
     table.attrs["setting_columns"] = list(r.setting_columns)
     return table
@@ -185,7 +194,13 @@ def _differences(old: pd.DataFrame, new: pd.DataFrame, setting_columns: list) ->
     for col in [*setting_columns, "sim", "analysis", "singular"]:
         if [str(v) for v in old[col]] != [str(v) for v in new[col]]:
             return f"column {col!r}: {old[col].tolist()} cached, {new[col].tolist()} regenerated"
-    for col, rtol, atol in (("estimate", 1e-4, 1e-6), ("se", 1e-4, 1e-6), ("df", 1e-2, 1e-6), ("p", 0, 1e-3)):
+    if [c for c in INTERVAL_COLUMNS if c in old.columns] != [c for c in INTERVAL_COLUMNS if c in new.columns]:
+        return "the cached table and the recipe disagree on having interval columns"
+    # Interval limits are roots found to about 1e-7 of the parameter's scale (profile) or quantiles of
+    # refits that each stop at the optimiser's tolerance (bootstrap): they agree to 1e-3.
+    checks = [("estimate", 1e-4, 1e-6), ("se", 1e-4, 1e-6), ("df", 1e-2, 1e-6), ("p", 0, 1e-3),
+              *((c, 1e-3, 1e-4) for c in INTERVAL_COLUMNS if c in old.columns)]
+    for col, rtol, atol in checks:
         a, b = old[col].to_numpy(float), new[col].to_numpy(float)
         if not np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
             return f"column {col!r}: {a.tolist()} cached, {b.tolist()} regenerated"

@@ -29,6 +29,7 @@ __all__ = [
     "binomial_ci",
     "RESULT_COLUMNS",
     "RATE_COLUMNS",
+    "INTERVAL_COLUMNS",
 ]
 
 
@@ -39,6 +40,10 @@ __all__ = [
 
 #: Columns of :func:`run_study`'s table after the setting columns.
 RESULT_COLUMNS = ("sim", "analysis", "estimate", "se", "df", "p", "singular", "error")
+#: Optional columns of :func:`run_study`'s table, after :data:`RESULT_COLUMNS`: the limits of an
+#: interval for ``estimate``. A study of intervals (how often they cover a known truth) cannot fit
+#: its two numbers into ``p``; the columns appear only when an analysis returns them.
+INTERVAL_COLUMNS = ("lower", "upper")
 #: Columns of :func:`rates`'s table after the setting columns.
 RATE_COLUMNS = ("analysis", "n_sims", "rejections", "rate", "ci_low", "ci_high", "n_missing",
                 "median_estimate", "median_se", "median_df", "n_singular", "singular_rate")
@@ -127,7 +132,8 @@ def _streams(seed, n_sims: int) -> list:
 
 
 def _analysis_row(analysis: Callable, data: pd.DataFrame) -> dict[str, Any]:
-    row = {"estimate": math.nan, "se": math.nan, "df": math.nan, "p": math.nan, "singular": False, "error": ""}
+    row = {"estimate": math.nan, "se": math.nan, "df": math.nan, "p": math.nan, "singular": False, "error": "",
+           "lower": math.nan, "upper": math.nan}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tiny designs warn in scipy and the engine; the error column says why
@@ -139,10 +145,13 @@ def _analysis_row(analysis: Callable, data: pd.DataFrame) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"an analysis returned unknown key(s) {sorted(unknown)}; use {sorted(row)}.")
     row.update(out)
-    for key in ("estimate", "se", "df", "p"):
+    for key in ("estimate", "se", "df", "p", *INTERVAL_COLUMNS):
         row[key] = float(row[key])
     row["singular"] = bool(row["singular"])
-    if not math.isfinite(row["p"]) and not row["error"]:
+    interval = "lower" in out or "upper" in out
+    if interval and not (math.isfinite(row["lower"]) and math.isfinite(row["upper"])) and not row["error"]:
+        row["error"] = "no interval"
+    if not interval and not math.isfinite(row["p"]) and not row["error"]:
         row["error"] = "no p-value"
     return row
 
@@ -160,8 +169,9 @@ def run_study(simulate: Callable[..., pd.DataFrame], analyses: Mapping[str, Call
         :class:`numpy.random.Generator` ``rng``.
     analyses : dict of str -> callable
         Name -> ``analysis(data) -> dict`` with key ``p`` and any of ``estimate``, ``se``,
-        ``df``, ``singular``, ``error``. An analysis that raises is recorded with ``p`` = NaN
-        and its message in ``error``.
+        ``df``, ``singular``, ``error``; an analysis that computes an interval instead of a
+        test returns ``lower`` and ``upper`` (and may leave out ``p``). An analysis that raises
+        is recorded with ``p`` = NaN and its message in ``error``.
     n_sims : int
         Experiments per setting.
     seed : int, default 0
@@ -177,8 +187,9 @@ def run_study(simulate: Callable[..., pd.DataFrame], analyses: Mapping[str, Call
     Returns
     -------
     pandas.DataFrame
-        Columns ``<setting columns>, sim, analysis, estimate, se, df, p, singular, error``;
-        ``attrs["settings"]`` and ``attrs["setting_columns"]``.
+        Columns ``<setting columns>, sim, analysis, estimate, se, df, p, singular, error``,
+        then ``lower, upper`` if an analysis returned an interval; ``attrs["settings"]`` and
+        ``attrs["setting_columns"]``.
 
     Examples
     --------
@@ -210,7 +221,8 @@ def run_study(simulate: Callable[..., pd.DataFrame], analyses: Mapping[str, Call
                 for name, analysis in analyses.items():
                     rows.append({**setting, "sim": i, "analysis": name, **_analysis_row(analysis, data)})
                 tick(k * n_sims + i + 1)
-    out = pd.DataFrame(rows, columns=[*columns, *RESULT_COLUMNS])
+    with_interval = any(r["lower"] == r["lower"] or r["upper"] == r["upper"] for r in rows)
+    out = pd.DataFrame(rows, columns=[*columns, *RESULT_COLUMNS, *(INTERVAL_COLUMNS if with_interval else ())])
     out.attrs["settings"] = {**dict(settings or {}), "n_sims": n_sims, "seed": seed}
     out.attrs["setting_columns"] = columns
     return out
@@ -249,7 +261,8 @@ def rates(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     if not isinstance(results, pd.DataFrame) or missing:
         raise ValueError("rates needs the table of lmmedu.teach.studies.run_study"
                          + (f" (missing column(s) {missing})." if missing else "."))
-    columns = list(results.attrs.get("setting_columns", [c for c in results.columns if c not in RESULT_COLUMNS]))
+    columns = list(results.attrs.get("setting_columns", [c for c in results.columns
+                                                         if c not in (*RESULT_COLUMNS, *INTERVAL_COLUMNS)]))
     keys = [*columns, "analysis"]
     rows = []
     for key, sub in results.groupby(keys, sort=False, dropna=False):

@@ -10,10 +10,12 @@ import math
 
 import ipywidgets as widgets
 
+from ..studies.cache import load_study
 from ..studies.pooling import SlopeView, slope_view
+from ..studies.sd_intervals import sd_interval_summary, sd_interval_view
 from .app import App, control_style, png
 
-__all__ = ["SlopeView", "slope_view", "SlopeExplorer"]
+__all__ = ["SlopeView", "slope_view", "SlopeExplorer", "SdIntervalExplorer"]
 
 
 class SlopeExplorer(App):
@@ -73,3 +75,75 @@ class SlopeExplorer(App):
         ax = new_axes(None, (7.5, 4.6))
         shrinkage_plot(result.table, result.cov.to_numpy(), ax=ax)
         self.plot.value = png(ax.figure, dpi=72)
+
+
+class SdIntervalExplorer(App):
+    """How well do a few replicates estimate an SD? Intervals of simulated experiments against the truth.
+
+    Sliders: the number of replicates and the true SD of the replicates' drug effects. Every move
+    reads one setting of the cached study ``sd_interval_study`` (profile and bootstrap intervals of
+    the random-slope SD in simulated experiments; nothing is fitted while the slider moves) and
+    shows every experiment's intervals against the truth, how often each method covered it, and
+    the share of singular fits.
+
+    Examples
+    --------
+    >>> app = SdIntervalExplorer()
+    >>> app.n_replicates.value = 12
+    >>> app.result.n_replicates, "singular" in app.readout.value
+    (12, True)
+    """
+
+    title = ("<b>Intervals of an SD</b>: choose the replicates and the true SD of their drug effects, and see "
+             "how often each simulated experiment's 95% interval contains the truth.")
+
+    controls = ("n_replicates", "slope_sd")
+
+    def __init__(self, n_replicates=4, slope_sd=0.2):
+        self.study = load_study("sd_interval_study")
+        self._pictures = {}
+        self.summary = sd_interval_summary(self.study)
+        style, width = control_style("replicates", "true SD of drug effects")
+        layout = widgets.Layout(width=width)
+        reps = tuple(sorted(int(k) for k in self.study["n_replicates"].unique()))
+        sds = tuple(sorted(float(s) for s in self.study["slope_sd"].unique()))
+        self.n_replicates = widgets.SelectionSlider(options=reps, value=n_replicates, description="replicates",
+                                                    style=style, layout=layout, continuous_update=False)
+        self.slope_sd = widgets.SelectionSlider(options=sds, value=slope_sd, description="true SD of drug effects",
+                                                style=style, layout=layout, continuous_update=False)
+        self.n_replicates.add_class("lmmedu-sd-replicates")  # hooks for the browser tests
+        self.readout = widgets.HTML()
+        self.readout.add_class("lmmedu-readout")
+        self.readout.add_class("lmmedu-sd-readout")
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
+        super().__init__(views=[self.n_replicates, self.slope_sd, self.readout, self.plot])
+
+    def update(self, n_replicates, slope_sd):
+        """One setting of the cached study; returns a :class:`~lmmedu.teach.studies.SdIntervalView`."""
+        return sd_interval_view(self.study, n_replicates, slope_sd, summary=self.summary)
+
+    def show(self, result):
+        """Write the coverage table and the intervals' picture."""
+        from ..plots import sd_interval_plot
+
+        s = result.summary
+        rows = "".join(
+            f"<tr><td>{html.escape(m)}</td><td>{r['median_lower']:.3f} to {r['median_upper']:.3f}</td>"
+            f"<td>{r['median_width']:.3f}</td><td><b>{int(r['covered'])} of {int(r['n_sims'])} "
+            f"({r['coverage']:.0%})</b></td><td>{r['coverage_low']:.0%} to {r['coverage_high']:.0%}</td>"
+            f"<td>{r['missed_low']:.0%}</td><td>{r['lower_at_zero']:.0%}</td></tr>" for m, r in s.iterrows())
+        singular = float(s["singular_rate"].iloc[0])
+        self.readout.value = (
+            f"<p>{result.n_replicates} replicates, true SD {result.slope_sd:g}: "
+            f"<b>{singular:.0%}</b> of the {int(s['n_sims'].iloc[0])} simulated fits were singular.</p>"
+            "<div class='jp-RenderedHTMLCommon'><table><thead><tr><th>interval</th><th>typical limits</th>"
+            "<th>typical width</th><th>covered the truth</th><th>95% CI of that share</th>"
+            f"<th>wholly below truth</th><th>starts at 0</th></tr></thead><tbody>{rows}</tbody></table></div>"
+            f"<p>Nominal level {result.level:.0%}: a method that keeps its promise covers the truth in about "
+            f"{result.level:.0%} of experiments. 'Typical' means the median over the simulated experiments.</p>")
+        # The picture of a setting never changes (the study is fixed): drawn once, a slider's way back is instant.
+        key = (result.n_replicates, result.slope_sd)
+        if key not in self._pictures:
+            axes = sd_interval_plot(result.intervals, result.slope_sd, level=result.level)
+            self._pictures[key] = png(axes[0].figure, dpi=72)
+        self.plot.value = self._pictures[key]
