@@ -319,3 +319,14 @@ def test_levels_seen_only_in_dropped_rows_stay_out(sleep):
         fit = lmmedu.fit_lm("Reaction ~ factor(z) + scale(Days)", d.assign(Days=np.arange(len(d)) % 7))
     assert "C(z)[T.9.0]" not in fit.coefs.index and "C(z)[T.8.0]" in fit.coefs.index
     assert not [w for w in caught if "rank deficient" in str(w.message)]
+
+
+@pytest.mark.parametrize("column", ["Subject", "label"])
+def test_offset_of_a_text_column_is_refused_in_one_sentence(sleep, column):
+    """R stops on offset(text); patsy would read it as a factor (one level: a silent offset of 1)."""
+    for fitter, tail in ((lmmedu.fit_lm, ""), (lmmedu.fit, " + (1|Subject)")):
+        with pytest.raises(ValueError) as info:
+            fitter(f"Reaction ~ Days + offset({column}){tail}", sleep.assign(label="a"))
+        assert _sentence(info.value) == (
+            f"The offset 'offset({column})' could not be computed: the column '{column}' is not numeric, and an offset "
+            "needs numbers (convert text first, e.g. with pd.to_numeric).")

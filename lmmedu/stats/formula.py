@@ -707,6 +707,13 @@ def model_frame(parsed, data):
     if parsed.offsets:
         offset = np.zeros(len(values))
         for code in parsed.offsets:
+            for name in _formula_names(code, set(map(str, sub.columns))):
+                dt = sub[name].dtype
+                # patsy would read I(text) as a factor: one level gives a column of ones, a silent offset of 1.
+                if not (pd.api.types.is_numeric_dtype(dt) and not isinstance(dt, pd.CategoricalDtype)):
+                    raise ValueError(f"The offset 'offset({code})' could not be computed: the column '{name}' is "
+                                     "not numeric, and an offset needs numbers (convert text first, e.g. with "
+                                     "pd.to_numeric).")
             offset = offset + _evaluate(code, sub, f"The offset 'offset({code})'")
         if not np.all(np.isfinite(offset)):
             raise ValueError(f"The offset in '{parsed.formula}' is infinite or undefined in "
