@@ -7,7 +7,8 @@ Learners bring formulas written for R (``log(length) ~ treatment*gene +
 * the fixed-effects right-hand side, handed to patsy so that term names are
   exactly those statsmodels prints for the same formula, and
 * the random-effects terms ``(expr | group)``, with ``||`` and nesting
-  (``g1/g2``) expanded the way lme4 expands them.
+  (``g1/g2``) expanded the way lme4 expands them (``||`` splits the terms written, not a factor's
+  columns: ``(0 + f || g)`` is one correlated block ``(0 + f | g)``, as in lme4).
 
 It also builds the model frame: it checks that every column exists, drops
 incomplete rows with a warning, and applies the response transform with a
