@@ -91,6 +91,8 @@ def _model_columns(data, formula):
     parsed = parse_formula(formula)
     columns = set(map(str, data.columns))
     wanted = [parsed.response_var] + formula_names(parsed.fixed, columns)
+    for code in parsed.offsets:
+        wanted += formula_names(code, columns)
     for term in parsed.random:
         wanted += formula_names(term.expr, columns)
     return list(dict.fromkeys(wanted))

@@ -128,3 +128,22 @@ def test_dropped_rows_are_reported_as_one_warning_line(tmp_path, capsys):
     assert "Number of obs: 22499" in captured.out
     lines = captured.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: ")
+
+
+def test_a_typo_in_an_offset_column_gets_the_numeric_column_sentence(tmp_path, capsys):
+    """offset() columns are checked as the other model columns: one typo must not turn them into text."""
+    rows = ["y,x,o,label,g"] + [f"{i * 1.5},{i % 4},{i / 10},a,g{i % 3}" for i in range(12)]
+    rows[5] = "7.5,1,<0.1,a,g1"
+    path = tmp_path / "offset.csv"
+    path.write_text("\n".join(rows) + "\n")
+    for formula in ("y ~ x + offset(o)", "y ~ x + offset(log(o + 1)) + (1|g)"):
+        assert main(["fit", str(path), formula]) == 2
+        err = capsys.readouterr().err
+        assert err == ("error: column 'o' holds numbers but line 6 has '<0.1', so it would be read as text; correct "
+                       "the entry (a plain number, '.' as decimal point, no spaces or '<') or leave it empty for a "
+                       "missing value\n")
+    # a column of text in an offset is refused, not read as a factor (one level would be an offset of 1)
+    assert main(["fit", str(path), "y ~ x + offset(label)"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: The offset 'offset(label)' could not be computed: the column 'label' is not numeric, and an "
+                   "offset needs numbers (convert text first, e.g. with pd.to_numeric).\n")

@@ -87,6 +87,22 @@ NAMES = {
     "tooth_relevel_poly": ["Intercept", 'C(supp, Treatment("VC"))[T.OJ]', "poly(dose, 2)[1]", "poly(dose, 2)[2]",
                            'C(supp, Treatment("VC"))[T.OJ]:poly(dose, 2)[1]',
                            'C(supp, Treatment("VC"))[T.OJ]:poly(dose, 2)[2]'],
+    # R's ^ gives a double: a negative power of an integer column is a float power
+    "negative_power": ["Intercept", "I((Days + 1) ** -1.0)"],
+    "mt_negative_power": ["Intercept", "I(cyl ** -1.0)", "I(wt ** -2.0)"],
+    # (a + b)/c is a + b + a:b:c, the factor coded by all its levels there (R: recipeA:temp:I(temp^2))
+    "nesting_slash_sum": ["Intercept", "recipe[T.B]", "recipe[T.C]", "temp", "recipe[A]:temp:I(temp ** 2)",
+                          "recipe[B]:temp:I(temp ** 2)", "recipe[C]:temp:I(temp ** 2)"],
+    "mt_nesting_slash_sum": ["Intercept", "wt", "hp", "wt:hp:qsec"],
+    "crossing_power_over": ["Intercept", "recipe[T.B]", "recipe[T.C]", "temp", "recipe[T.B]:temp", "recipe[T.C]:temp"],
+    "crossing_power_three_factors": (
+        ["Intercept", "Gender[T.2]", "Information[T.2]"] + [f"Product[T.{k}]" for k in (2, 3, 4)]
+        + ["Gender[T.2]:Information[T.2]"] + [f"Gender[T.2]:Product[T.{k}]" for k in (2, 3, 4)]
+        + [f"Information[T.2]:Product[T.{k}]" for k in (2, 3, 4)]
+        + [f"Gender[T.2]:Information[T.2]:Product[T.{k}]" for k in (2, 3, 4)]),
+    "random_double_bar_numeric": ["Intercept", "Days"],
+    "random_double_bar_factor": ["Intercept", "Information[T.2]"],
+    "random_double_bar_intercept_factor": ["Intercept", "Information[T.2]"],
 }
 
 # Formulas whose fit warns on purpose (R reads x^2 as x), and the data sets' own warnings.
@@ -104,6 +120,8 @@ def _data(name, path, md5):
         return d
     if name == "cake":
         return pd.read_csv(file, dtype={"replicate": str, "recipe": str, "temperature": str})
+    if name == "ham":
+        return pd.read_csv(file, dtype={c: str for c in ("Consumer", "Product", "Information", "Gender")})
     if name == "toothgrowth":
         return pd.read_csv(file, dtype={"supp": str})
     return pd.read_csv(file)
@@ -319,3 +337,50 @@ def test_levels_seen_only_in_dropped_rows_stay_out(sleep):
         fit = lmmedu.fit_lm("Reaction ~ factor(z) + scale(Days)", d.assign(Days=np.arange(len(d)) % 7))
     assert "C(z)[T.9.0]" not in fit.coefs.index and "C(z)[T.8.0]" in fit.coefs.index
     assert not [w for w in caught if "rank deficient" in str(w.message)]
+
+
+@pytest.mark.parametrize("column", ["Subject", "label"])
+def test_offset_of_a_text_column_is_refused_in_one_sentence(sleep, column):
+    """R stops on offset(text); patsy would read it as a factor (one level: a silent offset of 1)."""
+    for fitter, tail in ((lmmedu.fit_lm, ""), (lmmedu.fit, " + (1|Subject)")):
+        with pytest.raises(ValueError) as info:
+            fitter(f"Reaction ~ Days + offset({column}){tail}", sleep.assign(label="a"))
+        assert _sentence(info.value) == (
+            f"The offset 'offset({column})' could not be computed: the column '{column}' is not numeric, and an offset "
+            "needs numbers (convert text first, e.g. with pd.to_numeric).")
+
+
+@pytest.mark.parametrize("model_id", ["random_double_bar_numeric", "random_double_bar_factor",
+                                      "random_double_bar_intercept_factor"])
+def test_double_bar_splits_terms_not_a_factors_columns_as_lme4(model_id):
+    """lme4's || makes one block per term written: a factor's levels stay one correlated block, so
+    the number of variance parameters (theta) and the REML criterion are R's."""
+    model = MODELS[model_id]
+    fit = _fit(model, "lmer")
+    assert sum(len(b.names) * (len(b.names) + 1) // 2 for b in fit.blocks) == len(model["lmer"]["theta"])
+    # singular fits in R (a correlation at 1): lme4 stops within 1e-8 of the criterion, see the header
+    assert abs(fit.deviance - model["lmer"]["REMLcrit"]) <= 1e-6
+    assert fit.singular == model["lmer"]["isSingular"]
+
+
+def test_negative_power_of_an_integer_column_is_a_float_power(sleep):
+    """R's ^ gives a double; numpy refuses an integer to a negative integer power."""
+    assert sleep["Days"].dtype.kind == "i"
+    fit = lmmedu.fit_lm("Reaction ~ I((Days + 1)^-1) + I((Days + 1)^(-2))", sleep)
+    as_float = lmmedu.fit_lm("Reaction ~ I(x^-1) + I(x^(-2))", sleep.assign(x=sleep["Days"] + 1.0))
+    np.testing.assert_allclose(fit.coefs["estimate"].to_numpy(), as_float.coefs["estimate"].to_numpy(), rtol=1e-12)
+
+
+def test_zero_to_a_negative_power_is_refused_as_r_does(sleep):
+    """R's 0^-1 is Inf and lm() then stops ("NA/NaN/Inf in 'x'"): one sentence naming the column and row."""
+    for fitter, tail in ((lmmedu.fit_lm, ""), (lmmedu.fit, " + (1|Subject)")):
+        with pytest.raises(ValueError) as info:
+            fitter(f"Reaction ~ I(Days^-1){tail}", sleep)
+        text = _sentence(info.value)
+        assert text.startswith("The fixed-effects column 'I(Days ** -1.0)' is infinite or undefined in 18 of 180 "
+                               "rows (first in row 0: Days = 0)") and "x^-1 non-zero" in text, text
+    with pytest.raises(ValueError) as info:
+        lmmedu.fit_lm("Reaction ~ Days^-1", sleep)
+    assert _sentence(info.value) == ("'^-1' in 'Days^-1' crosses terms in a formula and needs a positive whole "
+                                     "number (R: invalid power in formula); for a power of a number write "
+                                     "I(Days^-1).")

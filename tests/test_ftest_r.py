@@ -156,3 +156,36 @@ def test_type3_agrees_with_emmeans_joint_tests(case):
 def _fixed_vars(fixture):
     fixed = fixture["formula"].split("~")[1].split("(")[0]
     return {v.strip() for part in fixed.split("+") for v in part.replace("*", ":").split(":") if v.strip()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The lm's type 2 table against car::Anova(lm, type = 2): tests/r/make_lm_anova_fixtures.R
+# ---------------------------------------------------------------------------------------------
+LM_TYPE2 = json.loads((ROOT / "tests" / "fixtures" / "lm_anova" / "type2.json").read_text())["models"]
+
+
+@pytest.mark.parametrize("model", LM_TYPE2, ids=[m["id"] for m in LM_TYPE2])
+def test_lm_type2_matches_car(model):
+    """Sums of squares are exact functions of the data (no optimiser): 1e-8 relative, as the other lm tables."""
+    data = _load(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = lmmedu.fit_lm(model["formula"], data)
+    # R's NA coefficient (an empty cell) is lmmedu's dropped column, with its warning
+    assert bool(model["aliased"]) == any("rank deficient" in str(w.message) for w in caught)
+    assert fit.nobs == model["nobs"]
+    r = _r(model["table"])
+    ours = lmmedu.anova(fit, type=2)
+    assert ours.index.tolist() == r.index.tolist()
+    np.testing.assert_array_equal(ours["df"].to_numpy(), r["df"].to_numpy())
+    np.testing.assert_allclose(ours[["sum_sq", "F", "p"]].to_numpy(dtype=float),
+                               r[["sum_sq", "F", "p"]].to_numpy(dtype=float), rtol=1e-8)
+
+
+def test_lm_type2_tests_a_factor_ignoring_its_interaction_with_a_covariate():
+    """car's containment (recipe:temp contains recipe), not lmerTest's: recipe's row is the F test of
+    angle ~ temp against angle ~ recipe + temp, by the residual mean square of the full model."""
+    cake = pd.read_csv(ROOT / "tests/fixtures/data/cake.csv", dtype={"recipe": str})
+    full = lmmedu.fit_lm("angle ~ recipe * temp", cake)
+    small, big = lmmedu.fit_lm("angle ~ temp", cake), lmmedu.fit_lm("angle ~ recipe + temp", cake)
+    np.testing.assert_allclose(lmmedu.anova(full, type=2).loc["recipe", "sum_sq"], small.rss - big.rss, rtol=1e-10)

@@ -262,6 +262,13 @@ def pb_modcomp(small, big, n=1000, seed=None, n_jobs=1, progress=False):
     and the p-value is ``(1 + #{LRT* >= LRT}) / (1 + n)``.  The fits must be comparable as
     :func:`lmmedu.anova` requires (ML for different fixed effects; the smaller may be an lm).
 
+    ``PBmodcomp`` refits REML models by ML before computing the observed LRT and refits every
+    simulated data set by ML; lmmedu refits nothing silently, so two REML fits (same fixed effects)
+    are simulated from and refitted by REML, the REML LRT that :func:`lmmedu.anova` prints (lme4's
+    ``refit = FALSE``), and PBmodcomp's numbers come from ML fits (``reml=False``): with those the
+    observed LRT is PBmodcomp's and the p-values agree within Monte Carlo error
+    (tests/test_pbmodcomp_r.py).
+
     Returns
     -------
     dict
@@ -346,7 +353,8 @@ def with_bootstrap_p(table, small, big, n=1000, seed=None, n_jobs=1):
     """``table`` (from :func:`lmmedu.anova`) with the parametric-bootstrap p-value beside the chi-square one.
 
     Adds a column ``p_boot`` (on the larger model's row, from :func:`pb_modcomp`) and a note saying
-    how it was computed (and how it differs from ``PBmodcomp``'s printed ``PBtest``).
+    how it was computed (and how it differs from ``PBmodcomp``'s printed ``PBtest``, and, for REML
+    fits, that ``PBmodcomp`` refits REML models by ML before computing the LRT, which lmmedu does not).
     """
     res = pb_modcomp(small, big, n=n, seed=seed, n_jobs=n_jobs)
     table = table.copy()
@@ -357,5 +365,9 @@ def with_bootstrap_p(table, small, big, n=1000, seed=None, n_jobs=1):
                  f"observed one) / (1 + {res['n']}), so it cannot be below {1 / (1 + res['n']):.2g}. "
                  "Simulations with LRT = 0 count (PBmodcomp's printed PBtest drops them: "
                  f"{res['p_positive']:.3g} here).")
+    if is_mixed(small) and small.reml:
+        notes.append("Both fits are REML, so the bootstrap simulates and refits by REML and reads the REML LRT above; "
+                     "pbkrtest's PBmodcomp refits REML models by ML first, so for its numbers fit both with "
+                     "reml=False.")
     table.attrs["notes"] = notes
     return table

@@ -394,7 +394,8 @@ def _check_finite(X, names, data, what):
     where = f" (first in row {rows[0]}{': ' + shown if shown else ''})"
     raise ValueError(
         f"The {what} column '{names[j]}' is infinite or undefined in {rows.size} of {len(X)} rows{where}; "
-        "log needs positive and sqrt non-negative finite values, so remove or correct those rows "
+        "log needs positive values, sqrt non-negative ones, 1/x and x^-1 non-zero ones (and all finite), so remove or "
+        "correct those rows "
         "(or use e.g. log(x + 1) for counts with zeros)."
     )
 

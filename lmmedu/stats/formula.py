@@ -7,7 +7,8 @@ Learners bring formulas written for R (``log(length) ~ treatment*gene +
 * the fixed-effects right-hand side, handed to patsy so that term names are
   exactly those statsmodels prints for the same formula, and
 * the random-effects terms ``(expr | group)``, with ``||`` and nesting
-  (``g1/g2``) expanded the way lme4 expands them.
+  (``g1/g2``) expanded the way lme4 expands them (``||`` splits the terms written, not a factor's
+  columns: ``(0 + f || g)`` is one correlated block ``(0 + f | g)``, as in lme4).
 
 It also builds the model frame: it checks that every column exists, drops
 incomplete rows with a warning, and applies the response transform with a
@@ -707,6 +708,13 @@ def model_frame(parsed, data):
     if parsed.offsets:
         offset = np.zeros(len(values))
         for code in parsed.offsets:
+            for name in _formula_names(code, set(map(str, sub.columns))):
+                dt = sub[name].dtype
+                # patsy would read I(text) as a factor: one level gives a column of ones, a silent offset of 1.
+                if not (pd.api.types.is_numeric_dtype(dt) and not isinstance(dt, pd.CategoricalDtype)):
+                    raise ValueError(f"The offset 'offset({code})' could not be computed: the column '{name}' is "
+                                     "not numeric, and an offset needs numbers (convert text first, e.g. with "
+                                     "pd.to_numeric).")
             offset = offset + _evaluate(code, sub, f"The offset 'offset({code})'")
         if not np.all(np.isfinite(offset)):
             raise ValueError(f"The offset in '{parsed.formula}' is infinite or undefined in "

@@ -21,7 +21,8 @@ coefficients: "does the drug effect differ between genes?" is the 2-df test of `
   Kenward-Roger.  ``sum_sq`` and ``mean_sq`` are lmerTest's: the unscaled Wald F times sigma^2.
 
 For an lm the same contrasts give the classic table with a ``Residuals`` row: type 1 is R's
-``anova(lm(...))``; type 3 is ``car::Anova(lm(...), type = 3)`` fitted with sum-to-zero contrasts
+``anova(lm(...))``; type 2 is ``car::Anova(lm(...), type = 2)``, whose containment ignores covariates (a
+factor is tested ignoring its interaction with a covariate, which lmerTest's type 2 adjusts for); type 3 is ``car::Anova(lm(...), type = 3)`` fitted with sum-to-zero contrasts
 (``options(contrasts = c("contr.sum", "contr.poly"))``), the coding in which car's type 3 tests the
 same hypotheses as lmerTest's (car's type 3 with R's default treatment contrasts tests main effects
 at the reference level of the other factors, which is rarely the question); car's ``(Intercept)`` row
@@ -320,10 +321,14 @@ class _Terms:
         # factors before terms of covariates; R keeps the formula's order within each degree).
         self.r_columns = [j for lab in ["(Intercept)"] + self.labels for j in self.columns[lab]]
 
-    def contained_in(self, label):
-        """Terms containing ``label`` (lmerTest's containment: more variables, same covariates)."""
+    def contained_in(self, label, same_covariates=True):
+        """Terms containing ``label``: more variables, and (lmerTest's containment) the same covariates.
+
+        car's ``Anova(lm, type = 2)`` drops the second condition: there ``a:x`` (factor by
+        covariate) contains ``a``, so ``a`` is tested ignoring ``a:x``.
+        """
         v, num = self.vars[label], self.numeric[label]
-        return [t for t in self.labels if v < self.vars[t] and self.numeric[t] == num]
+        return [t for t in self.labels if v < self.vars[t] and (self.numeric[t] == num or not same_covariates)]
 
 
 def term_contrasts(fit, type=3):
@@ -352,7 +357,7 @@ def term_contrasts(fit, type=3):
     if type == 1 or p <= 1 or len(terms.labels) <= 1:
         return _type1(terms, G)
     if type == 2:
-        return _type2(terms, G)
+        return _type2(terms, G, same_covariates=is_mixed(fit))
     return _type3(fit, terms, G)
 
 
@@ -382,14 +387,14 @@ def _type1(terms, G):
     return {lab: U[terms.columns[lab]] for lab in terms.labels if terms.columns[lab]}
 
 
-def _type2(terms, G):
+def _type2(terms, G, same_covariates=True):
     p = G.shape[0]
     out = {}
     for lab in terms.labels:
         cols = terms.columns[lab]
         if not cols:
             continue
-        containing = terms.contained_in(lab)
+        containing = terms.contained_in(lab, same_covariates)
         if not containing:
             out[lab] = np.eye(p)[cols]  # marginal: the term's own coefficients
             continue

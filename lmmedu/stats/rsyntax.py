@@ -96,9 +96,9 @@ class _RText:
                 continue
             if ch == "^" or text.startswith("**", i):
                 step = 1 if ch == "^" else 2
-                power = re.match(r"\s*(\(?\s*[\w.]+\s*\)?)", text[i + step:])
+                power = re.match(r"\s*(\(?\s*-?\s*[\w.]+\s*\)?)", text[i + step:])
                 if not in_call and power and not re.fullmatch(r"\(?\s*[1-9]\d*\s*\)?", power.group(1)):
-                    self.fail(f"'^{power.group(1)}' in '{text}' crosses terms in a formula and needs a whole number "
+                    self.fail(f"'^{power.group(1)}' in '{text}' crosses terms in a formula and needs a positive whole number "
                               f"(R: invalid power in formula); for a power of a number write "
                               f"I({last_text or 'x'}^{power.group(1)}).")
                 if not in_call and last in ("name", "call") and self.warn:
@@ -108,6 +108,13 @@ class _RText:
                         f"In a formula R reads '{last_text}^{p}' as '{last_text}' (a power of a single term is the "
                         f"term itself), and so does lmmedu; for the square of a number write I({last_text}^{p}).",
                         UserWarning, stacklevel=_user_stacklevel())
+                neg = re.match(r"\s*(\(\s*)?-\s*(\d+)(?![\w.])(\s*\))?", text[i + step:]) if in_call else None
+                if neg and bool(neg.group(1)) == bool(neg.group(3)):
+                    # R's ^ always gives a double; numpy refuses an integer column to a negative integer power.
+                    out.append(f"** -{neg.group(2)}.0")
+                    i += step + neg.end()
+                    last, last_text = "number", f"-{neg.group(2)}"
+                    continue
                 out.append("**")
                 i += step
                 last = None

@@ -1,7 +1,8 @@
 # Reference fits from R for the R formula idioms lmmedu understands (issue 19):
 # I(x^2), (a + b)^2, x^2 (= x), scale(), poly() (orthogonal and raw), factor(),
 # as.factor(), relevel(), I(x - mean(x)), log(y + 1), log10/log2/sqrt/exp,
-# offset(), %in%, / nesting, 0 + and - 1, and transforms inside random terms.
+# offset(), %in%, / nesting, (a + b)/c, (a + b)^3, I(x^-1) of an integer column, 0 + and - 1, || on a
+# numeric and on a factor term, and transforms inside random terms.
 # Each formula is fitted twice: lmerTest::lmer (REML) and lm on its fixed part.
 #
 # Run from the repository root:
@@ -64,8 +65,13 @@ write_csv(ToothGrowth, tooth_path)
 tooth <- read.csv(tooth_path)
 tooth$supp <- factor(tooth$supp, levels = c("OJ", "VC"))
 
+ham_path <- "tests/fixtures/ftest/data/ham.csv"
+ham <- read.csv(ham_path)
+for (nm in c("Consumer", "Product", "Information", "Gender")) ham[[nm]] <- factor(ham[[nm]])
+
 datasets <- list(
   sleepstudy = list(d = sleep, path = sleep_path, note = ""),
+  ham = list(d = ham, path = ham_path, note = "lmerTest's ham; Consumer, Product, Information and Gender as factors"),
   sleepstudy_na = list(d = sleep_na, path = sleep_path,
                        note = "sleepstudy with Reaction set to NA in rows 1, 18, 35, ... (row %% 17 == 1)"),
   cake = list(d = cake, path = cake_path, note = ""),
@@ -115,7 +121,19 @@ models <- list(
   list("mt_relevel_numeric", "mtcars", "mpg ~ relevel(factor(cyl), ref = \"6\") + wt", NULL, FALSE),
   list("mt_poly_log", "mtcars", "log(mpg) ~ poly(hp, 2) + log(disp)", NULL, FALSE),
   list("tooth_factor_dose", "toothgrowth", "len ~ supp * factor(dose)", NULL, FALSE),
-  list("tooth_relevel_poly", "toothgrowth", "len ~ relevel(supp, ref = \"VC\") * poly(dose, 2)", NULL, FALSE)
+  list("tooth_relevel_poly", "toothgrowth", "len ~ relevel(supp, ref = \"VC\") * poly(dose, 2)", NULL, FALSE),
+  # A negative power of an integer column: R's ^ gives a double.
+  list("negative_power", "sleepstudy", "Reaction ~ I((Days + 1)^-1) + (1 | Subject)"),
+  list("mt_negative_power", "mtcars", "mpg ~ I(cyl^-1) + I(wt^-2)", NULL, FALSE),
+  # Nesting in a sum and a power above the number of terms.
+  list("nesting_slash_sum", "cake", "angle ~ (recipe + temp)/I(temp^2) + (1 | recipe:replicate)"),
+  list("mt_nesting_slash_sum", "mtcars", "mpg ~ (wt + hp)/qsec", NULL, FALSE),
+  list("crossing_power_over", "cake", "angle ~ (recipe + temp)^3 + (1 | recipe:replicate)"),
+  list("crossing_power_three_factors", "ham", "Informed.liking ~ (Gender + Information + Product)^3 + (1 | Consumer)"),
+  # || : one numeric term is the same as |; a factor's columns are not split by lme4.
+  list("random_double_bar_numeric", "sleepstudy", "Reaction ~ Days + (1 | Subject) + (0 + Days || Subject)"),
+  list("random_double_bar_factor", "ham", "Informed.liking ~ Information + (0 + Information || Consumer)"),
+  list("random_double_bar_intercept_factor", "ham", "Informed.liking ~ Information + (Information || Consumer)")
 )
 
 capture <- function(expr) {
