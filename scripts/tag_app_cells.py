@@ -158,7 +158,8 @@ def checks_kept(nb):
     --------
     >>> from nbformat.v4 import new_notebook, new_code_cell
     >>> nb = new_notebook(cells=[new_code_cell("my_x = None", id="guess"),
-    ...                          new_code_cell("x = 2\\nprint(x, my_x)", id="check"), new_code_cell("print(x)", id="later")])
+    ...                          new_code_cell("x = 2\\nprint(x, my_x)", id="check"),
+    ...                          new_code_cell("print(x)", id="later")])
     >>> checks_kept(nb)
     ['check']
     """

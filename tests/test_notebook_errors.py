@@ -10,8 +10,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 ROOT = Path(__file__).resolve().parents[1]
-RAISING_REPR = ("class Table:\n    def _repr_html_(self):\n        raise OverflowError('cannot convert float infinity to "
-                "integer')\n    def __repr__(self):\n        return 'Table'\n")
+RAISING_REPR = ("class Table:\n    def _repr_html_(self):\n"
+                "        raise OverflowError('cannot convert float infinity to integer')\n"
+                "    def __repr__(self):\n        return 'Table'\n")
 
 
 def _hook():
