@@ -21,6 +21,13 @@ needs a name it defines. Tagged, by rule only (the script edits nothing but the 
   define. A cell that checks a guess therefore says its "write your answer into ``my_x`` and run
   again" in a cell of its own, apart from what the page shows in app mode too.
 
+In app mode nothing can be typed, so no check runs against an empty guess: a predict-then-check
+keeps its question (when it is lesson prose) and its answer, and the verdict ("you predicted ...,
+it went ...", or one sentence saying no prediction was entered) sits in a cell of its own that
+only reads the guess, so this script hides it with the guess. :func:`checks_kept` lists the cells
+that break this (a check kept because a later cell needs a name it defines); the script names
+them, and tests/test_app_mode.py fails on them: split the verdict off into its own cell.
+
 Everything else stays, and the tag is removed from cells that no longer match (so the
 script is idempotent and can be run after every merge).
 """
@@ -142,6 +149,29 @@ def hidden_cells(nb):
     return hidden
 
 
+def checks_kept(nb):
+    """Ids of the code cells app mode keeps although they read a learner's guess or placeholder.
+
+    Such a cell would run against the empty guess (``my_x = None``) on the app's page.
+
+    Examples
+    --------
+    >>> from nbformat.v4 import new_notebook, new_code_cell
+    >>> nb = new_notebook(cells=[new_code_cell("my_x = None", id="guess"),
+    ...                          new_code_cell("x = 2\\nprint(x, my_x)", id="check"),
+    ...                          new_code_cell("print(x)", id="later")])
+    >>> checks_kept(nb)
+    ['check']
+    """
+    hidden = hidden_cells(nb)
+    learner = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            learner |= _placeholders(_parse(cell.source))
+    return [cell.id for cell in nb.cells if cell.cell_type == "code" and cell.id not in hidden
+            and any(n.startswith("my_") or n in learner for n in _loaded(_parse(cell.source), cell.source))]
+
+
 def tag(nb):
     """Set the ``app-hide`` tag on exactly :func:`hidden_cells`; return True if anything changed."""
     hidden, changed = hidden_cells(nb), False
@@ -177,6 +207,10 @@ def main(argv=None):
                 nbformat.write(nb, path)
         print(f"{path.name}: {len(hidden_cells(nb))} cells hidden in app mode"
               + (" (tags updated)" if path in stale and not args.check else ""))
+        kept = checks_kept(nb)
+        if kept:
+            print(f"  {path.name}: app mode keeps {', '.join(kept)}, which read a learner's guess (a later cell needs "
+                  "a name they define): move the verdict into a cell of its own", file=sys.stderr)
     if args.check and stale:
         print("not current: " + ", ".join(p.name for p in stale), file=sys.stderr)
         return 1

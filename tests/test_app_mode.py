@@ -110,3 +110,35 @@ def test_a_check_that_asks_for_an_edit_is_hidden_with_its_guess():
         new_code_cell("print(units * 2)", id="later"),
     ])
     assert tagger.hidden_cells(nb) == {"guess", "verdict"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name[:2])
+def test_app_mode_runs_no_check_against_an_empty_guess(path):
+    # Nothing can be typed in app mode: a kept cell that reads `my_...` shows a verdict on a guess never made.
+    tagger = _tagger()
+    nb = nbformat.read(path, as_version=4)
+    kept = tagger.checks_kept(nb)
+    assert not kept, (f"app mode keeps {kept}, which read a learner's guess: split each verdict off into a cell "
+                      "of its own that only reads the guess (see scripts/tag_app_cells.py)")
+    guesses = [c.id for c in nb.cells if c.cell_type == "code" and c.id not in tagger.hidden_cells(nb)
+               and tagger._is_guess(tagger._parse(c.source))]
+    assert not guesses, f"app mode keeps the guess cells {guesses}"
+
+
+def test_a_check_kept_for_its_names_is_reported():
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    tagger = _tagger()
+    together = new_notebook(cells=[
+        new_code_cell("my_n = None", id="guess"),
+        new_code_cell("units = 3\nprint(units, '' if my_n is None else my_n == units)", id="check"),
+        new_code_cell("print(units * 2)", id="later"),
+    ])
+    assert tagger.checks_kept(together) == ["check"]
+    apart = new_notebook(cells=[
+        new_code_cell("my_n = None", id="guess"), new_code_cell("units = 3\nprint(units)", id="answer"),
+        new_code_cell("print('No prediction entered.' if my_n is None else my_n == units)", id="verdict"),
+        new_code_cell("print(units * 2)", id="later"),
+    ])
+    assert tagger.checks_kept(apart) == []
+    assert tagger.hidden_cells(apart) == {"guess", "verdict"}

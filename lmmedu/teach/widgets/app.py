@@ -101,10 +101,17 @@ def _labelled(text, widget, width):
                                       f"{html.escape(text)}</div>"), widget])
 
 
+#: An app's tables keep every header and cell on one line: squeezed into a notebook column, a rates
+#: table broke "95% CI" into "95%" over "CI" and "50.7% to 74.4%" over two lines. Less padding than
+#: JupyterLab's (0.5em each side) lets the widest app table fit the 848-px output area unbroken.
+_TABLE_STYLE = ("<style>.lmmedu-table th, .lmmedu-table td {white-space: nowrap; padding-left: 0.4em; "
+                "padding-right: 0.4em}</style>")
+
+
 def _table_html(frame, digits=4, index=False):
     # JupyterLab's class for rendered HTML gives the table its usual look.
     body = frame.to_html(index=index, border=0, float_format=lambda v: f"{v:.{digits}g}")
-    return f"<div class='jp-RenderedHTMLCommon'>{body}</div>"
+    return f"{_TABLE_STYLE}<div class='jp-RenderedHTMLCommon lmmedu-table'>{body}</div>"
 
 
 def _hide_while_empty(image):

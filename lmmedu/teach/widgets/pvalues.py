@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..studies.pvalues import wald_vs_t_preview, wald_vs_t_run
-from .app import App, control_style, error_html, png
+from .app import App, _table_html, control_style, error_html, png
 
 # wald_vs_t_preview is computed in lmmedu.teach.studies and kept importable here, where the app uses it.
 __all__ = ["wald_vs_t_preview", "WaldVsTResult", "WaldVsTMachine"]
@@ -113,5 +113,4 @@ class WaldVsTMachine(App):
             "typical df": t["median_df"].map(lambda v: "-" if pd.isna(v) else ("∞" if math.isinf(v) else f"{v:.1f}")),
             "singular fits": t["n_singular"],
         })
-        self.table.value = ("<div class='jp-RenderedHTMLCommon'>"
-                            f"{shown.to_html(index=False, border=0)}</div>")
+        self.table.value = _table_html(shown)
