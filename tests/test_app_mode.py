@@ -64,7 +64,7 @@ def test_app_mode_tags_are_current(path):
 # What a cell says when it asks the learner to change code or run a cell: app mode (code hidden,
 # no way to edit or run a cell) must never show it. A learner's guess (`my_...`) is named only in
 # the cells that app mode leaves out.
-ASKS_FOR_AN_EDIT = re.compile(r"\b[Rr]e-?run\b|\b[Rr]un (?:this|the|both|all) cells?\b|\b[Rr]un the check\b"
+ASKS_FOR_AN_EDIT = re.compile(r"\b[Rr]e-?run\b|\b[Rr]un (?:this|the|both|all)(?: next)? cells?\b|\b[Rr]un the check\b"
                               r"|\b(?:[Ww]rite|[Pp]ut|[Tt]ype)\b[^.]* into `|\bSet `|\bFill in `|`my_\w+`")
 
 
@@ -81,7 +81,8 @@ def _shown_text(cell):
 def test_the_edit_detector_finds_the_phrases_of_a_guess_check():
     for text in ("Set `my_n_units` above and rerun this cell.", "Write a share into `my_rate`, then run the check.",
                  "Write your predictions into the cell above and run both cells again.",
-                 "write a number into `my_effect_", "Set `L_B` to a list of 6 numbers"):
+                 "write a number into `my_effect_", "Set `L_B` to a list of 6 numbers",
+                 "Predict before you run the next cells: the lab can afford"):
         assert ASKS_FOR_AN_EDIT.search(text), text
     for text in ("Press <b>Run</b> to simulate.", "The data set `load_replicates(\"between\")` simulates this",
                  "Settings changed: press <b>Fit</b> to fit them."):
