@@ -9,11 +9,28 @@ import html
 import io
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 from .app import App, _labelled, control_style
 
 __all__ = ["DesignEffectExplorer"]
+
+
+def _opaque_png(fig):
+    """PNG bytes of a figure on an opaque background, drawn as it is (no tight bounding box: fixed
+    margins already fit, and a tight box would draw it twice).
+
+    The pixels of ``fig.savefig(buffer, format="png")``, encoded cheaper: RGB (the alpha channel
+    of an opaque figure is 255 everywhere) at zlib level 3, which on these flat-coloured figures
+    gives a file no larger than savefig's and takes about a third less time.
+    """
+    from PIL import Image
+
+    fig.canvas.draw()
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).save(buffer, format="png", compress_level=3)
+    return buffer.getvalue()
 
 
 class DesignEffectExplorer(App):
@@ -66,6 +83,12 @@ class DesignEffectExplorer(App):
         self.table = widgets.HTML()
         self.table.add_class("lmmedu-se-table")
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="960px"))
+        from ..plots import design_effect_axes
+
+        # One figure for the app's life: every move updates its artists in place (design_effect_plot),
+        # which costs a fraction of building and laying out a new figure.
+        self._axes = design_effect_axes(pyplot=False)
+        self._axes[0].figure.set_dpi(96)  # the PNG's resolution, set once: no draw switches it
         super().__init__(views=[self.icc, self.n_groups, self.group_size, self.imbalance,
                                 _labelled("drug varies", self.varies, style["description_width"]), self.readout, self.plot,
                                 self.table])
@@ -78,15 +101,11 @@ class DesignEffectExplorer(App):
                                   varies=varies)
 
     def show(self, result):
-        from ..plots import design_effect_axes, design_effect_plot
+        from ..plots import design_effect_plot
 
         self.readout.value = "<br>".join(html.escape(line) for line in result.text.splitlines())
-        axes = design_effect_plot(result, axes=design_effect_axes(pyplot=False))
-        # No tight bounding box (png() uses one): the fixed margins already fit, and it would
-        # draw the figure twice on every slider move.
-        buffer = io.BytesIO()
-        axes[0].figure.savefig(buffer, format="png", dpi=96)
-        self.plot.value = buffer.getvalue()
+        design_effect_plot(result, axes=self._axes)
+        self.plot.value = _opaque_png(self._axes[0].figure)
         shown = pd.DataFrame({
             "SE lm (reported)": result.table["se_lm"].map("{:.4f}".format),
             "true SD of lm estimate": result.table["sd_lm"].map("{:.4f}".format),
