@@ -235,6 +235,19 @@ def test_explorer_redraws_in_place_exactly_as_a_new_figure():
     assert len(app._axes[1].lines) == 4 and len(app._axes[0].containers) == 2  # moved, never added
 
 
+def test_explorer_never_pastes_stale_pixels():
+    # The explorer draws its legend and axis labels once and pastes their pixels into later
+    # frames; if one of them changes, the next frame is drawn whole.
+    app = DesignEffectExplorer()
+    figure = app._axes[0].figure
+    app._axes[0].set_xlabel("a label the first frame did not have")
+    app.icc.value = 0.3
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96)
+    np.testing.assert_array_equal(_pixels(app.plot.value), _pixels(buffer.getvalue()))
+    assert not np.array_equal(_pixels(app.plot.value), _pixels(_fresh_png(app.result)))
+
+
 def test_design_effect_plot_moves_its_artists_on_axes_it_drew():
     axes = design_effect_axes(pyplot=False)
     design_effect_plot(design_effect_view(icc=0.05), axes=axes)
