@@ -9,6 +9,7 @@ gene-expression experiment are checked on a small simulated version of it.
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import matplotlib
@@ -27,7 +28,12 @@ from lmmedu.teach.comparison import (  # noqa: E402
     design_layout,
     exact_standard_errors,
 )
-from lmmedu.teach.plots import design_effect_plot, probeset_spread, probeset_spread_plot  # noqa: E402
+from lmmedu.teach.plots import (  # noqa: E402
+    design_effect_axes,
+    design_effect_plot,
+    probeset_spread,
+    probeset_spread_plot,
+)
 from lmmedu.teach.widgets import DesignEffectExplorer  # noqa: E402
 
 DRUG = "treatment[T.drug]"
@@ -195,6 +201,65 @@ def test_explorer_directions_follow_where_the_drug_varies():
     app.varies.value = "within"
     assert app.result.table.loc[DRUG, "se_ratio"] < 1
     assert app.result.table.loc["Intercept", "se_ratio"] > 1
+
+
+def _pixels(png):
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_png(view):
+    """The explorer's figure as a new figure draws it: what every move must look like."""
+    axes = design_effect_plot(view, axes=design_effect_axes(pyplot=False))
+    buffer = io.BytesIO()
+    axes[0].figure.savefig(buffer, format="png", dpi=96)
+    return buffer.getvalue()
+
+
+def test_explorer_redraws_in_place_exactly_as_a_new_figure():
+    # The explorer keeps one figure and moves its artists (and encodes the PNG itself): at the
+    # defaults and after every slider end, reached one after another so that each picture
+    # follows another, its pixels are those of a new figure of the same view.
+    app = DesignEffectExplorer()
+    figure = app._axes[0].figure
+    moves = [(None, None)] + [(control, value) for control in DesignEffectExplorer.controls
+                              for value in _ends(getattr(app, control))]
+    for control, value in moves:
+        if control is not None:
+            getattr(app, control).value = value
+        assert app.message.value == "", app.message.value
+        np.testing.assert_array_equal(_pixels(app.plot.value), _pixels(_fresh_png(app.result)),
+                                      err_msg=f"{control}={value}")
+    assert app._axes[0].figure is figure
+    assert len(app._axes[1].lines) == 4 and len(app._axes[0].containers) == 2  # moved, never added
+
+
+def test_explorer_never_pastes_stale_pixels():
+    # The explorer draws its legend and axis labels once and pastes their pixels into later
+    # frames; if one of them changes, the next frame is drawn whole.
+    app = DesignEffectExplorer()
+    figure = app._axes[0].figure
+    app._axes[0].set_xlabel("a label the first frame did not have")
+    app.icc.value = 0.3
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96)
+    np.testing.assert_array_equal(_pixels(app.plot.value), _pixels(buffer.getvalue()))
+    assert not np.array_equal(_pixels(app.plot.value), _pixels(_fresh_png(app.result)))
+
+
+def test_design_effect_plot_moves_its_artists_on_axes_it_drew():
+    axes = design_effect_axes(pyplot=False)
+    design_effect_plot(design_effect_view(icc=0.05), axes=axes)
+    bars = list(axes[0].patches)
+    view = design_effect_view(icc=0.4, n_groups=6, group_size=200, varies="within")
+    design_effect_plot(view, axes=axes)
+    assert list(axes[0].patches) == bars
+    assert [bar.get_width() for bar in bars[2:]] == pytest.approx(view.table["se_lmm"].tolist())
+    assert axes[1].get_legend().get_texts()[2].get_text() == f"drug effect (within): {view.table.loc[DRUG, 'term_deff']:.2f}"
+    point = axes[1].lines[2]
+    assert (point.get_xdata()[0], point.get_ydata()[0]) == pytest.approx((view.kish_size, view.deff))
+    assert f"{view.n:,} rows" in axes[1].get_title()
 
 
 def test_design_effect_plot_marks_the_current_design():

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 import uuid
 
+from lmmedu.teach.comparison import design_effect_view
+from lmmedu.teach.plots import design_effect_axes
+
 
 # True once the notebook `name` is the current tab and its kernel is idle.
 READY_JS = """(name) => {
@@ -87,6 +90,35 @@ def test_pseudo_replication_machine_runs_from_the_button(page, lab):
     assert int(rates["t-test on replicate means"]) <= 12, text
     assert int(rates["mixed model"]) > int(rates["t-test on replicate means"]), text
     assert page.locator(".lmmedu-rates table").count() >= 1
+
+
+def test_design_effect_explorer_redraws_on_a_slider_move(page, lab):
+    open_and_run(page, lab, "05_why_standard_errors_differ.ipynb")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lmmedu-readout')].some(r => r.textContent.includes('ICC 0.05'))",
+        timeout=120_000)
+    app = page.locator(".widget-vbox", has=page.locator(".lmmedu-se-table")).last
+    image = app.locator("img").first
+    image.scroll_into_view_if_needed()
+    before = image.get_attribute("src")
+
+    # Two steps of the ICC slider: the readout, the table and the figure (a PNG the explorer
+    # encodes itself, RGB) all follow, and the browser decodes the new figure.
+    handle = app.locator(".widget-slider", has_text="ICC").first.locator(".noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lmmedu-readout')].some(r => r.textContent.includes('ICC 0.07'))",
+        timeout=15_000)
+    page.wait_for_function("([img, old]) => img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0",
+                           arg=[image.element_handle(), before], timeout=15_000)
+    size = design_effect_axes(pyplot=False)[0].figure.get_size_inches() * 96  # the explorer's PNG: 96 dpi
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [int(v) for v in size]
+    # The table's update arrives on its own message, after the readout's and the figure's.
+    moved = design_effect_view(icc=0.07)  # the notebook's explorer starts at the defaults
+    page.wait_for_function("(se) => [...document.querySelectorAll('.lmmedu-se-table')].some(t => t.textContent.includes(se))",
+                           arg=f"{moved.table.loc['treatment[T.drug]', 'se_lmm']:.4f}", timeout=15_000)
 
 
 def test_own_data_app_writes_the_report_from_its_button(page, lab):
