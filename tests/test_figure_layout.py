@@ -500,6 +500,20 @@ def test_design_effect_explorer_figure_reads_well(varies):
     assert_reads_well(axes[0].figure, dpi=96)
 
 
+def test_sd_interval_explorer_figure_reads_well_at_every_setting():
+    # The explorer lays its figure out once and redraws it in place for every setting (the tick labels
+    # change with the data): every setting must read well in that one layout, at the explorer's 72 dpi.
+    from lmmedu.teach.widgets import SdIntervalExplorer
+
+    app = SdIntervalExplorer()
+    problems = {}
+    for k in app.n_replicates.options:
+        for sd in app.slope_sd.options:
+            app.n_replicates.value, app.slope_sd.value = k, sd
+            problems[(k, sd)] = layout_problems(app.figure, dpi=app.DPI)
+    assert not any(problems.values()), {key: p for key, p in problems.items() if p}
+
+
 def test_wald_vs_t_machine_draws_its_figure_with_the_checked_function(monkeypatch):
     # The app turns the figure into PNG bytes; what it draws is wald_vs_t_panels, checked above.
     from lmmedu.teach import widgets

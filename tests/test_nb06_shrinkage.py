@@ -567,6 +567,51 @@ def test_sd_app_shows_the_same_picture_when_a_setting_comes_back(sd_app):
     assert sd_app.plot.value == first and sd_app.readout.value.startswith("<p>4 replicates")
 
 
+def _drawn(axes):
+    """What the intervals' picture shows: limits, titles, legend labels, every line's and point's data."""
+    legend = axes[0].figure.legends[0]
+    return ([(ax.get_xlim(), ax.get_ylim(), ax.get_title(), ax.get_xlabel(), ax.get_ylabel(),
+              [np.asarray(c.get_segments() if hasattr(c, "get_segments") else c.get_offsets(), dtype=float).tolist()
+               for c in ax.collections], [np.asarray(line.get_xdata(), dtype=float).tolist() for line in ax.lines]) for ax in axes],
+            [t.get_text() for t in legend.get_texts()])
+
+
+def test_sd_interval_plot_redrawn_in_place_shows_what_a_new_figure_shows(sd_app):
+    views = [sd_app.update(*setting) for setting in ((4, 0.2), (12, 0.025), (3, 0.4))]
+    axes = plots.sd_interval_plot(views[0].intervals, views[0].slope_sd, level=views[0].level)
+    artists = [len(ax.get_children()) for ax in axes]
+    try:
+        for view in views[1:]:
+            again = plots.sd_interval_plot(view.intervals, view.slope_sd, axes=axes, level=view.level)
+            fresh = plots.sd_interval_plot(view.intervals, view.slope_sd, level=view.level)
+            assert list(again) == list(axes) and [len(ax.get_children()) for ax in axes] == artists
+            assert _drawn(again) == _drawn(fresh)
+            assert f"true SD {view.slope_sd:g}" in _drawn(again)[1]
+    finally:
+        plt.close("all")
+
+
+def test_sd_app_draws_every_setting_on_one_figure_of_one_size(sd_app):
+    import io
+
+    from PIL import Image
+
+    figure, open_figures = sd_app.figure, plt.get_fignums()
+    defaults = sd_app.settings()
+    sizes = set()
+    try:
+        for k in sd_app.n_replicates.options:
+            for sd in sd_app.slope_sd.options:
+                sd_app.n_replicates.value, sd_app.slope_sd.value = k, sd
+                sizes.add(Image.open(io.BytesIO(sd_app.plot.value)).size)
+                assert sd_app.figure is figure
+    finally:
+        for k, v in defaults.items():
+            getattr(sd_app, k).value = v
+    # Nothing is left for the notebook to show under the cell, and every picture is as large as the first.
+    assert plt.get_fignums() == open_figures and len(sizes) == 1
+
+
 # The intervals the study is made of, against lme4 on two of its experiments (tests/r/make_sd_interval_fixtures.R).
 SD_FIX = ROOT / "tests" / "fixtures" / "sd_intervals"
 

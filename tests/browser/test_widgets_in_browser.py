@@ -150,6 +150,10 @@ def test_sd_interval_explorer_reads_another_setting_when_a_slider_moves(page, la
     readout.scroll_into_view_if_needed()
     before = readout.text_content()
     assert "covered the truth" in before and "were singular" in before
+    # The app's picture: the image among the readout's sibling views (the explorer redraws one figure in place).
+    picture = "() => (document.querySelector('.lmmedu-sd-readout').parentElement.querySelector('img') || {}).src || ''"
+    page.wait_for_function(f"() => ({picture})().startsWith('blob:') || ({picture})().startsWith('data:')")
+    drawn = page.evaluate(picture)
 
     # One step right on the replicates slider: the cached study's next setting, no fit.
     handle = page.locator(".lmmedu-sd-replicates .noUi-handle")
@@ -159,3 +163,4 @@ def test_sd_interval_explorer_reads_another_setting_when_a_slider_moves(page, la
         "() => document.querySelector('.lmmedu-sd-readout').textContent.startsWith('6 replicates, true SD 0.2')",
         timeout=15_000)
     assert readout.text_content() != before
+    page.wait_for_function(f"(drawn) => ({picture})() !== drawn", arg=drawn, timeout=15_000)

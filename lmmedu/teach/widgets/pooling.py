@@ -6,9 +6,13 @@ Part of :mod:`lmmedu.teach.widgets`; see the contract in :mod:`lmmedu.teach`.
 from __future__ import annotations
 
 import html
+import io
 import math
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.ticker import FixedFormatter, FixedLocator
 
 from ..studies.cache import load_study
 from ..studies.pooling import SlopeView, slope_view
@@ -86,6 +90,15 @@ class SdIntervalExplorer(App):
     shows every experiment's intervals against the truth, how often each method covered it, and
     the share of singular fits.
 
+    The picture of a setting is drawn on one figure, laid out once, whose lines and points take
+    each setting's data (:func:`~lmmedu.teach.plots.sd_interval_plot` redraws in place); a setting
+    seen before shows its PNG again.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure every setting is drawn on (not a pyplot figure: it never shows under the cell).
+
     Examples
     --------
     >>> app = SdIntervalExplorer()
@@ -98,10 +111,16 @@ class SdIntervalExplorer(App):
              "how often each simulated experiment's 95% interval contains the truth.")
 
     controls = ("n_replicates", "slope_sd")
+    #: Resolution of the picture (PNG), as the other widgets of the notebook draw theirs.
+    DPI = 72
+    #: The widest x tick label of the study's settings: its axes run from 0 to between about 0.2 and 4,
+    #: in steps that need at most three decimals (0.025 ... 0.5).
+    WIDEST_TICK = "0.000"
 
     def __init__(self, n_replicates=4, slope_sd=0.2):
         self.study = load_study("sd_interval_study")
-        self._pictures = {}
+        # PNG of every setting seen; the one figure they are drawn on, its panels and the box saved, from the first show.
+        self._pictures, self.figure, self._axes, self._bbox = {}, None, None, None
         self.summary = sd_interval_summary(self.study)
         style, width = control_style("replicates", "true SD of drug effects")
         layout = widgets.Layout(width=width)
@@ -124,8 +143,6 @@ class SdIntervalExplorer(App):
 
     def show(self, result):
         """Write the coverage table and the intervals' picture."""
-        from ..plots import sd_interval_plot
-
         s = result.summary
         rows = "".join(
             f"<tr><td>{html.escape(m)}</td><td>{r['median_lower']:.3f} to {r['median_upper']:.3f}</td>"
@@ -144,6 +161,44 @@ class SdIntervalExplorer(App):
         # The picture of a setting never changes (the study is fixed): drawn once, a slider's way back is instant.
         key = (result.n_replicates, result.slope_sd)
         if key not in self._pictures:
-            axes = sd_interval_plot(result.intervals, result.slope_sd, level=result.level)
-            self._pictures[key] = png(axes[0].figure, dpi=72)
+            self._pictures[key] = self._picture(result)
         self.plot.value = self._pictures[key]
+
+    def _picture(self, result):
+        """PNG of the intervals' picture of ``result``, on the explorer's one figure."""
+        from ..plots import sd_interval_plot
+
+        if self.figure is None:
+            self._axes = sd_interval_plot(result.intervals, result.slope_sd, level=result.level)
+            self.figure = self._axes[0].figure
+            self._bbox = self._freeze(self.figure)
+        else:
+            # The same figure and artists, given this setting's data: a new figure would cost about twice as much.
+            sd_interval_plot(result.intervals, result.slope_sd, axes=self._axes, level=result.level)
+        buffer = io.BytesIO()
+        # The lightest zlib level: the same pixels, a few ms sooner.
+        self.figure.savefig(buffer, format="png", dpi=self.DPI, bbox_inches=self._bbox,
+                            pil_kwargs={"compress_level": 1})
+        return buffer.getvalue()
+
+    def _freeze(self, fig):
+        """Lay ``fig`` out once for every setting; returns the box to save (``bbox_inches="tight"`` of that layout).
+
+        A layout engine and a tight box per picture would cost two more passes over the text, most
+        of a picture's time. The one layout leaves room for the widest tick label at both ends of
+        the x axes (:attr:`WIDEST_TICK`), so that no setting's labels collide or leave the picture.
+        """
+        plt.close(fig)  # the explorer keeps the figure; it must not also appear under the cell
+        canvas = FigureCanvasAgg(fig)
+        fig.set_dpi(self.DPI)
+        axis = self._axes[0].xaxis  # the panels share it
+        locator, formatter = axis.get_major_locator(), axis.get_major_formatter()
+        axis.set_major_locator(FixedLocator([0.0, self._axes[0].get_xlim()[1]]))
+        axis.set_major_formatter(FixedFormatter([self.WIDEST_TICK] * 2))
+        canvas.draw()  # the constrained layout, once
+        # None, not "none": "none" leaves a placeholder engine, for which savefig lays out and draws twice.
+        fig.set_layout_engine(None)
+        bbox = fig.get_tightbbox(canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+        axis.set_major_locator(locator)
+        axis.set_major_formatter(formatter)
+        return bbox
