@@ -40,6 +40,11 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
     ended 0.007 below mixedlm in log-likelihood, as lme4 does, and whether the gradient check
     then warned depended on the BLAS kernel; the second search finds mixedlm's optimum.)
 
+    With at most ``MANY_PARAMETERS``, a fit whose correlated term ends singular (or nearly) is
+    searched again from the other faces of the bounds and from correlations 0, and the lowest
+    end is kept (see ``_other_faces``): with 4 groups, ``(1 + t | g)`` has competing optima on
+    the face of an SD at 0 and that of a correlation at +-1.
+
     Bounds are lme4's: diagonal elements of each factor at least 0, no upper
     bound.  The search runs in coordinates scaled by the moment-based start
     so that parameters of very different sizes (an intercept SD of 10 next to
@@ -59,7 +64,7 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
     limit = int(max_evals or 1000 * (problem.n_theta + 1) ** 1.5)
     result = _search(problem, start, ftol, limit)
     if problem.n_theta <= MANY_PARAMETERS:
-        return result
+        return _other_faces(problem, result, ftol, limit)
     faces = _singular_diagonals(problem, result.x)
     if not faces.any() or result.nfev >= limit:
         return result
@@ -67,6 +72,75 @@ def optimize_theta(problem, start=None, ftol=1e-12, max_evals=None):
     nfev = result.nfev + again.nfev
     # Only a clearly lower deviance (beyond the searches' own precision) replaces the first end.
     best = again if again.fun < result.fun - 1e-8 else result
+    return OptimResult(x=best.x, fun=best.fun, nfev=nfev, success=best.success, message=best.message)
+
+
+# A diagonal element of a factor below this (relative to the residual SD) is a singular fit:
+# lme4's isSingular tolerance, below which the search may have stopped on a face of the bounds.
+SINGULAR_TOL = 1e-4
+# ... or below this share of the term's largest SD.
+NEAR_FACE = 1e-2
+
+
+def _other_faces(problem, result, ftol, limit):
+    """Search again from the other faces of a singular end, keep the lowest deviance.
+
+    With few groups a correlated term's deviance often has a local optimum on each face of
+    the bounds: one with an SD at 0 (a diagonal element of the factor at 0), one with a
+    correlation at +1 or -1 (a later diagonal element at 0), and on the first face the
+    sign of the remaining correlation is free, so BOBYQA can stop there although moving
+    off the face towards the opposite sign would lower the deviance.  (Fitting
+    ``y ~ t + (1 + t | g)`` to 4 groups, lme4 ended lower than lmmedu's bootstrap refits by up
+    to 4 in REML criterion on 27 of 1,200 data sets before this, and than its fresh fits on 6.)  Each term of more than one column whose factor ended
+    singular (or nearly) is searched again from, for each of its columns, the end with that
+    column's correlations' signs flipped and its SDs at 0 lifted off the face, and from its SDs
+    with correlations 0; the lowest end is kept.  Only singular ends pay for this.  (Each of
+    the two kinds of start found lower ends on those data that the other missed.)
+    """
+    x = np.asarray(result.x, dtype=float)
+    starts = []
+    for part, (rows, cols) in zip(problem.theta_slices, problem.tri):
+        q = int(np.max(rows)) + 1
+        if q < 2:
+            continue
+        T = np.zeros((q, q))
+        T[rows, cols] = x[part]
+        sd = np.sqrt(np.sum(T ** 2, axis=1))
+        # Near a face too: BOBYQA can stop with an SD of 0.001 next to one of 1.2, where the
+        # factor is singular to two digits but not to lme4's absolute tolerance.
+        if np.min(np.abs(np.diag(T))) >= max(SINGULAR_TOL, NEAR_FACE * float(np.max(sd))):
+            continue
+        # Off the face by a quarter of the largest SD of the term (at least 0.05, theta's scale
+        # being the residual SD): far enough for BOBYQA's first steps to see the other side.
+        lift = max(0.25 * float(np.max(sd)), 0.05)
+        candidates = []
+        for j in range(q):
+            flip = np.ones(q)
+            flip[j] = -1.0
+            M = flip[:, None] * T * flip[None, :]  # D T D: the same diagonal, column j's correlations negated
+            d = np.diag(M).copy()
+            M[np.diag_indices(q)] = np.where(d < max(SINGULAR_TOL, NEAR_FACE * float(np.max(sd))), lift, d)
+            candidates.append(M)
+            if q == 2:
+                break  # flipping either column negates the one correlation
+        # On the face of an SD at 0 only the other SDs count, not how a column's variance is
+        # split between the factor's entries: a flip keeps that split, correlations 0 resets it.
+        candidates.append(np.diag(np.maximum(sd, lift)))
+        for M in candidates:
+            s = x.copy()
+            s[part] = M[rows, cols]
+            starts.append(s)
+    best, nfev = result, result.nfev
+    for s in starts:
+        if nfev >= limit:
+            break
+        again = _search(problem, s, ftol, limit - nfev)
+        nfev += again.nfev
+        # Only a clearly lower deviance (beyond the searches' own precision) replaces the first end.
+        if again.fun < best.fun - 1e-8:
+            best = again
+    if best is result and nfev == result.nfev:
+        return result
     return OptimResult(x=best.x, fun=best.fun, nfev=nfev, success=best.success, message=best.message)
 
 
