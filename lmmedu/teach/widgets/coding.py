@@ -71,6 +71,7 @@ class CodingExplorer(App):
         self.coding = widgets.ToggleButtons(options=[(f"{c} coding", c) for c in CODINGS], value="treatment",
                                             description="coding")
         self.note = widgets.HTML()
+        self.note.add_class("lmmedu-coding-note")  # a hook for the browser tests
         self.coefficients = widgets.HTML()
         self.cell_means = widgets.HTML(layout=widgets.Layout(margin="0 0 0 24px"))
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
