@@ -76,7 +76,8 @@ def cases(app):
            "explorer run (defaults)": app.run}
     for control in app.controls:
         for value in ends(getattr(app, control)):
-            out[f"explorer run ({control} = {value})"] = lambda control=control, value=value: app.run(**{control: value})
+            out[f"explorer run ({control} = {value})"] = (lambda control=control, value=value:
+                                                          app.run(**{control: value}))
     for name, func in out.items():
         func()  # warm caches (fonts, imports) and check that every setting answers
         if app.message.value:

@@ -123,9 +123,9 @@ def test_design_effect_explorer_redraws_on_a_slider_move(page, lab):
 
 def test_coding_explorer_redraws_on_a_coding_change(page, lab):
     open_and_run(page, lab, "03_reading_coefficients.ipynb")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.lmmedu-coding-note')].some(n => n.textContent.includes('Largest change'))",
-        timeout=120_000)
+    notes_say = ("(text) => [...document.querySelectorAll('.lmmedu-coding-note')]"
+                 ".some(n => n.textContent.includes(text))")
+    page.wait_for_function(notes_say, arg="Largest change", timeout=120_000)
     app = page.locator(".widget-vbox", has=page.locator(".lmmedu-coding-note")).last
     image = app.locator("img").first
     image.scroll_into_view_if_needed()
@@ -135,9 +135,7 @@ def test_coding_explorer_redraws_on_a_coding_change(page, lab):
     # Sum coding: the note, the coefficients and the figure (one figure redrawn in place, a PNG
     # the explorer encodes itself) all follow, and the browser decodes the new figure, of the same size.
     app.get_by_role("button", name="sum coding", exact=True).click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.lmmedu-coding-note')].some(n => n.textContent.includes('no reference cell'))",
-        timeout=15_000)
+    page.wait_for_function(notes_say, arg="no reference cell", timeout=15_000)
     page.wait_for_function("([img, old]) => img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0",
                            arg=[image.element_handle(), before], timeout=15_000)
     assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == size
