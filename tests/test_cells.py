@@ -2,6 +2,7 @@
 apps and the random-slope study and machine built on them, checked against raw cell means and the
 simulated truth."""
 
+import io
 import itertools
 
 import matplotlib
@@ -24,6 +25,7 @@ from lmmedu.teach.plots import (LOG_LABEL, cell_means_plot, drug_effects_plot, i
                                 rates_plot, replicate_means_plot)
 from lmmedu.teach.studies import SLOPE_STUDY_MODELS, random_slope_p_values, random_slope_rates, rates  # noqa: E402
 from lmmedu.teach.widgets import CodingExplorer, InteractionExplorer, RandomSlopeMachine  # noqa: E402
+from lmmedu.teach.widgets.app import png  # noqa: E402
 
 FORMULA = "log(length) ~ treatment*gene + (1|replicate)"
 # Unbalanced like seed 000 but a tenth of the size: quick fits, same structure.
@@ -145,6 +147,82 @@ def test_cell_means_plot_does_not_move_between_codings(explorer):
         matplotlib.pyplot.close(ax.figure)
     np.testing.assert_allclose(limits[0], limits[1], atol=1e-8)
     np.testing.assert_allclose(limits[0], limits[2], atol=1e-8)
+
+
+def _pixels(png):
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_png(view):
+    """The explorer's figure as a new figure draws it (its drawing before it kept one figure):
+    what every move must look like."""
+    label = (f"intercept = mean of the {len(view.cell_means)} cell means" if view.coding == "sum"
+             else f"intercept = cell ({view.reference_gene}, {view.reference_treatment})")
+    ax = cell_means_plot(view.cell_means, intercept=float(view.coefficients["estimate"].iloc[0]),
+                         intercept_label=label)
+    ax.figure.set_size_inches(5.5, 3.6)
+    return png(ax.figure)
+
+
+def _ends(control):
+    values = [v[1] if isinstance(v, tuple) else v for v in control.options]
+    return values[0], values[-1]
+
+
+def test_coding_explorer_redraws_in_place_exactly_as_a_new_figure(small):
+    # The explorer keeps one figure, laid out and cropped once, and moves its intercept line:
+    # at the defaults and after every control end, reached one after another so that each
+    # picture follows another, its pixels are those of a new figure of the same view.
+    ex = CodingExplorer(small)
+    figure = ex._frames.fig
+    moves = [(None, None)] + [(control, value) for control in CodingExplorer.controls
+                              for value in _ends(getattr(ex, control))] + [("coding", "sum"), ("coding", "treatment")]
+    seen = set()
+    for control, value in moves:
+        if control is not None:
+            getattr(ex, control).value = value
+        assert ex.message.value == "", ex.message.value
+        shown = _pixels(ex.plot.value)
+        np.testing.assert_array_equal(shown, _pixels(_fresh_png(ex.result)), err_msg=f"{control}={value}")
+        seen.add(shown.tobytes())
+    assert len(seen) >= 3  # the intercept line did move (the comparison would catch a frozen picture)
+    assert ex._frames.fig is figure
+    assert len(figure.axes) == 1 and len(figure.axes[0].get_lines()) == len(ex.treatments) + 1  # moved, not added
+
+
+def test_coding_explorer_fits_every_coding_up_front(small, monkeypatch):
+    # A first visit to a coding would otherwise add a whole fit to that move.
+    ex = CodingExplorer(small, random=None)
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the explorer fitted on a move")
+
+    monkeypatch.setattr("lmmedu.teach.widgets.coding.coding_view", no_fit)
+    for g, t in itertools.product(ex.genes, ex.treatments):
+        ex.reference_gene.value, ex.reference_treatment.value = g, t
+        assert ex.message.value == "" and (ex.result.reference_gene, ex.result.reference_treatment) == (g, t)
+    ex.coding.value = "sum"
+    assert ex.message.value == "" and ex.result.coding == "sum"
+    assert ex.update() is ex.update(ex.genes[0], ex.treatments[0])  # the default levels: one fit, not two
+
+
+def test_cell_means_plot_moves_its_artists_on_axes_it_drew(small):
+    cells = coding_view(small, random=None).cell_means
+    ax = cell_means_plot(cells, intercept=4.0, intercept_label="first")
+    lines = list(ax.get_lines())
+    again = cell_means_plot(cells.assign(fitted_mean=cells["fitted_mean"] + 1.0), intercept=5.0,
+                            intercept_label="second", ax=ax)
+    assert again is ax and list(ax.get_lines()) == lines
+    assert list(lines[-1].get_ydata()) == [5.0, 5.0]
+    assert ax.get_legend().get_texts()[-1].get_text() == "second" and lines[-1].get_label() == "second"
+    np.testing.assert_allclose(lines[0].get_ydata(), cells["fitted_mean"].to_numpy()[::2] + 1.0, rtol=0, atol=0)
+    assert ax.get_ylim()[0] > 4.0  # limits follow the means
+    # Other cells on the same Axes are drawn, not forced onto the old artists.
+    cell_means_plot(cells[cells["gene"] != cells["gene"].iloc[0]], intercept=4.0, ax=ax)
+    assert len(ax.get_lines()) > len(lines)
+    matplotlib.pyplot.close(ax.figure)
 
 
 # --------------------------------------------------------------------------------------

@@ -121,6 +121,27 @@ def test_design_effect_explorer_redraws_on_a_slider_move(page, lab):
                            arg=f"{moved.table.loc['treatment[T.drug]', 'se_lmm']:.4f}", timeout=15_000)
 
 
+def test_coding_explorer_redraws_on_a_coding_change(page, lab):
+    open_and_run(page, lab, "03_reading_coefficients.ipynb")
+    notes_say = ("(text) => [...document.querySelectorAll('.lmmedu-coding-note')]"
+                 ".some(n => n.textContent.includes(text))")
+    page.wait_for_function(notes_say, arg="Largest change", timeout=120_000)
+    app = page.locator(".widget-vbox", has=page.locator(".lmmedu-coding-note")).last
+    image = app.locator("img").first
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=15_000)
+    before, size = image.get_attribute("src"), image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+
+    # Sum coding: the note, the coefficients and the figure (one figure redrawn in place, a PNG
+    # the explorer encodes itself) all follow, and the browser decodes the new figure, of the same size.
+    app.get_by_role("button", name="sum coding", exact=True).click()
+    page.wait_for_function(notes_say, arg="no reference cell", timeout=15_000)
+    page.wait_for_function("([img, old]) => img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0",
+                           arg=[image.element_handle(), before], timeout=15_000)
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == size
+    assert "numerical zero" in app.locator(".lmmedu-coding-note").text_content()
+
+
 def test_own_data_app_writes_the_report_from_its_button(page, lab):
     open_and_run(page, lab, "10_your_own_data.ipynb")
     # The notebook fits the first app from code: its status says so once the kernel has run that cell.

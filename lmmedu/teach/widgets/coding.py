@@ -9,7 +9,7 @@ import numpy as np
 
 from ..cells import CODINGS, coding_view, levels
 from ..plots import cell_means_plot
-from .app import App, _table_html, png
+from .app import App, _Frames, _table_html
 
 
 __all__ = ["CodingExplorer"]
@@ -56,6 +56,13 @@ class CodingExplorer(App):
         self.default = self.update()  # also checks the arguments before any widget exists
         self.genes = levels(data[gene])
         self.treatments = levels(data[treatment])
+        # Every coding the controls can choose, fitted now (a fit is about half of the 100 ms a
+        # move may take, and there are only genes x treatments + 1 of them).
+        for reference_gene in self.genes:
+            for reference_treatment in self.treatments:
+                self.update(reference_gene, reference_treatment)
+        self.update(coding="sum")
+        self._frames = None  # the figure, made on the first show
         style = {"description_width": "initial"}
         self.reference_gene = widgets.Dropdown(options=self.genes, value=self.genes[0],
                                                description="reference gene", style=style)
@@ -64,6 +71,7 @@ class CodingExplorer(App):
         self.coding = widgets.ToggleButtons(options=[(f"{c} coding", c) for c in CODINGS], value="treatment",
                                             description="coding")
         self.note = widgets.HTML()
+        self.note.add_class("lmmedu-coding-note")  # a hook for the browser tests
         self.coefficients = widgets.HTML()
         self.cell_means = widgets.HTML(layout=widgets.Layout(margin="0 0 0 24px"))
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
@@ -75,6 +83,9 @@ class CodingExplorer(App):
         return self.default.formula if coding == "treatment" else self._view(None, None, coding).formula
 
     def _view(self, reference_gene, reference_treatment, coding):
+        if coding == "treatment":  # the default levels are the first ones: one fit, one key
+            reference_gene = reference_gene or levels(self.data[self.gene])[0]
+            reference_treatment = reference_treatment or levels(self.data[self.treatment])[0]
         key = (reference_gene, reference_treatment, coding)
         if key not in self._cache:
             self._cache[key] = coding_view(self.data, reference_gene, reference_treatment, coding,
@@ -110,7 +121,46 @@ class CodingExplorer(App):
         self.cell_means.value = "<b>Cell means (these stay put)</b>" + _table_html(means)
         label = (f"intercept = mean of the {len(view.cell_means)} cell means" if view.coding == "sum"
                  else f"intercept = cell ({view.reference_gene}, {view.reference_treatment})")
-        ax = cell_means_plot(view.cell_means, intercept=float(view.coefficients["estimate"].iloc[0]),
-                             intercept_label=label, gene=self.gene, treatment=self.treatment)
-        ax.figure.set_size_inches(5.5, 3.6)
-        self.plot.value = png(ax.figure)
+        intercept = float(view.coefficients["estimate"].iloc[0])
+        if self._frames is None:
+            self._frames = _Frames(_frozen_figure(cell_means_plot(
+                view.cell_means, intercept=intercept, intercept_label=label, gene=self.gene,
+                treatment=self.treatment, ax=_figure().subplots())), [])
+        else:  # the same figure, its intercept line and legend label moved
+            cell_means_plot(view.cell_means, intercept=intercept, intercept_label=label, gene=self.gene,
+                            treatment=self.treatment, ax=self._frames.fig.axes[0])
+        self.plot.value = self._frames.png()
+
+
+def _figure():
+    """A figure like :func:`lmmedu.teach.plots.base.new_axes`'s (6 x 4 inches, constrained
+    layout), outside pyplot, with its own Agg canvas, which keeps its caches between draws."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _frozen_figure(ax):
+    """The figure of ``ax`` as the explorer showed it (5.5 x 3.6 inches, laid out, cropped to
+    its tight bounding box at 96 dpi), with that layout and crop fixed once for all.
+
+    Laying out and measuring the crop on every draw was most of a move's cost, and no move
+    changes them: only the intercept line and a label inside the Axes move.
+    """
+    import matplotlib as mpl
+
+    fig = ax.figure
+    fig.set_size_inches(5.5, 3.6)
+    fig.set_dpi(96)
+    fig.canvas.draw()  # lays the figure out, as savefig(bbox_inches="tight") does first
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(mpl.rcParams["savefig.pad_inches"])
+    width, height = fig.get_size_inches()
+    pos = ax.get_position()
+    fig.set_layout_engine("none")
+    fig.set_size_inches(box.width, box.height)
+    ax.set_position([(pos.x0 * width - box.x0) / box.width, (pos.y0 * height - box.y0) / box.height,
+                     pos.width * width / box.width, pos.height * height / box.height])
+    return fig
