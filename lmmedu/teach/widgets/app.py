@@ -10,11 +10,12 @@ import io
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import display
 
 
 
-__all__ = ["App", "png", "error_html", "control_style", "widened"]
+__all__ = ["App", "png", "Frames", "error_html", "control_style", "widened"]
 
 
 # Background of highlighted rows in widget tables: a pale yellow that reads on light themes
@@ -40,6 +41,91 @@ def png(fig, dpi=96):
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _where(artist):
+    """What a pasted artist shows and where: its texts and position on the canvas (after a draw)."""
+    if hasattr(artist, "get_texts"):  # a legend: its labels and marker sizes, anchored to its Axes
+        sizes = tuple(tuple(np.asarray(h.get_sizes()).tolist()) for h in artist.legend_handles if hasattr(h, "get_sizes"))
+        return tuple(t.get_text() for t in artist.get_texts()), sizes, tuple(artist.get_bbox_to_anchor().bounds)
+    return artist.get_text(), artist.get_fontsize(), tuple(artist.get_transform().transform(artist.get_position()))
+
+
+class Frames:
+    """One figure drawn again and again as PNG bytes, the pixels of its unchanging parts pasted.
+
+    Text is most of the cost of a draw (FreeType renders it glyph by glyph), and some of a
+    figure's text never changes: ``static`` artists (a legend, an axis label) are drawn once;
+    later frames draw everything else and paste their pixels back. One that shows something
+    else or sits elsewhere than when its pixels were kept (or is another object: ``static`` may
+    be a function that gives the current ones) is drawn on the frame instead, and its pixels
+    kept again, so a frame is always the figure as it is. The static artists must lie apart
+    from everything else (outside the Axes, clear of the tick labels): drawn on their own over
+    the empty background, they then give the pixels of a whole draw.
+
+    The PNG has the pixels of ``fig.savefig(buffer, format="png")`` on an opaque figure,
+    encoded cheaper: RGB (the alpha channel of an opaque figure is 255 everywhere) at zlib level
+    3, which on these flat-coloured figures gives a file no larger than savefig's and takes
+    about a third less time. No tight bounding box: fixed margins already fit, and a tight box
+    would draw the figure twice.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from matplotlib.backends.backend_agg import FigureCanvasAgg
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(figsize=(2, 2))
+    >>> _ = FigureCanvasAgg(fig)
+    >>> ax = fig.add_subplot()
+    >>> frames = Frames(fig, [ax.set_xlabel("x (units)")])
+    >>> frames.png()[:4], frames.png()[:4]  # the second pastes the label's pixels
+    (b'\\x89PNG', b'\\x89PNG')
+    """
+
+    def __init__(self, fig, static):
+        self.fig, self._static = fig, static
+        self._kept = {}  # id of a static artist -> (the artist, its place, its pixels)
+
+    @property
+    def static(self):
+        """The static artists of this frame (``static`` is a list, or a function giving it)."""
+        return list(self._static() if callable(self._static) else self._static)
+
+    def png(self):
+        canvas = self.fig.canvas
+        static = self.static
+        for artist in static:
+            artist.set_visible(False)
+        try:
+            canvas.draw()
+        finally:
+            for artist in static:
+                artist.set_visible(True)
+        renderer = canvas.get_renderer()
+        kept, changed = {}, []
+        for artist in static:
+            old = self._kept.get(id(artist))
+            place = _where(artist)
+            if old is not None and old[0] is artist and old[1] == place:
+                canvas.restore_region(old[2])
+                kept[id(artist)] = old
+            else:
+                changed.append((artist, place))
+        for artist, place in changed:  # after the pasting, which must not cover them
+            self.fig.draw_artist(artist)
+            # Two pixels around each box: antialiased edges of glyphs reach just past it.
+            kept[id(artist)] = (artist, place, canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(2)))
+        self._kept = kept
+        return self._encode()
+
+    def _encode(self):
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        rgb = np.asarray(self.fig.canvas.buffer_rgba())[..., :3]
+        Image.fromarray(rgb).save(buffer, format="png", compress_level=3)
+        return buffer.getvalue()
 
 
 def error_html(prefix, exc):

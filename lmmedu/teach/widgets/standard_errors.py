@@ -6,73 +6,13 @@ Part of :mod:`lmmedu.teach.widgets`; see the contract in :mod:`lmmedu.teach`.
 from __future__ import annotations
 
 import html
-import io
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 
-from .app import App, _labelled, control_style
+from .app import App, Frames, _labelled, control_style
 
 __all__ = ["DesignEffectExplorer"]
-
-
-def _where(artist):
-    """What a pasted artist shows and where: its texts and position on the canvas (after a draw)."""
-    if hasattr(artist, "get_texts"):  # a legend: its labels, anchored to its Axes
-        return tuple(t.get_text() for t in artist.get_texts()), tuple(artist.get_bbox_to_anchor().bounds)
-    return artist.get_text(), artist.get_fontsize(), tuple(artist.get_transform().transform(artist.get_position()))
-
-
-class _Frames:
-    """One figure drawn again and again as PNG bytes, the pixels of its unchanging parts pasted.
-
-    Text is most of the cost of a draw (FreeType renders it glyph by glyph), and some of a
-    figure's text never changes: ``static`` artists (a legend, an axis label) are drawn once;
-    later frames draw everything else and paste their pixels back. If one of them shows other
-    text or sits elsewhere than when its pixels were kept, the frame is drawn whole and the
-    pixels kept again, so a frame is always the figure as it is. The static artists must lie
-    apart from everything that changes (outside the Axes, clear of the tick labels).
-
-    The PNG has the pixels of ``fig.savefig(buffer, format="png")`` on an opaque figure,
-    encoded cheaper: RGB (the alpha channel of an opaque figure is 255 everywhere) at zlib level
-    3, which on these flat-coloured figures gives a file no larger than savefig's and takes
-    about a third less time. No tight bounding box: fixed margins already fit, and a tight box
-    would draw the figure twice.
-    """
-
-    def __init__(self, fig, static):
-        self.fig, self.static, self._kept = fig, list(static), None
-
-    def png(self):
-        canvas = self.fig.canvas
-        if self._kept is not None:
-            places, regions = self._kept
-            for artist in self.static:
-                artist.set_visible(False)
-            try:
-                canvas.draw()
-            finally:
-                for artist in self.static:
-                    artist.set_visible(True)
-            if [_where(artist) for artist in self.static] == places:
-                for region in regions:
-                    canvas.restore_region(region)
-                return self._encode()
-        canvas.draw()
-        renderer = canvas.get_renderer()
-        # Two pixels around each box: antialiased edges of glyphs reach just past it.
-        self._kept = ([_where(artist) for artist in self.static],
-                      [canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(2)) for artist in self.static])
-        return self._encode()
-
-    def _encode(self):
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        rgb = np.asarray(self.fig.canvas.buffer_rgba())[..., :3]
-        Image.fromarray(rgb).save(buffer, format="png", compress_level=3)
-        return buffer.getvalue()
 
 
 class DesignEffectExplorer(App):
@@ -152,7 +92,7 @@ class DesignEffectExplorer(App):
             # What no setting changes: the left panel's legend and both x-axis labels (below the
             # tick labels, whose height does not depend on the numbers).
             ax_se, ax_curve = self._axes
-            self._frames = _Frames(ax_se.figure, [ax_se.get_legend(), ax_se.xaxis.label, ax_curve.xaxis.label])
+            self._frames = Frames(ax_se.figure, [ax_se.get_legend(), ax_se.xaxis.label, ax_curve.xaxis.label])
         self.plot.value = self._frames.png()
         shown = pd.DataFrame({
             "SE lm (reported)": result.table["se_lm"].map("{:.4f}".format),
