@@ -192,7 +192,7 @@ def shrinkage_axes(pyplot=True):
         FigureCanvasAgg(fig)
     with matplotlib.rc_context({"axes.titley": 1.0}):  # a fixed title height (see above)
         ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.85 / width, right=1 - 3.25 / width, bottom=0.55 / height, top=1 - 0.88 / height)
+    fig.subplots_adjust(left=0.78 / width, right=1 - 3.2 / width, bottom=0.55 / height, top=1 - 0.88 / height)
     return ax
 
 
