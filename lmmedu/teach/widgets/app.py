@@ -64,9 +64,9 @@ class Frames:
     the empty background, they then give the pixels of a whole draw.
 
     The PNG has the pixels of ``fig.savefig(buffer, format="png")`` on an opaque figure,
-    encoded cheaper: RGB (the alpha channel of an opaque figure is 255 everywhere) at zlib level
-    3, which on these flat-coloured figures gives a file no larger than savefig's and takes
-    about a third less time. No tight bounding box: fixed margins already fit, and a tight box
+    encoded cheaper: RGB (the alpha channel of an opaque figure is 255 everywhere), rows left
+    unfiltered, zlib level 3. On these flat-coloured figures that gives a file smaller than
+    savefig's in about a third of the time (PIL tries a filter on every row). No tight bounding box: fixed margins already fit, and a tight box
     would draw the figure twice.
 
     Examples
@@ -120,12 +120,19 @@ class Frames:
         return self._encode()
 
     def _encode(self):
-        from PIL import Image
+        import struct
+        import zlib
 
-        buffer = io.BytesIO()
+        def chunk(tag, data):
+            return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
         rgb = np.asarray(self.fig.canvas.buffer_rgba())[..., :3]
-        Image.fromarray(rgb).save(buffer, format="png", compress_level=3)
-        return buffer.getvalue()
+        height, width, _ = rgb.shape
+        rows = np.empty((height, 1 + 3 * width), dtype=np.uint8)
+        rows[:, 0] = 0  # filter type None on every row: long runs of one colour compress well as they are
+        rows[:, 1:] = rgb.reshape(height, -1)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows.tobytes(), 3)) + chunk(b"IEND", b""))
 
 
 def error_html(prefix, exc):
