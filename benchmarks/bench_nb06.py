@@ -9,6 +9,7 @@ Run from the repository root::
    PNG), at the defaults and with each slider at each end (the others at their defaults). Each
    timed response follows one of another setting (the default after an end, an end after the
    default), so that the picture changes as on a real move; CPU time, median over ``--repeats``.
+   "first" is the first such move of a new explorer (no pixels of its legend or labels kept yet).
    Target: every response <= 100 ms CPU (issue 24: widgets answer within 100 ms). Reported next
    to its peer measured in the same run, one bare ``lmmedu.fit`` of the same model at the same
    settings, as a ratio (the app costs about one fit plus a redraw).
@@ -96,14 +97,21 @@ def slope_explorer(repeats):
             runs.append(timed_cpu(lambda: app.run(**setting)))
             if app.message.value:
                 raise SystemExit(f"SlopeExplorer at {name}: {app.message.value}")
-        rows[name] = statistics.median(fit), statistics.median(runs[1:])
-    print(f"{'SlopeExplorer response':32s} {'fit ms':>8s} {'run ms':>8s} {'run / fit':>10s}   (CPU)")
-    for name, (fit_ms, run_ms) in rows.items():
-        print(f"{name:32s} {fit_ms:8.1f} {run_ms:8.1f} {run_ms / fit_ms:10.2f}")
-    worst = max(rows, key=lambda name: rows[name][1])
-    ok = rows[worst][1] <= SLOPE_BUDGET_MS
-    print(f"SlopeExplorer slowest response: {worst}, {rows[worst][1]:.1f} ms CPU ({rows[worst][1] / rows[worst][0]:.2f} x "
-          f"the peer, one fit); target <= {SLOPE_BUDGET_MS:.0f} ms CPU at the defaults and every slider end: "
+        # The first move of a new explorer to this setting: nothing of its picture (legend, label places) kept yet.
+        first = []
+        for _ in range(repeats):
+            new = SlopeExplorer(**before)
+            first.append(timed_cpu(lambda: new.run(**setting)))
+        rows[name] = statistics.median(fit), statistics.median(runs[1:]), statistics.median(first)
+    print(f"{'SlopeExplorer response':24s} {'fit ms':>8s} {'run ms':>8s} {'run / fit':>10s} {'first ms':>9s} "
+          f"{'first / fit':>12s}   (CPU)")
+    for name, (fit_ms, run_ms, first_ms) in rows.items():
+        print(f"{name:24s} {fit_ms:8.1f} {run_ms:8.1f} {run_ms / fit_ms:10.2f} {first_ms:9.1f} {first_ms / fit_ms:12.2f}")
+    worst = max(rows, key=lambda name: max(rows[name][1:]))
+    slowest = max(rows[worst][1:])
+    ok = slowest <= SLOPE_BUDGET_MS
+    print(f"SlopeExplorer slowest response: {worst}, {slowest:.1f} ms CPU ({slowest / rows[worst][0]:.2f} x the peer, "
+          f"one fit); target <= {SLOPE_BUDGET_MS:.0f} ms CPU at the defaults and every slider end: "
           f"{'ok' if ok else 'MISSED'}")
     return ok
 

@@ -57,9 +57,9 @@ class Frames:
     Text is most of the cost of a draw (FreeType renders it glyph by glyph), and some of a
     figure's text never changes: ``static`` artists (a legend, an axis label) are drawn once;
     later frames draw everything else and paste their pixels back. One that shows something
-    else or sits elsewhere than when its pixels were kept (or is another object: ``static`` may
-    be a function that gives the current ones) is drawn on the frame instead, and its pixels
-    kept again, so a frame is always the figure as it is. The static artists must lie apart
+    else or sits elsewhere than in any frame whose pixels were kept (or is another object:
+    ``static`` may be a function that gives the current ones) is drawn on the frame instead, and
+    its pixels there kept too, so a frame is always the figure as it is. The static artists must lie apart
     from everything else (outside the Axes, clear of the tick labels): drawn on their own over
     the empty background, they then give the pixels of a whole draw.
 
@@ -83,9 +83,14 @@ class Frames:
     (b'\\x89PNG', b'\\x89PNG')
     """
 
+    #: Places (what it shows and where) of one static artist whose pixels are kept: a label that
+    #: moves with the width of the tick labels, or a legend whose marker follows the data, takes a
+    #: few, and a slider moved back and forth finds them all kept.
+    PLACES = 16
+
     def __init__(self, fig, static):
         self.fig, self._static = fig, static
-        self._kept = {}  # id of a static artist -> (the artist, its place, its pixels)
+        self._kept = {}  # id of a static artist -> (the artist, {its place: its pixels there})
 
     @property
     def static(self):
@@ -106,16 +111,19 @@ class Frames:
         kept, changed = {}, []
         for artist in static:
             old = self._kept.get(id(artist))
+            mine = old[1] if old is not None and old[0] is artist else {}
+            kept[id(artist)] = (artist, mine)
             place = _where(artist)
-            if old is not None and old[0] is artist and old[1] == place:
-                canvas.restore_region(old[2])
-                kept[id(artist)] = old
+            if place in mine:
+                canvas.restore_region(mine[place])
             else:
-                changed.append((artist, place))
-        for artist, place in changed:  # after the pasting, which must not cover them
+                changed.append((artist, place, mine))
+        for artist, place, mine in changed:  # after the pasting, which must not cover them
             self.fig.draw_artist(artist)
+            if len(mine) >= self.PLACES:
+                mine.pop(next(iter(mine)))
             # Two pixels around each box: antialiased edges of glyphs reach just past it.
-            kept[id(artist)] = (artist, place, canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(2)))
+            mine[place] = canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(2))
         self._kept = kept
         return self._encode()
 
