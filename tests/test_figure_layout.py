@@ -50,7 +50,7 @@ FILLED_MARKERS = {"o", "s", "D", "d", "^", "v", "<", ">", "P", "X", "p", "h", "H
 
 #: Public names of the package that are not figures (constants, helpers, tables).
 NOT_FIGURES = {"PALETTE", "LOG_LABEL", "POOLING_COLOURS", "new_axes", "new_panels", "probeset_spread",
-               "design_effect_axes", "covariance_ellipse", "caterpillar_table", "extreme_modes",
+               "design_effect_axes", "shrinkage_axes", "covariance_ellipse", "caterpillar_table", "extreme_modes",
                "wrap_text", "fit_title", "fit_xlabel", "fit_ylabel", "number"}
 
 
@@ -512,6 +512,25 @@ def test_sd_interval_explorer_figure_reads_well_at_every_setting():
             app.n_replicates.value, app.slope_sd.value = k, sd
             problems[(k, sd)] = layout_problems(app.figure, dpi=app.DPI)
     assert not any(problems.values()), {key: p for key, p in problems.items() if p}
+
+
+# Known before the explorer kept one figure (the constrained layout drew the same): the label of the
+# replicate pulled hardest, placed above its point at the top of the data, runs into the title.
+_LABEL_UNDER_TITLE = pytest.mark.xfail(strict=True, reason="the hardest replicate's label overlaps the title")
+
+
+@pytest.mark.parametrize("setting", [dict(), dict(slope_sd=0.0), dict(slope_sd=0.4),
+                                     pytest.param(dict(n_replicates=3), marks=_LABEL_UNDER_TITLE),
+                                     pytest.param(dict(n_replicates=20), marks=_LABEL_UNDER_TITLE),
+                                     dict(cells=8), dict(cells=250), dict(slope_sd=0.4, n_replicates=20, cells=250)])
+def test_slope_explorer_figure_reads_well(setting):
+    # The explorer draws on one figure with fixed margins (no layout engine, no tight box), at 72 dpi:
+    # every slider end must fit in those margins.
+    from lmmedu.teach.studies import slope_view
+
+    view = slope_view(**setting)
+    ax = plots.shrinkage_plot(view.table, view.cov.to_numpy(), ax=plots.shrinkage_axes(pyplot=False))
+    assert_reads_well(ax.figure, dpi=72)
 
 
 def test_wald_vs_t_machine_draws_its_figure_with_the_checked_function(monkeypatch):

@@ -382,6 +382,81 @@ def test_app_update_is_compute_only(app):
     assert app.plot.value is before
 
 
+def _pixels(png):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_shrinkage_png(view):
+    """The explorer's picture as a new figure draws it: what every move must look like."""
+    import io
+
+    ax = plots.shrinkage_plot(view.table, view.cov.to_numpy(), ax=plots.shrinkage_axes(pyplot=False))
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format="png", dpi=72)
+    return buffer.getvalue()
+
+
+def test_app_redraws_in_place_exactly_as_a_new_figure():
+    # The explorer keeps one figure, replaces what shrinkage_plot drew from the data, keeps the legend
+    # and pastes the pixels of what did not change: at the defaults and after every slider end,
+    # reached one after another (so each picture follows another, and the ends of the replicates
+    # and cells change the legend's no-pooling marker), its pixels are those of a new figure.
+    app = SlopeExplorer()
+    figure = app._ax.figure
+    moves = [(None, None)] + [(c, v) for c in SlopeExplorer.controls for v in _ends(getattr(app, c))] + [(None, None)]
+    for control, value in moves:
+        if control is None:
+            for k, v in SlopeExplorer().settings().items():
+                getattr(app, k).value = v
+        else:
+            getattr(app, control).value = value
+        assert app.message.value == "", app.message.value
+        np.testing.assert_array_equal(_pixels(app.plot.value), _pixels(_fresh_shrinkage_png(app.result)),
+                                      err_msg=f"{control}={value}")
+    assert app._ax.figure is figure
+    fresh = plots.shrinkage_plot(app.result.table, app.result.cov.to_numpy(), ax=plots.shrinkage_axes(pyplot=False))
+    assert [len(app._ax.collections), len(app._ax.lines), len(app._ax.patches), len(app._ax.texts)] == \
+        [len(fresh.collections), len(fresh.lines), len(fresh.patches), len(fresh.texts)]  # replaced, never added
+
+
+def _ends(widget):
+    return (widget.options[0], widget.options[-1]) if hasattr(widget, "options") else (widget.min, widget.max)
+
+
+def test_shrinkage_plot_again_on_its_axes_equals_a_new_figure():
+    # Drawn again on Axes it drew on: nothing left from the first data (limits, title, arrows), also when
+    # the second table has no replicate to name in a title.
+    first, second = slope_view(n_replicates=20, cells=250), slope_view(slope_sd=0.0, n_replicates=3, cells=8)
+    ax = plots.shrinkage_axes(pyplot=False)
+    plots.shrinkage_plot(first.table, first.cov.to_numpy(), ax=ax)
+    plots.shrinkage_plot(second.table, second.cov.to_numpy(), ax=ax)
+    import io
+
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format="png", dpi=72)
+    np.testing.assert_array_equal(_pixels(buffer.getvalue()), _pixels(_fresh_shrinkage_png(second)))
+    no_pull = second.table.assign(pull=np.nan)
+    plots.shrinkage_plot(no_pull, second.cov.to_numpy(), ax=ax)
+    assert ax.get_title() == "" and len(ax.texts) == 0
+
+
+def test_app_draws_a_changed_static_part_again():
+    # The explorer pastes its axis labels and legend from an earlier frame; one that changed is drawn anew.
+    import io
+
+    app = SlopeExplorer()
+    app._ax.xaxis.label.set_fontsize(9)  # shrinkage_plot sets the label's text, not its size
+    app.slope_sd.value = 0.3
+    buffer = io.BytesIO()
+    app._ax.figure.savefig(buffer, format="png", dpi=72)
+    np.testing.assert_array_equal(_pixels(app.plot.value), _pixels(buffer.getvalue()))
+    assert not np.array_equal(_pixels(app.plot.value), _pixels(_fresh_shrinkage_png(app.result)))
+
+
 def test_run_study_compares_settings_on_the_same_draws():
     # simulate_replicates spawns from the generator it is given, which advances the stream's
     # SeedSequence; every setting must still see the same experiment i.

@@ -13,7 +13,7 @@ import re
 import uuid
 
 from lmmedu.teach.comparison import design_effect_view
-from lmmedu.teach.plots import design_effect_axes
+from lmmedu.teach.plots import design_effect_axes, shrinkage_axes
 
 
 # True once the notebook `name` is the current tab and its kernel is idle.
@@ -140,6 +140,30 @@ def test_coding_explorer_redraws_on_a_coding_change(page, lab):
                            arg=[image.element_handle(), before], timeout=15_000)
     assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == size
     assert "numerical zero" in app.locator(".lmmedu-coding-note").text_content()
+
+
+def test_slope_explorer_redraws_on_a_slider_move(page, lab):
+    open_and_run(page, lab, "06_shrinkage_and_random_slopes.ipynb")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lmmedu-readout')].some(r => r.textContent.includes('(true 0.150)'))",
+        timeout=120_000)
+    app = page.locator(".widget-vbox", has=page.locator(".lmmedu-readout", has_text="Estimated SD")).last
+    image = app.locator("img").first
+    image.scroll_into_view_if_needed()
+    before = image.get_attribute("src")
+
+    # One step of the SD slider: a new fit, and the picture redrawn on the explorer's one figure
+    # (a PNG it encodes itself), which the browser decodes.
+    handle = app.locator(".widget-slider", has_text="SD of replicate drug effects").first.locator(".noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lmmedu-readout')].some(r => r.textContent.includes('(true 0.175)'))",
+        timeout=15_000)
+    page.wait_for_function("([img, old]) => img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0",
+                           arg=[image.element_handle(), before], timeout=15_000)
+    size = shrinkage_axes(pyplot=False).figure.get_size_inches() * 72  # the explorer's PNG: 72 dpi
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [int(v) for v in size]
 
 
 def test_own_data_app_writes_the_report_from_its_button(page, lab):

@@ -5,6 +5,8 @@ The framework of the plots (contract in :mod:`lmmedu.teach`: ``ax`` in, ``Axes``
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -91,13 +93,12 @@ def wrap_text(text, width_in, fontsize="medium"):
     'kept\nbreaks'
     """
     from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
 
     prop = FontProperties(size=fontsize)
     limit = 72.0 * width_in
 
     def width(line):
-        return text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
+        return _line_width(line, prop)
 
     out = []
     for paragraph in str(text).split("\n"):
@@ -111,6 +112,15 @@ def wrap_text(text, width_in, fontsize="medium"):
                 line = trial
         out.append(line)
     return "\n".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _line_width(line, prop):
+    """Width of one line of text in points. Remembered: a widget fits the same titles on every move, and
+    measuring a line with the font's metrics costs about a millisecond."""
+    from matplotlib.textpath import text_to_path
+
+    return text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
 
 
 def _label_width(ax):

@@ -15,7 +15,7 @@ from matplotlib.transforms import Bbox
 from ..cells import check_columns
 from .base import PAGE_WIDTH, legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
 
-__all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_plot", "caterpillar_table",
+__all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_axes", "shrinkage_plot", "caterpillar_table",
             "caterpillar_plot", "pooling_error_plot", "singular_study_plot", "sd_interval_plot"]
 
 #: Colours of complete, no and partial pooling (colour-blind palette, not the treatment colours).
@@ -33,8 +33,14 @@ def _slope_term(table, func):
 
 
 def _wide(table, column):
+    """``column`` with one row per group (in the table's order) and one column per term (sorted, as ``pivot``)."""
     group = table.attrs.get("group", table.columns[0])
-    return table.pivot(index=group, columns="term", values=column).reindex(list(dict.fromkeys(table[group])))
+    # Placed by position, not with DataFrame.pivot: a widget redraws on every move, and pivot's
+    # reshaping machinery costs milliseconds for a table of a few dozen rows.
+    rows, cols = pd.Index(list(dict.fromkeys(table[group])), name=group), pd.Index(sorted(set(table["term"])), name="term")
+    values = np.full((len(rows), len(cols)), np.nan)
+    values[rows.get_indexer(table[group]), cols.get_indexer(table["term"])] = table[column].to_numpy(dtype=float)
+    return pd.DataFrame(values, index=rows, columns=cols)
 
 
 def _pull_text(table, group, level, slope):
@@ -155,6 +161,84 @@ def covariance_ellipse(center, cov, level=0.95, n=120):
     return np.asarray(center, dtype=float) + (evecs @ (np.sqrt(np.maximum(evals, 0))[:, None] * circle) * radius).T
 
 
+def shrinkage_axes(pyplot=True):
+    """The Axes of :func:`shrinkage_plot` as the slope explorer draws it: a figure with fixed margins.
+
+    Fixed margins instead of a layout engine keep a redraw cheap (the explorer redraws on every
+    slider move), and so does a title at a fixed height (matplotlib otherwise measures the tick
+    labels on every draw to check that the title clears them; nothing is drawn above the panel).
+    ``pyplot=False`` gives a figure that pyplot does not track, with its own Agg canvas, which
+    keeps its font caches from one draw to the next: for widgets that draw it again on every
+    move and turn it into PNG bytes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = shrinkage_axes(pyplot=False)
+    >>> ax.figure.get_size_inches().tolist(), type(ax.figure.canvas).__name__
+    ([7.5, 4.6], 'FigureCanvasAgg')
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # Margins in inches, those the constrained layout gives this figure with the notebooks' seaborn
+    # fonts at every slider end (the widest y tick labels on the left, the legend on the right, a
+    # title of up to four lines on top), with a little room to spare on the left.
+    width, height = 7.5, 4.6
+    if pyplot:
+        fig = plt.figure(figsize=(width, height))
+    else:
+        fig = Figure(figsize=(width, height))
+        FigureCanvasAgg(fig)
+    with matplotlib.rc_context({"axes.titley": 1.0}):  # a fixed title height (see above)
+        ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.78 / width, right=1 - 3.2 / width, bottom=0.55 / height, top=1 - 0.88 / height)
+    return ax
+
+
+#: Gid of the artists :func:`shrinkage_plot` draws from the data (all but the axis labels and title).
+_SHRINKAGE_GID = "lmmedu-shrinkage"
+
+
+def _clear_shrinkage(ax):
+    """Take off ``ax`` what an earlier :func:`shrinkage_plot` drew from its data, and forget its data limits.
+
+    The axis, its ticks and labels stay: making them again is most of the cost of a new figure.
+    """
+    drawn = [a for a in (*ax.lines, *ax.patches, *ax.collections, *ax.texts) if a.get_gid() == _SHRINKAGE_GID]
+    for artist in drawn:
+        artist.remove()
+    if drawn:
+        from matplotlib.transforms import Bbox
+
+        # The limits of a new Axes: the artists drawn next set them as on a new figure.
+        ax.dataLim.set_points(Bbox.null().get_points())
+        ax.ignore_existing_data_limits = True
+        ax.set_autoscale_on(True)
+
+
+def _shrinkage_legend(ax):
+    """The legend of :func:`shrinkage_plot`: the one already on ``ax`` if it has the same entries.
+
+    Its entries are drawn from copies of the artists, so it outlives them; of what it shows only
+    the size of a scatter's marker follows the data (the mean of its smallest and largest point),
+    and is set as a new legend would set it. A legend kept keeps its text, whose pixels the
+    slope explorer then need not draw again.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    legend = ax.get_legend()
+    if legend is None or [t.get_text() for t in legend.get_texts()] != labels:
+        return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    for key, handle in zip(legend.legend_handles, handles):
+        if hasattr(handle, "get_sizes"):
+            handler = legend.get_legend_handler(legend.get_legend_handler_map(), handle)
+            key.set_sizes(handler.get_sizes(legend, handle, 0, 0, 0, 0, 0))
+    return legend
+
+
 def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
     """Arrows from each group's no-pooling estimate to its partial-pooling estimate, with the ellipse.
 
@@ -166,6 +250,10 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
         Estimated random-effect covariance (:func:`lmmedu.teach.comparison.random_effect_cov`);
         its ``level`` ellipse is drawn around the population estimate.
     ax : matplotlib.axes.Axes, optional
+        Axes this function drew on before are drawn again: what it drew from the data (ellipse,
+        arrows, points, legend) is replaced, the axis and its labels stay, and the picture is
+        the one a new figure would show, at a fraction of the cost (the slope explorer redraws
+        on every slider move, on :func:`shrinkage_axes`).
     level : float, default 0.95
     show_truth : bool, default True
         Draw each group's true coefficients (when the table has them).
@@ -182,19 +270,26 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
     >>> from lmmedu.teach.comparison import pooling_table, random_effect_cov
     >>> from lmmedu.teach.studies import SLOPE_FORMULA, simulate_pooling
     >>> m = lmmedu.fit(SLOPE_FORMULA, simulate_pooling(4))
-    >>> shrinkage_plot(pooling_table(m), random_effect_cov(m)).get_xlabel()
+    >>> ax = shrinkage_plot(pooling_table(m), random_effect_cov(m))
+    >>> ax.get_xlabel()
     'Intercept: mean log length of control cells (log µm)'
+    >>> drawn = len(ax.collections)
+    >>> m3 = lmmedu.fit(SLOPE_FORMULA, simulate_pooling(4, n_replicates=3))
+    >>> len(shrinkage_plot(pooling_table(m3), random_effect_cov(m3), ax=ax).collections) == drawn  # replaced
+    True
     """
     slope = _slope_term(table, "shrinkage_plot")
     group = table.attrs.get("group", table.columns[0])
     ax = new_axes(ax, (PAGE_WIDTH, 5.0))
+    _clear_shrinkage(ax)
+    gid = _SHRINKAGE_GID
     none, partial = _wide(table, "no pooling"), _wide(table, "partial pooling")
     pop = table.drop_duplicates("term").set_index("term")["population"]
     center = [pop["Intercept"], pop[slope]]
     ell = covariance_ellipse(center, cov, level=level)
-    ax.fill(ell[:, 0], ell[:, 1], color=POOLING_COLOURS["partial pooling"], alpha=0.12, linewidth=0)
+    ax.fill(ell[:, 0], ell[:, 1], color=POOLING_COLOURS["partial pooling"], alpha=0.12, linewidth=0, gid=gid)
     ax.plot(ell[:, 0], ell[:, 1], color=POOLING_COLOURS["partial pooling"], linewidth=1,
-            label=f"{level:.0%} of replicates (estimated spread)")
+            label=f"{level:.0%} of replicates (estimated spread)", gid=gid)
     n_obs = table.drop_duplicates(group).set_index(group)["n_obs"]
     pull = table.groupby(group, sort=False)["pull"].mean()
     hardest = pull.idxmax() if pull.notna().any() else None
@@ -203,28 +298,30 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
     start = none.loc[ok, ["Intercept", slope]].to_numpy()
     step = partial.loc[ok, ["Intercept", slope]].to_numpy() - start
     ax.quiver(start[:, 0], start[:, 1], step[:, 0], step[:, 1], angles="xy", scale_units="xy", scale=1,
-              color="dimgray", width=0.004, headwidth=4, headlength=5, zorder=2)
+              color="dimgray", width=0.004, headwidth=4, headlength=5, zorder=2, gid=gid)
     ax.scatter(none.loc[ok, "Intercept"], none.loc[ok, slope], s=12 + 2 * n_obs[none.index[ok]].to_numpy(),
-               color=POOLING_COLOURS["no pooling"], label="no pooling (size: cells)", zorder=3)
+               color=POOLING_COLOURS["no pooling"], label="no pooling (size: cells)", zorder=3, gid=gid)
     ax.scatter(partial["Intercept"], partial[slope], s=25, color=POOLING_COLOURS["partial pooling"],
-               label="partial pooling", zorder=4)
-    ax.scatter(*center, marker="P", s=120, color="black", label="population estimate", zorder=5)
+               label="partial pooling", zorder=4, gid=gid)
+    ax.scatter(*center, marker="P", s=120, color="black", label="population estimate", zorder=5, gid=gid)
     if show_truth and "truth" in table.columns:
         truth = _wide(table, "truth")
         ax.scatter(truth["Intercept"], truth[slope], marker="x", s=25, color="black", linewidths=1,
-                   label="truth", zorder=4)
+                   label="truth", zorder=4, gid=gid)
     if hardest is not None and ok.get(hardest, False):
         ax.annotate(f"{hardest}: {int(n_obs[hardest])} cells", (none.loc[hardest, "Intercept"], none.loc[hardest, slope]),
-                    xytext=(6, 6), textcoords="offset points", fontsize="small", fontweight="bold")
+                    xytext=(6, 6), textcoords="offset points", fontsize="small", fontweight="bold", gid=gid)
     ax.set_xlabel("Intercept: mean log length of control cells (log µm)")
     ax.set_ylabel(f"{slope}: drug effect (log-length units)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    _shrinkage_legend(ax)
     if hardest is not None:
         fit_title(ax, f"Partial pooling pulls the groups toward the population estimate; {hardest} "
                   f"({int(n_obs[hardest])} cells)\nis pulled hardest: {_pull_text(table, group, hardest, slope)}",
                   fontsize="medium", width=0.75 * ax.figure.get_figwidth())
         # Aligned with the panel's left edge: centred, the long title would stick out beyond the legend.
         ax.title.set(x=0.0, horizontalalignment="left")
+    else:
+        ax.set_title("")  # no title on a new figure, so none left from an earlier call
     return ax
 
 

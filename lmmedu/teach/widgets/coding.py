@@ -9,7 +9,7 @@ import numpy as np
 
 from ..cells import CODINGS, coding_view, levels
 from ..plots import cell_means_plot
-from .app import App, _Frames, _table_html
+from .app import App, Frames, _table_html
 
 
 __all__ = ["CodingExplorer"]
@@ -123,7 +123,7 @@ class CodingExplorer(App):
                  else f"intercept = cell ({view.reference_gene}, {view.reference_treatment})")
         intercept = float(view.coefficients["estimate"].iloc[0])
         if self._frames is None:
-            self._frames = _Frames(_frozen_figure(cell_means_plot(
+            self._frames = Frames(_frozen_figure(cell_means_plot(
                 view.cell_means, intercept=intercept, intercept_label=label, gene=self.gene,
                 treatment=self.treatment, ax=_figure().subplots())), [])
         else:  # the same figure, its intercept line and legend label moved

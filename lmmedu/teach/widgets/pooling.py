@@ -17,7 +17,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator
 from ..studies.cache import load_study
 from ..studies.pooling import SlopeView, slope_view
 from ..studies.sd_intervals import sd_interval_summary, sd_interval_view
-from .app import App, control_style, png
+from .app import App, Frames, control_style, png
 
 __all__ = ["SlopeView", "slope_view", "SlopeExplorer", "SdIntervalExplorer"]
 
@@ -59,6 +59,17 @@ class SlopeExplorer(App):
         self.readout = widgets.HTML()
         self.readout.add_class("lmmedu-readout")
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
+        from ..plots import shrinkage_axes
+
+        # One figure for the app's life, laid out once: every move redraws the picture on it
+        # (shrinkage_plot replaces what it drew from the data), a fraction of the cost of a new figure.
+        self._ax = shrinkage_axes(pyplot=False)
+        self._ax.figure.set_dpi(72)  # the PNG's resolution, set once: no draw switches it
+        # What a move seldom changes, drawn once and pasted while it stays the same: both axis labels
+        # (outside the panel, clear of the tick labels) and the legend (right of the panel; redrawn
+        # alone when the cells change the size of its no-pooling marker).
+        self._frames = Frames(self._ax.figure, lambda: [self._ax.xaxis.label, self._ax.yaxis.label,
+                                                        self._ax.get_legend()])
         super().__init__(views=[self.slope_sd, self.n_replicates, self.cells, self.readout, self.plot])
 
     def update(self, slope_sd, n_replicates, cells):
@@ -67,7 +78,7 @@ class SlopeExplorer(App):
 
     def show(self, result):
         """Write the readout and the shrinkage picture."""
-        from ..plots import new_axes, shrinkage_plot
+        from ..plots import shrinkage_plot
 
         yes_no = {True: "yes", False: "no"}
         singular = ("<b style='color:#b35806'>yes</b>" if result.singular else "<b>no</b>")
@@ -76,9 +87,8 @@ class SlopeExplorer(App):
                               f"{result.true_slope_sd:.3f}); intercept-slope correlation {corr}. "
                               f"Converged: <b>{yes_no[result.converged]}</b>. Singular: {singular}.</p>"
                               f"<p>{html.escape(result.message)}</p>")
-        ax = new_axes(None, (7.5, 4.6))
-        shrinkage_plot(result.table, result.cov.to_numpy(), ax=ax)
-        self.plot.value = png(ax.figure, dpi=72)
+        shrinkage_plot(result.table, result.cov.to_numpy(), ax=self._ax)
+        self.plot.value = self._frames.png()
 
 
 class SdIntervalExplorer(App):

@@ -10,7 +10,7 @@ import html
 import ipywidgets as widgets
 import pandas as pd
 
-from .app import App, _Frames, _labelled, control_style
+from .app import App, Frames, _labelled, control_style
 
 __all__ = ["DesignEffectExplorer"]
 
@@ -92,7 +92,7 @@ class DesignEffectExplorer(App):
             # What no setting changes: the left panel's legend and both x-axis labels (below the
             # tick labels, whose height does not depend on the numbers).
             ax_se, ax_curve = self._axes
-            self._frames = _Frames(ax_se.figure, [ax_se.get_legend(), ax_se.xaxis.label, ax_curve.xaxis.label])
+            self._frames = Frames(ax_se.figure, [ax_se.get_legend(), ax_se.xaxis.label, ax_curve.xaxis.label])
         self.plot.value = self._frames.png()
         shown = pd.DataFrame({
             "SE lm (reported)": result.table["se_lm"].map("{:.4f}".format),
