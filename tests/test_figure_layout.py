@@ -514,14 +514,8 @@ def test_sd_interval_explorer_figure_reads_well_at_every_setting():
     assert not any(problems.values()), {key: p for key, p in problems.items() if p}
 
 
-# Known before the explorer kept one figure (the constrained layout drew the same): the label of the
-# replicate pulled hardest, placed above its point at the top of the data, runs into the title.
-_LABEL_UNDER_TITLE = pytest.mark.xfail(strict=True, reason="the hardest replicate's label overlaps the title")
-
-
 @pytest.mark.parametrize("setting", [dict(), dict(slope_sd=0.0), dict(slope_sd=0.4),
-                                     pytest.param(dict(n_replicates=3), marks=_LABEL_UNDER_TITLE),
-                                     pytest.param(dict(n_replicates=20), marks=_LABEL_UNDER_TITLE),
+                                     dict(n_replicates=3), dict(n_replicates=20),
                                      dict(cells=8), dict(cells=250), dict(slope_sd=0.4, n_replicates=20, cells=250)])
 def test_slope_explorer_figure_reads_well(setting):
     # The explorer draws on one figure with fixed margins (no layout engine, no tight box), at 72 dpi:

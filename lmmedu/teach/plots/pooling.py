@@ -307,8 +307,14 @@ def shrinkage_plot(table, cov, ax=None, level=0.95, show_truth=True):
         ax.scatter(truth["Intercept"], truth[slope], marker="x", s=25, color="black", linewidths=1,
                    label="truth", zorder=4, gid=gid)
     if hardest is not None and ok.get(hardest, False):
-        ax.annotate(f"{hardest}: {int(n_obs[hardest])} cells", (none.loc[hardest, "Intercept"], none.loc[hardest, slope]),
-                    xytext=(6, 6), textcoords="offset points", fontsize="small", fontweight="bold", gid=gid)
+        point = (none.loc[hardest, "Intercept"], none.loc[hardest, slope])
+        ax.autoscale_view()
+        low, high = ax.get_ylim()
+        # A point in the top fifth of the panel gets its label below it: above, it runs into the title.
+        below = point[1] > low + 0.8 * (high - low)
+        ax.annotate(f"{hardest}: {int(n_obs[hardest])} cells", point, xytext=(6, -6 if below else 6),
+                    textcoords="offset points", verticalalignment="top" if below else "baseline",
+                    fontsize="small", fontweight="bold", gid=gid)
     ax.set_xlabel("Intercept: mean log length of control cells (log µm)")
     ax.set_ylabel(f"{slope}: drug effect (log-length units)")
     _shrinkage_legend(ax)
