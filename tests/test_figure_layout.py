@@ -49,7 +49,7 @@ SLACK = 1.5
 FILLED_MARKERS = {"o", "s", "D", "d", "^", "v", "<", ">", "P", "X", "p", "h", "H", "*", "8"}
 
 #: Public names of the package that are not figures (constants, helpers, tables).
-NOT_FIGURES = {"PALETTE", "LOG_LABEL", "POOLING_COLOURS", "new_axes", "new_panels", "probeset_spread",
+NOT_FIGURES = {"PALETTE", "LOG_LABEL", "POOLING_COLOURS", "new_axes", "new_figure", "new_panels", "probeset_spread",
                "design_effect_axes", "shrinkage_axes", "covariance_ellipse", "caterpillar_table", "extreme_modes",
                "wrap_text", "fit_title", "fit_xlabel", "fit_ylabel", "number"}
 

@@ -14,7 +14,7 @@ import seaborn as sns
 from ..cells import check_columns, check_level, levels
 
 
-__all__ = ["PAGE_WIDTH", "PALETTE", "LOG_LABEL", "new_axes", "new_panels", "wrap_text", "fit_title", "fit_xlabel", "fit_ylabel", "number"]
+__all__ = ["PAGE_WIDTH", "PALETTE", "LOG_LABEL", "new_axes", "new_figure", "new_panels", "wrap_text", "fit_title", "fit_xlabel", "fit_ylabel", "number"]
 
 
 _TREATMENTS = ("control", "drug")
@@ -50,6 +50,31 @@ def new_axes(ax=None, figsize=(6, 4)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
+
+
+def new_figure(figsize, pyplot=True, **kwargs):
+    """A new figure of ``figsize`` inches: pyplot's, or with ``pyplot=False`` one pyplot does not track.
+
+    The second has its own Agg canvas, which keeps its font caches from one draw to the next, and
+    never appears under a cell by itself: for widgets that draw one figure again on every move and
+    turn it into PNG bytes. ``kwargs`` go to the figure (e.g. ``layout="constrained"``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = new_figure((3, 2), pyplot=False)
+    >>> fig.get_size_inches().tolist(), type(fig.canvas).__name__
+    ([3.0, 2.0], 'FigureCanvasAgg')
+    """
+    if pyplot:
+        return plt.figure(figsize=figsize, **kwargs)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def new_panels(axes, n, figsize, func, **subplots_kw):

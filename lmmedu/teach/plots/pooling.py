@@ -11,7 +11,7 @@ import seaborn as sns
 from matplotlib.transforms import Bbox
 
 from ..cells import check_columns
-from .base import PAGE_WIDTH, legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_panels
+from .base import PAGE_WIDTH, legend_below, fit_title, fit_xlabel, fit_ylabel, new_axes, new_figure, new_panels
 
 __all__ = ["POOLING_COLOURS", "pooling_panels", "covariance_ellipse", "shrinkage_axes", "shrinkage_plot", "caterpillar_table",
             "caterpillar_plot", "pooling_error_plot", "singular_study_plot"]
@@ -178,19 +178,12 @@ def shrinkage_axes(pyplot=True):
     ([7.5, 4.6], 'FigureCanvasAgg')
     """
     import matplotlib
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     # Margins in inches, those the constrained layout gives this figure with the notebooks' seaborn
     # fonts at every slider end (the widest y tick labels on the left, the legend on the right, a
     # title of up to four lines on top), with a little room to spare on the left.
     width, height = 7.5, 4.6
-    if pyplot:
-        fig = plt.figure(figsize=(width, height))
-    else:
-        fig = Figure(figsize=(width, height))
-        FigureCanvasAgg(fig)
+    fig = new_figure((width, height), pyplot=pyplot)
     with matplotlib.rc_context({"axes.titley": 1.0}):  # a fixed title height (see above)
         ax = fig.add_subplot()
     fig.subplots_adjust(left=0.78 / width, right=1 - 3.2 / width, bottom=0.55 / height, top=1 - 0.88 / height)

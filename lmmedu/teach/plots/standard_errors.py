@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import check_columns
-from .base import PAGE_WIDTH, palette, fit_title, new_axes
+from .base import PAGE_WIDTH, palette, fit_title, new_axes, new_figure
 
 __all__ = ["probeset_spread", "probeset_spread_plot", "design_effect_axes", "design_effect_plot"]
 
@@ -124,18 +124,11 @@ def design_effect_axes(pyplot=True):
     (2, 'FigureCanvasAgg')
     """
     import matplotlib
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     # Margins in inches, measured on the longest labels the explorer draws (the term names on the
     # left, two-line titles, the legend under the left panel) with the notebooks' seaborn fonts.
     width, height = PAGE_WIDTH, 4.3
-    if pyplot:
-        fig = plt.figure(figsize=(width, height))
-    else:
-        fig = Figure(figsize=(width, height))
-        FigureCanvasAgg(fig)
+    fig = new_figure((width, height), pyplot=pyplot)
     with matplotlib.rc_context({"axes.titley": 1.0}):  # a fixed title height (see above)
         axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.0]})
     fig.subplots_adjust(left=1.75 / width, right=1 - 0.15 / width, bottom=1.05 / height, top=1 - 0.62 / height,

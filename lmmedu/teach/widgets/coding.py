@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..cells import CODINGS, coding_view, levels
-from ..plots import cell_means_plot
+from ..plots import cell_means_plot, new_figure
 from .app import App, Frames, _table_html
 
 
@@ -135,12 +135,7 @@ class CodingExplorer(App):
 def _figure():
     """A figure like :func:`lmmedu.teach.plots.base.new_axes`'s (6 x 4 inches, constrained
     layout), outside pyplot, with its own Agg canvas, which keeps its caches between draws."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
+    return new_figure((6, 4), pyplot=False, layout="constrained")
 
 
 def _frozen_figure(ax):
