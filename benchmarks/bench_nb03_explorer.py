@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +39,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import lmmedu  # noqa: E402
 from lmmedu.teach.widgets import CodingExplorer  # noqa: E402
+from bench_nb05_explorer import report, timed  # noqa: E402
 
 BUDGET_MS = 100.0
 SIZE = (5.5, 3.6)  # the explorer's figure, in inches
@@ -51,17 +50,6 @@ def peer():
     fig = Figure(figsize=SIZE)
     fig.subplots().plot([0, 1], [0, 1])
     fig.savefig(io.BytesIO(), format="png", dpi=96)
-
-
-def timed(func, repeats, setup=None):
-    wall, cpu = [], []
-    for _ in range(repeats):
-        arg = setup() if setup else None
-        w, c = time.perf_counter(), time.process_time()
-        func(arg) if setup else func()
-        wall.append(1000 * (time.perf_counter() - w))
-        cpu.append(1000 * (time.process_time() - c))
-    return statistics.median(wall), statistics.median(cpu)
 
 
 def ends(widget):
@@ -103,17 +91,7 @@ def main(argv=None):
     results[f"explorer run, first visit (reference_gene = {last_gene})"] = timed(
         lambda fresh: fresh.run(reference_gene=last_gene), args.first_visits, setup=lambda: CodingExplorer(data))
     results["building the explorer (once per notebook run)"] = timed(lambda: CodingExplorer(data), args.first_visits)
-    peer_wall, peer_cpu = results[PEER]
-    print(f"{'case':60s} {'wall ms':>9s} {'cpu ms':>9s} {'cpu / peer':>11s}")
-    for name, (wall, cpu) in results.items():
-        print(f"{name:60s} {wall:9.1f} {cpu:9.1f} {cpu / peer_cpu:11.2f}")
-    runs = {name: cpu for name, (_, cpu) in results.items() if name.startswith("explorer run")}
-    worst = max(runs, key=runs.get)
-    ok = runs[worst] <= BUDGET_MS
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"slowest response: {worst}, {runs[worst]:.1f} ms CPU ({runs[worst] / peer_cpu:.2f} x the peer)")
-    print(f"budget {BUDGET_MS:.0f} ms CPU per response, at the defaults, every control end and a first visit: "
-          f"{'met' if ok else 'EXCEEDED'}")
+    ok = report(results, PEER, BUDGET_MS, "at the defaults, every control end and a first visit", width=60)
     return 0 if ok else 1
 
 
